@@ -1,0 +1,67 @@
+// Package spec holds the plain-Go description of applications and versions that the
+// Terraform resources, the Kubernetes renderer and the lifecycle orchestrator share.
+// It imports nothing from Terraform or Kubernetes so every layer can use it.
+package spec
+
+// Version is one immutable version of an application (flink_application_version).
+// It is stored as JSON in the version record, so field names are part of the record format.
+type Version struct {
+	Namespace   string `json:"namespace"`
+	Application string `json:"application"`
+	// Label is the version's name, e.g. "v3": a DNS-1123 label, unique per application.
+	Label           string `json:"label"`
+	Description     string `json:"description,omitempty"`
+	ParentVersionID string `json:"parentVersionId,omitempty"`
+
+	Image           string   `json:"image"`
+	ImagePullPolicy string   `json:"imagePullPolicy,omitempty"`
+	JarURI          string   `json:"jarUri"`
+	EntryClass      string   `json:"entryClass"`
+	Args            []string `json:"args,omitempty"`
+	// FlinkVersion is "major.minor", e.g. "1.20" or "2.1".
+	FlinkVersion       string            `json:"flinkVersion"`
+	Parallelism        int64             `json:"parallelism"`
+	FlinkConfiguration map[string]string `json:"flinkConfiguration,omitempty"`
+	JobManager         JobManager        `json:"jobManager"`
+	TaskManager        TaskManager       `json:"taskManager"`
+	Env                map[string]string `json:"env,omitempty"`
+	// LogConfiguration replaces the log4j-console.properties Flink ships, when set.
+	LogConfiguration string `json:"logConfiguration,omitempty"`
+}
+
+// JobManager sizes the JobManager pods. CPU is in cores ("0.5", "2"); Memory is a Flink
+// memory size ("1024m", "2g") used both as the pod limit and jobmanager.memory.process.size.
+type JobManager struct {
+	CPU      float64 `json:"cpu"`
+	Memory   string  `json:"memory"`
+	Replicas int64   `json:"replicas"`
+}
+
+// TaskManager sizes the TaskManager pods.
+type TaskManager struct {
+	CPU       float64 `json:"cpu"`
+	Memory    string  `json:"memory"`
+	Replicas  int64   `json:"replicas"`
+	TaskSlots int64   `json:"taskSlots"`
+}
+
+// ID returns the version's Terraform id, "namespace/application/label".
+func (v Version) ID() string { return v.Namespace + "/" + v.Application + "/" + v.Label }
+
+// Deployment is what one rendering of an application cluster needs: the version to run
+// and the per-deployment facts the lifecycle decides.
+type Deployment struct {
+	Namespace   string
+	Application string
+	Version     Version
+	// JobID is the fixed 32-hex-digit job id passed to standalone-job (--job-id).
+	JobID string
+	// RestorePath is the savepoint or checkpoint to start from; empty starts with no state.
+	RestorePath           string
+	AllowNonRestoredState bool
+	// Suspended renders the cluster with zero JobManager and TaskManager replicas.
+	Suspended bool
+	// Labels and Annotations from flink_streaming_application, put on every object.
+	Labels      map[string]string
+	Annotations map[string]string
+}

@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Builds the pinned binaries the tests run against into a cache outside the repository:
+# terraform, tofu, etcd, kube-apiserver, kube-controller-manager (DESIGN.md §7).
+# Everything comes from the Go module proxy; a binary whose pin is unchanged is not rebuilt,
+# so a second run is a no-op.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+cache=${FLINK_TOOLS_CACHE:-$HOME/.cache/terraform-provider-flink}
+bin=$cache/bin
+mkdir -p "$bin"
+
+TERRAFORM_VERSION=1.8.5
+
+# build NAME PIN CMD...: runs CMD unless bin/NAME was built from the same PIN.
+build() {
+  local name=$1 pin=$2
+  shift 2
+  if [[ -x $bin/$name && "$(cat "$bin/.$name.pin" 2>/dev/null)" == "$pin" ]]; then
+    echo "tools: $name up to date ($pin)"
+    return
+  fi
+  echo "tools: building $name ($pin) ..."
+  local start=$SECONDS
+  "$@"
+  echo "$pin" >"$bin/.$name.pin"
+  echo "tools: built $name in $((SECONDS - start))s"
+}
+
+pin_of() { # a pin that changes whenever the module's go.mod/go.sum change
+  cat "$here/$1/go.mod" "$here/$1/go.sum" | sha256sum | cut -c1-16
+}
+
+# Without the ldflag terraform reports itself as 1.8.5-dev. Later releases carry replace
+# directives and cannot be built from the module proxy.
+build terraform "v$TERRAFORM_VERSION" env GOBIN="$bin" CGO_ENABLED=0 go install -trimpath \
+  -ldflags "-X github.com/hashicorp/terraform/version.dev=no" \
+  "github.com/hashicorp/terraform@v$TERRAFORM_VERSION"
+
+build etcd "$(pin_of etcd)" bash -c "cd '$here/etcd' && CGO_ENABLED=0 go build -trimpath -o '$bin/etcd' ."
+
+build kube-apiserver "$(pin_of kube)" bash -c \
+  "cd '$here/kube' && CGO_ENABLED=0 go build -trimpath -o '$bin/kube-apiserver' k8s.io/kubernetes/cmd/kube-apiserver"
+
+build kube-controller-manager "$(pin_of kube)" bash -c \
+  "cd '$here/kube' && CGO_ENABLED=0 go build -trimpath -o '$bin/kube-controller-manager' k8s.io/kubernetes/cmd/kube-controller-manager"
+
+build tofu "$(pin_of tofu)" bash -c \
+  "cd '$here/tofu' && CGO_ENABLED=0 go build -trimpath -o '$bin/tofu' github.com/opentofu/opentofu/cmd/tofu"
+
+"$bin/terraform" version | head -1
+"$bin/tofu" version | head -1
+echo "tools: ready in $bin"
