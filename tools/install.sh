@@ -45,8 +45,8 @@ build kube-apiserver "$(pin_of kube)" bash -c \
 build kube-controller-manager "$(pin_of kube)" bash -c \
   "cd '$here/kube' && CGO_ENABLED=0 go build -trimpath -o '$bin/kube-controller-manager' k8s.io/kubernetes/cmd/kube-controller-manager"
 
-build tofu "$(pin_of tofu)" bash -c \
-  "cd '$here/tofu' && CGO_ENABLED=0 go build -trimpath -o '$bin/tofu' github.com/opentofu/opentofu/cmd/tofu"
+build tofu "$(pin_of tofu)-release" bash -c \
+  "cd '$here/tofu' && CGO_ENABLED=0 go build -trimpath -ldflags \"-X github.com/opentofu/opentofu/version.dev=no\" -o '$bin/tofu' github.com/opentofu/opentofu/cmd/tofu"
 
 "$bin/terraform" version | head -1
 "$bin/tofu" version | head -1

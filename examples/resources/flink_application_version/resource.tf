@@ -1,0 +1,48 @@
+resource "flink_application_version" "v1" {
+  application   = "fraud-detector"
+  namespace     = "streaming"
+  version       = "v1"
+  description   = "First release: rules engine with 5-minute windows"
+  image         = "registry.example.com/fraud-detector:1.0.0"
+  jar_uri       = "local:///opt/flink/usrlib/fraud-detector.jar"
+  entry_class   = "com.example.fraud.FraudDetectionJob"
+  args          = ["--window", "5m"]
+  flink_version = "1.20"
+  parallelism   = 4
+
+  flink_configuration = {
+    "state.backend.type"               = "rocksdb"
+    "execution.checkpointing.interval" = "30s"
+    "state.checkpoints.dir"            = "s3://acme-flink-savepoints/checkpoints"
+  }
+
+  job_manager = {
+    cpu    = 1
+    memory = "2g"
+  }
+
+  task_manager = {
+    cpu        = 2
+    memory     = "4g"
+    replicas   = 2
+    task_slots = 2
+  }
+}
+
+# A new version records its lineage; pointing the application at it plans the upgrade.
+resource "flink_application_version" "v2" {
+  application       = flink_application_version.v1.application
+  namespace         = flink_application_version.v1.namespace
+  version           = "v2"
+  parent_version_id = flink_application_version.v1.id
+  image             = "registry.example.com/fraud-detector:1.1.0"
+  jar_uri           = "local:///opt/flink/usrlib/fraud-detector.jar"
+  entry_class       = "com.example.fraud.FraudDetectionJob"
+  flink_version     = "1.20"
+  parallelism       = 4
+
+  task_manager = {
+    replicas   = 2
+    task_slots = 2
+  }
+}

@@ -1,0 +1,207 @@
+// Package acctest is the acceptance-test harness the resource packages share (DESIGN.md §7):
+// a real kube-apiserver + etcd (envtest) and kube-controller-manager built by tools/install.sh,
+// a test node agent that schedules pods and "runs" them (Flink pods as flinktest emulator
+// clusters), and a forward proxy on loopback that stands in for cluster DNS so the provider's
+// direct mode reaches http://<app>-rest.<namespace>.svc:8081 through HTTP_PROXY.
+//
+// A package with acceptance tests wires it in its TestMain:
+//
+//	func TestMain(m *testing.M) { os.Exit(acctest.Run(m)) }
+//
+// and its tests use Namespace, ProviderConfig, Kube and Emulator. Without TF_ACC nothing is
+// started, and the helpers skip the calling test.
+package acctest
+
+import (
+	"context"
+	"crypto/rand"
+	"fmt"
+	"os"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/flinkplatform/terraform-provider-flink/internal/flink/flinktest"
+)
+
+// LabelTest is set on the namespaces Namespace creates, with the (sanitised) test name.
+const LabelTest = "acctest.flinkplatform.io/test"
+
+var (
+	mu      sync.Mutex
+	current *Stack
+)
+
+// Run is for TestMain. With TF_ACC set it starts the stack once for the package, sets
+// HTTP_PROXY/http_proxy, NO_PROXY/no_proxy and (unless set) TF_ACC_TERRAFORM_PATH in the
+// process environment, runs the tests and tears the stack down; when tests fail it prints the
+// tail of the component logs and keeps them. Without TF_ACC it only runs m.
+func Run(m *testing.M) int {
+	if os.Getenv("TF_ACC") == "" {
+		return m.Run()
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	s, err := StartStack(ctx, Options{})
+	cancel()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "acctest: cannot start the test cluster: %v\n", err)
+		return 1
+	}
+	for k, v := range s.Env() {
+		os.Setenv(k, v)
+	}
+	mu.Lock()
+	current = s
+	mu.Unlock()
+
+	code := m.Run()
+
+	mu.Lock()
+	current = nil
+	mu.Unlock()
+	if code != 0 {
+		s.DumpLogs(os.Stderr, 60)
+		if err := s.StopKeepLogs(); err != nil {
+			fmt.Fprintf(os.Stderr, "acctest: stopping the test cluster: %v\n", err)
+		}
+		fmt.Fprintf(os.Stderr, "acctest: logs kept in %s\n", s.Dir())
+		return code
+	}
+	if err := s.Stop(); err != nil {
+		fmt.Fprintf(os.Stderr, "acctest: stopping the test cluster: %v\n", err)
+	}
+	return code
+}
+
+// Current is the stack Run started for this package, nil outside Run or without TF_ACC.
+func Current() *Stack {
+	mu.Lock()
+	defer mu.Unlock()
+	return current
+}
+
+func stackFor(t testing.TB) *Stack {
+	t.Helper()
+	if os.Getenv("TF_ACC") == "" {
+		t.Skip("acceptance test: set TF_ACC=1 to run it against the test cluster (binaries from tools/install.sh)")
+	}
+	s := Current()
+	if s == nil {
+		t.Fatal("acctest: the test cluster is not running: call os.Exit(acctest.Run(m)) from the package's TestMain")
+	}
+	return s
+}
+
+// Kube is a cluster-admin client for the test cluster.
+func Kube(t testing.TB) kubernetes.Interface {
+	t.Helper()
+	return stackFor(t).Kube()
+}
+
+// Emulator is the flinktest emulator the test cluster runs JobManager pods in.
+func Emulator(t testing.TB) *flinktest.Emulator {
+	t.Helper()
+	e := stackFor(t).Emulator()
+	if e == nil {
+		t.Fatal("acctest: the test cluster does not run the emulator runtime")
+	}
+	return e
+}
+
+// KubeconfigPath is a kubeconfig file for the cluster-admin user of the test cluster.
+func KubeconfigPath(t testing.TB) string {
+	t.Helper()
+	return stackFor(t).KubeconfigPath()
+}
+
+// Namespace creates a namespace with a fresh name derived from the test's, and deletes it
+// (with everything in it) when the test ends.
+func Namespace(t testing.TB) string {
+	t.Helper()
+	kube := Kube(t)
+	base := sanitizeName(t.Name())
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for attempt := 0; ; attempt++ {
+		name := uniqueName("acc-"+base, 5)
+		_, err := kube.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{
+			Name:   name,
+			Labels: map[string]string{LabelTest: truncate(base, 63)},
+		}}, metav1.CreateOptions{})
+		if apierrors.IsAlreadyExists(err) && attempt < 5 {
+			continue
+		}
+		if err != nil {
+			t.Fatalf("acctest: create namespace %s: %v", name, err)
+		}
+		t.Cleanup(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			err := kube.CoreV1().Namespaces().Delete(ctx, name, metav1.DeleteOptions{})
+			if err != nil && !apierrors.IsNotFound(err) {
+				t.Errorf("acctest: delete namespace %s: %v", name, err)
+			}
+		})
+		return name
+	}
+}
+
+// ProviderConfig is the provider block that points the provider at the test cluster, reaching
+// Flink in direct mode through the harness proxy.
+func ProviderConfig(t testing.TB) string {
+	t.Helper()
+	return fmt.Sprintf(`
+provider "flink" {
+  kubernetes {
+    config_path = %s
+  }
+  flink_access {
+    mode         = "direct"
+    url_template = "http://{name}-rest.{namespace}.svc:8081"
+  }
+}
+`, hclString(KubeconfigPath(t)))
+}
+
+// hclString quotes s as an HCL string literal (no interpolation).
+func hclString(s string) string {
+	r := strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`, "\r", `\r`, "\t", `\t`, "${", "$${", "%{", "%%{")
+	return `"` + r.Replace(s) + `"`
+}
+
+var nonDNS = regexp.MustCompile(`[^a-z0-9-]+`)
+
+// sanitizeName turns a test name into a DNS-1123 label fragment of at most 40 characters.
+func sanitizeName(name string) string {
+	s := nonDNS.ReplaceAllString(strings.ToLower(name), "-")
+	s = strings.Trim(truncate(strings.Trim(s, "-"), 40), "-")
+	if s == "" {
+		s = "test"
+	}
+	return s
+}
+
+func truncate(s string, n int) string {
+	if len(s) > n {
+		return strings.TrimRight(s[:n], "-")
+	}
+	return s
+}
+
+// uniqueName appends n random lower-case alphanumerics to prefix.
+func uniqueName(prefix string, n int) string {
+	const alphabet = "abcdefghijklmnopqrstuvwxyz0123456789"
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	for i := range b {
+		b[i] = alphabet[int(b[i])%len(alphabet)]
+	}
+	return prefix + "-" + string(b)
+}

@@ -1,0 +1,153 @@
+package acctest
+
+import (
+	"context"
+	"net/http"
+	"sync"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/flinkplatform/terraform-provider-flink/internal/flink/flinktest"
+)
+
+// Runtime runs what Flink pods ask for. The node agent calls it after binding a pod and before
+// reporting it Running; StopPod when the pod goes away (deleted, or the agent stops).
+type Runtime interface {
+	StartJobManager(ctx context.Context, pod *corev1.Pod, jm JobManagerLaunch) error
+	StartTaskManager(ctx context.Context, pod *corev1.Pod, tm TaskManagerLaunch) error
+	StopPod(pod *corev1.Pod)
+}
+
+// EmulatorRuntime runs every JobManager pod as a flinktest emulator cluster keyed by its REST
+// host, and reports the application's ready TaskManager pods (and their slots) to that cluster.
+// It is also the Router for the proxy: a REST host routes to the emulator while a cluster runs
+// for it.
+type EmulatorRuntime struct {
+	emu *flinktest.Emulator
+
+	mu   sync.Mutex
+	jms  map[string]types.UID               // REST host → the JobManager pod that owns the cluster
+	tms  map[string]map[types.UID]int       // REST host → TaskManager pod → slots
+	pods map[types.UID]emulatedPod          // every pod started
+}
+
+type emulatedPod struct {
+	host string
+	role Role
+}
+
+// NewEmulatorRuntime returns a runtime on emu (a new emulator when nil).
+func NewEmulatorRuntime(emu *flinktest.Emulator) *EmulatorRuntime {
+	if emu == nil {
+		emu = flinktest.New()
+	}
+	return &EmulatorRuntime{
+		emu:  emu,
+		jms:  map[string]types.UID{},
+		tms:  map[string]map[types.UID]int{},
+		pods: map[types.UID]emulatedPod{},
+	}
+}
+
+// Emulator is the emulator the clusters run in.
+func (r *EmulatorRuntime) Emulator() *flinktest.Emulator { return r.emu }
+
+// StartJobManager starts (or replaces) the emulator cluster for the JobManager's REST host.
+func (r *EmulatorRuntime) StartJobManager(_ context.Context, pod *corev1.Pod, jm JobManagerLaunch) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	spec := flinktest.JobSpec{
+		FlinkVersion:          jm.FlinkVersion,
+		JobID:                 jm.JobID,
+		JobName:               jm.JobName,
+		EntryClass:            jm.EntryClass,
+		Parallelism:           jm.Parallelism,
+		Config:                jm.Config,
+		RestorePath:           jm.RestorePath,
+		AllowNonRestoredState: jm.AllowNonRestoredState,
+		SavepointDir:          jm.SavepointDir,
+	}
+	cluster := r.emu.Start(jm.RestHost, spec)
+	r.jms[jm.RestHost] = pod.UID
+	r.pods[pod.UID] = emulatedPod{host: jm.RestHost, role: RoleJobManager}
+	n, slots := r.taskManagersLocked(jm.RestHost)
+	if slots == 0 {
+		slots, _ = positiveInt(jm.Config, "taskmanager.numberOfTaskSlots", 1)
+	}
+	cluster.SetTaskManagers(n, slots)
+	return nil
+}
+
+// StartTaskManager registers a ready TaskManager with its application's cluster (now or when
+// the JobManager comes).
+func (r *EmulatorRuntime) StartTaskManager(_ context.Context, pod *corev1.Pod, tm TaskManagerLaunch) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.tms[tm.RestHost] == nil {
+		r.tms[tm.RestHost] = map[types.UID]int{}
+	}
+	r.tms[tm.RestHost][pod.UID] = tm.Slots
+	r.pods[pod.UID] = emulatedPod{host: tm.RestHost, role: RoleTaskManager}
+	r.syncTaskManagersLocked(tm.RestHost)
+	return nil
+}
+
+// StopPod stops the cluster of a JobManager pod (unless another JobManager pod has taken the
+// host over since) or withdraws a TaskManager.
+func (r *EmulatorRuntime) StopPod(pod *corev1.Pod) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	p, ok := r.pods[pod.UID]
+	if !ok {
+		return
+	}
+	delete(r.pods, pod.UID)
+	switch p.role {
+	case RoleJobManager:
+		if r.jms[p.host] == pod.UID {
+			delete(r.jms, p.host)
+			r.emu.Stop(p.host)
+		}
+	case RoleTaskManager:
+		delete(r.tms[p.host], pod.UID)
+		if len(r.tms[p.host]) == 0 {
+			delete(r.tms, p.host)
+		}
+		r.syncTaskManagersLocked(p.host)
+	}
+}
+
+func (r *EmulatorRuntime) taskManagersLocked(host string) (n, slots int) {
+	for _, s := range r.tms[host] {
+		n++
+		if s > slots {
+			slots = s
+		}
+	}
+	return n, slots
+}
+
+func (r *EmulatorRuntime) syncTaskManagersLocked(host string) {
+	if _, ok := r.jms[host]; !ok {
+		return
+	}
+	c := r.emu.Cluster(host)
+	if c == nil {
+		return
+	}
+	n, slots := r.taskManagersLocked(host)
+	if n == 0 {
+		// Keep the slot size the cluster was started with; only the count matters at zero.
+		slots = 1
+	}
+	c.SetTaskManagers(n, slots)
+}
+
+// Route implements Router: hosts with a running emulator cluster go to the emulator.
+func (r *EmulatorRuntime) Route(host string) (http.Handler, bool) {
+	if r.emu.Cluster(host) == nil {
+		return nil, false
+	}
+	return r.emu, true
+}

@@ -1,0 +1,454 @@
+package acctest
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+
+	"github.com/flinkplatform/terraform-provider-flink/internal/flink/flinktest"
+)
+
+// ToolsBinDir is where tools/install.sh puts the pinned binaries: $FLINK_TOOLS_BIN, else
+// ${FLINK_TOOLS_CACHE:-$HOME/.cache/terraform-provider-flink}/bin.
+func ToolsBinDir() string {
+	if d := os.Getenv("FLINK_TOOLS_BIN"); d != "" {
+		return d
+	}
+	cache := os.Getenv("FLINK_TOOLS_CACHE")
+	if cache == "" {
+		home, err := os.UserHomeDir()
+		if err != nil {
+			home = os.TempDir()
+		}
+		cache = filepath.Join(home, ".cache", "terraform-provider-flink")
+	}
+	return filepath.Join(cache, "bin")
+}
+
+// KubeControllers are the kube-controller-manager controllers the stack runs: Deployments
+// create ReplicaSets, ReplicaSets create Pods, owner references cascade deletion, and deleted
+// namespaces are emptied and removed.
+var KubeControllers = []string{
+	"deployment-controller",
+	"replicaset-controller",
+	"garbage-collector-controller",
+	"namespace-controller",
+}
+
+// Options configures StartStack.
+type Options struct {
+	// BinDir holds etcd, kube-apiserver and kube-controller-manager. Default ToolsBinDir().
+	BinDir string
+	// Runtime runs Flink pods. Default: an EmulatorRuntime on a new flinktest emulator.
+	Runtime Runtime
+	// Router serves the proxy. Default: Runtime, when it implements Router.
+	Router Router
+	// Progress receives short progress lines. Default os.Stderr.
+	Progress io.Writer
+}
+
+// Stack is a running test cluster: etcd + kube-apiserver (envtest), kube-controller-manager,
+// the test node agent, and the forward proxy that stands in for cluster DNS. Everything listens
+// on 127.0.0.1 only.
+type Stack struct {
+	dir        string
+	binDir     string
+	progress   io.Writer
+	env        *envtest.Environment
+	cfg        *rest.Config
+	kube       kubernetes.Interface
+	kubeconfig string
+	kcm        *process
+	agent      *NodeAgent
+	runtime    Runtime
+	proxy      *Proxy
+	started    time.Duration
+}
+
+// StartStack starts the whole stack. On error everything started so far is stopped again and
+// the error carries the tail of the failing component's log.
+func StartStack(ctx context.Context, opts Options) (s *Stack, err error) {
+	t0 := time.Now()
+	if opts.BinDir == "" {
+		opts.BinDir = ToolsBinDir()
+	}
+	if opts.Progress == nil {
+		opts.Progress = os.Stderr
+	}
+	if opts.Runtime == nil {
+		opts.Runtime = NewEmulatorRuntime(nil)
+	}
+	if opts.Router == nil {
+		r, ok := opts.Runtime.(Router)
+		if !ok {
+			return nil, errors.New("acctest: Options.Router is required when the Runtime is not a Router")
+		}
+		opts.Router = r
+	}
+	for _, b := range []string{"etcd", "kube-apiserver", "kube-controller-manager"} {
+		if _, err := os.Stat(filepath.Join(opts.BinDir, b)); err != nil {
+			return nil, fmt.Errorf("acctest: %s not found in %s: build the test binaries with tools/install.sh (make tools), or point FLINK_TOOLS_BIN at them", b, opts.BinDir)
+		}
+	}
+	dir, err := os.MkdirTemp("", "flink-acctest-")
+	if err != nil {
+		return nil, err
+	}
+	s = &Stack{dir: dir, binDir: opts.BinDir, progress: opts.Progress, runtime: opts.Runtime}
+	defer func() {
+		if err != nil {
+			s.stop()
+			s.progressf("acctest: logs kept in %s", dir)
+		}
+	}()
+
+	// etcd + kube-apiserver through envtest.
+	s.progressf("acctest: starting kube-apiserver + etcd (%s) …", opts.BinDir)
+	step := time.Now()
+	apiLog, err := os.Create(filepath.Join(dir, "kube-apiserver.log"))
+	if err != nil {
+		return s, err
+	}
+	etcdLog, err := os.Create(filepath.Join(dir, "etcd.log"))
+	if err != nil {
+		return s, err
+	}
+	no := false
+	s.env = &envtest.Environment{
+		BinaryAssetsDirectory:    opts.BinDir,
+		UseExistingCluster:       &no,
+		ControlPlaneStartTimeout: envDuration("KUBEBUILDER_CONTROLPLANE_START_TIMEOUT", 90*time.Second),
+		ControlPlaneStopTimeout:  envDuration("KUBEBUILDER_CONTROLPLANE_STOP_TIMEOUT", 30*time.Second),
+	}
+	s.env.ControlPlane.Etcd = &envtest.Etcd{Path: filepath.Join(opts.BinDir, "etcd"), Out: etcdLog, Err: etcdLog}
+	api := &envtest.APIServer{Path: filepath.Join(opts.BinDir, "kube-apiserver"), Out: apiLog, Err: apiLog}
+	api.Configure().Set("advertise-address", "127.0.0.1")
+	s.env.ControlPlane.APIServer = api
+	cfg, err := s.env.Start()
+	if err != nil {
+		return s, fmt.Errorf("acctest: start kube-apiserver + etcd: %w\n--- kube-apiserver.log (tail) ---\n%s--- etcd.log (tail) ---\n%s",
+			err, tailFile(apiLog.Name(), 30), tailFile(etcdLog.Name(), 15))
+	}
+	cfg = rest.CopyConfig(cfg)
+	cfg.QPS, cfg.Burst = 500, 1000
+	s.cfg = cfg
+	if s.kube, err = kubernetes.NewForConfig(cfg); err != nil {
+		return s, err
+	}
+	s.kubeconfig = filepath.Join(dir, "kubeconfig")
+	if err := os.WriteFile(s.kubeconfig, s.env.KubeConfig, 0o600); err != nil {
+		return s, err
+	}
+	s.progressf("acctest: kube-apiserver + etcd up in %s (%s)", since(step), cfg.Host)
+
+	// kube-controller-manager as its own process.
+	s.progressf("acctest: starting kube-controller-manager (%s) …", strings.Join(KubeControllers, ","))
+	step = time.Now()
+	if err := s.startControllerManager(ctx); err != nil {
+		return s, err
+	}
+	s.progressf("acctest: kube-controller-manager up in %s", since(step))
+
+	// Node agent and proxy.
+	step = time.Now()
+	agentLog, err := os.Create(filepath.Join(dir, "agent.log"))
+	if err != nil {
+		return s, err
+	}
+	s.agent = NewNodeAgent(s.kube, s.runtime, NodeAgentOptions{Log: agentLog})
+	if err := s.agent.Start(ctx, 4); err != nil {
+		return s, err
+	}
+	if s.proxy, err = StartProxy(opts.Router); err != nil {
+		return s, err
+	}
+	s.started = time.Since(t0)
+	s.progressf("acctest: node %s + proxy %s up in %s; stack ready in %s", s.agent.NodeName(), s.proxy.URL(), since(step), since(t0))
+	return s, nil
+}
+
+func (s *Stack) startControllerManager(ctx context.Context) error {
+	user, err := s.env.ControlPlane.AddUser(envtest.User{Name: "system:kube-controller-manager", Groups: []string{"system:masters"}},
+		&rest.Config{QPS: 500, Burst: 1000})
+	if err != nil {
+		return fmt.Errorf("acctest: kube-controller-manager user: %w", err)
+	}
+	kc, err := user.KubeConfig()
+	if err != nil {
+		return err
+	}
+	kcPath := filepath.Join(s.dir, "kube-controller-manager.kubeconfig")
+	if err := os.WriteFile(kcPath, kc, 0o600); err != nil {
+		return err
+	}
+	port, err := freeLoopbackPort()
+	if err != nil {
+		return err
+	}
+	args := []string{
+		"--kubeconfig=" + kcPath,
+		"--authentication-kubeconfig=" + kcPath,
+		"--authorization-kubeconfig=" + kcPath,
+		"--controllers=" + strings.Join(KubeControllers, ","),
+		"--leader-elect=false",
+		"--bind-address=127.0.0.1",
+		"--secure-port=" + strconv.Itoa(port),
+		"--cert-dir=" + filepath.Join(s.dir, "kube-controller-manager-certs"),
+		"--use-service-account-credentials=false",
+		"--kube-api-qps=500",
+		"--kube-api-burst=1000",
+		"--v=2",
+	}
+	s.kcm, err = startProcess(filepath.Join(s.binDir, "kube-controller-manager"), args, filepath.Join(s.dir, "kube-controller-manager.log"))
+	if err != nil {
+		return fmt.Errorf("acctest: start kube-controller-manager: %w", err)
+	}
+	// Ready once its /healthz answers (always allowed without authorization).
+	client := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{
+		Proxy:           nil,
+		TLSClientConfig: &tls.Config{InsecureSkipVerify: true}, //nolint:gosec // loopback health probe of a self-signed test server
+	}}
+	defer client.CloseIdleConnections()
+	url := fmt.Sprintf("https://127.0.0.1:%d/healthz", port)
+	deadline := time.Now().Add(envDuration("KUBEBUILDER_CONTROLPLANE_START_TIMEOUT", 90*time.Second))
+	for {
+		if resp, err := client.Get(url); err == nil {
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+		select {
+		case <-s.kcm.done:
+			return fmt.Errorf("acctest: kube-controller-manager exited: %v\n--- kube-controller-manager.log (tail) ---\n%s", s.kcm.err, tailFile(s.kcm.logPath, 40))
+		case <-ctx.Done():
+			return fmt.Errorf("acctest: waiting for kube-controller-manager: %w", ctx.Err())
+		case <-time.After(100 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("acctest: kube-controller-manager not healthy at %s in time\n--- kube-controller-manager.log (tail) ---\n%s", url, tailFile(s.kcm.logPath, 40))
+		}
+	}
+}
+
+// Stop tears the stack down and removes its temporary directory.
+func (s *Stack) Stop() error {
+	err := s.stop()
+	if rmErr := os.RemoveAll(s.dir); err == nil {
+		err = rmErr
+	}
+	return err
+}
+
+// StopKeepLogs tears the stack down and leaves its logs in Dir.
+func (s *Stack) StopKeepLogs() error { return s.stop() }
+
+func (s *Stack) stop() error {
+	var errs []error
+	if s.proxy != nil {
+		errs = append(errs, s.proxy.Close())
+		s.proxy = nil
+	}
+	if s.agent != nil {
+		s.agent.Stop()
+		s.agent = nil
+	}
+	if s.kcm != nil {
+		errs = append(errs, s.kcm.stop(10*time.Second))
+		s.kcm = nil
+	}
+	if s.env != nil {
+		errs = append(errs, s.env.Stop())
+		s.env = nil
+	}
+	return errors.Join(errs...)
+}
+
+// Kube is a client with cluster-admin rights.
+func (s *Stack) Kube() kubernetes.Interface { return s.kube }
+
+// RESTConfig is the cluster-admin REST config.
+func (s *Stack) RESTConfig() *rest.Config { return rest.CopyConfig(s.cfg) }
+
+// KubeconfigPath is a kubeconfig file for the cluster-admin user.
+func (s *Stack) KubeconfigPath() string { return s.kubeconfig }
+
+// ProxyURL is the forward proxy's URL, the value for HTTP_PROXY.
+func (s *Stack) ProxyURL() string { return s.proxy.URL() }
+
+// Agent is the test node agent.
+func (s *Stack) Agent() *NodeAgent { return s.agent }
+
+// Runtime is the runtime Flink pods run in.
+func (s *Stack) Runtime() Runtime { return s.runtime }
+
+// Emulator is the flinktest emulator when the stack runs the emulator runtime, else nil.
+func (s *Stack) Emulator() *flinktest.Emulator {
+	if r, ok := s.runtime.(*EmulatorRuntime); ok {
+		return r.Emulator()
+	}
+	return nil
+}
+
+// Dir is the stack's temporary directory: kubeconfigs and the component logs
+// (kube-apiserver.log, etcd.log, kube-controller-manager.log, agent.log).
+func (s *Stack) Dir() string { return s.dir }
+
+// StartupTime is how long StartStack took.
+func (s *Stack) StartupTime() time.Duration { return s.started }
+
+// DumpLogs writes the last lines of each component log to w.
+func (s *Stack) DumpLogs(w io.Writer, lines int) {
+	for _, name := range []string{"agent.log", "kube-controller-manager.log", "kube-apiserver.log", "etcd.log"} {
+		p := filepath.Join(s.dir, name)
+		if _, err := os.Stat(p); err != nil {
+			continue
+		}
+		fmt.Fprintf(w, "--- %s (last %d lines) ---\n%s", p, lines, tailFile(p, lines))
+	}
+}
+
+// Env is the environment the stack's clients need: HTTP_PROXY (both spellings) for the proxy,
+// NO_PROXY for loopback (the API server), and TF_ACC_TERRAFORM_PATH when not already set and
+// the pinned terraform is built.
+func (s *Stack) Env() map[string]string {
+	env := map[string]string{
+		"HTTP_PROXY": s.ProxyURL(),
+		"http_proxy": s.ProxyURL(),
+		"NO_PROXY":   mergeNoProxy(os.Getenv("NO_PROXY")),
+		"no_proxy":   mergeNoProxy(os.Getenv("no_proxy")),
+	}
+	if os.Getenv("TF_ACC_TERRAFORM_PATH") == "" {
+		if tf := filepath.Join(s.binDir, "terraform"); fileExists(tf) {
+			env["TF_ACC_TERRAFORM_PATH"] = tf
+		}
+	}
+	return env
+}
+
+func mergeNoProxy(existing string) string {
+	out := []string{"127.0.0.1", "localhost"}
+	for _, e := range strings.Split(existing, ",") {
+		e = strings.TrimSpace(e)
+		if e != "" && e != "127.0.0.1" && e != "localhost" {
+			out = append(out, e)
+		}
+	}
+	return strings.Join(out, ",")
+}
+
+func (s *Stack) progressf(format string, args ...any) {
+	fmt.Fprintf(s.progress, format+"\n", args...)
+}
+
+func since(t time.Time) time.Duration { return time.Since(t).Round(10 * time.Millisecond) }
+
+func envDuration(name string, def time.Duration) time.Duration {
+	if v := os.Getenv(name); v != "" {
+		if d, err := time.ParseDuration(v); err == nil {
+			return d
+		}
+	}
+	return def
+}
+
+func fileExists(p string) bool {
+	st, err := os.Stat(p)
+	return err == nil && !st.IsDir()
+}
+
+func freeLoopbackPort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// tailFile returns the last n lines of a file.
+func tailFile(path string, n int) string {
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Sprintf("(cannot read %s: %v)\n", path, err)
+	}
+	defer f.Close()
+	var ring []string
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 64*1024), 1024*1024)
+	for sc.Scan() {
+		ring = append(ring, sc.Text())
+		if len(ring) > n {
+			ring = ring[1:]
+		}
+	}
+	if len(ring) == 0 {
+		return "(empty)\n"
+	}
+	return strings.Join(ring, "\n") + "\n"
+}
+
+// process is a child process with its output in a log file.
+type process struct {
+	cmd     *exec.Cmd
+	logPath string
+	logFile *os.File
+	done    chan struct{}
+	err     error
+}
+
+func startProcess(path string, args []string, logPath string) (*process, error) {
+	lf, err := os.Create(logPath)
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(path, args...)
+	cmd.Stdout, cmd.Stderr = lf, lf
+	cmd.SysProcAttr = childProcAttr()
+	if err := cmd.Start(); err != nil {
+		lf.Close()
+		return nil, err
+	}
+	p := &process{cmd: cmd, logPath: logPath, logFile: lf, done: make(chan struct{})}
+	go func() {
+		p.err = cmd.Wait()
+		lf.Close()
+		close(p.done)
+	}()
+	return p, nil
+}
+
+// stop sends SIGTERM, then SIGKILL after grace.
+func (p *process) stop(grace time.Duration) error {
+	select {
+	case <-p.done:
+		return nil
+	default:
+	}
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.done:
+		return nil
+	case <-time.After(grace):
+		_ = p.cmd.Process.Kill()
+		<-p.done
+		return fmt.Errorf("%s did not stop within %s and was killed", filepath.Base(p.cmd.Path), grace)
+	}
+}

@@ -1,0 +1,336 @@
+package kube
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log"
+	"math"
+	"sort"
+	"strings"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
+	appsv1ac "k8s.io/client-go/applyconfigurations/apps/v1"
+	corev1ac "k8s.io/client-go/applyconfigurations/core/v1"
+	"k8s.io/client-go/kubernetes"
+)
+
+// Client performs the provider's Kubernetes operations. Build it once (see RESTConfig) and
+// share it; it holds no per-application state.
+type Client struct {
+	Kube kubernetes.Interface
+	// FieldManager for server-side apply; FieldManager ("terraform-provider-flink") when empty.
+	FieldManager string
+	// Logf, when set, receives diagnostics that do not fail an operation (an Event that
+	// could not be written). Defaults to the standard logger.
+	Logf func(format string, args ...any)
+}
+
+func (c *Client) fieldManager() string {
+	if c.FieldManager != "" {
+		return c.FieldManager
+	}
+	return FieldManager
+}
+
+func (c *Client) logf(format string, args ...any) {
+	if c.Logf != nil {
+		c.Logf(format, args...)
+		return
+	}
+	log.Printf(format, args...)
+}
+
+// Apply server-side applies the rendered objects (Force: the provider owns these fields) in
+// dependency order: ConfigMap, Services, Deployments.
+func (c *Client) Apply(ctx context.Context, o Objects) error {
+	if o.ConfigMap == nil || o.RestService == nil || o.JobManagerService == nil || o.JobManager == nil || o.TaskManager == nil {
+		return fmt.Errorf("apply %s/%s: incomplete objects (use Render)", o.Namespace, o.Application)
+	}
+	opts := metav1.ApplyOptions{FieldManager: c.fieldManager(), Force: true}
+	ns := o.Namespace
+	if _, err := c.Kube.CoreV1().ConfigMaps(ns).Apply(ctx, o.ConfigMap, opts); err != nil {
+		return fmt.Errorf("apply ConfigMap %s/%s: %w", ns, *o.ConfigMap.Name, err)
+	}
+	for _, svc := range []*corev1ac.ServiceApplyConfiguration{o.RestService, o.JobManagerService} {
+		if _, err := c.Kube.CoreV1().Services(ns).Apply(ctx, svc, opts); err != nil {
+			return fmt.Errorf("apply Service %s/%s: %w", ns, *svc.Name, err)
+		}
+	}
+	for _, dep := range []*appsv1ac.DeploymentApplyConfiguration{o.JobManager, o.TaskManager} {
+		if _, err := c.Kube.AppsV1().Deployments(ns).Apply(ctx, dep, opts); err != nil {
+			return fmt.Errorf("apply Deployment %s/%s: %w", ns, *dep.Name, err)
+		}
+	}
+	return nil
+}
+
+// poll calls condition immediately and then with an interval starting at 100ms and backing
+// off to 1s, until it returns true or an error, or ctx ends. It is
+// wait.PollUntilContextCancel with a backing-off interval.
+func poll(ctx context.Context, condition wait.ConditionWithContextFunc) error {
+	backoff := wait.Backoff{Duration: 100 * time.Millisecond, Factor: 1.5, Cap: time.Second, Steps: math.MaxInt32}
+	return backoff.DelayFunc().Until(ctx, true, false, condition)
+}
+
+// RolloutStatus describes whether one Deployment is fully rolled out.
+type RolloutStatus struct {
+	Done    bool
+	Message string
+}
+
+// DeploymentRolloutStatus reports whether d is fully rolled out: the controller has observed
+// the current generation, and all desired replicas are updated and available with no old
+// replicas left. A Deployment with 0 desired replicas is rolled out once its pods are gone.
+// A Deployment that exceeded its progress deadline is an error.
+func DeploymentRolloutStatus(d *appsv1.Deployment) (RolloutStatus, error) {
+	desired := int32(1)
+	if d.Spec.Replicas != nil {
+		desired = *d.Spec.Replicas
+	}
+	if d.Generation > d.Status.ObservedGeneration {
+		return RolloutStatus{Message: "waiting for the deployment controller to observe the new spec"}, nil
+	}
+	for _, cond := range d.Status.Conditions {
+		if cond.Type == appsv1.DeploymentProgressing && cond.Reason == "ProgressDeadlineExceeded" {
+			return RolloutStatus{}, fmt.Errorf("deployment %s/%s exceeded its progress deadline: %s", d.Namespace, d.Name, cond.Message)
+		}
+	}
+	st := d.Status
+	switch {
+	case st.UpdatedReplicas < desired:
+		return RolloutStatus{Message: fmt.Sprintf("%d of %d replicas updated", st.UpdatedReplicas, desired)}, nil
+	case st.Replicas > st.UpdatedReplicas:
+		return RolloutStatus{Message: fmt.Sprintf("%d old replicas pending termination", st.Replicas-st.UpdatedReplicas)}, nil
+	case st.AvailableReplicas < st.UpdatedReplicas:
+		return RolloutStatus{Message: fmt.Sprintf("%d of %d updated replicas available", st.AvailableReplicas, st.UpdatedReplicas)}, nil
+	}
+	if desired == 0 {
+		return RolloutStatus{Done: true, Message: "scaled to 0"}, nil
+	}
+	return RolloutStatus{Done: true, Message: fmt.Sprintf("%d of %d replicas available", st.AvailableReplicas, desired)}, nil
+}
+
+// podProblemReasons are container waiting reasons worth telling the user about while
+// waiting: they usually need a fix, not patience.
+var podProblemReasons = map[string]bool{
+	"ImagePullBackOff":           true,
+	"ErrImagePull":               true,
+	"InvalidImageName":           true,
+	"CrashLoopBackOff":           true,
+	"CreateContainerConfigError": true,
+	"CreateContainerError":       true,
+	"RunContainerError":          true,
+}
+
+// WaitRolledOut waits until both Deployments of app are fully rolled out (see
+// DeploymentRolloutStatus), until ctx ends, or until a Deployment fails. progress, when not
+// nil, receives a one-line status whenever it changes. On timeout the error says what was
+// still missing.
+func (c *Client) WaitRolledOut(ctx context.Context, ns, app string, progress func(string)) error {
+	last := ""
+	var lastErr error
+	err := poll(ctx, func(ctx context.Context) (bool, error) {
+		done, line, err := c.rolloutLine(ctx, ns, app)
+		if err != nil {
+			if isTransient(err) {
+				lastErr = err
+				return false, nil
+			}
+			return false, err
+		}
+		lastErr = nil
+		if line != last {
+			last = line
+			if progress != nil {
+				progress(line)
+			}
+		}
+		return done, nil
+	})
+	if err != nil {
+		if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
+			msg := last
+			if lastErr != nil {
+				msg = lastErr.Error()
+			}
+			return fmt.Errorf("application %s/%s did not roll out: %s: %w", ns, app, msg, err)
+		}
+		return fmt.Errorf("application %s/%s: %w", ns, app, err)
+	}
+	return nil
+}
+
+func (c *Client) rolloutLine(ctx context.Context, ns, app string) (bool, string, error) {
+	allDone := true
+	var parts []string
+	for _, x := range []struct{ component, name string }{
+		{ComponentJobManager, JobManagerDeploymentName(app)},
+		{ComponentTaskManager, TaskManagerDeploymentName(app)},
+	} {
+		d, err := c.Kube.AppsV1().Deployments(ns).Get(ctx, x.name, metav1.GetOptions{})
+		if apierrors.IsNotFound(err) {
+			return false, "", fmt.Errorf("deployment %s/%s not found", ns, x.name)
+		}
+		if err != nil {
+			return false, "", err
+		}
+		st, err := DeploymentRolloutStatus(d)
+		if err != nil {
+			return false, "", err
+		}
+		if !st.Done {
+			allDone = false
+		}
+		parts = append(parts, x.component+": "+st.Message)
+	}
+	if !allDone {
+		if probs := c.podProblems(ctx, ns, app); probs != "" {
+			parts = append(parts, probs)
+		}
+	}
+	return allDone, strings.Join(parts, "; "), nil
+}
+
+// podProblems summarises containers stuck in a problem state; best effort.
+func (c *Client) podProblems(ctx context.Context, ns, app string) string {
+	pods, err := c.Kube.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: PodSelector(app)})
+	if err != nil {
+		return ""
+	}
+	var out []string
+	for _, p := range pods.Items {
+		if p.DeletionTimestamp != nil {
+			continue
+		}
+		for _, cs := range append(append([]corev1.ContainerStatus{}, p.Status.InitContainerStatuses...), p.Status.ContainerStatuses...) {
+			if w := cs.State.Waiting; w != nil && podProblemReasons[w.Reason] {
+				msg := fmt.Sprintf("pod %s: %s", p.Name, w.Reason)
+				if w.Message != "" {
+					msg += " (" + truncate(w.Message, 200) + ")"
+				}
+				out = append(out, msg)
+			}
+		}
+		if p.Status.Phase == corev1.PodPending {
+			for _, cond := range p.Status.Conditions {
+				if cond.Type == corev1.PodScheduled && cond.Status == corev1.ConditionFalse && cond.Reason == corev1.PodReasonUnschedulable {
+					out = append(out, fmt.Sprintf("pod %s: unschedulable (%s)", p.Name, truncate(cond.Message, 200)))
+				}
+			}
+		}
+	}
+	sort.Strings(out)
+	return strings.Join(out, "; ")
+}
+
+// isTransient reports API errors worth retrying while polling.
+func isTransient(err error) bool {
+	return apierrors.IsServerTimeout(err) || apierrors.IsTimeout(err) || apierrors.IsTooManyRequests(err) ||
+		apierrors.IsServiceUnavailable(err) || apierrors.IsInternalError(err) || apierrors.IsUnexpectedServerError(err)
+}
+
+// DeleteCluster deletes the Deployments, Services and ConfigMap of app (not its records).
+// Objects already gone are ignored. The Deployments are deleted with Foreground propagation,
+// so they disappear only after their ReplicaSets and pods. The Services and ConfigMap have no
+// dependents and are deleted with Background propagation: Foreground would add a finalizer
+// that only the garbage collector removes, which changes nothing where it runs and leaves
+// them behind forever where it does not (a bare API server). Use WaitClusterGone to wait.
+func (c *Client) DeleteCluster(ctx context.Context, ns, app string) error {
+	fg := metav1.DeletePropagationForeground
+	bg := metav1.DeletePropagationBackground
+	var errs []error
+	del := func(kind, name string, f func(context.Context, string, metav1.DeleteOptions) error, p metav1.DeletionPropagation) {
+		if err := f(ctx, name, metav1.DeleteOptions{PropagationPolicy: &p}); err != nil && !apierrors.IsNotFound(err) {
+			errs = append(errs, fmt.Errorf("delete %s %s/%s: %w", kind, ns, name, err))
+		}
+	}
+	deps := c.Kube.AppsV1().Deployments(ns)
+	svcs := c.Kube.CoreV1().Services(ns)
+	del("Deployment", JobManagerDeploymentName(app), deps.Delete, fg)
+	del("Deployment", TaskManagerDeploymentName(app), deps.Delete, fg)
+	del("Service", RestServiceName(app), svcs.Delete, bg)
+	del("Service", JobManagerServiceName(app), svcs.Delete, bg)
+	del("ConfigMap", ConfigMapName(app), c.Kube.CoreV1().ConfigMaps(ns).Delete, bg)
+	return errors.Join(errs...)
+}
+
+// WaitClusterGone waits until the Deployments, Services and ConfigMap of app and all its
+// JobManager and TaskManager pods are gone, or ctx ends.
+func (c *Client) WaitClusterGone(ctx context.Context, ns, app string) error {
+	remaining := ""
+	err := poll(ctx, func(ctx context.Context) (bool, error) {
+		left, err := c.clusterLeft(ctx, ns, app)
+		if err != nil {
+			if isTransient(err) {
+				return false, nil
+			}
+			return false, err
+		}
+		remaining = strings.Join(left, ", ")
+		return len(left) == 0, nil
+	})
+	if err != nil {
+		if remaining != "" {
+			return fmt.Errorf("application %s/%s: still present: %s: %w", ns, app, remaining, err)
+		}
+		return fmt.Errorf("application %s/%s: waiting for deletion: %w", ns, app, err)
+	}
+	return nil
+}
+
+func (c *Client) clusterLeft(ctx context.Context, ns, app string) ([]string, error) {
+	var left []string
+	check := func(kind, name string, get func() error) error {
+		err := get()
+		switch {
+		case err == nil:
+			left = append(left, kind+" "+name)
+		case apierrors.IsNotFound(err):
+		default:
+			return err
+		}
+		return nil
+	}
+	gopt := metav1.GetOptions{}
+	for _, n := range []string{JobManagerDeploymentName(app), TaskManagerDeploymentName(app)} {
+		if err := check("Deployment", n, func() error { _, err := c.Kube.AppsV1().Deployments(ns).Get(ctx, n, gopt); return err }); err != nil {
+			return nil, err
+		}
+	}
+	for _, n := range []string{RestServiceName(app), JobManagerServiceName(app)} {
+		if err := check("Service", n, func() error { _, err := c.Kube.CoreV1().Services(ns).Get(ctx, n, gopt); return err }); err != nil {
+			return nil, err
+		}
+	}
+	if err := check("ConfigMap", ConfigMapName(app), func() error {
+		_, err := c.Kube.CoreV1().ConfigMaps(ns).Get(ctx, ConfigMapName(app), gopt)
+		return err
+	}); err != nil {
+		return nil, err
+	}
+	pods, err := c.Kube.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: PodSelector(app)})
+	if err != nil {
+		return nil, err
+	}
+	if n := len(pods.Items); n > 0 {
+		left = append(left, fmt.Sprintf("%d pod(s)", n))
+	}
+	return left, nil
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	// cut on a rune boundary
+	for n > 0 && n < len(s) && (s[n]&0xC0) == 0x80 {
+		n--
+	}
+	return s[:n] + "…"
+}

@@ -1,0 +1,359 @@
+package kube
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/flinkplatform/terraform-provider-flink/internal/spec"
+)
+
+// Configuration keys the provider writes itself.
+const (
+	KeyRPCAddress        = "jobmanager.rpc.address"
+	KeyRPCPort           = "jobmanager.rpc.port"
+	KeyRestPort          = "rest.port"
+	KeyBlobPort          = "blob.server.port"
+	KeyTaskSlots         = "taskmanager.numberOfTaskSlots"
+	KeyParallelism       = "parallelism.default"
+	KeyJobManagerMemory  = "jobmanager.memory.process.size"
+	KeyTaskManagerMemory = "taskmanager.memory.process.size"
+	// KeyShutdownOnFinish is false so a JobManager whose job was cancelled or failed stays up
+	// and reports it, instead of exiting and being restarted by its Deployment, which would
+	// silently submit the job again with empty state.
+	KeyShutdownOnFinish = "execution.shutdown-on-application-finish"
+
+	// Restore keys, Flink 1.x.
+	KeySavepointPath        = "execution.savepoint.path"
+	KeySavepointIgnoreState = "execution.savepoint.ignore-unclaimed-state"
+	// Restore keys, Flink 2.x.
+	KeyStateRecoveryPath        = "execution.state-recovery.path"
+	KeyStateRecoveryIgnoreState = "execution.state-recovery.ignore-unclaimed-state"
+)
+
+// OwnedConfigKeys are the Flink configuration keys users may not set in
+// flink_configuration, because the provider writes them (or they would break the cluster the
+// provider renders). An entry ending in "*" is a prefix. Use IsOwnedConfigKey to test a key.
+var OwnedConfigKeys = []string{
+	KeyRPCAddress,
+	KeyRPCPort,
+	KeyRestPort,
+	"rest.address",
+	"rest.bind-port",
+	KeyBlobPort,
+	KeyTaskSlots,
+	KeyParallelism,
+	KeyJobManagerMemory,
+	KeyTaskManagerMemory,
+	KeyShutdownOnFinish,
+	KeySavepointPath,
+	KeySavepointIgnoreState,
+	KeyStateRecoveryPath,
+	KeyStateRecoveryIgnoreState,
+	"kubernetes.cluster-id",
+	"high-availability*",
+}
+
+// IsOwnedConfigKey reports whether key is one of OwnedConfigKeys (prefix entries included).
+func IsOwnedConfigKey(key string) bool {
+	for _, k := range OwnedConfigKeys {
+		if p, ok := strings.CutSuffix(k, "*"); ok {
+			if strings.HasPrefix(key, p) {
+				return true
+			}
+		} else if key == k {
+			return true
+		}
+	}
+	return false
+}
+
+// FlinkVersion is a parsed "major.minor" Flink version.
+type FlinkVersion struct{ Major, Minor int }
+
+// ParseFlinkVersion parses "1.20", "2.1" (a patch level, "1.20.1", is accepted and ignored).
+func ParseFlinkVersion(s string) (FlinkVersion, error) {
+	parts := strings.Split(strings.TrimSpace(s), ".")
+	if len(parts) < 2 || len(parts) > 3 {
+		return FlinkVersion{}, fmt.Errorf("invalid Flink version %q: want major.minor, e.g. \"1.20\" or \"2.1\"", s)
+	}
+	var n [3]int
+	for i, p := range parts {
+		v, err := strconv.Atoi(p)
+		if err != nil || v < 0 || p == "" || (len(p) > 1 && p[0] == '0') {
+			return FlinkVersion{}, fmt.Errorf("invalid Flink version %q: want major.minor, e.g. \"1.20\" or \"2.1\"", s)
+		}
+		n[i] = v
+	}
+	if n[0] < 1 {
+		return FlinkVersion{}, fmt.Errorf("invalid Flink version %q: major version must be at least 1", s)
+	}
+	return FlinkVersion{Major: n[0], Minor: n[1]}, nil
+}
+
+// AtLeast reports whether v >= major.minor.
+func (v FlinkVersion) AtLeast(major, minor int) bool {
+	return v.Major > major || (v.Major == major && v.Minor >= minor)
+}
+
+func (v FlinkVersion) String() string { return fmt.Sprintf("%d.%d", v.Major, v.Minor) }
+
+// ConfigFileName is the configuration file Flink reads: config.yaml from 1.19 on,
+// flink-conf.yaml before.
+func (v FlinkVersion) ConfigFileName() string {
+	if v.AtLeast(1, 19) {
+		return ConfigFileYAML
+	}
+	return ConfigFileLegacy
+}
+
+// RestoreKeys returns the configuration keys for the restore path and for allowing
+// non-restored state: execution.savepoint.* on Flink 1.x, execution.state-recovery.* on 2.x.
+func (v FlinkVersion) RestoreKeys() (pathKey, ignoreUnclaimedKey string) {
+	if v.Major >= 2 {
+		return KeyStateRecoveryPath, KeyStateRecoveryIgnoreState
+	}
+	return KeySavepointPath, KeySavepointIgnoreState
+}
+
+// FlinkConfiguration returns the complete Flink configuration of deployment d: the user's
+// flink_configuration plus the keys the provider owns. It fails when the user sets an owned
+// key or a size is invalid.
+func FlinkConfiguration(d spec.Deployment) (map[string]string, error) {
+	v := d.Version
+	fv, err := ParseFlinkVersion(v.FlinkVersion)
+	if err != nil {
+		return nil, err
+	}
+	var owned []string
+	for k := range v.FlinkConfiguration {
+		if IsOwnedConfigKey(k) {
+			owned = append(owned, k)
+		}
+	}
+	if len(owned) > 0 {
+		sort.Strings(owned)
+		return nil, fmt.Errorf("flink_configuration sets %s, which the provider manages; remove %s",
+			quoteList(owned), pluralIt(len(owned)))
+	}
+	jm, err := ParseMemory(v.JobManager.Memory)
+	if err != nil {
+		return nil, fmt.Errorf("job manager memory: %w", err)
+	}
+	tm, err := ParseMemory(v.TaskManager.Memory)
+	if err != nil {
+		return nil, fmt.Errorf("task manager memory: %w", err)
+	}
+	if v.Parallelism < 1 {
+		return nil, fmt.Errorf("parallelism must be at least 1, got %d", v.Parallelism)
+	}
+	cfg := make(map[string]string, len(v.FlinkConfiguration)+12)
+	for k, val := range v.FlinkConfiguration {
+		cfg[k] = val
+	}
+	cfg[KeyRPCAddress] = JobManagerServiceName(d.Application)
+	cfg[KeyRPCPort] = strconv.Itoa(RPCPort)
+	cfg[KeyRestPort] = strconv.Itoa(RestPort)
+	cfg[KeyBlobPort] = strconv.Itoa(BlobPort)
+	cfg[KeyTaskSlots] = strconv.FormatInt(taskSlots(v), 10)
+	cfg[KeyParallelism] = strconv.FormatInt(v.Parallelism, 10)
+	cfg[KeyJobManagerMemory] = FormatMemory(jm)
+	cfg[KeyTaskManagerMemory] = FormatMemory(tm)
+	cfg[KeyShutdownOnFinish] = "false"
+	if d.RestorePath != "" {
+		pathKey, ignoreKey := fv.RestoreKeys()
+		cfg[pathKey] = d.RestorePath
+		if d.AllowNonRestoredState {
+			cfg[ignoreKey] = "true"
+		}
+	}
+	return cfg, nil
+}
+
+// RenderConfigFile renders cfg as the content of the configuration file of Flink version fv:
+// for config.yaml (>= 1.19) one flat "key: value" line per key with values quoted where YAML
+// would otherwise change them; for flink-conf.yaml the legacy "key: value" lines, which
+// cannot hold newlines or '#'. Lines are sorted by key.
+func RenderConfigFile(fv FlinkVersion, cfg map[string]string) (string, error) {
+	keys := make([]string, 0, len(cfg))
+	for k := range cfg {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	standard := fv.AtLeast(1, 19)
+	var b strings.Builder
+	b.WriteString("# Rendered by terraform-provider-flink. Changes made here are overwritten.\n")
+	for _, k := range keys {
+		if err := checkConfigKey(k); err != nil {
+			return "", err
+		}
+		val := cfg[k]
+		if standard {
+			fmt.Fprintf(&b, "%s: %s\n", k, yamlScalar(val))
+			continue
+		}
+		if strings.ContainsAny(val, "\r\n") {
+			return "", fmt.Errorf("flink_configuration %q: the value contains a line break, which flink-conf.yaml (Flink < 1.19) cannot hold", k)
+		}
+		if strings.Contains(val, "#") {
+			return "", fmt.Errorf("flink_configuration %q: the value contains '#', which flink-conf.yaml (Flink < 1.19) treats as the start of a comment", k)
+		}
+		fmt.Fprintf(&b, "%s: %s\n", k, strings.TrimSpace(val))
+	}
+	return b.String(), nil
+}
+
+func checkConfigKey(k string) error {
+	if k == "" {
+		return fmt.Errorf("flink_configuration has an empty key")
+	}
+	for i, r := range k {
+		ok := r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_' || r == '$' ||
+			(i > 0 && strings.ContainsRune(".-/+@", r))
+		if !ok {
+			return fmt.Errorf("flink_configuration key %q is invalid: keys may contain letters, digits and . _ - $ / + @, and start with a letter, digit, _ or $", k)
+		}
+	}
+	return nil
+}
+
+// yamlScalar returns v as a YAML scalar that reads back as exactly the string v (or, for
+// plain integers and true/false, as the number or boolean Flink converts back to the same
+// string). Plain form is used where it is unambiguous, double quotes (JSON escaping, which is
+// valid YAML) otherwise.
+func yamlScalar(v string) string {
+	if yamlPlainSafe(v) {
+		return v
+	}
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(v) // strings always encode
+	return strings.TrimSuffix(buf.String(), "\n")
+}
+
+func yamlPlainSafe(v string) bool {
+	if v == "" || v != strings.TrimSpace(v) {
+		return false
+	}
+	if v == "true" || v == "false" || isPlainInt(v) {
+		return true
+	}
+	lower := strings.ToLower(v)
+	switch strings.TrimLeft(lower, "+-") {
+	case "null", "~", "yes", "no", "on", "off", "y", "n", "true", "false", ".inf", ".nan":
+		return false
+	}
+	// Number-like strings (floats, hex, octal, YAML 1.1 sexagesimals and timestamps): quote,
+	// so "1.10" stays "1.10" rather than becoming 1.1.
+	if numberLike(v) {
+		return false
+	}
+	c0 := v[0]
+	switch {
+	case c0 >= 'a' && c0 <= 'z', c0 >= 'A' && c0 <= 'Z', c0 >= '0' && c0 <= '9', c0 == '/', c0 == '_', c0 == '$', c0 == '.':
+	case c0 == '-' && len(v) > 1 && (v[1] >= 'a' && v[1] <= 'z' || v[1] >= 'A' && v[1] <= 'Z'):
+	default:
+		return false
+	}
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		if c < 0x20 || c > 0x7e {
+			return false
+		}
+		switch c {
+		case '#', '{', '}', '[', ']', '&', '*', '!', '|', '>', '\'', '"', '%', '@', '`', '\\':
+			return false
+		case ':':
+			if i == len(v)-1 || v[i+1] == ' ' {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+func isPlainInt(v string) bool {
+	s := strings.TrimPrefix(v, "-")
+	if s == "" || (len(s) > 1 && s[0] == '0') {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+func numberLike(v string) bool {
+	s := strings.TrimLeft(v, "+-")
+	if s == "" {
+		return false
+	}
+	if !(s[0] >= '0' && s[0] <= '9') && !(s[0] == '.' && len(s) > 1 && s[1] >= '0' && s[1] <= '9') {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F' ||
+			strings.IndexByte("xXoO_.:+-", c) >= 0) {
+			return false
+		}
+	}
+	return true
+}
+
+func quoteList(ss []string) string {
+	q := make([]string, len(ss))
+	for i, s := range ss {
+		q[i] = strconv.Quote(s)
+	}
+	return strings.Join(q, ", ")
+}
+
+func pluralIt(n int) string {
+	if n == 1 {
+		return "it"
+	}
+	return "them"
+}
+
+func taskSlots(v spec.Version) int64 {
+	if v.TaskManager.TaskSlots > 0 {
+		return v.TaskManager.TaskSlots
+	}
+	return 1
+}
+
+// defaultLog4j is the log4j2 configuration used when the version sets no
+// log_configuration: everything to the console (kubectl logs), noisy libraries quieter.
+const defaultLog4j = `# Rendered by terraform-provider-flink. Set log_configuration on the version to replace it.
+monitorInterval = 30
+
+rootLogger.level = INFO
+rootLogger.appenderRef.console.ref = ConsoleAppender
+
+logger.pekko.name = org.apache.pekko
+logger.pekko.level = INFO
+logger.akka.name = akka
+logger.akka.level = INFO
+logger.kafka.name = org.apache.kafka
+logger.kafka.level = INFO
+logger.hadoop.name = org.apache.hadoop
+logger.hadoop.level = WARN
+logger.zookeeper.name = org.apache.zookeeper
+logger.zookeeper.level = WARN
+logger.shaded_zookeeper.name = org.apache.flink.shaded.zookeeper3
+logger.shaded_zookeeper.level = WARN
+logger.netty.name = org.apache.flink.shaded.netty4.io.netty.channel.DefaultChannelPipeline
+logger.netty.level = ERROR
+
+appender.console.name = ConsoleAppender
+appender.console.type = Console
+appender.console.layout.type = PatternLayout
+appender.console.layout.pattern = %d{yyyy-MM-dd HH:mm:ss,SSS} %-5p %-60c %x - %m%n
+`

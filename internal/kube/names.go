@@ -1,0 +1,214 @@
+// Package kube renders the Kubernetes objects of one Flink standalone application cluster,
+// applies them with server-side apply, waits for rollouts, tears clusters down, and keeps the
+// provider's records (application and version ConfigMaps) and Events.
+//
+// Everything here is plain Go + client-go; the Terraform resources and the lifecycle
+// orchestrator build on it. The naming and labelling helpers are exported so that tests and
+// the lifecycle find objects exactly the way they were created.
+package kube
+
+import (
+	"fmt"
+	"strings"
+
+	"k8s.io/apimachinery/pkg/util/validation"
+)
+
+// FieldManager is the server-side apply field manager used when Client.FieldManager is empty.
+const FieldManager = "terraform-provider-flink"
+
+// Label keys and values put on every object this package creates.
+const (
+	LabelManagedBy = "app.kubernetes.io/managed-by"
+	LabelName      = "app.kubernetes.io/name"
+	LabelComponent = "app.kubernetes.io/component"
+	// LabelVersion carries the version label (spec.Version.Label) on cluster objects and
+	// version records.
+	LabelVersion = "flink.flinkplatform.io/version"
+	// LabelRecord marks record ConfigMaps: RecordApplication or RecordVersion.
+	LabelRecord = "flink.flinkplatform.io/record"
+
+	ManagedByValue = "terraform-provider-flink"
+
+	ComponentJobManager  = "jobmanager"
+	ComponentTaskManager = "taskmanager"
+	ComponentConfig      = "config"
+	ComponentRecord      = "record"
+
+	RecordApplication = "application"
+	RecordVersion     = "version"
+
+	// AnnotationConfigHash is set on both pod templates to the hash of the rendered
+	// ConfigMap data, so that a configuration change rolls the pods.
+	AnnotationConfigHash = "flink.flinkplatform.io/config-hash"
+)
+
+// Fixed ports and names inside the cluster.
+const (
+	ContainerName = "flink-main-container"
+
+	RestPort = 8081
+	RPCPort  = 6123
+	BlobPort = 6124
+
+	PortNameRest = "rest"
+	PortNameRPC  = "rpc"
+	PortNameBlob = "blob"
+
+	// ConfDir is where the ConfigMap is mounted in the Flink containers.
+	ConfDir = "/opt/flink/conf"
+	// ConfigVolumeName is the pod volume holding the ConfigMap.
+	ConfigVolumeName = "flink-config"
+
+	// ConfigFileYAML is the configuration file of Flink >= 1.19 (standard YAML).
+	ConfigFileYAML = "config.yaml"
+	// ConfigFileLegacy is the configuration file of Flink < 1.19.
+	ConfigFileLegacy = "flink-conf.yaml"
+	// Log4jFile is the logging configuration the Flink docker entrypoint uses for
+	// foreground processes.
+	Log4jFile = "log4j-console.properties"
+
+	// RecordDataKey is the ConfigMap data key holding a record's JSON.
+	RecordDataKey = "record.json"
+)
+
+// Suffixes of the derived object names. The longest cluster object suffix decides how long
+// an application name may be (Service names are DNS-1035 labels of at most 63 characters).
+const (
+	suffixConfig        = "-config"
+	suffixRest          = "-rest"
+	suffixJobManager    = "-jobmanager"
+	suffixTaskManager   = "-taskmanager"
+	suffixAppRecord     = "-flink-application"
+	suffixVersionRecord = "-flink-version-"
+)
+
+// MaxApplicationNameLength is the longest application name for which every derived object
+// name is valid (a Service "<app>-jobmanager" must be a DNS-1035 label).
+const MaxApplicationNameLength = validation.DNS1035LabelMaxLength - len(suffixJobManager)
+
+// ConfigMapName is the name of the ConfigMap holding the Flink and log4j configuration.
+func ConfigMapName(app string) string { return app + suffixConfig }
+
+// RestServiceName is the name of the Service exposing the Flink REST API (port "rest", 8081).
+func RestServiceName(app string) string { return app + suffixRest }
+
+// JobManagerServiceName is the name of the Service for JobManager RPC (6123) and blob (6124).
+// It is also the value of jobmanager.rpc.address.
+func JobManagerServiceName(app string) string { return app + suffixJobManager }
+
+// JobManagerDeploymentName is the name of the JobManager Deployment.
+func JobManagerDeploymentName(app string) string { return app + suffixJobManager }
+
+// TaskManagerDeploymentName is the name of the TaskManager Deployment.
+func TaskManagerDeploymentName(app string) string { return app + suffixTaskManager }
+
+// AppRecordName is the name of the application record ConfigMap.
+func AppRecordName(app string) string { return app + suffixAppRecord }
+
+// VersionRecordName is the name of the version record ConfigMap of version label.
+func VersionRecordName(app, label string) string { return app + suffixVersionRecord + label }
+
+// RestHost is the in-cluster DNS name of the REST Service: "<app>-rest.<ns>.svc".
+func RestHost(app, ns string) string { return RestServiceName(app) + "." + ns + ".svc" }
+
+// RestURL is the in-cluster base URL of the Flink REST API.
+func RestURL(app, ns string) string { return fmt.Sprintf("http://%s:%d", RestHost(app, ns), RestPort) }
+
+// AppLabels are the labels that identify every object of application app.
+func AppLabels(app string) map[string]string {
+	return map[string]string{LabelManagedBy: ManagedByValue, LabelName: app}
+}
+
+// AppSelector is the label selector (string form) matching every object of application app,
+// records included.
+func AppSelector(app string) string {
+	return LabelManagedBy + "=" + ManagedByValue + "," + LabelName + "=" + app
+}
+
+// PodSelector is the label selector matching the JobManager and TaskManager pods of app.
+func PodSelector(app string) string {
+	return AppSelector(app) + "," + LabelComponent + " in (" + ComponentJobManager + "," + ComponentTaskManager + ")"
+}
+
+// ComponentSelectorLabels are the (immutable) Deployment selector and Service selector of one
+// component. They never include the version, so a new version can be rolled onto the same
+// Deployment.
+func ComponentSelectorLabels(app, component string) map[string]string {
+	return map[string]string{LabelManagedBy: ManagedByValue, LabelName: app, LabelComponent: component}
+}
+
+// VersionRecordSelector matches the version records of app; app == "" matches every
+// application in the namespace.
+func VersionRecordSelector(app string) string {
+	return recordSelector(app, RecordVersion)
+}
+
+// AppRecordSelector matches application records; app == "" matches every application.
+func AppRecordSelector(app string) string {
+	return recordSelector(app, RecordApplication)
+}
+
+func recordSelector(app, kind string) string {
+	s := LabelManagedBy + "=" + ManagedByValue + "," + LabelRecord + "=" + kind
+	if app != "" {
+		s += "," + LabelName + "=" + app
+	}
+	return s
+}
+
+// ValidateApplicationName checks that app can name an application: a DNS-1035 label short
+// enough that every derived object name is valid.
+func ValidateApplicationName(app string) error {
+	if app == "" {
+		return fmt.Errorf("application name must not be empty")
+	}
+	if errs := validation.IsDNS1035Label(app); len(errs) > 0 {
+		return fmt.Errorf("application name %q is invalid: %s", app, strings.Join(errs, "; "))
+	}
+	if len(app) > MaxApplicationNameLength {
+		return fmt.Errorf("application name %q is too long: at most %d characters, so that the Service %q is a valid name",
+			app, MaxApplicationNameLength, JobManagerServiceName(app))
+	}
+	return nil
+}
+
+// ValidateVersionLabel checks that label can name a version of app: a DNS-1123 label (it is
+// used as a label value) such that the version record name is a valid ConfigMap name.
+func ValidateVersionLabel(app, label string) error {
+	if label == "" {
+		return fmt.Errorf("version label must not be empty")
+	}
+	if errs := validation.IsDNS1123Label(label); len(errs) > 0 {
+		return fmt.Errorf("version label %q is invalid: %s", label, strings.Join(errs, "; "))
+	}
+	if errs := validation.IsDNS1123Subdomain(VersionRecordName(app, label)); len(errs) > 0 {
+		return fmt.Errorf("version label %q is invalid: record name %q: %s", label, VersionRecordName(app, label), strings.Join(errs, "; "))
+	}
+	return nil
+}
+
+// ValidateNamespace checks a namespace name.
+func ValidateNamespace(ns string) error {
+	if ns == "" {
+		return fmt.Errorf("namespace must not be empty")
+	}
+	if errs := validation.IsDNS1123Label(ns); len(errs) > 0 {
+		return fmt.Errorf("namespace %q is invalid: %s", ns, strings.Join(errs, "; "))
+	}
+	return nil
+}
+
+// mergeLabels returns user labels overlaid with the provider's labels (the provider's win).
+func mergeLabels(user map[string]string, ours ...map[string]string) map[string]string {
+	out := make(map[string]string, len(user)+8)
+	for k, v := range user {
+		out[k] = v
+	}
+	for _, m := range ours {
+		for k, v := range m {
+			out[k] = v
+		}
+	}
+	return out
+}

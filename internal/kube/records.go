@@ -1,0 +1,466 @@
+package kube
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/validation"
+	"k8s.io/client-go/util/retry"
+
+	"github.com/flinkplatform/terraform-provider-flink/internal/spec"
+)
+
+// ErrNotFound is returned (wrapped) when a record does not exist; test with errors.Is.
+var ErrNotFound = errors.New("not found")
+
+// ErrImmutable is returned (wrapped) by PutVersionRecord when a version record with the same
+// label but different content exists.
+var ErrImmutable = errors.New("versions are immutable")
+
+// Journal is the operation in progress on an application, written before the first step
+// that changes anything and cleared when the operation ends. A process that dies mid-way
+// leaves it behind for the next run to resume from.
+type Journal struct {
+	// Operation is the planned operation, e.g. "savepoint_redeploy", "suspend".
+	Operation   string `json:"operation"`
+	FromVersion string `json:"fromVersion,omitempty"`
+	ToVersion   string `json:"toVersion,omitempty"`
+	// Step is the last step reached, named by the lifecycle.
+	Step      string    `json:"step"`
+	StartedAt time.Time `json:"startedAt"`
+	// SavepointPath is the savepoint taken by this operation, once it exists.
+	SavepointPath string `json:"savepointPath,omitempty"`
+}
+
+// AppRecord is the application record: what is deployed and what is in progress. It is
+// stored as JSON under RecordDataKey in the ConfigMap AppRecordName(Application).
+type AppRecord struct {
+	Namespace       string `json:"namespace"`
+	Application     string `json:"application"`
+	DeployedVersion string `json:"deployedVersion,omitempty"`
+	// Version is the full spec of the deployed version.
+	Version    spec.Version `json:"version"`
+	JobID      string       `json:"jobId,omitempty"`
+	SpecHash   string       `json:"specHash,omitempty"`
+	Generation int64        `json:"generation"`
+	// State is the application's desired state the lifecycle last carried out
+	// ("running", "cancelled", …).
+	State            string `json:"state,omitempty"`
+	LastSnapshotPath string `json:"lastSnapshotPath,omitempty"`
+	// Journal is nil when no operation is in progress.
+	Journal *Journal `json:"journal,omitempty"`
+	// Labels and Annotations of flink_streaming_application; also put on the record
+	// ConfigMap itself.
+	Labels      map[string]string `json:"labels,omitempty"`
+	Annotations map[string]string `json:"annotations,omitempty"`
+}
+
+// AppOwnerRef returns an owner reference to the application record ConfigMap (controller,
+// blockOwnerDeletion), for Render: deleting the record then cascades to the cluster.
+func AppOwnerRef(record *corev1.ConfigMap) *metav1.OwnerReference {
+	t := true
+	return &metav1.OwnerReference{
+		APIVersion:         "v1",
+		Kind:               "ConfigMap",
+		Name:               record.Name,
+		UID:                record.UID,
+		Controller:         &t,
+		BlockOwnerDeletion: &t,
+	}
+}
+
+func recordLabels(app, kind string) map[string]string {
+	return map[string]string{
+		LabelManagedBy: ManagedByValue,
+		LabelName:      app,
+		LabelComponent: ComponentRecord,
+		LabelRecord:    kind,
+	}
+}
+
+func isOurRecord(cm *corev1.ConfigMap, app, kind string) bool {
+	l := cm.Labels
+	return l[LabelManagedBy] == ManagedByValue && l[LabelName] == app && l[LabelRecord] == kind
+}
+
+// ---- version records ----
+
+// PutVersionRecord stores version v in its immutable version record. Storing the same
+// content again succeeds; different content under an existing label fails with an error
+// wrapping ErrImmutable.
+func (c *Client) PutVersionRecord(ctx context.Context, v spec.Version) error {
+	if err := ValidateNamespace(v.Namespace); err != nil {
+		return err
+	}
+	if err := ValidateApplicationName(v.Application); err != nil {
+		return err
+	}
+	if err := ValidateVersionLabel(v.Application, v.Label); err != nil {
+		return err
+	}
+	data, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encode version %s: %w", v.ID(), err)
+	}
+	name := VersionRecordName(v.Application, v.Label)
+	labels := recordLabels(v.Application, RecordVersion)
+	labels[LabelVersion] = v.Label
+	immutable := true
+	cm := &corev1.ConfigMap{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: v.Namespace, Labels: labels},
+		Immutable:  &immutable,
+		Data:       map[string]string{RecordDataKey: string(data)},
+	}
+	cms := c.Kube.CoreV1().ConfigMaps(v.Namespace)
+	_, err = cms.Create(ctx, cm, metav1.CreateOptions{FieldManager: c.fieldManager()})
+	if err == nil {
+		return nil
+	}
+	if !apierrors.IsAlreadyExists(err) {
+		return fmt.Errorf("create version record %s/%s: %w", v.Namespace, name, err)
+	}
+	cur, err := cms.Get(ctx, name, metav1.GetOptions{})
+	if err != nil {
+		return fmt.Errorf("read version record %s/%s: %w", v.Namespace, name, err)
+	}
+	if !isOurRecord(cur, v.Application, RecordVersion) {
+		return fmt.Errorf("ConfigMap %s/%s exists and is not a version record of application %q managed by %s", v.Namespace, name, v.Application, ManagedByValue)
+	}
+	existing, err := decodeVersion(cur)
+	if err != nil {
+		return err
+	}
+	if diff := versionDiff(existing, v); len(diff) > 0 {
+		return fmt.Errorf("version %s already exists with different %s: %w; create a new version label instead",
+			v.ID(), quoteList(diff), ErrImmutable)
+	}
+	return nil
+}
+
+// versionDiff lists the JSON fields in which a and b differ (nil when equal).
+func versionDiff(a, b spec.Version) []string {
+	var ma, mb map[string]json.RawMessage
+	ja, _ := json.Marshal(a)
+	jb, _ := json.Marshal(b)
+	if bytes.Equal(ja, jb) {
+		return nil
+	}
+	_ = json.Unmarshal(ja, &ma)
+	_ = json.Unmarshal(jb, &mb)
+	var diff []string
+	for k, va := range ma {
+		if vb, ok := mb[k]; !ok || !bytes.Equal(va, vb) {
+			diff = append(diff, k)
+		}
+	}
+	for k := range mb {
+		if _, ok := ma[k]; !ok {
+			diff = append(diff, k)
+		}
+	}
+	sort.Strings(diff)
+	return diff
+}
+
+func decodeVersion(cm *corev1.ConfigMap) (spec.Version, error) {
+	raw, ok := cm.Data[RecordDataKey]
+	if !ok {
+		return spec.Version{}, fmt.Errorf("version record %s/%s is corrupt: no %q key", cm.Namespace, cm.Name, RecordDataKey)
+	}
+	var v spec.Version
+	if err := json.Unmarshal([]byte(raw), &v); err != nil {
+		return spec.Version{}, fmt.Errorf("version record %s/%s is corrupt: %w", cm.Namespace, cm.Name, err)
+	}
+	return v, nil
+}
+
+// GetVersionRecord reads version label of application app. A missing record is an error
+// wrapping ErrNotFound.
+func (c *Client) GetVersionRecord(ctx context.Context, ns, app, label string) (spec.Version, error) {
+	name := VersionRecordName(app, label)
+	cm, err := c.Kube.CoreV1().ConfigMaps(ns).Get(ctx, name, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return spec.Version{}, fmt.Errorf("version %s/%s/%s: %w", ns, app, label, ErrNotFound)
+	}
+	if err != nil {
+		return spec.Version{}, fmt.Errorf("read version record %s/%s: %w", ns, name, err)
+	}
+	if !isOurRecord(cm, app, RecordVersion) {
+		return spec.Version{}, fmt.Errorf("ConfigMap %s/%s is not a version record of application %q managed by %s", ns, name, app, ManagedByValue)
+	}
+	return decodeVersion(cm)
+}
+
+// DeleteVersionRecord deletes a version record; a missing record is not an error.
+func (c *Client) DeleteVersionRecord(ctx context.Context, ns, app, label string) error {
+	name := VersionRecordName(app, label)
+	err := c.Kube.CoreV1().ConfigMaps(ns).Delete(ctx, name, metav1.DeleteOptions{})
+	if err != nil && !apierrors.IsNotFound(err) {
+		return fmt.Errorf("delete version record %s/%s: %w", ns, name, err)
+	}
+	return nil
+}
+
+// ListVersionRecords lists the versions of app (every application when app is ""), with one
+// LIST call, ordered by application, then creation time, then label.
+func (c *Client) ListVersionRecords(ctx context.Context, ns, app string) ([]spec.Version, error) {
+	list, err := c.Kube.CoreV1().ConfigMaps(ns).List(ctx, metav1.ListOptions{LabelSelector: VersionRecordSelector(app)})
+	if err != nil {
+		return nil, fmt.Errorf("list version records in %s: %w", ns, err)
+	}
+	items := list.Items
+	sort.SliceStable(items, func(i, j int) bool {
+		a, b := &items[i], &items[j]
+		if a.Labels[LabelName] != b.Labels[LabelName] {
+			return a.Labels[LabelName] < b.Labels[LabelName]
+		}
+		if !a.CreationTimestamp.Equal(&b.CreationTimestamp) {
+			return a.CreationTimestamp.Before(&b.CreationTimestamp)
+		}
+		return a.Labels[LabelVersion] < b.Labels[LabelVersion]
+	})
+	out := make([]spec.Version, 0, len(items))
+	for i := range items {
+		v, err := decodeVersion(&items[i])
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}
+
+// ---- application records ----
+
+func decodeAppRecord(cm *corev1.ConfigMap) (AppRecord, error) {
+	raw, ok := cm.Data[RecordDataKey]
+	if !ok {
+		return AppRecord{}, fmt.Errorf("application record %s/%s is corrupt: no %q key", cm.Namespace, cm.Name, RecordDataKey)
+	}
+	var r AppRecord
+	if err := json.Unmarshal([]byte(raw), &r); err != nil {
+		return AppRecord{}, fmt.Errorf("application record %s/%s is corrupt: %w", cm.Namespace, cm.Name, err)
+	}
+	if r.Namespace == "" {
+		r.Namespace = cm.Namespace
+	}
+	if r.Application == "" {
+		r.Application = cm.Labels[LabelName]
+	}
+	return r, nil
+}
+
+// GetAppRecord reads the application record of app and returns it with its ConfigMap (for
+// AppOwnerRef). A missing record is an error wrapping ErrNotFound.
+func (c *Client) GetAppRecord(ctx context.Context, ns, app string) (AppRecord, *corev1.ConfigMap, error) {
+	name := AppRecordName(app)
+	cm, err := c.Kube.CoreV1().ConfigMaps(ns).Get(ctx, name, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return AppRecord{}, nil, fmt.Errorf("application %s/%s: %w", ns, app, ErrNotFound)
+	}
+	if err != nil {
+		return AppRecord{}, nil, fmt.Errorf("read application record %s/%s: %w", ns, name, err)
+	}
+	if !isOurRecord(cm, app, RecordApplication) {
+		return AppRecord{}, nil, fmt.Errorf("ConfigMap %s/%s is not the application record of %q managed by %s", ns, name, app, ManagedByValue)
+	}
+	r, err := decodeAppRecord(cm)
+	if err != nil {
+		return AppRecord{}, nil, err
+	}
+	return r, cm, nil
+}
+
+// ListAppRecords lists the application records in ns with one LIST call, by name.
+func (c *Client) ListAppRecords(ctx context.Context, ns string) ([]AppRecord, error) {
+	list, err := c.Kube.CoreV1().ConfigMaps(ns).List(ctx, metav1.ListOptions{LabelSelector: AppRecordSelector("")})
+	if err != nil {
+		return nil, fmt.Errorf("list application records in %s: %w", ns, err)
+	}
+	sort.Slice(list.Items, func(i, j int) bool { return list.Items[i].Name < list.Items[j].Name })
+	out := make([]AppRecord, 0, len(list.Items))
+	for i := range list.Items {
+		r, err := decodeAppRecord(&list.Items[i])
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, nil
+}
+
+// PutAppRecord creates or replaces the application record r.Application and returns the
+// stored ConfigMap. Concurrent writers are retried on resourceVersion conflicts; the last
+// write wins (mutual exclusion is the lifecycle's Lease). Use UpdateAppRecord for a
+// read-modify-write.
+func (c *Client) PutAppRecord(ctx context.Context, r AppRecord) (*corev1.ConfigMap, error) {
+	_, cm, err := c.writeAppRecord(ctx, r.Namespace, r.Application, true, func(cur *AppRecord) error {
+		*cur = r
+		return nil
+	})
+	return cm, err
+}
+
+// UpdateAppRecord reads the application record, applies mutate and writes it back, retrying
+// from the read on resourceVersion conflicts (mutate may run more than once). A missing
+// record is an error wrapping ErrNotFound.
+func (c *Client) UpdateAppRecord(ctx context.Context, ns, app string, mutate func(*AppRecord) error) (AppRecord, *corev1.ConfigMap, error) {
+	return c.writeAppRecord(ctx, ns, app, false, mutate)
+}
+
+func (c *Client) writeAppRecord(ctx context.Context, ns, app string, create bool, mutate func(*AppRecord) error) (AppRecord, *corev1.ConfigMap, error) {
+	if err := ValidateNamespace(ns); err != nil {
+		return AppRecord{}, nil, err
+	}
+	if err := ValidateApplicationName(app); err != nil {
+		return AppRecord{}, nil, err
+	}
+	name := AppRecordName(app)
+	cms := c.Kube.CoreV1().ConfigMaps(ns)
+	var (
+		outRec AppRecord
+		outCM  *corev1.ConfigMap
+	)
+	retriable := func(err error) bool { return apierrors.IsConflict(err) || apierrors.IsAlreadyExists(err) }
+	err := retry.OnError(retry.DefaultRetry, retriable, func() error {
+		cur, err := cms.Get(ctx, name, metav1.GetOptions{})
+		notFound := apierrors.IsNotFound(err)
+		if err != nil && !notFound {
+			return fmt.Errorf("read application record %s/%s: %w", ns, name, err)
+		}
+		if notFound && !create {
+			return fmt.Errorf("application %s/%s: %w", ns, app, ErrNotFound)
+		}
+		var prev AppRecord
+		if !notFound {
+			if !isOurRecord(cur, app, RecordApplication) {
+				return fmt.Errorf("ConfigMap %s/%s exists and is not the application record of %q managed by %s", ns, name, app, ManagedByValue)
+			}
+			if prev, err = decodeAppRecord(cur); err != nil && !create {
+				return err
+			}
+		}
+		rec := prev
+		// Deep-enough copy of the maps mutate may edit, so prev keeps the old keys.
+		rec.Labels = copyMap(prev.Labels)
+		rec.Annotations = copyMap(prev.Annotations)
+		if err := mutate(&rec); err != nil {
+			return err
+		}
+		rec.Namespace, rec.Application = ns, app
+		if rec.DeployedVersion != "" {
+			if errs := validation.IsValidLabelValue(rec.DeployedVersion); len(errs) > 0 {
+				return fmt.Errorf("deployed version %q is not a valid version label", rec.DeployedVersion)
+			}
+		}
+		data, err := json.MarshalIndent(rec, "", "  ")
+		if err != nil {
+			return fmt.Errorf("encode application record %s/%s: %w", ns, name, err)
+		}
+		ours := recordLabels(app, RecordApplication)
+		if rec.DeployedVersion != "" {
+			ours[LabelVersion] = rec.DeployedVersion
+		}
+		if notFound {
+			cm := &corev1.ConfigMap{
+				ObjectMeta: metav1.ObjectMeta{
+					Name: name, Namespace: ns,
+					Labels:      mergeLabels(rec.Labels, ours),
+					Annotations: nilIfEmpty(copyMap(rec.Annotations)),
+				},
+				Data: map[string]string{RecordDataKey: string(data)},
+			}
+			created, err := cms.Create(ctx, cm, metav1.CreateOptions{FieldManager: c.fieldManager()})
+			if err != nil {
+				if retriable(err) {
+					return err
+				}
+				return fmt.Errorf("create application record %s/%s: %w", ns, name, err)
+			}
+			outRec, outCM = rec, created
+			return nil
+		}
+		upd := cur.DeepCopy()
+		// Replace the user labels/annotations we set before; keep everything others set.
+		upd.Labels = replaceUserKeys(upd.Labels, prev.Labels, rec.Labels)
+		delete(upd.Labels, LabelVersion)
+		for k, v := range ours {
+			upd.Labels[k] = v
+		}
+		upd.Annotations = nilIfEmpty(replaceUserKeys(upd.Annotations, prev.Annotations, rec.Annotations))
+		if upd.Data == nil {
+			upd.Data = map[string]string{}
+		}
+		upd.Data[RecordDataKey] = string(data)
+		updated, err := cms.Update(ctx, upd, metav1.UpdateOptions{FieldManager: c.fieldManager()})
+		if err != nil {
+			if retriable(err) {
+				return err
+			}
+			return fmt.Errorf("update application record %s/%s: %w", ns, name, err)
+		}
+		outRec, outCM = rec, updated
+		return nil
+	})
+	if err != nil {
+		if retriable(err) {
+			return AppRecord{}, nil, fmt.Errorf("write application record %s/%s: gave up after repeated conflicts: %w", ns, name, err)
+		}
+		return AppRecord{}, nil, err
+	}
+	return outRec, outCM, nil
+}
+
+// DeleteAppRecord deletes the application record with Background propagation: the record
+// goes at once and the garbage collector removes the cluster objects it owns (see
+// AppOwnerRef). A missing record is not an error.
+func (c *Client) DeleteAppRecord(ctx context.Context, ns, app string) error {
+	name := AppRecordName(app)
+	bg := metav1.DeletePropagationBackground
+	err := c.Kube.CoreV1().ConfigMaps(ns).Delete(ctx, name, metav1.DeleteOptions{PropagationPolicy: &bg})
+	if err != nil && !apierrors.IsNotFound(err) {
+		return fmt.Errorf("delete application record %s/%s: %w", ns, name, err)
+	}
+	return nil
+}
+
+func copyMap(m map[string]string) map[string]string {
+	if m == nil {
+		return nil
+	}
+	out := make(map[string]string, len(m))
+	for k, v := range m {
+		out[k] = v
+	}
+	return out
+}
+
+func nilIfEmpty(m map[string]string) map[string]string {
+	if len(m) == 0 {
+		return nil
+	}
+	return m
+}
+
+// replaceUserKeys removes from cur the keys of prev (what we set last time) and sets next.
+func replaceUserKeys(cur, prev, next map[string]string) map[string]string {
+	out := copyMap(cur)
+	if out == nil {
+		out = map[string]string{}
+	}
+	for k := range prev {
+		delete(out, k)
+	}
+	for k, v := range next {
+		out[k] = v
+	}
+	return out
+}

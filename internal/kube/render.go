@@ -1,0 +1,292 @@
+package kube
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"regexp"
+	"sort"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	appsv1ac "k8s.io/client-go/applyconfigurations/apps/v1"
+	corev1ac "k8s.io/client-go/applyconfigurations/core/v1"
+	metav1ac "k8s.io/client-go/applyconfigurations/meta/v1"
+
+	"github.com/flinkplatform/terraform-provider-flink/internal/spec"
+)
+
+// Objects are the rendered Kubernetes objects of one application cluster, as server-side
+// apply configurations. Apply them with Client.Apply.
+type Objects struct {
+	Namespace   string
+	Application string
+	// ConfigHash is the hash of the ConfigMap data, also set as the AnnotationConfigHash
+	// annotation on both pod templates.
+	ConfigHash string
+
+	ConfigMap         *corev1ac.ConfigMapApplyConfiguration
+	RestService       *corev1ac.ServiceApplyConfiguration
+	JobManagerService *corev1ac.ServiceApplyConfiguration
+	JobManager        *appsv1ac.DeploymentApplyConfiguration
+	TaskManager       *appsv1ac.DeploymentApplyConfiguration
+}
+
+var jobIDPattern = regexp.MustCompile(`^[0-9a-fA-F]{32}$`)
+
+// revisionHistoryLimit keeps a few old ReplicaSets for kubectl rollout history.
+const revisionHistoryLimit = 3
+
+// Render renders the Kubernetes objects of deployment d: the configuration ConfigMap, the
+// REST and JobManager Services and the JobManager and TaskManager Deployments. When owner is
+// not nil (normally AppOwnerRef of the application record) it is set as the owner of every
+// object, so deleting the record cascades to the cluster.
+//
+// Defaults: JobManager replicas 0 means 1; TaskManager task slots 0 means 1; TaskManager
+// replicas 0 means enough TaskManagers for the parallelism. Suspended renders 0 replicas for
+// both Deployments. Output is deterministic.
+func Render(d spec.Deployment, owner *metav1.OwnerReference) (Objects, error) {
+	if err := ValidateNamespace(d.Namespace); err != nil {
+		return Objects{}, err
+	}
+	if err := ValidateApplicationName(d.Application); err != nil {
+		return Objects{}, err
+	}
+	v := d.Version
+	if v.Namespace != "" && v.Namespace != d.Namespace {
+		return Objects{}, fmt.Errorf("version %s belongs to namespace %q, not %q", v.ID(), v.Namespace, d.Namespace)
+	}
+	if v.Application != "" && v.Application != d.Application {
+		return Objects{}, fmt.Errorf("version %s belongs to application %q, not %q", v.ID(), v.Application, d.Application)
+	}
+	if err := ValidateVersionLabel(d.Application, v.Label); err != nil {
+		return Objects{}, err
+	}
+	if v.Image == "" {
+		return Objects{}, fmt.Errorf("version %s has no image", v.ID())
+	}
+	switch corev1.PullPolicy(v.ImagePullPolicy) {
+	case "", corev1.PullAlways, corev1.PullIfNotPresent, corev1.PullNever:
+	default:
+		return Objects{}, fmt.Errorf("image pull policy %q is invalid: use Always, IfNotPresent or Never", v.ImagePullPolicy)
+	}
+	if !jobIDPattern.MatchString(d.JobID) {
+		return Objects{}, fmt.Errorf("job id %q is invalid: want 32 hexadecimal digits", d.JobID)
+	}
+	if v.JobManager.Replicas < 0 || v.TaskManager.Replicas < 0 || v.TaskManager.TaskSlots < 0 {
+		return Objects{}, fmt.Errorf("replicas and task slots must not be negative")
+	}
+	fv, err := ParseFlinkVersion(v.FlinkVersion)
+	if err != nil {
+		return Objects{}, err
+	}
+	cfg, err := FlinkConfiguration(d)
+	if err != nil {
+		return Objects{}, err
+	}
+	confFile, err := RenderConfigFile(fv, cfg)
+	if err != nil {
+		return Objects{}, err
+	}
+	jmRes, err := podResources(v.JobManager.CPU, v.JobManager.Memory)
+	if err != nil {
+		return Objects{}, fmt.Errorf("job manager resources: %w", err)
+	}
+	tmRes, err := podResources(v.TaskManager.CPU, v.TaskManager.Memory)
+	if err != nil {
+		return Objects{}, fmt.Errorf("task manager resources: %w", err)
+	}
+
+	logConf := v.LogConfiguration
+	if logConf == "" {
+		logConf = defaultLog4j
+	}
+	data := map[string]string{fv.ConfigFileName(): confFile, Log4jFile: logConf}
+	hash := hashData(data)
+
+	ns, app := d.Namespace, d.Application
+	var owners []*metav1ac.OwnerReferenceApplyConfiguration
+	if owner != nil {
+		owners = append(owners, ownerRefAC(*owner))
+	}
+	labelsFor := func(component string) map[string]string {
+		return mergeLabels(d.Labels, ComponentSelectorLabels(app, component), map[string]string{LabelVersion: v.Label})
+	}
+
+	o := Objects{Namespace: ns, Application: app, ConfigHash: hash}
+
+	o.ConfigMap = corev1ac.ConfigMap(ConfigMapName(app), ns).
+		WithLabels(labelsFor(ComponentConfig)).
+		WithAnnotations(d.Annotations).
+		WithOwnerReferences(owners...).
+		WithData(data)
+
+	jmSelector := ComponentSelectorLabels(app, ComponentJobManager)
+	o.RestService = corev1ac.Service(RestServiceName(app), ns).
+		WithLabels(labelsFor(ComponentJobManager)).
+		WithAnnotations(d.Annotations).
+		WithOwnerReferences(owners...).
+		WithSpec(corev1ac.ServiceSpec().
+			WithType(corev1.ServiceTypeClusterIP).
+			WithSelector(jmSelector).
+			WithPorts(servicePort(PortNameRest, RestPort)))
+
+	// TaskManagers must reach the JobManager while it starts, before it is ready.
+	o.JobManagerService = corev1ac.Service(JobManagerServiceName(app), ns).
+		WithLabels(labelsFor(ComponentJobManager)).
+		WithAnnotations(d.Annotations).
+		WithOwnerReferences(owners...).
+		WithSpec(corev1ac.ServiceSpec().
+			WithType(corev1.ServiceTypeClusterIP).
+			WithSelector(jmSelector).
+			WithPublishNotReadyAddresses(true).
+			WithPorts(servicePort(PortNameRPC, RPCPort), servicePort(PortNameBlob, BlobPort)))
+
+	jmReplicas, tmReplicas := int32(0), int32(0)
+	if !d.Suspended {
+		jmReplicas = int32(max(v.JobManager.Replicas, 1))
+		tmReplicas = int32(v.TaskManager.Replicas)
+		if tmReplicas == 0 {
+			slots := taskSlots(v)
+			tmReplicas = int32((v.Parallelism + slots - 1) / slots)
+		}
+	}
+
+	env := envVars(v.Env)
+	// Pods carry only what must restart them (the config hash); user labels and annotations
+	// and the version label stay on the objects, so changing them restarts nothing.
+	podAnnotations := map[string]string{AnnotationConfigHash: hash}
+
+	jmArgs := []string{"standalone-job"}
+	if v.EntryClass != "" {
+		jmArgs = append(jmArgs, "--job-classname", v.EntryClass)
+	}
+	jmArgs = append(jmArgs, "--job-id", d.JobID)
+	if v.JarURI != "" {
+		jmArgs = append(jmArgs, "--jars", v.JarURI)
+	}
+	jmArgs = append(jmArgs, v.Args...)
+
+	jmContainer := container(v, jmArgs, env, jmRes).
+		WithPorts(
+			corev1ac.ContainerPort().WithName(PortNameRest).WithContainerPort(RestPort).WithProtocol(corev1.ProtocolTCP),
+			corev1ac.ContainerPort().WithName(PortNameRPC).WithContainerPort(RPCPort).WithProtocol(corev1.ProtocolTCP),
+			corev1ac.ContainerPort().WithName(PortNameBlob).WithContainerPort(BlobPort).WithProtocol(corev1.ProtocolTCP),
+		).
+		WithReadinessProbe(corev1ac.Probe().
+			WithTCPSocket(corev1ac.TCPSocketAction().WithPort(intstr.FromString(PortNameRest))).
+			WithPeriodSeconds(5).
+			WithFailureThreshold(3))
+	tmContainer := container(v, []string{"taskmanager"}, env, tmRes)
+
+	o.JobManager = deployment(app, JobManagerDeploymentName(app), ns, labelsFor(ComponentJobManager), d.Annotations, owners,
+		jmSelector, jmReplicas, podAnnotations, jmContainer)
+	o.TaskManager = deployment(app, TaskManagerDeploymentName(app), ns, labelsFor(ComponentTaskManager), d.Annotations, owners,
+		ComponentSelectorLabels(app, ComponentTaskManager), tmReplicas, podAnnotations, tmContainer)
+	return o, nil
+}
+
+func deployment(app, name, ns string, labels, annotations map[string]string, owners []*metav1ac.OwnerReferenceApplyConfiguration,
+	selector map[string]string, replicas int32, podAnnotations map[string]string, c *corev1ac.ContainerApplyConfiguration,
+) *appsv1ac.DeploymentApplyConfiguration {
+	return appsv1ac.Deployment(name, ns).
+		WithLabels(labels).
+		WithAnnotations(annotations).
+		WithOwnerReferences(owners...).
+		WithSpec(appsv1ac.DeploymentSpec().
+			WithReplicas(replicas).
+			WithRevisionHistoryLimit(revisionHistoryLimit).
+			// Never two generations side by side: two JobManagers with the same job id
+			// would both restore and checkpoint, and old TaskManagers must not register
+			// with a new JobManager.
+			WithStrategy(appsv1ac.DeploymentStrategy().WithType(appsv1.RecreateDeploymentStrategyType)).
+			WithSelector(metav1ac.LabelSelector().WithMatchLabels(selector)).
+			WithTemplate(corev1ac.PodTemplateSpec().
+				WithLabels(selector).
+				WithAnnotations(podAnnotations).
+				WithSpec(corev1ac.PodSpec().
+					// Service links would add env vars for every Service in the namespace.
+					WithEnableServiceLinks(false).
+					WithContainers(c).
+					WithVolumes(corev1ac.Volume().
+						WithName(ConfigVolumeName).
+						WithConfigMap(corev1ac.ConfigMapVolumeSource().WithName(ConfigMapName(app)))))))
+}
+
+func container(v spec.Version, args []string, env []*corev1ac.EnvVarApplyConfiguration, res corev1.ResourceList) *corev1ac.ContainerApplyConfiguration {
+	c := corev1ac.Container().
+		WithName(ContainerName).
+		WithImage(v.Image).
+		WithArgs(args...).
+		WithEnv(env...).
+		WithResources(corev1ac.ResourceRequirements().WithRequests(res).WithLimits(res)).
+		WithVolumeMounts(corev1ac.VolumeMount().WithName(ConfigVolumeName).WithMountPath(ConfDir))
+	if v.ImagePullPolicy != "" {
+		c = c.WithImagePullPolicy(corev1.PullPolicy(v.ImagePullPolicy))
+	}
+	return c
+}
+
+func servicePort(name string, port int32) *corev1ac.ServicePortApplyConfiguration {
+	return corev1ac.ServicePort().
+		WithName(name).
+		WithPort(port).
+		WithTargetPort(intstr.FromString(name)).
+		WithProtocol(corev1.ProtocolTCP)
+}
+
+func podResources(cpu float64, memory string) (corev1.ResourceList, error) {
+	c, err := CPUQuantity(cpu)
+	if err != nil {
+		return nil, err
+	}
+	m, err := MemoryQuantity(memory)
+	if err != nil {
+		return nil, err
+	}
+	return corev1.ResourceList{corev1.ResourceCPU: c, corev1.ResourceMemory: m}, nil
+}
+
+func envVars(env map[string]string) []*corev1ac.EnvVarApplyConfiguration {
+	names := make([]string, 0, len(env))
+	for k := range env {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	out := make([]*corev1ac.EnvVarApplyConfiguration, 0, len(names))
+	for _, n := range names {
+		out = append(out, corev1ac.EnvVar().WithName(n).WithValue(env[n]))
+	}
+	return out
+}
+
+// hashData hashes ConfigMap data deterministically (sorted keys, length-prefixed fields).
+func hashData(data map[string]string) string {
+	keys := make([]string, 0, len(data))
+	for k := range data {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	h := sha256.New()
+	for _, k := range keys {
+		fmt.Fprintf(h, "%d:%s%d:%s", len(k), k, len(data[k]), data[k])
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+func ownerRefAC(r metav1.OwnerReference) *metav1ac.OwnerReferenceApplyConfiguration {
+	ac := metav1ac.OwnerReference().
+		WithAPIVersion(r.APIVersion).
+		WithKind(r.Kind).
+		WithName(r.Name).
+		WithUID(r.UID)
+	if r.Controller != nil {
+		ac = ac.WithController(*r.Controller)
+	}
+	if r.BlockOwnerDeletion != nil {
+		ac = ac.WithBlockOwnerDeletion(*r.BlockOwnerDeletion)
+	}
+	return ac
+}

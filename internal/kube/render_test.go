@@ -1,0 +1,583 @@
+package kube
+
+import (
+	"encoding/json"
+	"reflect"
+	"strconv"
+	"strings"
+	"testing"
+
+	"go.yaml.in/yaml/v3"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	appsv1ac "k8s.io/client-go/applyconfigurations/apps/v1"
+	metav1ac "k8s.io/client-go/applyconfigurations/meta/v1"
+
+	"github.com/flinkplatform/terraform-provider-flink/internal/spec"
+)
+
+const testJobID = "00000000000000000000000000000abc"
+
+func testDeployment() spec.Deployment {
+	return spec.Deployment{
+		Namespace:   "streams",
+		Application: "orders",
+		JobID:       testJobID,
+		Version: spec.Version{
+			Namespace:       "streams",
+			Application:     "orders",
+			Label:           "v3",
+			Image:           "registry.example/orders:1.4.2",
+			ImagePullPolicy: "IfNotPresent",
+			JarURI:          "local:///opt/flink/usrlib/orders.jar",
+			EntryClass:      "com.example.Orders",
+			Args:            []string{"--topic", "orders"},
+			FlinkVersion:    "1.20",
+			Parallelism:     4,
+			FlinkConfiguration: map[string]string{
+				"state.checkpoints.dir":            "s3://bucket/checkpoints/orders",
+				"execution.checkpointing.interval": "10s",
+				"env.java.opts.all":                "-Dfoo=bar -XX:+UseG1GC",
+			},
+			JobManager:  spec.JobManager{CPU: 0.5, Memory: "1024m", Replicas: 1},
+			TaskManager: spec.TaskManager{CPU: 2, Memory: "4g", Replicas: 2, TaskSlots: 2},
+			Env:         map[string]string{"ZED": "z", "ALPHA": "a", "MIDDLE": "m"},
+		},
+		Labels:      map[string]string{"team": "payments", LabelName: "spoofed"},
+		Annotations: map[string]string{"owner": "payments@example.com"},
+	}
+}
+
+func mustRender(t *testing.T, d spec.Deployment, owner *metav1.OwnerReference) Objects {
+	t.Helper()
+	o, err := Render(d, owner)
+	if err != nil {
+		t.Fatalf("Render: %v", err)
+	}
+	return o
+}
+
+// parseConf decodes the rendered config.yaml into strings, as Flink would read them.
+func parseConf(t *testing.T, text string) map[string]string {
+	t.Helper()
+	var m map[string]any
+	if err := yaml.Unmarshal([]byte(text), &m); err != nil {
+		t.Fatalf("config.yaml is not valid YAML: %v\n%s", err, text)
+	}
+	out := map[string]string{}
+	for k, v := range m {
+		switch x := v.(type) {
+		case string:
+			out[k] = x
+		case int:
+			out[k] = strconv.Itoa(x)
+		case bool:
+			out[k] = strconv.FormatBool(x)
+		default:
+			t.Fatalf("config.yaml key %q decodes to %T (%v), not a string", k, v, v)
+		}
+	}
+	return out
+}
+
+func mustJSON(t *testing.T, v any) string {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+func TestRenderJobManagerArgsAndContainer(t *testing.T) {
+	o := mustRender(t, testDeployment(), nil)
+	jm := o.JobManager
+	if *jm.Name != "orders-jobmanager" || *jm.Namespace != "streams" {
+		t.Fatalf("jobmanager name %s/%s", *jm.Namespace, *jm.Name)
+	}
+	c := jm.Spec.Template.Spec.Containers[0]
+	if *c.Name != "flink-main-container" {
+		t.Errorf("container name %q", *c.Name)
+	}
+	wantArgs := []string{"standalone-job", "--job-classname", "com.example.Orders", "--job-id", testJobID,
+		"--jars", "local:///opt/flink/usrlib/orders.jar", "--topic", "orders"}
+	if !reflect.DeepEqual(c.Args, wantArgs) {
+		t.Errorf("jm args = %q\nwant %q", c.Args, wantArgs)
+	}
+	tc := o.TaskManager.Spec.Template.Spec.Containers[0]
+	if !reflect.DeepEqual(tc.Args, []string{"taskmanager"}) {
+		t.Errorf("tm args = %q", tc.Args)
+	}
+	if *c.Image != "registry.example/orders:1.4.2" || *c.ImagePullPolicy != corev1.PullIfNotPresent {
+		t.Errorf("image %v %v", *c.Image, *c.ImagePullPolicy)
+	}
+	// env sorted by name
+	var names []string
+	for _, e := range c.Env {
+		names = append(names, *e.Name)
+	}
+	if !reflect.DeepEqual(names, []string{"ALPHA", "MIDDLE", "ZED"}) {
+		t.Errorf("env order %v", names)
+	}
+	// resources: requests = limits
+	if !reflect.DeepEqual(*c.Resources.Requests, *c.Resources.Limits) {
+		t.Errorf("jm requests %v != limits %v", *c.Resources.Requests, *c.Resources.Limits)
+	}
+	cpu, mem := (*c.Resources.Limits)[corev1.ResourceCPU], (*c.Resources.Limits)[corev1.ResourceMemory]
+	if cpu.String() != "500m" || mem.String() != "1Gi" {
+		t.Errorf("jm resources cpu=%s mem=%s", cpu.String(), mem.String())
+	}
+	tmem := (*tc.Resources.Limits)[corev1.ResourceMemory]
+	if tmem.String() != "4Gi" {
+		t.Errorf("tm memory %s", tmem.String())
+	}
+	// config mount
+	if len(c.VolumeMounts) != 1 || *c.VolumeMounts[0].MountPath != "/opt/flink/conf" {
+		t.Errorf("volume mounts %+v", c.VolumeMounts)
+	}
+	vol := jm.Spec.Template.Spec.Volumes[0]
+	if *vol.ConfigMap.Name != "orders-config" || *vol.Name != *c.VolumeMounts[0].Name {
+		t.Errorf("volume %+v", vol)
+	}
+	ports := map[string]int32{}
+	for _, p := range c.Ports {
+		ports[*p.Name] = *p.ContainerPort
+	}
+	if !reflect.DeepEqual(ports, map[string]int32{"rest": 8081, "rpc": 6123, "blob": 6124}) {
+		t.Errorf("jm ports %v", ports)
+	}
+	if *jm.Spec.Strategy.Type != appsv1.RecreateDeploymentStrategyType || *o.TaskManager.Spec.Strategy.Type != appsv1.RecreateDeploymentStrategyType {
+		t.Errorf("deployments must use Recreate")
+	}
+	if *jm.Spec.Replicas != 1 || *o.TaskManager.Spec.Replicas != 2 {
+		t.Errorf("replicas jm=%d tm=%d", *jm.Spec.Replicas, *o.TaskManager.Spec.Replicas)
+	}
+}
+
+func TestRenderOptionalArgs(t *testing.T) {
+	d := testDeployment()
+	d.Version.EntryClass = ""
+	d.Version.JarURI = ""
+	d.Version.Args = nil
+	o := mustRender(t, d, nil)
+	got := o.JobManager.Spec.Template.Spec.Containers[0].Args
+	if !reflect.DeepEqual(got, []string{"standalone-job", "--job-id", testJobID}) {
+		t.Errorf("args %q", got)
+	}
+}
+
+func TestRenderServices(t *testing.T) {
+	o := mustRender(t, testDeployment(), nil)
+	if *o.RestService.Name != RestServiceName("orders") || *o.RestService.Name != "orders-rest" {
+		t.Errorf("rest service %s", *o.RestService.Name)
+	}
+	if RestHost("orders", "streams") != "orders-rest.streams.svc" {
+		t.Errorf("RestHost = %s", RestHost("orders", "streams"))
+	}
+	rp := o.RestService.Spec.Ports
+	if len(rp) != 1 || *rp[0].Name != "rest" || *rp[0].Port != 8081 {
+		t.Errorf("rest ports %+v", rp)
+	}
+	sel := map[string]string{LabelManagedBy: ManagedByValue, LabelName: "orders", LabelComponent: ComponentJobManager}
+	if !reflect.DeepEqual(o.RestService.Spec.Selector, sel) || !reflect.DeepEqual(o.JobManagerService.Spec.Selector, sel) {
+		t.Errorf("service selectors %v %v", o.RestService.Spec.Selector, o.JobManagerService.Spec.Selector)
+	}
+	if !reflect.DeepEqual(o.JobManager.Spec.Selector.MatchLabels, sel) {
+		t.Errorf("jm deployment selector %v", o.JobManager.Spec.Selector.MatchLabels)
+	}
+	for k, v := range sel {
+		if o.JobManager.Spec.Template.Labels[k] != v {
+			t.Errorf("jm pod label %s=%q, want %q", k, o.JobManager.Spec.Template.Labels[k], v)
+		}
+	}
+	if *o.JobManagerService.Name != "orders-jobmanager" {
+		t.Errorf("jm service %s", *o.JobManagerService.Name)
+	}
+	ports := map[string]int32{}
+	for _, p := range o.JobManagerService.Spec.Ports {
+		ports[*p.Name] = *p.Port
+	}
+	if !reflect.DeepEqual(ports, map[string]int32{"rpc": 6123, "blob": 6124}) {
+		t.Errorf("jm service ports %v", ports)
+	}
+}
+
+func TestRenderConfigPerFlinkVersion(t *testing.T) {
+	for _, c := range []struct {
+		flink, file, other string
+	}{
+		{"1.18", "flink-conf.yaml", "config.yaml"},
+		{"1.19", "config.yaml", "flink-conf.yaml"},
+		{"1.20", "config.yaml", "flink-conf.yaml"},
+		{"2.1", "config.yaml", "flink-conf.yaml"},
+	} {
+		d := testDeployment()
+		d.Version.FlinkVersion = c.flink
+		o := mustRender(t, d, nil)
+		data := o.ConfigMap.Data
+		text, ok := data[c.file]
+		if !ok {
+			t.Errorf("Flink %s: no %s in %v", c.flink, c.file, keysOf(data))
+			continue
+		}
+		if _, ok := data[c.other]; ok {
+			t.Errorf("Flink %s: unexpected %s", c.flink, c.other)
+		}
+		if _, ok := data["log4j-console.properties"]; !ok {
+			t.Errorf("Flink %s: no log4j-console.properties", c.flink)
+		}
+		var conf map[string]string
+		if c.file == "config.yaml" {
+			conf = parseConf(t, text)
+		} else {
+			conf = parseLegacy(text)
+		}
+		want := map[string]string{
+			"jobmanager.rpc.address":                   "orders-jobmanager",
+			"jobmanager.rpc.port":                      "6123",
+			"rest.port":                                "8081",
+			"blob.server.port":                         "6124",
+			"taskmanager.numberOfTaskSlots":            "2",
+			"parallelism.default":                      "4",
+			"jobmanager.memory.process.size":           "1024m",
+			"taskmanager.memory.process.size":          "4096m",
+			"state.checkpoints.dir":                    "s3://bucket/checkpoints/orders",
+			"execution.checkpointing.interval":         "10s",
+			"env.java.opts.all":                        "-Dfoo=bar -XX:+UseG1GC",
+			"execution.shutdown-on-application-finish": "false",
+		}
+		if !reflect.DeepEqual(conf, want) {
+			t.Errorf("Flink %s: config\n got %v\nwant %v\ntext:\n%s", c.flink, conf, want, text)
+		}
+	}
+}
+
+func parseLegacy(text string) map[string]string {
+	out := map[string]string{}
+	for _, line := range strings.Split(text, "\n") {
+		line = strings.TrimSpace(strings.SplitN(line, "#", 2)[0])
+		if line == "" {
+			continue
+		}
+		k, v, _ := strings.Cut(line, ": ")
+		out[strings.TrimSpace(k)] = strings.TrimSpace(v)
+	}
+	return out
+}
+
+func keysOf(m map[string]string) []string {
+	var ks []string
+	for k := range m {
+		ks = append(ks, k)
+	}
+	return ks
+}
+
+func TestRenderRestoreKeys(t *testing.T) {
+	for _, c := range []struct {
+		flink, file, pathKey, ignoreKey string
+	}{
+		{"1.18", "flink-conf.yaml", "execution.savepoint.path", "execution.savepoint.ignore-unclaimed-state"},
+		{"1.20", "config.yaml", "execution.savepoint.path", "execution.savepoint.ignore-unclaimed-state"},
+		{"2.0", "config.yaml", "execution.state-recovery.path", "execution.state-recovery.ignore-unclaimed-state"},
+		{"2.1", "config.yaml", "execution.state-recovery.path", "execution.state-recovery.ignore-unclaimed-state"},
+	} {
+		d := testDeployment()
+		d.Version.FlinkVersion = c.flink
+		none := mustRender(t, d, nil)
+		d.RestorePath = "s3://bucket/savepoints/savepoint-abc123"
+		strict := mustRender(t, d, nil)
+		d.AllowNonRestoredState = true
+		lenient := mustRender(t, d, nil)
+
+		parse := func(o Objects) map[string]string {
+			if c.file == "config.yaml" {
+				return parseConf(t, o.ConfigMap.Data[c.file])
+			}
+			return parseLegacy(o.ConfigMap.Data[c.file])
+		}
+		for _, k := range []string{"execution.savepoint.path", "execution.state-recovery.path", c.ignoreKey} {
+			if _, ok := parse(none)[k]; ok {
+				t.Errorf("Flink %s without restore: unexpected %s", c.flink, k)
+			}
+		}
+		s := parse(strict)
+		if s[c.pathKey] != d.RestorePath {
+			t.Errorf("Flink %s: %s = %q", c.flink, c.pathKey, s[c.pathKey])
+		}
+		if _, ok := s[c.ignoreKey]; ok {
+			t.Errorf("Flink %s: %s set without AllowNonRestoredState", c.flink, c.ignoreKey)
+		}
+		l := parse(lenient)
+		if l[c.pathKey] != d.RestorePath || l[c.ignoreKey] != "true" {
+			t.Errorf("Flink %s: lenient restore config %v", c.flink, l)
+		}
+		// other generation's keys never appear
+		for k := range l {
+			if (strings.HasPrefix(k, "execution.savepoint.") || strings.HasPrefix(k, "execution.state-recovery.")) && k != c.pathKey && k != c.ignoreKey {
+				t.Errorf("Flink %s: unexpected key %s", c.flink, k)
+			}
+		}
+		if strict.ConfigHash == none.ConfigHash || lenient.ConfigHash == strict.ConfigHash {
+			t.Errorf("Flink %s: config hash does not change with the restore settings", c.flink)
+		}
+	}
+}
+
+func TestRenderLabelsAnnotationsOwner(t *testing.T) {
+	tr := true
+	owner := &metav1.OwnerReference{APIVersion: "v1", Kind: "ConfigMap", Name: "orders-flink-application", UID: "uid-1", Controller: &tr, BlockOwnerDeletion: &tr}
+	o := mustRender(t, testDeployment(), owner)
+	type meta struct {
+		name, component string
+		labels, ann     map[string]string
+		owners          []metav1ac.OwnerReferenceApplyConfiguration
+	}
+	objs := []meta{
+		{*o.ConfigMap.Name, ComponentConfig, o.ConfigMap.Labels, o.ConfigMap.Annotations, o.ConfigMap.OwnerReferences},
+		{*o.RestService.Name, ComponentJobManager, o.RestService.Labels, o.RestService.Annotations, o.RestService.OwnerReferences},
+		{*o.JobManagerService.Name, ComponentJobManager, o.JobManagerService.Labels, o.JobManagerService.Annotations, o.JobManagerService.OwnerReferences},
+		{*o.JobManager.Name, ComponentJobManager, o.JobManager.Labels, o.JobManager.Annotations, o.JobManager.OwnerReferences},
+		{*o.TaskManager.Name, ComponentTaskManager, o.TaskManager.Labels, o.TaskManager.Annotations, o.TaskManager.OwnerReferences},
+	}
+	for _, m := range objs {
+		want := map[string]string{
+			LabelManagedBy: "terraform-provider-flink",
+			LabelName:      "orders", // the user's spoofed value loses
+			LabelComponent: m.component,
+			LabelVersion:   "v3",
+			"team":         "payments",
+		}
+		if !reflect.DeepEqual(m.labels, want) {
+			t.Errorf("%s labels %v\nwant %v", m.name, m.labels, want)
+		}
+		if m.ann["owner"] != "payments@example.com" {
+			t.Errorf("%s annotations %v", m.name, m.ann)
+		}
+		if len(m.owners) != 1 || *m.owners[0].Name != "orders-flink-application" || *m.owners[0].UID != "uid-1" ||
+			!*m.owners[0].Controller || !*m.owners[0].BlockOwnerDeletion || *m.owners[0].Kind != "ConfigMap" {
+			t.Errorf("%s owner refs %+v", m.name, m.owners)
+		}
+	}
+	// Pod templates carry only the selector labels and the config hash, so changing user
+	// labels/annotations (or anything else that Flink does not see) restarts nothing.
+	for _, dep := range []*appsv1ac.DeploymentApplyConfiguration{o.JobManager, o.TaskManager} {
+		if !reflect.DeepEqual(dep.Spec.Template.Labels, dep.Spec.Selector.MatchLabels) {
+			t.Errorf("%s pod template labels %v, want the selector %v", *dep.Name, dep.Spec.Template.Labels, dep.Spec.Selector.MatchLabels)
+		}
+		if !reflect.DeepEqual(dep.Spec.Template.Annotations, map[string]string{AnnotationConfigHash: o.ConfigHash}) || o.ConfigHash == "" {
+			t.Errorf("%s pod template annotations %v, want only the config hash %q", *dep.Name, dep.Spec.Template.Annotations, o.ConfigHash)
+		}
+		if _, ok := dep.Spec.Selector.MatchLabels[LabelVersion]; ok {
+			t.Errorf("%s selector must not contain the version", *dep.Name)
+		}
+	}
+	d := testDeployment()
+	d.Labels = map[string]string{"team": "risk"}
+	d.Annotations = nil
+	relabelled := mustRender(t, d, owner)
+	if mustJSON(t, relabelled.JobManager.Spec.Template) != mustJSON(t, o.JobManager.Spec.Template) ||
+		mustJSON(t, relabelled.TaskManager.Spec.Template) != mustJSON(t, o.TaskManager.Spec.Template) {
+		t.Errorf("changing labels/annotations changed a pod template")
+	}
+	// without an owner: no owner references
+	o2 := mustRender(t, testDeployment(), nil)
+	if len(o2.ConfigMap.OwnerReferences) != 0 || len(o2.JobManager.OwnerReferences) != 0 {
+		t.Errorf("owner references without owner")
+	}
+}
+
+func TestRenderSuspendedAndDefaults(t *testing.T) {
+	d := testDeployment()
+	d.Suspended = true
+	o := mustRender(t, d, nil)
+	if *o.JobManager.Spec.Replicas != 0 || *o.TaskManager.Spec.Replicas != 0 {
+		t.Errorf("suspended replicas jm=%d tm=%d", *o.JobManager.Spec.Replicas, *o.TaskManager.Spec.Replicas)
+	}
+	d = testDeployment()
+	d.Version.JobManager.Replicas = 0
+	d.Version.TaskManager.Replicas = 0
+	d.Version.TaskManager.TaskSlots = 3
+	d.Version.Parallelism = 7
+	o = mustRender(t, d, nil)
+	if *o.JobManager.Spec.Replicas != 1 || *o.TaskManager.Spec.Replicas != 3 {
+		t.Errorf("default replicas jm=%d tm=%d, want 1 and ceil(7/3)=3", *o.JobManager.Spec.Replicas, *o.TaskManager.Spec.Replicas)
+	}
+}
+
+func TestRenderDeterministic(t *testing.T) {
+	a := mustRender(t, testDeployment(), nil)
+	for i := 0; i < 20; i++ {
+		b := mustRender(t, testDeployment(), nil)
+		if mustJSON(t, a) != mustJSON(t, b) {
+			t.Fatalf("render is not deterministic:\n%s\n%s", mustJSON(t, a), mustJSON(t, b))
+		}
+	}
+	// config lines are sorted
+	text := a.ConfigMap.Data["config.yaml"]
+	var keys []string
+	for _, l := range strings.Split(text, "\n") {
+		if l == "" || strings.HasPrefix(l, "#") {
+			continue
+		}
+		k, _, _ := strings.Cut(l, ":")
+		keys = append(keys, k)
+	}
+	for i := 1; i < len(keys); i++ {
+		if keys[i-1] >= keys[i] {
+			t.Errorf("config keys not sorted: %q before %q", keys[i-1], keys[i])
+		}
+	}
+	// a config change changes the hash; an unrelated change does not
+	d := testDeployment()
+	d.Version.FlinkConfiguration["state.checkpoints.dir"] = "s3://other/"
+	if mustRender(t, d, nil).ConfigHash == a.ConfigHash {
+		t.Errorf("config hash unchanged after a config change")
+	}
+	d = testDeployment()
+	d.Version.Image = "registry.example/orders:1.4.3"
+	if mustRender(t, d, nil).ConfigHash != a.ConfigHash {
+		t.Errorf("config hash changed though the config did not")
+	}
+}
+
+func TestRenderLogConfiguration(t *testing.T) {
+	d := testDeployment()
+	d.Version.LogConfiguration = "rootLogger.level = DEBUG\n"
+	o := mustRender(t, d, nil)
+	if o.ConfigMap.Data["log4j-console.properties"] != "rootLogger.level = DEBUG\n" {
+		t.Errorf("log configuration not used: %q", o.ConfigMap.Data["log4j-console.properties"])
+	}
+	if !strings.Contains(mustRender(t, testDeployment(), nil).ConfigMap.Data["log4j-console.properties"], "ConsoleAppender") {
+		t.Errorf("default log4j configuration has no console appender")
+	}
+}
+
+func TestRenderRejectsBadInput(t *testing.T) {
+	cases := []struct {
+		name string
+		mod  func(*spec.Deployment)
+		msg  string
+	}{
+		{"owned key", func(d *spec.Deployment) { d.Version.FlinkConfiguration["rest.port"] = "9999" }, `"rest.port"`},
+		{"owned HA prefix", func(d *spec.Deployment) { d.Version.FlinkConfiguration["high-availability.type"] = "kubernetes" }, "high-availability.type"},
+		{"owned restore key", func(d *spec.Deployment) { d.Version.FlinkConfiguration["execution.savepoint.path"] = "s3://x" }, "execution.savepoint.path"},
+		{"bad job id", func(d *spec.Deployment) { d.JobID = "xyz" }, "job id"},
+		{"bad app name", func(d *spec.Deployment) { d.Application = "Orders_1"; d.Version.Application = "" }, "application name"},
+		{"long app name", func(d *spec.Deployment) {
+			d.Application = strings.Repeat("a", MaxApplicationNameLength+1)
+			d.Version.Application = ""
+		}, "too long"},
+		{"bad memory", func(d *spec.Deployment) { d.Version.TaskManager.Memory = "4Gi" }, "task manager memory"},
+		{"fraction memory", func(d *spec.Deployment) { d.Version.JobManager.Memory = "1.5g" }, "fractions"},
+		{"no cpu", func(d *spec.Deployment) { d.Version.JobManager.CPU = 0 }, "cpu"},
+		{"bad flink version", func(d *spec.Deployment) { d.Version.FlinkVersion = "latest" }, "Flink version"},
+		{"no image", func(d *spec.Deployment) { d.Version.Image = "" }, "image"},
+		{"bad pull policy", func(d *spec.Deployment) { d.Version.ImagePullPolicy = "Sometimes" }, "pull policy"},
+		{"zero parallelism", func(d *spec.Deployment) { d.Version.Parallelism = 0 }, "parallelism"},
+		{"other namespace", func(d *spec.Deployment) { d.Version.Namespace = "elsewhere" }, "namespace"},
+		{"bad key", func(d *spec.Deployment) { d.Version.FlinkConfiguration["bad key"] = "x" }, "key"},
+		{"legacy hash", func(d *spec.Deployment) {
+			d.Version.FlinkVersion = "1.18"
+			d.Version.FlinkConfiguration["a.b"] = "x#y"
+		}, "'#'"},
+		{"legacy newline", func(d *spec.Deployment) {
+			d.Version.FlinkVersion = "1.17"
+			d.Version.FlinkConfiguration["a.b"] = "x\ny"
+		}, "line break"},
+	}
+	for _, c := range cases {
+		d := testDeployment()
+		c.mod(&d)
+		_, err := Render(d, nil)
+		if err == nil {
+			t.Errorf("%s: expected an error", c.name)
+			continue
+		}
+		if !strings.Contains(err.Error(), c.msg) {
+			t.Errorf("%s: error %q does not mention %q", c.name, err, c.msg)
+		}
+	}
+}
+
+func TestOwnedConfigKeys(t *testing.T) {
+	for _, k := range []string{"jobmanager.rpc.address", "rest.port", "rest.address", "rest.bind-port", "jobmanager.rpc.port",
+		"blob.server.port", "taskmanager.numberOfTaskSlots", "parallelism.default", "jobmanager.memory.process.size",
+		"taskmanager.memory.process.size", "execution.savepoint.path", "execution.state-recovery.path",
+		"execution.savepoint.ignore-unclaimed-state", "execution.state-recovery.ignore-unclaimed-state",
+		"kubernetes.cluster-id", "high-availability", "high-availability.type", "high-availability.storageDir",
+		"execution.shutdown-on-application-finish"} {
+		if !IsOwnedConfigKey(k) {
+			t.Errorf("%s should be owned", k)
+		}
+	}
+	for _, k := range []string{"state.checkpoints.dir", "rest.flamegraph.enabled", "taskmanager.memory.managed.fraction", "execution.checkpointing.interval"} {
+		if IsOwnedConfigKey(k) {
+			t.Errorf("%s should not be owned", k)
+		}
+	}
+}
+
+func TestYAMLScalarRoundTrip(t *testing.T) {
+	values := []string{
+		"plain", "10s", "1024m", "s3://bucket/path", "-Dfoo=bar -XX:+UseG1GC", "host1:9092,host2:9092",
+		"2", "8081", "-3", "true", "false",
+		"", " leading", "trailing ", "1.10", "1.0", "0x1F", "017", "1e3", "12:30", "2024-01-02",
+		"yes", "no", "on", "off", "null", "~", "True", "FALSE", ".inf", "-.nan",
+		"a: b", "a #b", "#x", "x#y", "[a, b]", "{k: v}", "*alias", "&anchor", "!tag", "|", ">", "'q'", "\"dq\"",
+		"%x", "@x", "`x`", "back\\slash", "line1\nline2", "tab\there", "ünïcödé", "a:", "- item", "?", "-",
+		"<html>&amp;", "\u2028", "\x01",
+	}
+	for _, v := range values {
+		text := "k: " + yamlScalar(v) + "\n"
+		var m map[string]any
+		if err := yaml.Unmarshal([]byte(text), &m); err != nil {
+			t.Errorf("%q -> %q: invalid YAML: %v", v, text, err)
+			continue
+		}
+		got := m["k"]
+		switch x := got.(type) {
+		case string:
+			if x != v {
+				t.Errorf("%q -> %q decodes to %q", v, text, x)
+			}
+		case int:
+			if mustJSON(t, x) != v {
+				t.Errorf("%q -> %q decodes to int %d", v, text, x)
+			}
+		case bool:
+			if mustJSON(t, x) != v {
+				t.Errorf("%q -> %q decodes to bool %v", v, text, x)
+			}
+		default:
+			t.Errorf("%q -> %q decodes to %T %v", v, text, got, got)
+		}
+	}
+}
+
+func TestParseFlinkVersion(t *testing.T) {
+	for in, want := range map[string]FlinkVersion{"1.20": {1, 20}, "2.1": {2, 1}, "1.18.1": {1, 18}, " 1.19 ": {1, 19}} {
+		got, err := ParseFlinkVersion(in)
+		if err != nil || got != want {
+			t.Errorf("ParseFlinkVersion(%q) = %v, %v", in, got, err)
+		}
+	}
+	for _, in := range []string{"", "1", "v1.20", "1.x", "0.9", "1.20.1.1", "1.020"} {
+		if _, err := ParseFlinkVersion(in); err == nil {
+			t.Errorf("ParseFlinkVersion(%q): expected an error", in)
+		}
+	}
+}
+
+func TestNames(t *testing.T) {
+	got := []string{ConfigMapName("a"), RestServiceName("a"), JobManagerServiceName("a"), JobManagerDeploymentName("a"),
+		TaskManagerDeploymentName("a"), AppRecordName("a"), VersionRecordName("a", "v1")}
+	want := []string{"a-config", "a-rest", "a-jobmanager", "a-jobmanager", "a-taskmanager", "a-flink-application", "a-flink-version-v1"}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("names %v, want %v", got, want)
+	}
+	if err := ValidateApplicationName(strings.Repeat("a", MaxApplicationNameLength)); err != nil {
+		t.Errorf("max length name rejected: %v", err)
+	}
+}

@@ -1,0 +1,77 @@
+package lifecycle
+
+import (
+	"context"
+	"errors"
+
+	"github.com/flinkplatform/terraform-provider-flink/internal/flink"
+	"github.com/flinkplatform/terraform-provider-flink/internal/kube"
+)
+
+// Observed is an application as it is now: its record joined with what Flink reports.
+type Observed struct {
+	Current
+	// Status is Flink's job state (RUNNING, CANCELED, …), "STOPPED" when the cluster is
+	// scaled to zero, or "UNREACHABLE" when the JobManager does not answer.
+	Status      string
+	Labels      map[string]string
+	Annotations map[string]string
+}
+
+// Status values that are not Flink job states.
+const (
+	StatusStopped     = "STOPPED"
+	StatusUnreachable = "UNREACHABLE"
+)
+
+// Observe reads an application's record and asks Flink how its job is. It returns nil when
+// the application has no record (deleted outside Terraform).
+func (p *Platform) Observe(ctx context.Context, namespace, name string) (*Observed, error) {
+	record, _, err := p.Kube.GetAppRecord(ctx, namespace, name)
+	if errors.Is(err, kube.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	o := &Observed{Labels: record.Labels, Annotations: record.Annotations}
+	o.Current, o.Status = p.observeJob(ctx, &record)
+	return o, nil
+}
+
+// currentFrom is Observe's view of the record as Classify needs it.
+func (p *Platform) currentFrom(ctx context.Context, record *kube.AppRecord) *Current {
+	current, _ := p.observeJob(ctx, record)
+	return &current
+}
+
+// observeJob reports a job that ended behind Terraform's back (cancelled with the Flink UI,
+// failed for good) as StateCancelled: the next plan then shows the drift and restarts it.
+func (p *Platform) observeJob(ctx context.Context, record *kube.AppRecord) (Current, string) {
+	current := Current{Version: record.Version, State: record.State, JobID: record.JobID}
+	if record.State != StateRunning {
+		return current, StatusStopped
+	}
+	job, err := p.Flink(record.Namespace, record.Application).Job(ctx, record.JobID)
+	switch {
+	case err == nil:
+		if flink.IsGloballyTerminal(job.State) {
+			current.State = StateCancelled
+		}
+		return current, job.State
+	case flink.IsNotFound(err):
+		// The JobManager answers but does not know the job: it never started or was replaced.
+		current.State = StateCancelled
+		return current, "NOT_FOUND"
+	default:
+		return current, StatusUnreachable
+	}
+}
+
+func (p *Platform) resultFrom(record *kube.AppRecord, op Operation) Result {
+	status := StatusStopped
+	if record.State == StateRunning {
+		status = "RUNNING"
+	}
+	return Result{Operation: op, JobID: record.JobID, Status: status, DeployedVersionID: record.Version.ID(), RecordExists: true}
+}

@@ -1,0 +1,99 @@
+package applicationversion
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/hashicorp/terraform-plugin-framework/datasource"
+	"github.com/hashicorp/terraform-plugin-framework/datasource/schema"
+	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+
+	"github.com/flinkplatform/terraform-provider-flink/internal/kube"
+	"github.com/flinkplatform/terraform-provider-flink/internal/lifecycle"
+	"github.com/flinkplatform/terraform-provider-flink/internal/resources/common"
+	"github.com/flinkplatform/terraform-provider-flink/internal/validate"
+)
+
+var _ datasource.DataSourceWithConfigure = &versionDataSource{}
+
+// NewDataSource is the constructor the provider registers.
+func NewDataSource() datasource.DataSource { return &versionDataSource{} }
+
+type versionDataSource struct {
+	platform *lifecycle.Platform
+}
+
+func (d *versionDataSource) Metadata(_ context.Context, req datasource.MetadataRequest, resp *datasource.MetadataResponse) {
+	resp.TypeName = req.ProviderTypeName + "_application_version"
+}
+
+func (d *versionDataSource) Schema(_ context.Context, _ datasource.SchemaRequest, resp *datasource.SchemaResponse) {
+	computed := func(description string) schema.StringAttribute {
+		return schema.StringAttribute{Computed: true, MarkdownDescription: description}
+	}
+	resp.Schema = schema.Schema{
+		MarkdownDescription: "Reads a recorded application version, e.g. one created by another Terraform configuration.",
+		Attributes: map[string]schema.Attribute{
+			"application": schema.StringAttribute{Required: true, MarkdownDescription: "Application name.",
+				Validators: []validator.String{validate.ApplicationName()}},
+			"namespace": schema.StringAttribute{Optional: true, Computed: true,
+				MarkdownDescription: "Namespace; defaults to the provider's `default_namespace`."},
+			"version": schema.StringAttribute{Required: true, MarkdownDescription: "Version name.",
+				Validators: []validator.String{validate.DNSLabel(63)}},
+			"id":                  computed("`namespace/application/version`."),
+			"description":         computed("What changed in this version."),
+			"parent_version_id":   computed("Lineage: the version this one derives from."),
+			"image":               computed("Container image."),
+			"image_pull_policy":   computed("Image pull policy."),
+			"jar_uri":             computed("Job jar URI."),
+			"entry_class":         computed("Main class."),
+			"flink_version":       computed("Flink release, major.minor."),
+			"log_configuration":   computed("log4j2 properties, if replaced."),
+			"args":                schema.ListAttribute{Computed: true, ElementType: types.StringType, MarkdownDescription: "Job arguments."},
+			"parallelism":         schema.Int64Attribute{Computed: true, MarkdownDescription: "Default parallelism."},
+			"flink_configuration": schema.MapAttribute{Computed: true, ElementType: types.StringType, MarkdownDescription: "Flink configuration."},
+			"env":                 schema.MapAttribute{Computed: true, ElementType: types.StringType, MarkdownDescription: "Environment variables."},
+			"job_manager": schema.SingleNestedAttribute{Computed: true, MarkdownDescription: "JobManager resources.",
+				Attributes: map[string]schema.Attribute{
+					"cpu": schema.Float64Attribute{Computed: true}, "memory": schema.StringAttribute{Computed: true},
+					"replicas": schema.Int64Attribute{Computed: true},
+				}},
+			"task_manager": schema.SingleNestedAttribute{Computed: true, MarkdownDescription: "TaskManager resources.",
+				Attributes: map[string]schema.Attribute{
+					"cpu": schema.Float64Attribute{Computed: true}, "memory": schema.StringAttribute{Computed: true},
+					"replicas": schema.Int64Attribute{Computed: true}, "task_slots": schema.Int64Attribute{Computed: true},
+				}},
+		},
+	}
+}
+
+func (d *versionDataSource) Configure(_ context.Context, req datasource.ConfigureRequest, resp *datasource.ConfigureResponse) {
+	d.platform = common.PlatformFrom(req.ProviderData, &resp.Diagnostics)
+}
+
+func (d *versionDataSource) Read(ctx context.Context, req datasource.ReadRequest, resp *datasource.ReadResponse) {
+	var cfg versionModel
+	resp.Diagnostics.Append(req.Config.Get(ctx, &cfg)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	namespace := cfg.Namespace.ValueString()
+	if namespace == "" {
+		namespace = d.platform.DefaultNamespace
+	}
+	v, err := d.platform.Kube.GetVersionRecord(ctx, namespace, cfg.Application.ValueString(), cfg.Version.ValueString())
+	if errors.Is(err, kube.ErrNotFound) {
+		resp.Diagnostics.AddError("Application version not found", fmt.Sprintf("no version %q of application %q in namespace %q",
+			cfg.Version.ValueString(), cfg.Application.ValueString(), namespace))
+		return
+	}
+	if err != nil {
+		resp.Diagnostics.AddError("Cannot read application version", err.Error())
+		return
+	}
+	m, diags := fromSpec(v)
+	resp.Diagnostics.Append(diags...)
+	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
+}

@@ -1,0 +1,170 @@
+// Package applicationversion implements flink_application_version and its data source.
+package applicationversion
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/hashicorp/terraform-plugin-framework/path"
+	"github.com/hashicorp/terraform-plugin-framework/resource"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+	"github.com/hashicorp/terraform-plugin-framework/types/basetypes"
+	"github.com/hashicorp/terraform-plugin-log/tflog"
+
+	"github.com/flinkplatform/terraform-provider-flink/internal/kube"
+	"github.com/flinkplatform/terraform-provider-flink/internal/lifecycle"
+	"github.com/flinkplatform/terraform-provider-flink/internal/resources/common"
+)
+
+var (
+	_ resource.ResourceWithConfigure      = &versionResource{}
+	_ resource.ResourceWithImportState    = &versionResource{}
+	_ resource.ResourceWithModifyPlan     = &versionResource{}
+	_ resource.ResourceWithValidateConfig = &versionResource{}
+)
+
+// NewResource is the constructor the provider registers.
+func NewResource() resource.Resource { return &versionResource{} }
+
+type versionResource struct {
+	platform *lifecycle.Platform
+}
+
+func (r *versionResource) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
+	resp.TypeName = req.ProviderTypeName + "_application_version"
+}
+
+func (r *versionResource) Schema(_ context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
+	resp.Schema = resourceSchema()
+}
+
+func (r *versionResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
+	r.platform = common.PlatformFrom(req.ProviderData, &resp.Diagnostics)
+}
+
+// ValidateConfig catches a parallelism the TaskManagers cannot host before anything runs.
+func (r *versionResource) ValidateConfig(ctx context.Context, req resource.ValidateConfigRequest, resp *resource.ValidateConfigResponse) {
+	var m versionModel
+	resp.Diagnostics.Append(req.Config.Get(ctx, &m)...)
+	if resp.Diagnostics.HasError() || m.Parallelism.IsUnknown() || m.Parallelism.IsNull() || m.TaskManager.IsUnknown() {
+		return
+	}
+	// A task_manager left out gets the defaults: one replica with one slot.
+	tm := taskManagerModel{Replicas: types.Int64Null(), TaskSlots: types.Int64Null()}
+	if !m.TaskManager.IsNull() {
+		resp.Diagnostics.Append(m.TaskManager.As(ctx, &tm, basetypes.ObjectAsOptions{})...)
+	}
+	if resp.Diagnostics.HasError() || tm.Replicas.IsUnknown() || tm.TaskSlots.IsUnknown() {
+		return
+	}
+	replicas, slots := valueOr(tm.Replicas, 1), valueOr(tm.TaskSlots, 1)
+	if p := m.Parallelism.ValueInt64(); p > replicas*slots {
+		resp.Diagnostics.AddAttributeError(path.Root("parallelism"), "Not enough task slots",
+			fmt.Sprintf("parallelism %d needs %d task slots, but task_manager provides %d (replicas %d × task_slots %d). "+
+				"Raise task_manager.replicas or task_manager.task_slots, or lower parallelism.", p, p, replicas*slots, replicas, slots))
+	}
+}
+
+func valueOr(v types.Int64, def int64) int64 {
+	if v.IsNull() {
+		return def
+	}
+	return v.ValueInt64()
+}
+
+// ModifyPlan fills the namespace from the provider default and computes the id at plan time,
+// so an application referring to this version can be checked in the same plan.
+func (r *versionResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
+	if req.Plan.Raw.IsNull() || r.platform == nil {
+		return
+	}
+	var plan versionModel
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	if plan.Namespace.IsUnknown() {
+		plan.Namespace = types.StringValue(r.platform.DefaultNamespace)
+	}
+	if !plan.Namespace.IsUnknown() && !plan.Application.IsUnknown() && !plan.Version.IsUnknown() {
+		plan.ID = types.StringValue(plan.Namespace.ValueString() + "/" + plan.Application.ValueString() + "/" + plan.Version.ValueString())
+	}
+	resp.Diagnostics.Append(resp.Plan.Set(ctx, &plan)...)
+}
+
+func (r *versionResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
+	var plan versionModel
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	v, diags := plan.toSpec(ctx)
+	resp.Diagnostics.Append(diags...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	if err := r.platform.Kube.PutVersionRecord(ctx, v); err != nil {
+		resp.Diagnostics.AddError("Cannot record application version "+v.ID(), err.Error())
+		return
+	}
+	tflog.Info(ctx, "recorded application version", map[string]any{"id": v.ID()})
+	plan.ID = types.StringValue(v.ID())
+	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+}
+
+func (r *versionResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
+	var state versionModel
+	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	v, err := r.platform.Kube.GetVersionRecord(ctx, state.Namespace.ValueString(), state.Application.ValueString(), state.Version.ValueString())
+	if errors.Is(err, kube.ErrNotFound) {
+		tflog.Warn(ctx, "version record is gone; removing from state", map[string]any{"id": state.ID.ValueString()})
+		resp.State.RemoveResource(ctx)
+		return
+	}
+	if err != nil {
+		resp.Diagnostics.AddError("Cannot read application version "+state.ID.ValueString(), err.Error())
+		return
+	}
+	m, diags := fromSpec(v)
+	resp.Diagnostics.Append(diags...)
+	// Keep an explicitly empty list/map as configured rather than flip it to null.
+	m.Args = common.KeepEmpty(state.Args, m.Args)
+	m.FlinkConfiguration = common.KeepEmptyMap(state.FlinkConfiguration, m.FlinkConfiguration)
+	m.Env = common.KeepEmptyMap(state.Env, m.Env)
+	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
+}
+
+// Update is never called with a change: every attribute requires replacement.
+func (r *versionResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
+	var plan versionModel
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+}
+
+func (r *versionResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
+	var state versionModel
+	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	err := r.platform.Kube.DeleteVersionRecord(ctx, state.Namespace.ValueString(), state.Application.ValueString(), state.Version.ValueString())
+	if err != nil && !errors.Is(err, kube.ErrNotFound) {
+		resp.Diagnostics.AddError("Cannot delete application version "+state.ID.ValueString(), err.Error())
+	}
+}
+
+func (r *versionResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
+	namespace, application, version, err := ParseID(req.ID)
+	if err != nil {
+		resp.Diagnostics.AddError("Invalid import id", err.Error())
+		return
+	}
+	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("id"), req.ID)...)
+	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("namespace"), namespace)...)
+	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("application"), application)...)
+	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("version"), version)...)
+}

@@ -1,0 +1,203 @@
+package applicationversion
+
+import (
+	"github.com/hashicorp/terraform-plugin-framework-validators/float64validator"
+	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
+	"github.com/hashicorp/terraform-plugin-framework-validators/mapvalidator"
+	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
+	"github.com/hashicorp/terraform-plugin-framework/attr"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/float64default"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/int64default"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/objectdefault"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/int64planmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/listplanmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/mapplanmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/objectplanmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringdefault"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+
+	"github.com/flinkplatform/terraform-provider-flink/internal/validate"
+)
+
+// Defaults are those of the Flink Kubernetes Operator's examples: enough memory for Flink's
+// own overheads, one slot, one replica.
+const (
+	defaultJobManagerMemory  = "1600m"
+	defaultTaskManagerMemory = "1728m"
+	defaultCPU               = 1.0
+)
+
+var jobManagerAttrTypes = map[string]attr.Type{
+	"cpu": types.Float64Type, "memory": types.StringType, "replicas": types.Int64Type,
+}
+
+var taskManagerAttrTypes = map[string]attr.Type{
+	"cpu": types.Float64Type, "memory": types.StringType, "replicas": types.Int64Type, "task_slots": types.Int64Type,
+}
+
+func resourceSchema() schema.Schema {
+	// Every input forces a new version: versions are immutable records, and an application
+	// moves between them by changing its version_id, which is what plans the upgrade.
+	replace := []planmodifier.String{stringplanmodifier.RequiresReplace()}
+	return schema.Schema{
+		MarkdownDescription: "An immutable version of a Flink application: its artifact, Flink version, parallelism, " +
+			"configuration and resources. Stored as an immutable ConfigMap record in the application's namespace. " +
+			"Any change creates a new version; point a `flink_streaming_application` at it to upgrade.",
+		Attributes: map[string]schema.Attribute{
+			"id": schema.StringAttribute{
+				Computed:            true,
+				MarkdownDescription: "`namespace/application/version`.",
+				PlanModifiers:       []planmodifier.String{stringplanmodifier.UseStateForUnknown()},
+			},
+			"application": schema.StringAttribute{
+				Required:            true,
+				MarkdownDescription: "Name of the application this version belongs to (a DNS-1035 label of at most 52 characters, as it names Services).",
+				Validators:          []validator.String{validate.ApplicationName()},
+				PlanModifiers:       replace,
+			},
+			"namespace": schema.StringAttribute{
+				Optional:            true,
+				Computed:            true,
+				MarkdownDescription: "Kubernetes namespace. Defaults to the provider's `default_namespace`.",
+				Validators:          []validator.String{validate.DNSLabel(63)},
+				PlanModifiers:       []planmodifier.String{stringplanmodifier.RequiresReplaceIfConfigured(), stringplanmodifier.UseStateForUnknown()},
+			},
+			"version": schema.StringAttribute{
+				Required:            true,
+				MarkdownDescription: "Version name, unique within the application, e.g. `v3` or `2024-06-01-a1b2c3`.",
+				Validators:          []validator.String{validate.DNSLabel(63)},
+				PlanModifiers:       replace,
+			},
+			"description": schema.StringAttribute{
+				Optional: true, MarkdownDescription: "What changed in this version.", PlanModifiers: replace,
+			},
+			"parent_version_id": schema.StringAttribute{
+				Optional:            true,
+				MarkdownDescription: "`id` of the version this one derives from (lineage).",
+				Validators:          []validator.String{validate.String("version id", checkVersionID)},
+				PlanModifiers:       replace,
+			},
+			"image": schema.StringAttribute{
+				Required:            true,
+				MarkdownDescription: "Container image with Flink and the job, e.g. `flink:1.20.1-java17`.",
+				Validators:          []validator.String{stringvalidator.LengthAtLeast(1)},
+				PlanModifiers:       replace,
+			},
+			"image_pull_policy": schema.StringAttribute{
+				Optional: true, Computed: true,
+				Default:             stringdefault.StaticString("IfNotPresent"),
+				MarkdownDescription: "`IfNotPresent` (default), `Always` or `Never`.",
+				Validators:          []validator.String{stringvalidator.OneOf("IfNotPresent", "Always", "Never")},
+				PlanModifiers:       replace,
+			},
+			"jar_uri": schema.StringAttribute{
+				Required: true,
+				MarkdownDescription: "The job jar: `local:///opt/flink/usrlib/job.jar` inside the image, or a remote URI " +
+					"(`s3://`, `gs://`, `https://` …) Flink fetches.",
+				Validators:    []validator.String{validate.JarURI()},
+				PlanModifiers: replace,
+			},
+			"entry_class": schema.StringAttribute{
+				Required:            true,
+				MarkdownDescription: "Fully qualified main class of the job.",
+				Validators:          []validator.String{validate.JavaClassName()},
+				PlanModifiers:       replace,
+			},
+			"args": schema.ListAttribute{
+				Optional: true, ElementType: types.StringType,
+				MarkdownDescription: "Arguments passed to the job's main method.",
+				PlanModifiers:       []planmodifier.List{listplanmodifier.RequiresReplace()},
+			},
+			"flink_version": schema.StringAttribute{
+				Required:            true,
+				MarkdownDescription: "Flink release of the image, `major.minor`: 1.18, 1.19, 1.20, 2.0, 2.1 or 2.2.",
+				Validators:          []validator.String{validate.FlinkVersion()},
+				PlanModifiers:       replace,
+			},
+			"parallelism": schema.Int64Attribute{
+				Optional: true, Computed: true,
+				Default:             int64default.StaticInt64(1),
+				MarkdownDescription: "Default parallelism of the job. Defaults to 1.",
+				Validators:          []validator.Int64{int64validator.AtLeast(1)},
+				PlanModifiers:       []planmodifier.Int64{int64planmodifier.RequiresReplace()},
+			},
+			"flink_configuration": schema.MapAttribute{
+				Optional: true, ElementType: types.StringType,
+				MarkdownDescription: "Flink configuration (`state.backend.type`, `execution.checkpointing.interval` …). " +
+					"Keys the provider sets itself (ports, addresses, restore path, HA, memory and slots) are rejected.",
+				Validators:    []validator.Map{validate.FlinkConfigurationKeys(), mapvalidator.KeysAre(stringvalidator.LengthAtLeast(1))},
+				PlanModifiers: []planmodifier.Map{mapplanmodifier.RequiresReplace()},
+			},
+			"job_manager": schema.SingleNestedAttribute{
+				Optional: true, Computed: true,
+				MarkdownDescription: "JobManager resources.",
+				Default: objectdefault.StaticValue(types.ObjectValueMust(jobManagerAttrTypes, map[string]attr.Value{
+					"cpu": types.Float64Value(defaultCPU), "memory": types.StringValue(defaultJobManagerMemory), "replicas": types.Int64Value(1),
+				})),
+				PlanModifiers: []planmodifier.Object{objectplanmodifier.RequiresReplace()},
+				Attributes: map[string]schema.Attribute{
+					"cpu":      cpuAttribute(),
+					"memory":   memoryAttribute(defaultJobManagerMemory),
+					"replicas": replicasAttribute("JobManager replicas (more than 1 needs Kubernetes HA, added in a later release).", 1, 1),
+				},
+			},
+			"task_manager": schema.SingleNestedAttribute{
+				Optional: true, Computed: true,
+				MarkdownDescription: "TaskManager resources.",
+				Default: objectdefault.StaticValue(types.ObjectValueMust(taskManagerAttrTypes, map[string]attr.Value{
+					"cpu": types.Float64Value(defaultCPU), "memory": types.StringValue(defaultTaskManagerMemory),
+					"replicas": types.Int64Value(1), "task_slots": types.Int64Value(1),
+				})),
+				PlanModifiers: []planmodifier.Object{objectplanmodifier.RequiresReplace()},
+				Attributes: map[string]schema.Attribute{
+					"cpu":      cpuAttribute(),
+					"memory":   memoryAttribute(defaultTaskManagerMemory),
+					"replicas": replicasAttribute("Number of TaskManager pods.", 1, 1000),
+					"task_slots": schema.Int64Attribute{
+						Optional: true, Computed: true, Default: int64default.StaticInt64(1),
+						MarkdownDescription: "Task slots per TaskManager (`taskmanager.numberOfTaskSlots`).",
+						Validators:          []validator.Int64{int64validator.AtLeast(1)},
+					},
+				},
+			},
+			"env": schema.MapAttribute{
+				Optional: true, ElementType: types.StringType,
+				MarkdownDescription: "Environment variables of the Flink containers.",
+				PlanModifiers:       []planmodifier.Map{mapplanmodifier.RequiresReplace()},
+			},
+			"log_configuration": schema.StringAttribute{
+				Optional:            true,
+				MarkdownDescription: "log4j2 properties replacing Flink's `log4j-console.properties`.",
+				PlanModifiers:       replace,
+			},
+		},
+	}
+}
+
+func cpuAttribute() schema.Float64Attribute {
+	return schema.Float64Attribute{
+		Optional: true, Computed: true, Default: float64default.StaticFloat64(defaultCPU),
+		MarkdownDescription: "CPU cores (request and limit), e.g. 0.5.",
+		Validators:          []validator.Float64{float64validator.AtLeast(0.001)},
+	}
+}
+
+func memoryAttribute(def string) schema.StringAttribute {
+	return schema.StringAttribute{
+		Optional: true, Computed: true, Default: stringdefault.StaticString(def),
+		MarkdownDescription: "Total process memory in Flink's notation (`1600m`, `2g`); the pod gets the same limit. Default `" + def + "`.",
+		Validators:          []validator.String{validate.MemorySize()},
+	}
+}
+
+func replicasAttribute(description string, min, max int64) schema.Int64Attribute {
+	return schema.Int64Attribute{
+		Optional: true, Computed: true, Default: int64default.StaticInt64(1),
+		MarkdownDescription: description,
+		Validators:          []validator.Int64{int64validator.Between(min, max)},
+	}
+}

@@ -1,0 +1,100 @@
+package streamingapplication
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/hashicorp/terraform-plugin-framework/datasource"
+	"github.com/hashicorp/terraform-plugin-framework/datasource/schema"
+	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+
+	"github.com/flinkplatform/terraform-provider-flink/internal/lifecycle"
+	"github.com/flinkplatform/terraform-provider-flink/internal/resources/common"
+	"github.com/flinkplatform/terraform-provider-flink/internal/validate"
+)
+
+var _ datasource.DataSourceWithConfigure = &applicationDataSource{}
+
+// NewDataSource is the constructor the provider registers.
+func NewDataSource() datasource.DataSource { return &applicationDataSource{} }
+
+type applicationDataSource struct {
+	platform *lifecycle.Platform
+}
+
+type applicationDataModel struct {
+	ID                types.String `tfsdk:"id"`
+	Name              types.String `tfsdk:"name"`
+	Namespace         types.String `tfsdk:"namespace"`
+	State             types.String `tfsdk:"state"`
+	JobID             types.String `tfsdk:"job_id"`
+	Status            types.String `tfsdk:"status"`
+	DeployedVersionID types.String `tfsdk:"deployed_version_id"`
+	RestURL           types.String `tfsdk:"rest_url"`
+	Labels            types.Map    `tfsdk:"labels"`
+	Annotations       types.Map    `tfsdk:"annotations"`
+}
+
+func (d *applicationDataSource) Metadata(_ context.Context, req datasource.MetadataRequest, resp *datasource.MetadataResponse) {
+	resp.TypeName = req.ProviderTypeName + "_streaming_application"
+}
+
+func (d *applicationDataSource) Schema(_ context.Context, _ datasource.SchemaRequest, resp *datasource.SchemaResponse) {
+	computed := func(description string) schema.StringAttribute {
+		return schema.StringAttribute{Computed: true, MarkdownDescription: description}
+	}
+	resp.Schema = schema.Schema{
+		MarkdownDescription: "Reads a Flink application's record and its job's live status, e.g. to wire another " +
+			"configuration's alerts or dashboards to it.",
+		Attributes: map[string]schema.Attribute{
+			"name": schema.StringAttribute{Required: true, MarkdownDescription: "Application name.",
+				Validators: []validator.String{validate.ApplicationName()}},
+			"namespace": schema.StringAttribute{Optional: true, Computed: true,
+				MarkdownDescription: "Namespace; defaults to the provider's `default_namespace`."},
+			"id":                  computed("`namespace/name`."),
+			"state":               computed("`running` or `cancelled`."),
+			"job_id":              computed("Flink job id of the current deployment."),
+			"status":              computed("Flink's job state, `STOPPED` or `UNREACHABLE`."),
+			"deployed_version_id": computed("`id` of the version the cluster runs."),
+			"rest_url":            computed("URL of the Flink REST API as the provider reaches it."),
+			"labels":              schema.MapAttribute{Computed: true, ElementType: types.StringType, MarkdownDescription: "Labels."},
+			"annotations":         schema.MapAttribute{Computed: true, ElementType: types.StringType, MarkdownDescription: "Annotations."},
+		},
+	}
+}
+
+func (d *applicationDataSource) Configure(_ context.Context, req datasource.ConfigureRequest, resp *datasource.ConfigureResponse) {
+	d.platform = common.PlatformFrom(req.ProviderData, &resp.Diagnostics)
+}
+
+func (d *applicationDataSource) Read(ctx context.Context, req datasource.ReadRequest, resp *datasource.ReadResponse) {
+	var m applicationDataModel
+	resp.Diagnostics.Append(req.Config.Get(ctx, &m)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	namespace, name := m.Namespace.ValueString(), m.Name.ValueString()
+	if namespace == "" {
+		namespace = d.platform.DefaultNamespace
+	}
+	observed, err := d.platform.Observe(ctx, namespace, name)
+	if err != nil {
+		resp.Diagnostics.AddError("Cannot read application "+namespace+"/"+name, err.Error())
+		return
+	}
+	if observed == nil {
+		resp.Diagnostics.AddError("Application not found", fmt.Sprintf("no Flink application %q in namespace %q", name, namespace))
+		return
+	}
+	m.ID = types.StringValue(namespace + "/" + name)
+	m.Namespace = types.StringValue(namespace)
+	m.State = types.StringValue(observed.State)
+	m.JobID = types.StringValue(observed.JobID)
+	m.Status = types.StringValue(observed.Status)
+	m.DeployedVersionID = types.StringValue(observed.Version.ID())
+	m.RestURL = types.StringValue(d.platform.RestURL(namespace, name))
+	m.Labels = mapOrNull(observed.Labels, types.MapNull(types.StringType))
+	m.Annotations = mapOrNull(observed.Annotations, types.MapNull(types.StringType))
+	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
+}

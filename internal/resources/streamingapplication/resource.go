@@ -1,0 +1,267 @@
+// Package streamingapplication implements flink_streaming_application and its data source.
+// It translates between Terraform and internal/lifecycle, which does all sequencing.
+package streamingapplication
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/path"
+	"github.com/hashicorp/terraform-plugin-framework/resource"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+	"github.com/hashicorp/terraform-plugin-log/tflog"
+
+	"github.com/flinkplatform/terraform-provider-flink/internal/kube"
+	"github.com/flinkplatform/terraform-provider-flink/internal/lifecycle"
+	"github.com/flinkplatform/terraform-provider-flink/internal/resources/applicationversion"
+	"github.com/flinkplatform/terraform-provider-flink/internal/resources/common"
+	"github.com/flinkplatform/terraform-provider-flink/internal/spec"
+)
+
+var (
+	_ resource.ResourceWithConfigure   = &applicationResource{}
+	_ resource.ResourceWithImportState = &applicationResource{}
+	_ resource.ResourceWithModifyPlan  = &applicationResource{}
+)
+
+// NewResource is the constructor the provider registers.
+func NewResource() resource.Resource { return &applicationResource{} }
+
+type applicationResource struct {
+	platform *lifecycle.Platform
+}
+
+func (r *applicationResource) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
+	resp.TypeName = req.ProviderTypeName + "_streaming_application"
+}
+
+func (r *applicationResource) Schema(ctx context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
+	resp.Schema = resourceSchema(ctx)
+}
+
+func (r *applicationResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
+	r.platform = common.PlatformFrom(req.ProviderData, &resp.Diagnostics)
+}
+
+// ModifyPlan classifies the change into planned_operation and says in words, as a plan
+// warning, what apply will do to the running job. It also rejects a version_id of another
+// application, and marks what the operation will change as unknown.
+func (r *applicationResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
+	if req.Plan.Raw.IsNull() || r.platform == nil { // destroy, or provider not configured yet
+		return
+	}
+	if !req.State.Raw.IsNull() && req.State.Raw.Equal(req.Plan.Raw) {
+		return // nothing changed
+	}
+	var plan applicationModel
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	if plan.Namespace.IsUnknown() {
+		plan.Namespace = types.StringValue(r.platform.DefaultNamespace)
+	}
+	if plan.Name.IsUnknown() || plan.VersionID.IsUnknown() || plan.State.IsUnknown() {
+		plan.PlannedOperation, plan.JobID, plan.Status = types.StringUnknown(), types.StringUnknown(), types.StringUnknown()
+		resp.Diagnostics.Append(resp.Plan.Set(ctx, &plan)...)
+		return
+	}
+	namespace, name := plan.Namespace.ValueString(), plan.Name.ValueString()
+	plan.ID = types.StringValue(namespace + "/" + name)
+	plan.RestURL = types.StringValue(r.platform.RestURL(namespace, name))
+	plan.DeployedVersionID = plan.VersionID
+
+	desired, versionKnown, diags := r.desired(ctx, plan)
+	resp.Diagnostics.Append(diags...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	if !versionKnown && req.State.Raw.IsNull() {
+		tflog.Debug(ctx, "version record not created yet; its spec is compared at apply", map[string]any{"version_id": plan.VersionID.ValueString()})
+	}
+	change, err := r.platform.PlanChange(ctx, desired)
+	if err != nil {
+		resp.Diagnostics.AddError("Cannot plan application "+namespace+"/"+name, err.Error())
+		return
+	}
+	plan.PlannedOperation = types.StringValue(string(change.Operation))
+	if change.Operation != lifecycle.OpNone {
+		plan.JobID, plan.Status = types.StringUnknown(), types.StringUnknown()
+		resp.Diagnostics.AddWarning(fmt.Sprintf("%s: %s", name, change.Operation), change.Summary)
+	}
+	resp.Diagnostics.Append(resp.Plan.Set(ctx, &plan)...)
+}
+
+// desired turns the plan into lifecycle terms. The version must belong to this application;
+// its record may not exist yet at plan time (versionKnown false).
+func (r *applicationResource) desired(ctx context.Context, m applicationModel) (lifecycle.Desired, bool, diag.Diagnostics) {
+	var diags diag.Diagnostics
+	namespace, name := m.Namespace.ValueString(), m.Name.ValueString()
+	d := lifecycle.Desired{Namespace: namespace, Name: name, State: m.State.ValueString()}
+	diags.Append(m.Labels.ElementsAs(ctx, &d.Labels, false)...)
+	diags.Append(m.Annotations.ElementsAs(ctx, &d.Annotations, false)...)
+
+	vNamespace, vApplication, label, err := applicationversion.ParseID(m.VersionID.ValueString())
+	if err != nil {
+		diags.AddAttributeError(path.Root("version_id"), "Invalid version id", err.Error())
+		return d, false, diags
+	}
+	if vNamespace != namespace || vApplication != name {
+		diags.AddAttributeError(path.Root("version_id"), "Version of another application",
+			fmt.Sprintf("version %q belongs to application %s/%s, not %s/%s. Use a flink_application_version with "+
+				"application = %q and namespace = %q.", m.VersionID.ValueString(), vNamespace, vApplication, namespace, name, name, namespace))
+		return d, false, diags
+	}
+	v, err := r.platform.Kube.GetVersionRecord(ctx, namespace, name, label)
+	if errors.Is(err, kube.ErrNotFound) {
+		d.Version = spec.Version{Namespace: namespace, Application: name, Label: label}
+		return d, false, diags
+	}
+	if err != nil {
+		diags.AddError("Cannot read version "+m.VersionID.ValueString(), err.Error())
+		return d, false, diags
+	}
+	d.Version = v
+	return d, true, diags
+}
+
+func (r *applicationResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
+	var plan applicationModel
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	timeout, diags := plan.Timeouts.Create(ctx, defaultCreateTimeout)
+	resp.Diagnostics.Append(diags...)
+	r.apply(ctx, timeout, &plan, &resp.State, &resp.Diagnostics)
+}
+
+func (r *applicationResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
+	var plan applicationModel
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	timeout, diags := plan.Timeouts.Update(ctx, defaultUpdateTimeout)
+	resp.Diagnostics.Append(diags...)
+	r.apply(ctx, timeout, &plan, &resp.State, &resp.Diagnostics)
+}
+
+// apply runs the planned operation and records the outcome in state.
+func (r *applicationResource) apply(ctx context.Context, timeout time.Duration, plan *applicationModel, state stateSetter, diags *diag.Diagnostics) {
+	if diags.HasError() {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+
+	desired, versionKnown, d := r.desired(ctx, *plan)
+	diags.Append(d...)
+	if diags.HasError() {
+		return
+	}
+	if !versionKnown {
+		diags.AddAttributeError(path.Root("version_id"), "Version not found",
+			fmt.Sprintf("no flink_application_version %q is recorded in namespace %q; create it first", plan.VersionID.ValueString(), desired.Namespace))
+		return
+	}
+	result, err := r.platform.Apply(ctx, desired, lifecycle.Operation(plan.PlannedOperation.ValueString()), progressTo(ctx))
+	plan.PlannedOperation = types.StringValue(string(result.Operation))
+	plan.JobID = types.StringValue(result.JobID)
+	plan.Status = types.StringValue(result.Status)
+	plan.DeployedVersionID = types.StringValue(result.DeployedVersionID)
+	if err != nil {
+		diags.AddError(fmt.Sprintf("Cannot apply application %s/%s", desired.Namespace, desired.Name), err.Error())
+		if !result.RecordExists {
+			return
+		}
+		// The application exists now: keep it in state so Terraform marks it tainted
+		// instead of forgetting objects it created.
+	}
+	diags.Append(state.Set(ctx, plan)...)
+}
+
+type stateSetter interface {
+	Set(ctx context.Context, val any) diag.Diagnostics
+}
+
+func (r *applicationResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
+	var state applicationModel
+	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	namespace, name := state.Namespace.ValueString(), state.Name.ValueString()
+	observed, err := r.platform.Observe(ctx, namespace, name)
+	if err != nil {
+		resp.Diagnostics.AddError("Cannot read application "+namespace+"/"+name, err.Error())
+		return
+	}
+	if observed == nil {
+		tflog.Warn(ctx, "application record is gone; removing from state", map[string]any{"id": namespace + "/" + name})
+		resp.State.RemoveResource(ctx)
+		return
+	}
+	state.ID = types.StringValue(namespace + "/" + name)
+	state.State = types.StringValue(observed.State)
+	state.JobID = types.StringValue(observed.JobID)
+	state.Status = types.StringValue(observed.Status)
+	state.DeployedVersionID = types.StringValue(observed.Version.ID())
+	state.RestURL = types.StringValue(r.platform.RestURL(namespace, name))
+	if state.VersionID.IsNull() { // import
+		state.VersionID = state.DeployedVersionID
+	}
+	if state.PlannedOperation.IsNull() {
+		state.PlannedOperation = types.StringValue(string(lifecycle.OpNone))
+	}
+	state.Labels = mapOrNull(observed.Labels, state.Labels)
+	state.Annotations = mapOrNull(observed.Annotations, state.Annotations)
+	if observed.Status == lifecycle.StatusUnreachable {
+		resp.Diagnostics.AddWarning(name+": Flink REST API unreachable",
+			fmt.Sprintf("the JobManager of %s/%s did not answer at %s; its job status is unknown.", namespace, name, state.RestURL.ValueString()))
+	}
+	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
+}
+
+func mapOrNull(values map[string]string, prior types.Map) types.Map {
+	if len(values) == 0 {
+		return common.KeepEmptyMap(prior, types.MapNull(types.StringType))
+	}
+	m, _ := types.MapValueFrom(context.Background(), types.StringType, values)
+	return m
+}
+
+func (r *applicationResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
+	var state applicationModel
+	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	timeout, diags := state.Timeouts.Delete(ctx, defaultDeleteTimeout)
+	resp.Diagnostics.Append(diags...)
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	namespace, name := state.Namespace.ValueString(), state.Name.ValueString()
+	if err := r.platform.Delete(ctx, namespace, name, progressTo(ctx)); err != nil {
+		resp.Diagnostics.AddError("Cannot delete application "+namespace+"/"+name, err.Error())
+	}
+}
+
+func (r *applicationResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
+	namespace, name, err := lifecycle.ParseApplicationID(req.ID)
+	if err != nil {
+		resp.Diagnostics.AddError("Invalid import id", err.Error())
+		return
+	}
+	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("id"), req.ID)...)
+	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("namespace"), namespace)...)
+	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("name"), name)...)
+}
+
+// progressTo forwards lifecycle progress lines to Terraform's structured log.
+func progressTo(ctx context.Context) lifecycle.Progress {
+	return func(msg string) { tflog.Info(ctx, msg) }
+}
