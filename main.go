@@ -11,7 +11,8 @@ import (
 	"github.com/flinkplatform/terraform-provider-flink/internal/provider"
 )
 
-// Run "go generate" to format examples and regenerate docs/ with tfplugindocs.
+// Run "go generate" (make docs) to format examples and regenerate docs/ with tfplugindocs.
+//go:generate terraform fmt -recursive ./examples/
 //go:generate sh -c "cd tools/docs && go run github.com/hashicorp/terraform-plugin-docs/cmd/tfplugindocs generate --provider-dir ../.. --provider-name flink"
 
 // version is set by goreleaser.

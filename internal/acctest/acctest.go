@@ -41,21 +41,19 @@ var (
 
 // Run is for TestMain. With TF_ACC set it starts the stack once for the package, sets
 // HTTP_PROXY/http_proxy, NO_PROXY/no_proxy and (unless set) TF_ACC_TERRAFORM_PATH in the
-// process environment, runs the tests and tears the stack down; when tests fail it prints the
+// process environment (before any HTTP client reads it: net/http caches the proxy settings on
+// first use, so TestMain must not make HTTP requests before calling Run), runs the tests and tears the stack down; when tests fail it prints the
 // tail of the component logs and keeps them. Without TF_ACC it only runs m.
 func Run(m *testing.M) int {
 	if os.Getenv("TF_ACC") == "" {
 		return m.Run()
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	s, err := StartStack(ctx, Options{})
+	s, err := StartStack(ctx, Options{SetEnv: true})
 	cancel()
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "acctest: cannot start the test cluster: %v\n", err)
 		return 1
-	}
-	for k, v := range s.Env() {
-		os.Setenv(k, v)
 	}
 	mu.Lock()
 	current = s

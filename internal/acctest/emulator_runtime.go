@@ -27,9 +27,9 @@ type EmulatorRuntime struct {
 	emu *flinktest.Emulator
 
 	mu   sync.Mutex
-	jms  map[string]types.UID               // REST host → the JobManager pod that owns the cluster
-	tms  map[string]map[types.UID]int       // REST host → TaskManager pod → slots
-	pods map[types.UID]emulatedPod          // every pod started
+	jms  map[string]types.UID         // REST host → the JobManager pod that owns the cluster
+	tms  map[string]map[types.UID]int // REST host → TaskManager pod → slots
+	pods map[types.UID]emulatedPod    // every pod started
 }
 
 type emulatedPod struct {

@@ -39,10 +39,10 @@ const (
 type Role string
 
 const (
-	RoleNone        Role = ""                // not a Flink pod: the agent just runs it
-	RoleJobManager  Role = "standalone-job"  // application-mode JobManager
-	RoleTaskManager Role = "taskmanager"     // TaskManager
-	roleSession     Role = "jobmanager"      // session JobManager: not supported
+	RoleNone        Role = ""               // not a Flink pod: the agent just runs it
+	RoleJobManager  Role = "standalone-job" // application-mode JobManager
+	RoleTaskManager Role = "taskmanager"    // TaskManager
+	roleSession     Role = "jobmanager"     // session JobManager: not supported
 )
 
 // JobManagerLaunch is what a standalone application JobManager pod asks the runtime to run.
@@ -380,9 +380,9 @@ func flinkPropertiesEnv(c *corev1.Container, conf map[string]string) {
 // that is not one of its options, and everything from there on is the program's.
 type standaloneJobArgs struct {
 	jobClass, jobID, jars, fromSavepoint, claimMode string
-	allowNonRestored                     bool
-	dynamic                              map[string]string
-	program                              []string
+	allowNonRestored                                bool
+	dynamic                                         map[string]string
+	program                                         []string
 }
 
 func parseStandaloneJobArgs(args []string) (standaloneJobArgs, error) {

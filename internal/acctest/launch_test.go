@@ -60,8 +60,8 @@ func TestFlinkVersionOf(t *testing.T) {
 		{"flink:1.20.1-scala_2.12-java17", nil, "1.20.1"},
 		{"docker.io/library/flink:2.1", nil, "2.1.0"},
 		{"registry.local:5000/flink:1.18.1@sha256:abc", nil, "1.18.1"},
-		{"myorg/orders-job:3.4.5", nil, DefaultFlinkVersion},           // not a Flink image name
-		{"myorg/flink-orders:latest", nil, DefaultFlinkVersion},        // no version tag
+		{"myorg/orders-job:3.4.5", nil, DefaultFlinkVersion},    // not a Flink image name
+		{"myorg/flink-orders:latest", nil, DefaultFlinkVersion}, // no version tag
 		{"myorg/orders-job:3.4.5", []corev1.EnvVar{{Name: "FLINK_VERSION", Value: "1.19.2"}}, "1.19.2"},
 		{"flink:1.20.1", []corev1.EnvVar{{Name: "FLINK_VERSION", Value: "2.0.0"}}, "2.0.0"},
 	}

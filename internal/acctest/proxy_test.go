@@ -11,11 +11,11 @@ import (
 
 func TestNormalizeHost(t *testing.T) {
 	for in, want := range map[string]string{
-		"app-rest.ns.svc:8081":                 "app-rest.ns.svc",
-		"APP-REST.NS.SVC.cluster.local.:8081":  "app-rest.ns.svc",
-		"app-rest.ns.svc.cluster.local":        "app-rest.ns.svc",
-		"app-rest.ns.svc":                      "app-rest.ns.svc",
-		"[::1]:80":                             "::1",
+		"app-rest.ns.svc:8081":                "app-rest.ns.svc",
+		"APP-REST.NS.SVC.cluster.local.:8081": "app-rest.ns.svc",
+		"app-rest.ns.svc.cluster.local":       "app-rest.ns.svc",
+		"app-rest.ns.svc":                     "app-rest.ns.svc",
+		"[::1]:80":                            "::1",
 	} {
 		if got := NormalizeHost(in); got != want {
 			t.Errorf("NormalizeHost(%q) = %q, want %q", in, got, want)

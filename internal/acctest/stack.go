@@ -61,6 +61,10 @@ type Options struct {
 	Router Router
 	// Progress receives short progress lines. Default os.Stderr.
 	Progress io.Writer
+	// SetEnv sets Env() in the process environment as soon as the proxy listens, before the
+	// stack creates any HTTP client: net/http reads HTTP_PROXY/NO_PROXY once per process
+	// (on the first proxied request of any client using ProxyFromEnvironment) and caches it.
+	SetEnv bool
 }
 
 // Stack is a running test cluster: etcd + kube-apiserver (envtest), kube-controller-manager,
@@ -78,6 +82,8 @@ type Stack struct {
 	agent      *NodeAgent
 	runtime    Runtime
 	proxy      *Proxy
+	proxyURL   string
+	prevEnv    map[string]*string // what SetEnv overwrote, restored by Stop
 	started    time.Duration
 }
 
@@ -117,6 +123,23 @@ func StartStack(ctx context.Context, opts Options) (s *Stack, err error) {
 			s.progressf("acctest: logs kept in %s", dir)
 		}
 	}()
+
+	// The proxy first, so that the environment can point at it before any HTTP client exists.
+	if s.proxy, err = StartProxy(opts.Router); err != nil {
+		return s, err
+	}
+	s.proxyURL = s.proxy.URL()
+	if opts.SetEnv {
+		s.prevEnv = map[string]*string{}
+		for k, v := range s.Env() {
+			if old, ok := os.LookupEnv(k); ok {
+				s.prevEnv[k] = &old
+			} else {
+				s.prevEnv[k] = nil
+			}
+			os.Setenv(k, v)
+		}
+	}
 
 	// etcd + kube-apiserver through envtest.
 	s.progressf("acctest: starting kube-apiserver + etcd (%s) …", opts.BinDir)
@@ -165,7 +188,7 @@ func StartStack(ctx context.Context, opts Options) (s *Stack, err error) {
 	}
 	s.progressf("acctest: kube-controller-manager up in %s", since(step))
 
-	// Node agent and proxy.
+	// Node agent.
 	step = time.Now()
 	agentLog, err := os.Create(filepath.Join(dir, "agent.log"))
 	if err != nil {
@@ -175,11 +198,8 @@ func StartStack(ctx context.Context, opts Options) (s *Stack, err error) {
 	if err := s.agent.Start(ctx, 4); err != nil {
 		return s, err
 	}
-	if s.proxy, err = StartProxy(opts.Router); err != nil {
-		return s, err
-	}
 	s.started = time.Since(t0)
-	s.progressf("acctest: node %s + proxy %s up in %s; stack ready in %s", s.agent.NodeName(), s.proxy.URL(), since(step), since(t0))
+	s.progressf("acctest: node %s up in %s; proxy %s; stack ready in %s", s.agent.NodeName(), since(step), s.proxy.URL(), since(t0))
 	return s, nil
 }
 
@@ -278,6 +298,14 @@ func (s *Stack) stop() error {
 		errs = append(errs, s.env.Stop())
 		s.env = nil
 	}
+	for k, v := range s.prevEnv {
+		if v == nil {
+			os.Unsetenv(k)
+		} else {
+			os.Setenv(k, *v)
+		}
+	}
+	s.prevEnv = nil
 	return errors.Join(errs...)
 }
 
@@ -291,7 +319,7 @@ func (s *Stack) RESTConfig() *rest.Config { return rest.CopyConfig(s.cfg) }
 func (s *Stack) KubeconfigPath() string { return s.kubeconfig }
 
 // ProxyURL is the forward proxy's URL, the value for HTTP_PROXY.
-func (s *Stack) ProxyURL() string { return s.proxy.URL() }
+func (s *Stack) ProxyURL() string { return s.proxyURL }
 
 // Agent is the test node agent.
 func (s *Stack) Agent() *NodeAgent { return s.agent }
@@ -314,14 +342,18 @@ func (s *Stack) Dir() string { return s.dir }
 // StartupTime is how long StartStack took.
 func (s *Stack) StartupTime() time.Duration { return s.started }
 
-// DumpLogs writes the last lines of each component log to w.
+// DumpLogs writes the last lines of the component logs to w: up to lines of the agent's,
+// fewer of kube-controller-manager's and kube-apiserver's (etcd's stays in Dir).
 func (s *Stack) DumpLogs(w io.Writer, lines int) {
-	for _, name := range []string{"agent.log", "kube-controller-manager.log", "kube-apiserver.log", "etcd.log"} {
-		p := filepath.Join(s.dir, name)
-		if _, err := os.Stat(p); err != nil {
+	for _, l := range []struct {
+		name string
+		n    int
+	}{{"agent.log", lines}, {"kube-controller-manager.log", lines / 2}, {"kube-apiserver.log", lines / 3}} {
+		p := filepath.Join(s.dir, l.name)
+		if _, err := os.Stat(p); err != nil || l.n <= 0 {
 			continue
 		}
-		fmt.Fprintf(w, "--- %s (last %d lines) ---\n%s", p, lines, tailFile(p, lines))
+		fmt.Fprintf(w, "--- %s (last %d lines) ---\n%s", p, l.n, tailFile(p, l.n))
 	}
 }
 

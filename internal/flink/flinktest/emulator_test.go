@@ -128,7 +128,7 @@ func TestEmulatorTransport(t *testing.T) {
 
 func TestCanonicalHost(t *testing.T) {
 	tests := map[string]string{
-		"Fraud-Rest.Payments.SVC:8081":          "fraud-rest.payments.svc",
+		"Fraud-Rest.Payments.SVC:8081":           "fraud-rest.payments.svc",
 		"fraud-rest.payments.svc.cluster.local.": "fraud-rest.payments.svc",
 		"fraud-rest.payments":                    "fraud-rest.payments.svc",
 		"127.0.0.1:8081":                         "127.0.0.1",

@@ -151,7 +151,23 @@ func (r *versionResource) Delete(ctx context.Context, req resource.DeleteRequest
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	err := r.platform.Kube.DeleteVersionRecord(ctx, state.Namespace.ValueString(), state.Application.ValueString(), state.Version.ValueString())
+	namespace, application, label := state.Namespace.ValueString(), state.Application.ValueString(), state.Version.ValueString()
+	// The deployed version's record is what a restart or rollback runs; never delete it
+	// from under its application.
+	record, _, err := r.platform.Kube.GetAppRecord(ctx, namespace, application)
+	if err == nil && record.DeployedVersion == label {
+		resp.Diagnostics.AddError("Version is deployed",
+			fmt.Sprintf("version %s is what application %s/%s runs, so its record cannot be deleted. Point the application "+
+				"at another version first. When a change replaces a version in place, add "+
+				"lifecycle { create_before_destroy = true } to the flink_application_version so the new one exists first.",
+				state.ID.ValueString(), namespace, application))
+		return
+	}
+	if err != nil && !errors.Is(err, kube.ErrNotFound) {
+		resp.Diagnostics.AddError("Cannot check whether version "+state.ID.ValueString()+" is deployed", err.Error())
+		return
+	}
+	err = r.platform.Kube.DeleteVersionRecord(ctx, namespace, application, label)
 	if err != nil && !errors.Is(err, kube.ErrNotFound) {
 		resp.Diagnostics.AddError("Cannot delete application version "+state.ID.ValueString(), err.Error())
 	}

@@ -259,3 +259,31 @@ resource "flink_streaming_application" "test" {
 		}},
 	})
 }
+
+// TestAccStreamingApplication_deployedVersionIsKept: replacing the version an application
+// runs in place would delete the record a restart needs; the provider refuses and says how.
+func TestAccStreamingApplication_deployedVersionIsKept(t *testing.T) {
+	ns := acctest.Namespace(t)
+	k8s := acctest.Kube(t)
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: providertest.Factories,
+		Steps: []resource.TestStep{
+			{Config: config(t, ns, map[string]string{"v1": "flink:1.20.1"}, "v1", "running")},
+			{
+				Config:      config(t, ns, map[string]string{"v1": "flink:1.20.3"}, "v1", "running"),
+				ExpectError: regexp.MustCompile(`create_before_destroy`),
+			},
+			{
+				// Back to the original: the record survived and the job still runs.
+				Config: config(t, ns, map[string]string{"v1": "flink:1.20.1"}, "v1", "running"),
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue(app, tfjsonpath.New("status"), knownvalue.StringExact("RUNNING")),
+				},
+				Check: func(*terraform.State) error {
+					_, err := k8s.CoreV1().ConfigMaps(ns).Get(context.Background(), kube.VersionRecordName("orders", "v1"), metav1.GetOptions{})
+					return err
+				},
+			},
+		},
+	})
+}
