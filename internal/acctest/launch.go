@@ -5,12 +5,11 @@ import (
 	"encoding/hex"
 	"fmt"
 	"regexp"
-	"sort"
 	"strconv"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
-	"sigs.k8s.io/yaml"
+	"go.yaml.in/yaml/v3"
 )
 
 // The pod shape the agent understands is the one Flink's own Kubernetes documentation (and
@@ -306,60 +305,74 @@ func ParseLegacyConfig(content string) map[string]string {
 }
 
 // ParseConfigYAML parses Flink's config.yaml (standard YAML, Flink ≥ 1.19): nested maps are
-// flattened with dots, lists become Flink's ";"-separated form. Content that is not valid YAML
-// is read as flat "key: value" lines.
+// flattened with dots, lists become Flink's ";"-separated form, scalars keep their text
+// ("1.20" stays "1.20"). Content that is not valid YAML is read as flat "key: value" lines.
 func ParseConfigYAML(content string) (map[string]string, error) {
-	var doc map[string]any
+	var doc yaml.Node
 	if err := yaml.Unmarshal([]byte(content), &doc); err != nil {
 		return ParseLegacyConfig(content), nil
 	}
 	conf := map[string]string{}
-	flattenInto(conf, "", doc)
+	if len(doc.Content) == 0 {
+		return conf, nil
+	}
+	root := resolveAlias(doc.Content[0])
+	if root.Kind != yaml.MappingNode {
+		return nil, fmt.Errorf("not a YAML map of configuration keys")
+	}
+	flattenInto(conf, "", root)
 	return conf, nil
 }
 
-func flattenInto(conf map[string]string, prefix string, v any) {
-	switch v := v.(type) {
-	case map[string]any:
-		for k, vv := range v {
-			key := k
+func resolveAlias(n *yaml.Node) *yaml.Node {
+	for n != nil && n.Kind == yaml.AliasNode {
+		n = n.Alias
+	}
+	return n
+}
+
+func flattenInto(conf map[string]string, prefix string, n *yaml.Node) {
+	n = resolveAlias(n)
+	switch n.Kind {
+	case yaml.MappingNode:
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			key := n.Content[i].Value
 			if prefix != "" {
-				key = prefix + "." + k
+				key = prefix + "." + key
 			}
-			flattenInto(conf, key, vv)
+			flattenInto(conf, key, n.Content[i+1])
 		}
-	case []any:
-		parts := make([]string, 0, len(v))
-		for _, e := range v {
-			parts = append(parts, scalarString(e))
+	case yaml.SequenceNode:
+		parts := make([]string, 0, len(n.Content))
+		for _, e := range n.Content {
+			parts = append(parts, inlineValue(e))
 		}
 		conf[prefix] = strings.Join(parts, ";")
-	case nil:
-		// "key:" with no value: Flink ignores it.
-	default:
-		conf[prefix] = scalarString(v)
+	case yaml.ScalarNode:
+		if n.Tag != "!!null" {
+			conf[prefix] = n.Value
+		}
 	}
 }
 
-func scalarString(v any) string {
-	switch v := v.(type) {
-	case string:
-		return v
-	case float64: // sigs.k8s.io/yaml goes through JSON
-		return strconv.FormatFloat(v, 'f', -1, 64)
-	case map[string]any:
-		keys := make([]string, 0, len(v))
-		for k := range v {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		parts := make([]string, 0, len(keys))
-		for _, k := range keys {
-			parts = append(parts, k+":"+scalarString(v[k]))
+// inlineValue renders a list element: a scalar as is, a map as Flink's "k:v,k:v".
+func inlineValue(n *yaml.Node) string {
+	n = resolveAlias(n)
+	switch n.Kind {
+	case yaml.MappingNode:
+		parts := []string{}
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			parts = append(parts, n.Content[i].Value+":"+inlineValue(n.Content[i+1]))
 		}
 		return strings.Join(parts, ",")
+	case yaml.SequenceNode:
+		parts := []string{}
+		for _, e := range n.Content {
+			parts = append(parts, inlineValue(e))
+		}
+		return strings.Join(parts, ";")
 	default:
-		return fmt.Sprint(v)
+		return n.Value
 	}
 }
 

@@ -205,11 +205,11 @@ func TestSelectConfigFile(t *testing.T) {
 }
 
 func TestParseConfigYAMLNested(t *testing.T) {
-	conf, err := ParseConfigYAML("taskmanager:\n  numberOfTaskSlots: 2\nparallelism.default: 4\npipeline.jars: [a.jar, b.jar]\nenv.java.opts.all: -XX:+UseG1GC\n")
+	conf, err := ParseConfigYAML("taskmanager:\n  numberOfTaskSlots: 2\nparallelism.default: 4\npipeline.jars: [a.jar, b.jar]\nenv.java.opts.all: -XX:+UseG1GC\nsome.version: 1.20\nempty:\n")
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := map[string]string{"taskmanager.numberOfTaskSlots": "2", "parallelism.default": "4", "pipeline.jars": "a.jar;b.jar", "env.java.opts.all": "-XX:+UseG1GC"}
+	want := map[string]string{"taskmanager.numberOfTaskSlots": "2", "parallelism.default": "4", "pipeline.jars": "a.jar;b.jar", "env.java.opts.all": "-XX:+UseG1GC", "some.version": "1.20"}
 	if !reflect.DeepEqual(conf, want) {
 		t.Errorf("got %v want %v", conf, want)
 	}

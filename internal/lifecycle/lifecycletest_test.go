@@ -1,0 +1,576 @@
+package lifecycle
+
+// Shared test harness: a client-go fake clientset (server-side apply included) standing in
+// for the API server, a tiny "kubelet" that reacts to applied Deployments by rolling them
+// out and starting an emulated Flink JobManager, and the flinktest emulator served over a
+// real httptest.Server, reached through a RoundTripper that keeps the in-cluster Host so
+// the emulator routes by it.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
+	corev1ac "k8s.io/client-go/applyconfigurations/core/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/kubernetes/fake"
+	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
+	k8stesting "k8s.io/client-go/testing"
+	"sigs.k8s.io/yaml"
+
+	"github.com/flinkplatform/terraform-provider-flink/internal/flink"
+	"github.com/flinkplatform/terraform-provider-flink/internal/flink/flinktest"
+	"github.com/flinkplatform/terraform-provider-flink/internal/kube"
+	"github.com/flinkplatform/terraform-provider-flink/internal/spec"
+)
+
+const (
+	testNS  = "payments"
+	testApp = "fraud"
+)
+
+var (
+	deploymentsGVR = appsv1.SchemeGroupVersion.WithResource("deployments")
+	configMapsGVR  = corev1.SchemeGroupVersion.WithResource("configmaps")
+)
+
+// testVersion is a small valid version of the test application: parallelism 2 on
+// TaskManagers with one slot each, so the renderer asks for two TaskManagers.
+func testVersion(label string) spec.Version {
+	return spec.Version{
+		Namespace:    testNS,
+		Application:  testApp,
+		Label:        label,
+		Description:  "fraud detector " + label,
+		Image:        "registry.example.com/fraud:1.4.0",
+		JarURI:       "local:///opt/flink/usrlib/fraud.jar",
+		EntryClass:   "com.example.fraud.Job",
+		Args:         []string{"--input", "kafka://payments"},
+		FlinkVersion: "1.20",
+		Parallelism:  2,
+		FlinkConfiguration: map[string]string{
+			"pipeline.name": "fraud",
+		},
+		JobManager:  spec.JobManager{CPU: 0.5, Memory: "1024m"},
+		TaskManager: spec.TaskManager{CPU: 1, Memory: "2048m", TaskSlots: 1},
+	}
+}
+
+func desiredFor(v spec.Version, state string) Desired {
+	return Desired{Namespace: testNS, Name: testApp, Version: v, State: state}
+}
+
+// harness is one isolated platform: its own fake API server, emulator and HTTP server.
+type harness struct {
+	t       *testing.T
+	fake    *fake.Clientset
+	emu     *flinktest.Emulator
+	srv     *httptest.Server
+	p       *Platform
+	kubelet *kubelet
+	// flinkDown makes every Flink request fail with "connection refused" before it is sent.
+	flinkDown atomic.Bool
+	// flinkRequests counts requests that reached the transport.
+	flinkRequests atomic.Int64
+
+	mu       sync.Mutex
+	progress []string
+	logs     []string
+}
+
+func newHarness(t *testing.T) *harness {
+	t.Helper()
+	h := &harness{t: t, fake: fake.NewClientset(), emu: flinktest.New()}
+	h.srv = httptest.NewServer(h.emu)
+	target, err := url.Parse(h.srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := &http.Transport{}
+	rt := &hostKeepingTransport{target: target, base: base, down: &h.flinkDown, count: &h.flinkRequests}
+	httpClient := &http.Client{Transport: rt, Timeout: 5 * time.Second}
+	t.Cleanup(func() {
+		base.CloseIdleConnections()
+		h.srv.Close()
+		h.emu.Close()
+	})
+
+	h.kubelet = &kubelet{emu: h.emu, tracker: h.fake.Tracker(), registerTaskManagers: true}
+	h.installAPIServerBehaviour()
+
+	h.p = &Platform{
+		Kube: &kube.Client{
+			Kube:         ctxHonouringClientset{h.fake},
+			FieldManager: kube.FieldManager,
+			Logf: func(format string, args ...any) {
+				h.mu.Lock()
+				defer h.mu.Unlock()
+				h.logs = append(h.logs, fmt.Sprintf(format, args...))
+			},
+		},
+		Flink: func(namespace, application string) *flink.Client {
+			return flink.New(namespace+"/"+application, kube.RestURL(application, namespace), httpClient)
+		},
+		RestURL:          func(namespace, application string) string { return kube.RestURL(application, namespace) },
+		DefaultNamespace: testNS,
+	}
+	return h
+}
+
+// installAPIServerBehaviour adds what a real API server does and the fake does not: UIDs on
+// created ConfigMaps (owner references point at them), generations on Deployments, and the
+// kubelet reacting to applied Deployments.
+func (h *harness) installAPIServerBehaviour() {
+	var uids atomic.Int64
+	h.fake.PrependReactor("create", "configmaps", func(a k8stesting.Action) (bool, runtime.Object, error) {
+		if cm, ok := a.(k8stesting.CreateAction).GetObject().(*corev1.ConfigMap); ok && cm.UID == "" {
+			cm.UID = types.UID(fmt.Sprintf("00000000-0000-0000-0000-%012d", uids.Add(1)))
+		}
+		return false, nil, nil
+	})
+	h.fake.PrependReactor("patch", "deployments", h.kubelet.react)
+}
+
+func (h *harness) progressFn() Progress {
+	return func(msg string) {
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		h.progress = append(h.progress, msg)
+	}
+}
+
+func (h *harness) progressLines() []string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return append([]string(nil), h.progress...)
+}
+
+// apply runs Platform.Apply with a generous deadline.
+func (h *harness) apply(desired Desired, planned Operation) (Result, error) {
+	h.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	return h.p.Apply(ctx, desired, planned, h.progressFn())
+}
+
+// mustApply applies and fails the test on error.
+func (h *harness) mustApply(desired Desired, planned Operation) Result {
+	h.t.Helper()
+	res, err := h.apply(desired, planned)
+	if err != nil {
+		h.t.Fatalf("Apply(%s, planned %q): %v", desired.Version.Label, planned, err)
+	}
+	return res
+}
+
+// deploy brings the application up running version v (generation 1).
+func (h *harness) deploy(v spec.Version) Result {
+	h.t.Helper()
+	res := h.mustApply(desiredFor(v, StateRunning), OpDeploy)
+	if res.JobID != JobIDFor(testNS, testApp, 1) {
+		h.t.Fatalf("initial deploy job id %q, want generation 1's %q", res.JobID, JobIDFor(testNS, testApp, 1))
+	}
+	return res
+}
+
+func (h *harness) record() kube.AppRecord {
+	h.t.Helper()
+	rec, _, err := h.p.Kube.GetAppRecord(context.Background(), testNS, testApp)
+	if err != nil {
+		h.t.Fatalf("GetAppRecord: %v", err)
+	}
+	return rec
+}
+
+func (h *harness) recordConfigMap() *corev1.ConfigMap {
+	h.t.Helper()
+	_, cm, err := h.p.Kube.GetAppRecord(context.Background(), testNS, testApp)
+	if err != nil {
+		h.t.Fatalf("GetAppRecord: %v", err)
+	}
+	return cm
+}
+
+func (h *harness) deployment(name string) *appsv1.Deployment {
+	h.t.Helper()
+	d, err := h.fake.AppsV1().Deployments(testNS).Get(context.Background(), name, metav1.GetOptions{})
+	if err != nil {
+		h.t.Fatalf("get Deployment %s: %v", name, err)
+	}
+	return d
+}
+
+func (h *harness) host() string { return kube.RestHost(testApp, testNS) }
+
+// cluster returns the emulated JobManager currently serving the application.
+func (h *harness) cluster() *flinktest.Cluster {
+	h.t.Helper()
+	c := h.emu.Cluster(h.host())
+	if c == nil {
+		h.t.Fatalf("no emulated Flink cluster serves %s", h.host())
+	}
+	return c
+}
+
+// events returns "Type/Reason: message" of every Event recorded on the application.
+func (h *harness) events() []string {
+	h.t.Helper()
+	list, err := h.fake.CoreV1().Events(testNS).List(context.Background(), metav1.ListOptions{})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	var out []string
+	for _, e := range list.Items {
+		out = append(out, e.Type+"/"+e.Reason+": "+e.Message)
+	}
+	return out
+}
+
+// failRecordWrites makes the next n writes (verb "create" or "update") of the application
+// record answer err, as a concurrent writer would make the API server answer.
+func (h *harness) failRecordWrites(verb string, n int, err func() error) *atomic.Int64 {
+	var hits atomic.Int64
+	h.fake.PrependReactor(verb, "configmaps", func(a k8stesting.Action) (bool, runtime.Object, error) {
+		var name string
+		switch a := a.(type) {
+		case k8stesting.CreateAction:
+			name = a.GetObject().(*corev1.ConfigMap).Name
+		case k8stesting.UpdateAction:
+			name = a.GetObject().(*corev1.ConfigMap).Name
+		}
+		if name != kube.AppRecordName(testApp) || hits.Load() >= int64(n) {
+			return false, nil, nil
+		}
+		hits.Add(1)
+		return true, nil, err()
+	})
+	return &hits
+}
+
+func conflictErr() error {
+	return apierrors.NewConflict(corev1.Resource("configmaps"), kube.AppRecordName(testApp),
+		errors.New("the object has been modified; please apply your changes to the latest version and try again"))
+}
+
+// ---- kubelet ----
+
+// start is one start of an emulated JobManager: its job id and the state the job of the
+// JobManager it replaced was in at that moment ("" when none was running).
+type start struct {
+	JobID         string
+	PreviousJobID string
+	PreviousState string
+}
+
+// kubelet plays Deployment controller and kubelet. When a Deployment is applied it bumps
+// the generation if the spec changed and marks it rolled out (all replicas updated and
+// available). When the JobManager's pod template changed (or no JobManager runs) it
+// "restarts the pod": starts a new emulated cluster at the REST host with the job id from
+// the container's --job-id, with no TaskManagers yet. Applying the TaskManager Deployment
+// registers its replicas with the JobManager. A JobManager scaled to 0 stops serving.
+type kubelet struct {
+	emu     *flinktest.Emulator
+	tracker k8stesting.ObjectTracker
+
+	mu                   sync.Mutex
+	registerTaskManagers bool
+	flinkVersion         string // full Flink version the emulated JobManagers report ("" = emulator default)
+	onStart              func(*flinktest.Cluster)
+	starts               []start
+	stops                []start // JobID empty; Previous* = the JobManager scaled away
+}
+
+func (k *kubelet) setRegisterTaskManagers(v bool) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.registerTaskManagers = v
+}
+
+// setOnStart registers a hook run on every newly started JobManager (fault injection).
+func (k *kubelet) setOnStart(fn func(*flinktest.Cluster)) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.onStart = fn
+}
+
+func (k *kubelet) startsSoFar() []start {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return append([]start(nil), k.starts...)
+}
+
+func (k *kubelet) stopsSoFar() []start {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return append([]start(nil), k.stops...)
+}
+
+func (k *kubelet) react(a k8stesting.Action) (bool, runtime.Object, error) {
+	pa, ok := a.(k8stesting.PatchAction)
+	if !ok || pa.GetPatchType() != types.ApplyPatchType {
+		return false, nil, nil
+	}
+	ns, name := pa.GetNamespace(), pa.GetName()
+	var before *appsv1.Deployment
+	if obj, err := k.tracker.Get(deploymentsGVR, ns, name, metav1.GetOptions{}); err == nil {
+		before = obj.(*appsv1.Deployment).DeepCopy()
+	}
+	handled, obj, err := k8stesting.ObjectReaction(k.tracker)(a)
+	if err != nil || !handled {
+		return handled, obj, err
+	}
+	d := obj.(*appsv1.Deployment).DeepCopy()
+	templateChanged := before == nil || !equality.Semantic.DeepEqual(before.Spec.Template, d.Spec.Template)
+	gen := int64(1)
+	if before != nil {
+		gen = before.Generation
+		if !equality.Semantic.DeepEqual(before.Spec, d.Spec) {
+			gen++
+		}
+	}
+	d.Generation = gen
+	replicas := int32(1)
+	if d.Spec.Replicas != nil {
+		replicas = *d.Spec.Replicas
+	}
+	d.Status = appsv1.DeploymentStatus{
+		ObservedGeneration: gen, Replicas: replicas, UpdatedReplicas: replicas,
+		ReadyReplicas: replicas, AvailableReplicas: replicas,
+	}
+	if err := k.tracker.Update(deploymentsGVR, d, ns, metav1.UpdateOptions{FieldManager: "kube-controller-manager"}); err != nil {
+		return true, nil, fmt.Errorf("test kubelet: roll out %s/%s: %w", ns, name, err)
+	}
+	app := d.Labels[kube.LabelName]
+	switch name {
+	case kube.JobManagerDeploymentName(app):
+		k.jobManager(ns, app, d, replicas, templateChanged)
+	case kube.TaskManagerDeploymentName(app):
+		k.taskManagers(ns, app, replicas)
+	}
+	stored, err := k.tracker.Get(deploymentsGVR, ns, name, metav1.GetOptions{})
+	return true, stored, err
+}
+
+func (k *kubelet) jobManager(ns, app string, d *appsv1.Deployment, replicas int32, templateChanged bool) {
+	host := kube.RestHost(app, ns)
+	if replicas == 0 {
+		old := k.emu.Cluster(host)
+		if old == nil {
+			return
+		}
+		st := start{PreviousJobID: old.JobID(), PreviousState: old.JobState()}
+		k.emu.Stop(host)
+		k.mu.Lock()
+		k.stops = append(k.stops, st)
+		k.mu.Unlock()
+		return
+	}
+	old := k.emu.Cluster(host)
+	if old != nil && !templateChanged {
+		return // same pod keeps running
+	}
+	cfg := k.flinkConfig(ns, app)
+	k.mu.Lock()
+	fv := k.flinkVersion
+	k.mu.Unlock()
+	js := flinktest.JobSpec{JobID: jobIDArg(d), Config: cfg, FlinkVersion: fv}
+	st := start{JobID: js.JobID}
+	if old != nil {
+		st.PreviousJobID, st.PreviousState = old.JobID(), old.JobState()
+	}
+	c := k.emu.Start(host, js)
+	c.SetTaskManagers(0, 0) // the TaskManager pods register when their Deployment is applied
+	k.mu.Lock()
+	k.starts = append(k.starts, st)
+	hook := k.onStart
+	k.mu.Unlock()
+	if hook != nil {
+		hook(c)
+	}
+}
+
+func (k *kubelet) taskManagers(ns, app string, replicas int32) {
+	c := k.emu.Cluster(kube.RestHost(app, ns))
+	k.mu.Lock()
+	register := k.registerTaskManagers
+	k.mu.Unlock()
+	if c == nil || !register {
+		return
+	}
+	slots := 1
+	if s := k.flinkConfig(ns, app)[kube.KeyTaskSlots]; s != "" {
+		fmt.Sscan(s, &slots)
+	}
+	c.SetTaskManagers(int(replicas), slots)
+}
+
+// flinkConfig reads the rendered Flink configuration (config.yaml: flat key: value lines)
+// from the application's ConfigMap, applied before the Deployments.
+func (k *kubelet) flinkConfig(ns, app string) map[string]string {
+	obj, err := k.tracker.Get(configMapsGVR, ns, kube.ConfigMapName(app), metav1.GetOptions{})
+	if err != nil {
+		return nil
+	}
+	raw := obj.(*corev1.ConfigMap).Data[kube.ConfigFileYAML]
+	var parsed map[string]any
+	if err := yaml.Unmarshal([]byte(raw), &parsed); err != nil {
+		return nil
+	}
+	out := map[string]string{}
+	for key, v := range parsed {
+		out[key] = fmt.Sprint(v)
+	}
+	return out
+}
+
+func jobIDArg(d *appsv1.Deployment) string {
+	for _, c := range d.Spec.Template.Spec.Containers {
+		for i, a := range c.Args {
+			if a == "--job-id" && i+1 < len(c.Args) {
+				return c.Args[i+1]
+			}
+		}
+	}
+	return ""
+}
+
+// ---- Flink transport ----
+
+// hostKeepingTransport sends every request to the test server but keeps the in-cluster
+// host ("fraud-rest.payments.svc:8081") as the request's Host, which the emulator routes by.
+type hostKeepingTransport struct {
+	target *url.URL
+	base   http.RoundTripper
+	down   *atomic.Bool
+	count  *atomic.Int64
+}
+
+func (t *hostKeepingTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	t.count.Add(1)
+	if t.down.Load() {
+		if req.Body != nil {
+			req.Body.Close()
+		}
+		return nil, &net.OpError{Op: "dial", Net: "tcp", Err: os.NewSyscallError("connect", syscall.ECONNREFUSED)}
+	}
+	r := req.Clone(req.Context())
+	r.Host = req.URL.Host
+	r.URL.Scheme, r.URL.Host = t.target.Scheme, t.target.Host
+	return t.base.RoundTrip(r)
+}
+
+// ---- client-go behaviour the fake lacks ----
+
+// ctxHonouringClientset makes ConfigMap and Event requests fail once their context has
+// ended, as every request of a real client-go clientset does (the fake ignores contexts).
+type ctxHonouringClientset struct{ *fake.Clientset }
+
+var _ kubernetes.Interface = ctxHonouringClientset{}
+
+func (c ctxHonouringClientset) CoreV1() typedcorev1.CoreV1Interface {
+	return ctxCoreV1{c.Clientset.CoreV1()}
+}
+
+type ctxCoreV1 struct{ typedcorev1.CoreV1Interface }
+
+func (c ctxCoreV1) ConfigMaps(ns string) typedcorev1.ConfigMapInterface {
+	return ctxConfigMaps{c.CoreV1Interface.ConfigMaps(ns)}
+}
+
+func (c ctxCoreV1) Events(ns string) typedcorev1.EventInterface {
+	return ctxEvents{c.CoreV1Interface.Events(ns)}
+}
+
+type ctxConfigMaps struct{ typedcorev1.ConfigMapInterface }
+
+func (c ctxConfigMaps) Get(ctx context.Context, name string, o metav1.GetOptions) (*corev1.ConfigMap, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	return c.ConfigMapInterface.Get(ctx, name, o)
+}
+
+func (c ctxConfigMaps) List(ctx context.Context, o metav1.ListOptions) (*corev1.ConfigMapList, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	return c.ConfigMapInterface.List(ctx, o)
+}
+
+func (c ctxConfigMaps) Create(ctx context.Context, cm *corev1.ConfigMap, o metav1.CreateOptions) (*corev1.ConfigMap, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	return c.ConfigMapInterface.Create(ctx, cm, o)
+}
+
+func (c ctxConfigMaps) Update(ctx context.Context, cm *corev1.ConfigMap, o metav1.UpdateOptions) (*corev1.ConfigMap, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	return c.ConfigMapInterface.Update(ctx, cm, o)
+}
+
+func (c ctxConfigMaps) Apply(ctx context.Context, cm *corev1ac.ConfigMapApplyConfiguration, o metav1.ApplyOptions) (*corev1.ConfigMap, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	return c.ConfigMapInterface.Apply(ctx, cm, o)
+}
+
+func (c ctxConfigMaps) Delete(ctx context.Context, name string, o metav1.DeleteOptions) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return c.ConfigMapInterface.Delete(ctx, name, o)
+}
+
+type ctxEvents struct{ typedcorev1.EventInterface }
+
+func (c ctxEvents) Create(ctx context.Context, e *corev1.Event, o metav1.CreateOptions) (*corev1.Event, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	return c.EventInterface.Create(ctx, e, o)
+}
+
+// ---- small assertions ----
+
+func wantContains(t *testing.T, what, got string, subs ...string) {
+	t.Helper()
+	for _, s := range subs {
+		if !strings.Contains(got, s) {
+			t.Errorf("%s does not mention %q:\n%s", what, s, got)
+		}
+	}
+}
+
+func isHex32(s string) bool {
+	if len(s) != 32 {
+		return false
+	}
+	for _, r := range s {
+		if !strings.ContainsRune("0123456789abcdef", r) {
+			return false
+		}
+	}
+	return true
+}
