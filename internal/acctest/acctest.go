@@ -17,6 +17,7 @@ import (
 	"crypto/rand"
 	"fmt"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -152,11 +153,12 @@ func Namespace(t testing.TB) string {
 }
 
 // ProviderConfig is the provider block that points the provider at the test cluster, reaching
-// Flink in direct mode through the harness proxy.
+// Flink in direct mode through the harness proxy, with snapshots in SnapshotDir.
 func ProviderConfig(t testing.TB) string {
 	t.Helper()
 	return fmt.Sprintf(`
 provider "flink" {
+  snapshot_storage_url = %s
   kubernetes {
     config_path = %s
   }
@@ -165,7 +167,18 @@ provider "flink" {
     url_template = "http://{name}-rest.{namespace}.svc:8081"
   }
 }
-`, hclString(KubeconfigPath(t)))
+`, hclString("file://"+SnapshotDir(t)), hclString(KubeconfigPath(t)))
+}
+
+// SnapshotDir is the local directory behind the provider's snapshot_storage_url: emulated
+// JobManagers write savepoints there, and the provider's snapshot store reads them.
+func SnapshotDir(t testing.TB) string {
+	t.Helper()
+	dir := filepath.Join(stackFor(t).Dir(), "snapshots")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatalf("acctest: %v", err)
+	}
+	return dir
 }
 
 // hclString quotes s as an HCL string literal (no interpolation).

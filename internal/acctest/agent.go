@@ -33,6 +33,7 @@ type NodeAgent struct {
 	kube     kubernetes.Interface
 	runtime  Runtime
 	nodeName string
+	workers  int
 	log      *log.Logger
 
 	queue     workqueue.TypedRateLimitingInterface[string]
@@ -62,10 +63,14 @@ func NewNodeAgent(kube kubernetes.Interface, rt Runtime, opts NodeAgentOptions) 
 	if opts.Log == nil {
 		opts.Log = io.Discard
 	}
+	if opts.Workers <= 0 {
+		opts.Workers = 4
+	}
 	return &NodeAgent{
 		kube:     kube,
 		runtime:  rt,
 		nodeName: opts.NodeName,
+		workers:  opts.Workers,
 		log:      log.New(opts.Log, "agent: ", log.Ltime|log.Lmicroseconds),
 		running:  map[string]*corev1.Pod{},
 		queue: workqueue.NewTypedRateLimitingQueueWithConfig(
@@ -78,13 +83,11 @@ func NewNodeAgent(kube kubernetes.Interface, rt Runtime, opts NodeAgentOptions) 
 func (a *NodeAgent) NodeName() string { return a.nodeName }
 
 // Start registers the node, starts the pod informer, and returns once its cache has synced.
-func (a *NodeAgent) Start(ctx context.Context, workers int) error {
+func (a *NodeAgent) Start(ctx context.Context) error {
 	if err := a.registerNode(ctx); err != nil {
 		return err
 	}
-	if workers <= 0 {
-		workers = 4
-	}
+	workers := a.workers
 	runCtx, cancel := context.WithCancel(context.Background())
 	a.cancel = cancel
 	a.factory = informers.NewSharedInformerFactory(a.kube, 0)

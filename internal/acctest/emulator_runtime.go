@@ -3,6 +3,9 @@ package acctest
 import (
 	"context"
 	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
 	"sync"
 
 	corev1 "k8s.io/api/core/v1"
@@ -69,6 +72,9 @@ func (r *EmulatorRuntime) StartJobManager(_ context.Context, pod *corev1.Pod, jm
 		SavepointDir:          jm.SavepointDir,
 	}
 	cluster := r.emu.Start(jm.RestHost, spec)
+	// Like Flink, write each savepoint's files where its path points (file:// paths), so
+	// the provider's snapshot store finds a real _metadata file.
+	cluster.OnSavepoint(writeLocalSavepoint)
 	r.jms[jm.RestHost] = pod.UID
 	r.pods[pod.UID] = emulatedPod{host: jm.RestHost, role: RoleJobManager}
 	n, slots := r.taskManagersLocked(jm.RestHost)
@@ -150,4 +156,29 @@ func (r *EmulatorRuntime) Route(host string) (http.Handler, bool) {
 		return nil, false
 	}
 	return r.emu, true
+}
+
+// writeLocalSavepoint materialises a savepoint at a file: path: a state file, then
+// _metadata, as Flink finishes a savepoint. Other schemes are left to the test.
+func writeLocalSavepoint(path string) error {
+	dir, ok := localPath(path)
+	if !ok {
+		return nil
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(dir, "state-0"), []byte("emulated operator state\n"), 0o644); err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(dir, "_metadata"), []byte("emulated savepoint metadata for "+path+"\n"), 0o644)
+}
+
+// localPath turns file:/x and file:///x into /x.
+func localPath(p string) (string, bool) {
+	rest, ok := strings.CutPrefix(p, "file:")
+	if !ok {
+		return "", false
+	}
+	return "/" + strings.TrimLeft(rest, "/"), true
 }

@@ -87,8 +87,9 @@ type Stack struct {
 	started    time.Duration
 }
 
-// StartStack starts the whole stack. On error everything started so far is stopped again and
-// the error carries the tail of the failing component's log.
+// StartStack starts the whole stack. On error everything started so far is stopped again, the
+// logs stay in the temporary directory, and the error carries the tail of the failing
+// component's log.
 func StartStack(ctx context.Context, opts Options) (s *Stack, err error) {
 	t0 := time.Now()
 	if opts.BinDir == "" {
@@ -119,8 +120,9 @@ func StartStack(ctx context.Context, opts Options) (s *Stack, err error) {
 	s = &Stack{dir: dir, binDir: opts.BinDir, progress: opts.Progress, runtime: opts.Runtime}
 	defer func() {
 		if err != nil {
-			s.stop()
+			_ = s.stop()
 			s.progressf("acctest: logs kept in %s", dir)
+			s = nil
 		}
 	}()
 
@@ -195,7 +197,7 @@ func StartStack(ctx context.Context, opts Options) (s *Stack, err error) {
 		return s, err
 	}
 	s.agent = NewNodeAgent(s.kube, s.runtime, NodeAgentOptions{Log: agentLog})
-	if err := s.agent.Start(ctx, 4); err != nil {
+	if err := s.agent.Start(ctx); err != nil {
 		return s, err
 	}
 	s.started = time.Since(t0)

@@ -212,3 +212,32 @@ func mergeLabels(user map[string]string, ours ...map[string]string) map[string]s
 	}
 	return out
 }
+
+// Names, labels and annotations of the application Lease and the snapshot records.
+const (
+	// RecordLock is the LabelRecord value of the application Lease (see LockName).
+	RecordLock = "lock"
+	// RecordSnapshot is the LabelRecord value of snapshot record ConfigMaps.
+	RecordSnapshot = "snapshot"
+
+	// LabelSnapshotOrigin carries SnapshotRecord.Origin on snapshot records, so that lists
+	// can filter by origin server-side. (The version label is LabelVersion.)
+	LabelSnapshotOrigin = "flink.flinkplatform.io/snapshot-origin"
+
+	// AnnotationLockOperation on the application Lease says what the holder is doing
+	// (LeaseHolder.Operation).
+	AnnotationLockOperation = "flink.flinkplatform.io/lock-operation"
+
+	suffixLock     = "-flink-lock"
+	suffixSnapshot = "-snap-"
+)
+
+// LockName is the name of the coordination.k8s.io/v1 Lease that serialises operations on
+// application app.
+func LockName(app string) string { return app + suffixLock }
+
+// SnapshotRecordSelector matches snapshot records of app; app == "" matches every
+// application in the namespace.
+func SnapshotRecordSelector(app string) string {
+	return recordSelector(app, RecordSnapshot)
+}

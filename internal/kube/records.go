@@ -38,6 +38,19 @@ type Journal struct {
 	StartedAt time.Time `json:"startedAt"`
 	// SavepointPath is the savepoint taken by this operation, once it exists.
 	SavepointPath string `json:"savepointPath,omitempty"`
+	// TriggerID is the savepoint trigger id, written before the request is sent so a
+	// restarted provider asks Flink about the same savepoint instead of taking another.
+	TriggerID string `json:"triggerId,omitempty"`
+	// SnapshotName is the snapshot record of SavepointPath.
+	SnapshotName string `json:"snapshotName,omitempty"`
+	// TargetState is the application state the operation ends in ("running", "suspended"…).
+	TargetState string `json:"targetState,omitempty"`
+	// From is the full spec of the version running before the operation, for rollback.
+	From *spec.Version `json:"from,omitempty"`
+	// FromJobID is the job the operation stops.
+	FromJobID string `json:"fromJobId,omitempty"`
+	// Failure is why the last attempt stopped, for the next plan to show.
+	Failure string `json:"failure,omitempty"`
 }
 
 // AppRecord is the application record: what is deployed and what is in progress. It is
@@ -55,6 +68,13 @@ type AppRecord struct {
 	// ("running", "cancelled", …).
 	State            string `json:"state,omitempty"`
 	LastSnapshotPath string `json:"lastSnapshotPath,omitempty"`
+	// LastSnapshotName is the snapshot record of LastSnapshotPath: the newest snapshot the
+	// lifecycle took, which a resume or recovery must never go behind.
+	LastSnapshotName string `json:"lastSnapshotName,omitempty"`
+	// RestorePath is the snapshot the deployed job started from; re-rendering the cluster
+	// keeps it so an unrelated re-apply does not change the pods' configuration.
+	RestorePath      string `json:"restorePath,omitempty"`
+	AllowNonRestored bool   `json:"allowNonRestored,omitempty"`
 	// Journal is nil when no operation is in progress.
 	Journal *Journal `json:"journal,omitempty"`
 	// Labels and Annotations of flink_streaming_application; also put on the record

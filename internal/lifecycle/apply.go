@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/flinkplatform/terraform-provider-flink/internal/flink"
 	"github.com/flinkplatform/terraform-provider-flink/internal/kube"
 	"github.com/flinkplatform/terraform-provider-flink/internal/spec"
 )
@@ -17,15 +16,36 @@ type Result struct {
 	JobID             string
 	Status            string
 	DeployedVersionID string
+	LastSnapshotName  string
+	LastSnapshotPath  string
 	// RecordExists is true once the application record was written, even if a later step
 	// failed: the resource must then stay in state.
 	RecordExists bool
 }
 
+// Journal steps, in order. Each is written to the application record before the work it
+// names starts, so a process that dies leaves the next apply a precise place to resume.
+const (
+	stepStarted   = "started"
+	stepSavepoint = "savepoint"       // trigger id recorded; the savepoint may be in flight
+	stepTaken     = "snapshot_taken"  // savepoint path and snapshot record written
+	stepDeploying = "deploying"       // new objects being applied with the restore path
+	stepRollback  = "rolling_back"    // the new version failed; the previous one is being restored
+	stepScaleZero = "scaling_to_zero" // suspend: stopping the cluster after the savepoint
+)
+
 // Apply carries out the planned operation for moving the application from what its record
-// says to desired. It classifies the change again from the record and refuses when the
-// result differs from the plan: apply never does something the plan did not show.
+// says to desired. It takes the application's lock, classifies the change again from the
+// record and refuses when the result differs from the plan: apply never does something the
+// plan did not show.
 func (p *Platform) Apply(ctx context.Context, desired Desired, planned Operation, progress Progress) (Result, error) {
+	desired = desired.withDefaults()
+	lock, err := p.lock(ctx, desired.Namespace, desired.Name, string(planned)+" to "+desired.Version.Label)
+	if err != nil {
+		return Result{}, err
+	}
+	defer lock.Release(context.WithoutCancel(ctx))
+
 	stored, _, err := p.Kube.GetAppRecord(ctx, desired.Namespace, desired.Name)
 	if err != nil && !errors.Is(err, kube.ErrNotFound) {
 		return Result{}, err
@@ -39,18 +59,22 @@ func (p *Platform) Apply(ctx context.Context, desired Desired, planned Operation
 	plan := Classify(current, desired)
 	if planned != "" && plan.Operation != planned {
 		// At plan time a version created in the same apply had no record yet, so the plan
-		// assumed its spec differs; doing the planned redeploy is what the reviewer saw.
-		if !(plan.Operation == OpNone && planned == OpStatelessRedeploy) {
-			return Result{}, fmt.Errorf("%s/%s changed since the plan: the plan said %s, but it now needs %s (%s). "+
-				"Run terraform plan again", desired.Namespace, desired.Name, planned, plan.Operation, plan.Summary)
+		// assumed its spec differs; the operation the reviewer saw is still the one to run.
+		if !(plan.Operation == OpNone && isRedeploy(planned) && current != nil && current.State == StateRunning) {
+			return Result{}, fmt.Errorf("%s/%s changed since the plan: the plan said %s, but it now needs %s. Run terraform plan again",
+				desired.Namespace, desired.Name, planned, plan.Operation)
 		}
-		plan = Plan{Operation: planned, Summary: describe(planned, current, desired)}
+		plan.Operation = planned
 	}
+	if err := p.checkPlan(ctx, plan, current, desired); err != nil {
+		return Result{}, err
+	}
+	plan.Summary = describe(plan, current, desired)
 	progress(plan.Summary)
 
 	record.Labels, record.Annotations = desired.Labels, desired.Annotations
-
-	runErr := p.run(ctx, plan.Operation, current, record, desired, progress)
+	op := &operation{p: p, record: record, current: current, desired: desired, progress: progress, lost: lock.Lost()}
+	runErr := op.run(ctx, plan.Operation)
 	result := p.resultFrom(record, plan.Operation)
 	if runErr != nil {
 		p.Kube.Event(ctx, desired.Namespace, desired.Name, "ApplyFailed", plan.Summary+": "+runErr.Error(), true)
@@ -62,168 +86,305 @@ func (p *Platform) Apply(ctx context.Context, desired Desired, planned Operation
 	return result, nil
 }
 
-// run executes the steps of one operation.
-func (p *Platform) run(ctx context.Context, op Operation, current *Current, record *kube.AppRecord, desired Desired, progress Progress) error {
+func isRedeploy(op Operation) bool {
+	return op == OpSavepointRedeploy || op == OpLastStateRedeploy || op == OpStatelessRedeploy
+}
+
+// operation is one run of the step machine for one application.
+type operation struct {
+	p        *Platform
+	record   *kube.AppRecord
+	current  *Current
+	desired  Desired
+	progress Progress
+	lost     <-chan struct{}
+}
+
+func (o *operation) run(ctx context.Context, op Operation) error {
+	d := o.desired
 	switch op {
 	case OpNone:
-		record.Version, record.DeployedVersion = desired.Version, desired.Version.Label
-		if current == nil { // created cancelled: only the record exists
-			record.State = StateCancelled
+		o.record.Version, o.record.DeployedVersion = d.Version, d.Version.Label
+		if o.current == nil {
+			o.record.State = d.State
 		}
-		if err := p.saveRecord(ctx, record); err != nil {
+		if err := o.save(ctx); err != nil {
 			return err
 		}
-		if record.State == StateRunning {
+		if o.record.State == StateRunning {
 			// Labels and annotations live on the objects too; re-apply them without a restart.
-			return p.applyCluster(ctx, record, desired, false)
+			return o.applyCluster(ctx, o.record.Version, o.record.RestorePath, false)
 		}
 		return nil
-	case OpDeploy, OpStatelessRedeploy:
-		if current != nil && current.State == StateRunning {
-			if err := p.cancelJob(ctx, desired.Namespace, desired.Name, current.JobID, progress); err != nil {
-				return err
-			}
+
+	case OpDeploy, OpResume:
+		snap, err := o.p.restoreSource(ctx, o.current, d)
+		if err != nil {
+			return err
 		}
-		return p.deploy(ctx, record, desired, progress)
+		if err := o.deploy(ctx, d.Version, snap.Path); err != nil {
+			return err
+		}
+		return o.finish(ctx, StateRunning)
+
+	case OpStatelessRedeploy:
+		if err := o.cancelRunningJob(ctx); err != nil {
+			return err
+		}
+		if err := o.deploy(ctx, d.Version, ""); err != nil {
+			return err
+		}
+		return o.finish(ctx, StateRunning)
+
+	case OpSavepointRedeploy, OpLastStateRedeploy:
+		if err := o.begin(ctx, op, StateRunning); err != nil {
+			return err
+		}
+		if err := o.takeState(ctx, op); err != nil {
+			return err
+		}
+		return o.deployVerifyRollback(ctx)
+
+	case OpSuspend:
+		if err := o.begin(ctx, op, StateSuspended); err != nil {
+			return err
+		}
+		if err := o.takeState(ctx, op); err != nil {
+			return err
+		}
+		return o.scaleToZero(ctx)
+
 	case OpCancel:
-		if err := p.cancelJob(ctx, desired.Namespace, desired.Name, current.JobID, progress); err != nil {
+		if err := o.cancelRunningJob(ctx); err != nil {
 			return err
 		}
-		record.State = StateCancelled
-		if err := p.saveRecord(ctx, record); err != nil {
+		o.record.State = StateCancelled
+		if err := o.save(ctx); err != nil {
 			return err
 		}
-		if err := p.applyCluster(ctx, record, desired, true); err != nil {
-			return err
-		}
-		return p.Kube.WaitRolledOut(ctx, desired.Namespace, desired.Name, progress)
+		return o.scaleToZeroAndWait(ctx)
+
+	case OpRecover:
+		return o.recover(ctx)
 	}
-	return fmt.Errorf("%s: operation %s is not supported yet", desired.Name, op)
+	return fmt.Errorf("%s: operation %s is not supported", d.Name, op)
 }
 
-// deploy starts a new job of desired.Version with a fresh job id and empty state, and waits
-// until it is healthy.
-func (p *Platform) deploy(ctx context.Context, record *kube.AppRecord, desired Desired, progress Progress) error {
-	record.Generation++
-	record.JobID = JobIDFor(desired.Namespace, desired.Name, record.Generation)
-	record.State = StateRunning
-	record.Version, record.DeployedVersion = desired.Version, desired.Version.Label
-	if err := p.saveRecord(ctx, record); err != nil {
-		return err
+// begin writes the journal: from here on, a crash leaves the next apply a record of what
+// was under way.
+func (o *operation) begin(ctx context.Context, op Operation, target string) error {
+	from := o.record.Version
+	o.record.Journal = &kube.Journal{
+		Operation: string(op), FromVersion: from.Label, ToVersion: o.desired.Version.Label,
+		Step: stepStarted, StartedAt: o.p.now(), TargetState: target, From: &from, FromJobID: o.record.JobID,
 	}
-	if err := p.applyCluster(ctx, record, desired, false); err != nil {
-		return err
-	}
-	progress(fmt.Sprintf("%s: waiting for the JobManager and TaskManager rollout", desired.Name))
-	if err := p.Kube.WaitRolledOut(ctx, desired.Namespace, desired.Name, progress); err != nil {
-		return err
-	}
-	progress(fmt.Sprintf("%s: waiting for job %s to run", desired.Name, shortJobID(record.JobID)))
-	return p.waitJobHealthy(ctx, desired.Namespace, desired.Name, record.JobID)
+	return o.save(ctx)
 }
 
-// applyCluster renders the application cluster from the record and server-side applies it,
-// owned by the application record so that deleting the record cascades.
-func (p *Platform) applyCluster(ctx context.Context, record *kube.AppRecord, desired Desired, suspended bool) error {
-	_, recordMap, err := p.Kube.GetAppRecord(ctx, desired.Namespace, desired.Name)
+// step records that the journal reached step.
+func (o *operation) step(ctx context.Context, step string) error {
+	o.record.Journal.Step = step
+	return o.save(ctx)
+}
+
+// takeState stops the running job keeping its state: with a savepoint, or for last_state by
+// cancelling it and keeping its latest checkpoint. The snapshot is recorded before the
+// cluster is touched; if this fails, nothing was torn down and the old job keeps running.
+func (o *operation) takeState(ctx context.Context, op Operation) error {
+	origin := kube.OriginUpgrade
+	if op == OpSuspend {
+		origin = kube.OriginSuspend
+	}
+	var snap kube.SnapshotRecord
+	var err error
+	if op == OpLastStateRedeploy {
+		snap, err = o.p.cancelKeepingCheckpoint(ctx, o.record, o.progress)
+	} else {
+		snap, err = o.p.stopWithSavepoint(ctx, o.record, o.desired.Savepoint, origin, o.save, o.progress)
+	}
 	if err != nil {
+		var pending *savepointPending
+		if errors.As(err, &pending) {
+			// Flink may still complete the savepoint: keep the journal, whose trigger id
+			// lets the next apply pick it up.
+			o.record.Journal.Failure = err.Error()
+		} else {
+			// Nothing changed: forget the journal so the next plan shows the same operation.
+			o.record.Journal = nil
+		}
+		if saveErr := o.save(context.WithoutCancel(ctx)); saveErr != nil {
+			return errors.Join(err, saveErr)
+		}
 		return err
 	}
-	owner := kube.AppOwnerRef(recordMap)
-	objects, err := kube.Render(spec.Deployment{
-		Namespace: desired.Namespace, Application: desired.Name, Version: record.Version,
-		JobID: record.JobID, Suspended: suspended,
-		Labels: desired.Labels, Annotations: desired.Annotations,
-	}, owner)
-	if err != nil {
+	o.record.Journal.SavepointPath, o.record.Journal.SnapshotName = snap.Path, snap.Name
+	o.record.LastSnapshotPath, o.record.LastSnapshotName = snap.Path, snap.Name
+	return o.step(ctx, stepTaken)
+}
+
+// deployVerifyRollback starts the desired version from the journal's snapshot and, if it
+// does not become healthy and rollback is enabled, restarts the previous version from the
+// same snapshot.
+func (o *operation) deployVerifyRollback(ctx context.Context) error {
+	j := o.record.Journal
+	if err := o.step(ctx, stepDeploying); err != nil {
 		return err
 	}
-	return p.Kube.Apply(ctx, objects)
-}
-
-func (p *Platform) saveRecord(ctx context.Context, record *kube.AppRecord) error {
-	_, err := p.Kube.PutAppRecord(ctx, *record)
-	return err
-}
-
-// waitJobHealthy polls the job until it and all its tasks run. A job that ends (FAILED,
-// CANCELED, FINISHED) fails the wait at once with Flink's root exception.
-func (p *Platform) waitJobHealthy(ctx context.Context, namespace, name, jobID string) error {
-	client := p.Flink(namespace, name)
-	var last string
-	err := flink.WaitFor(ctx, func(ctx context.Context) (bool, error) {
-		job, err := client.Job(ctx, jobID)
-		if err != nil {
-			last = err.Error()
-			// The JobManager is still starting, or the job is not submitted yet.
-			if flink.IsRetryable(err) || flink.IsNotFound(err) {
-				return false, nil
-			}
-			return false, err
-		}
-		last = "job " + job.State
-		if flink.IsGloballyTerminal(job.State) {
-			return false, fmt.Errorf("job %s of %s/%s ended %s%s", jobID, namespace, name, job.State, rootCause(ctx, client, jobID))
-		}
-		return flink.JobHealthy(job), nil
-	}, flink.DefaultBackoff())
-	if err != nil && ctx.Err() != nil {
-		return fmt.Errorf("%s/%s: job %s was not running before the timeout (last seen: %s): %w", namespace, name, jobID, last, err)
+	deployErr := o.deploy(ctx, o.desired.Version, j.SavepointPath)
+	if deployErr == nil {
+		return o.finish(ctx, StateRunning)
 	}
-	return err
+	if ctx.Err() != nil || !o.desired.Rollback.Enabled || j.From == nil || j.From.Label == "" {
+		return fmt.Errorf("version %s did not become healthy: %w. The savepoint %s is recorded; the next apply resumes from it",
+			o.desired.Version.Label, deployErr, j.SavepointPath)
+	}
+	o.progress(fmt.Sprintf("%s: version %s failed (%v); rolling back to %s from %s",
+		o.desired.Name, o.desired.Version.Label, deployErr, j.From.Label, j.SavepointPath))
+	if err := o.step(ctx, stepRollback); err != nil {
+		return errors.Join(deployErr, err)
+	}
+	if rollbackErr := o.deploy(ctx, *j.From, j.SavepointPath); rollbackErr != nil {
+		return fmt.Errorf("version %s did not become healthy: %v; rolling back to %s from %s failed too: %w",
+			o.desired.Version.Label, deployErr, j.From.Label, j.SavepointPath, rollbackErr)
+	}
+	if err := o.finish(ctx, StateRunning); err != nil {
+		return errors.Join(deployErr, err)
+	}
+	return fmt.Errorf("version %s did not become healthy: %v; rolled back to version %s, which runs again from savepoint %s",
+		o.desired.Version.Label, deployErr, j.From.Label, j.SavepointPath)
 }
 
-func rootCause(ctx context.Context, client *flink.Client, jobID string) string {
-	exceptions, err := client.JobExceptions(ctx, jobID)
-	if err != nil || exceptions.RootException == "" {
-		return ""
-	}
-	return ": " + firstLine(exceptions.RootException)
-}
-
-func firstLine(s string) string {
-	for i, c := range s {
-		if c == '\n' {
-			return s[:i]
-		}
-	}
-	return s
-}
-
-// cancelJob cancels a running job and waits until Flink reports it ended. A cluster that is
-// already gone or a job that already ended is not an error: the goal is "not running".
-func (p *Platform) cancelJob(ctx context.Context, namespace, name, jobID string, progress Progress) error {
-	if jobID == "" {
-		return nil
-	}
-	client := p.Flink(namespace, name)
-	progress(fmt.Sprintf("%s: cancelling job %s", name, shortJobID(jobID)))
-	job, err := client.Job(ctx, jobID)
-	switch {
-	case flink.IsNotFound(err) || (err != nil && flink.IsRetryable(err)):
-		return nil // nothing runs there to cancel
-	case err != nil:
+// deploy applies version with a new job id, restoring restorePath, and waits until the job
+// is healthy.
+func (o *operation) deploy(ctx context.Context, version spec.Version, restorePath string) error {
+	o.record.Generation++
+	o.record.JobID = JobIDFor(o.record.Namespace, o.record.Application, o.record.Generation)
+	o.record.State = StateRunning
+	o.record.Version, o.record.DeployedVersion = version, version.Label
+	o.record.RestorePath, o.record.AllowNonRestored = restorePath, o.desired.Restore.AllowNonRestoredState
+	if err := o.save(ctx); err != nil {
 		return err
-	case flink.IsGloballyTerminal(job.State):
-		return nil
 	}
-	if err := client.CancelJob(ctx, jobID); err != nil && !flink.IsNotFound(err) {
-		return fmt.Errorf("cancelling job %s of %s/%s: %w", jobID, namespace, name, err)
+	if err := o.applyCluster(ctx, version, restorePath, false); err != nil {
+		return err
 	}
-	cancelCtx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	o.progress(fmt.Sprintf("%s: waiting for the JobManager and TaskManager rollout", o.desired.Name))
+	if err := o.p.Kube.WaitRolledOut(ctx, o.record.Namespace, o.record.Application, o.progress); err != nil {
+		return err
+	}
+	o.progress(fmt.Sprintf("%s: waiting for job %s to run", o.desired.Name, shortJobID(o.record.JobID)))
+	verifyCtx, cancel := context.WithTimeout(ctx, o.desired.Rollback.ReadinessTimeout)
 	defer cancel()
-	return flink.WaitFor(cancelCtx, func(ctx context.Context) (bool, error) {
-		job, err := client.Job(ctx, jobID)
-		if err != nil {
-			return flink.IsNotFound(err), nil
-		}
-		return flink.IsGloballyTerminal(job.State), nil
-	}, flink.DefaultBackoff())
+	return o.p.verify(verifyCtx, o.record, restorePath, o.desired.Rollback.RequireCheckpoint)
 }
 
-// Delete cancels the job and removes the application record; every object of the cluster is
-// owned by it and is garbage-collected. It waits until all of them, and the pods, are gone.
-func (p *Platform) Delete(ctx context.Context, namespace, name string, progress Progress) error {
+// finish clears the journal, records the outcome and prunes automatic snapshots.
+func (o *operation) finish(ctx context.Context, state string) error {
+	o.record.Journal = nil
+	o.record.State = state
+	if err := o.save(ctx); err != nil {
+		return err
+	}
+	o.p.prune(ctx, o.record, o.desired.Retention, o.progress)
+	return nil
+}
+
+// recover continues an operation a dead process left in the journal, towards what the
+// configuration asks now, never restoring from anything older than the journal's snapshot.
+func (o *operation) recover(ctx context.Context) error {
+	j := o.record.Journal
+	o.progress(fmt.Sprintf("%s: resuming an interrupted %s at step %q", o.desired.Name, j.Operation, j.Step))
+	if j.SavepointPath == "" {
+		if err := o.takeState(ctx, Operation(j.Operation)); err != nil {
+			return err
+		}
+		j = o.record.Journal
+	}
+	switch {
+	case o.desired.State == StateSuspended || o.desired.State == StateCancelled:
+		o.record.State = o.desired.State
+		return o.scaleToZero(ctx)
+	case j.Step == stepRollback:
+		// The new version already failed once; bring the previous one back first.
+		if err := o.deploy(ctx, *j.From, j.SavepointPath); err != nil {
+			return fmt.Errorf("rolling back to %s from %s: %w", j.From.Label, j.SavepointPath, err)
+		}
+		return o.finish(ctx, StateRunning)
+	default:
+		return o.deployVerifyRollback(ctx)
+	}
+}
+
+// scaleToZero ends a suspend: the cluster keeps its objects with no pods.
+func (o *operation) scaleToZero(ctx context.Context) error {
+	if o.record.Journal != nil {
+		if err := o.step(ctx, stepScaleZero); err != nil {
+			return err
+		}
+	}
+	o.record.State = o.desired.State
+	if err := o.save(ctx); err != nil {
+		return err
+	}
+	if err := o.scaleToZeroAndWait(ctx); err != nil {
+		return err
+	}
+	return o.finish(ctx, o.desired.State)
+}
+
+func (o *operation) scaleToZeroAndWait(ctx context.Context) error {
+	if err := o.applyCluster(ctx, o.record.Version, "", true); err != nil {
+		return err
+	}
+	return o.p.Kube.WaitRolledOut(ctx, o.record.Namespace, o.record.Application, o.progress)
+}
+
+func (o *operation) cancelRunningJob(ctx context.Context) error {
+	if o.current == nil || o.current.State != StateRunning {
+		return nil
+	}
+	return o.p.cancelJob(ctx, o.record.Namespace, o.record.Application, o.current.JobID, o.progress)
+}
+
+// applyCluster renders the application cluster and server-side applies it, owned by the
+// application record so that deleting the record cascades.
+func (o *operation) applyCluster(ctx context.Context, version spec.Version, restorePath string, suspended bool) error {
+	select {
+	case <-o.lost:
+		return fmt.Errorf("%s/%s: lost the application lock to another apply; stopped before changing the cluster",
+			o.record.Namespace, o.record.Application)
+	default:
+	}
+	_, recordMap, err := o.p.Kube.GetAppRecord(ctx, o.record.Namespace, o.record.Application)
+	if err != nil {
+		return err
+	}
+	objects, err := kube.Render(spec.Deployment{
+		Namespace: o.record.Namespace, Application: o.record.Application, Version: version,
+		JobID: o.record.JobID, RestorePath: restorePath, AllowNonRestoredState: o.record.AllowNonRestored,
+		Suspended: suspended, Labels: o.desired.Labels, Annotations: o.desired.Annotations,
+	}, kube.AppOwnerRef(recordMap))
+	if err != nil {
+		return err
+	}
+	return o.p.Kube.Apply(ctx, objects)
+}
+
+func (o *operation) save(ctx context.Context) error {
+	_, err := o.p.Kube.PutAppRecord(ctx, *o.record)
+	return err
+}
+
+// Delete stops the application per onDestroy (keeping a final savepoint by default) and
+// removes its record; every object of the cluster is owned by the record and garbage
+// collected. It waits until all of them, and the pods, are gone. Snapshot records stay.
+func (p *Platform) Delete(ctx context.Context, namespace, name, onDestroy string, savepoint SavepointOptions, progress Progress) error {
+	lock, err := p.lock(ctx, namespace, name, "destroy")
+	if err != nil {
+		return err
+	}
+	defer lock.Release(context.WithoutCancel(ctx))
+
 	record, _, err := p.Kube.GetAppRecord(ctx, namespace, name)
 	if errors.Is(err, kube.ErrNotFound) {
 		return p.Kube.WaitClusterGone(ctx, namespace, name)
@@ -231,9 +392,25 @@ func (p *Platform) Delete(ctx context.Context, namespace, name string, progress 
 	if err != nil {
 		return err
 	}
-	if record.State == StateRunning {
-		if err := p.cancelJob(ctx, namespace, name, record.JobID, progress); err != nil {
-			return err
+	current := p.currentFrom(ctx, &record)
+	if current.State == StateRunning {
+		switch onDestroy {
+		case DestroyCancel:
+			if err := p.cancelJob(ctx, namespace, name, record.JobID, progress); err != nil {
+				return err
+			}
+		default:
+			savepoint.Drain = savepoint.Drain || onDestroy == DestroyDrain
+			if savepoint.Timeout == 0 {
+				savepoint.Timeout = 10 * time.Minute
+			}
+			save := func(ctx context.Context) error { _, err := p.Kube.PutAppRecord(ctx, record); return err }
+			snap, err := p.stopWithSavepoint(ctx, &record, savepoint, kube.OriginDestroy, save, progress)
+			if err != nil {
+				return fmt.Errorf("destroy keeps a final savepoint (on_destroy = %q) and taking it failed, so nothing was deleted: %w. "+
+					"Set on_destroy = \"cancel\" to destroy without one", onDestroy, err)
+			}
+			progress(fmt.Sprintf("%s: final savepoint %s recorded as %s", name, snap.Path, snap.Name))
 		}
 	}
 	progress(fmt.Sprintf("%s: deleting the application cluster", name))

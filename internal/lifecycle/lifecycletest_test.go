@@ -78,6 +78,14 @@ func desiredFor(v spec.Version, state string) Desired {
 	return Desired{Namespace: testNS, Name: testApp, Version: v, State: state}
 }
 
+// fastTimings make emulated jobs start and cancel within microseconds, so that most tests
+// do not wait for the lifecycle's 100ms polling backoff; tests that exercise the waiting
+// itself set flinktest.DefaultTimings.
+var fastTimings = flinktest.Timings{
+	Initializing: time.Microsecond, Created: time.Microsecond, Deploying: time.Microsecond,
+	Cancelling: time.Microsecond, Savepoint: time.Millisecond, Disposal: time.Millisecond,
+}
+
 // harness is one isolated platform: its own fake API server, emulator and HTTP server.
 type harness struct {
 	t       *testing.T
@@ -113,7 +121,7 @@ func newHarness(t *testing.T) *harness {
 		h.emu.Close()
 	})
 
-	h.kubelet = &kubelet{emu: h.emu, tracker: h.fake.Tracker(), registerTaskManagers: true}
+	h.kubelet = &kubelet{emu: h.emu, tracker: h.fake.Tracker(), registerTaskManagers: true, timings: fastTimings}
 	h.installAPIServerBehaviour()
 
 	h.p = &Platform{
@@ -293,6 +301,7 @@ type kubelet struct {
 	mu                   sync.Mutex
 	registerTaskManagers bool
 	flinkVersion         string // full Flink version the emulated JobManagers report ("" = emulator default)
+	timings              flinktest.Timings
 	onStart              func(*flinktest.Cluster)
 	starts               []start
 	stops                []start // JobID empty; Previous* = the JobManager scaled away
@@ -389,7 +398,7 @@ func (k *kubelet) jobManager(ns, app string, d *appsv1.Deployment, replicas int3
 	}
 	cfg := k.flinkConfig(ns, app)
 	k.mu.Lock()
-	fv := k.flinkVersion
+	fv, timings := k.flinkVersion, k.timings
 	k.mu.Unlock()
 	js := flinktest.JobSpec{JobID: jobIDArg(d), Config: cfg, FlinkVersion: fv}
 	st := start{JobID: js.JobID}
@@ -397,6 +406,7 @@ func (k *kubelet) jobManager(ns, app string, d *appsv1.Deployment, replicas int3
 		st.PreviousJobID, st.PreviousState = old.JobID(), old.JobState()
 	}
 	c := k.emu.Start(host, js)
+	c.SetTimings(timings)
 	c.SetTaskManagers(0, 0) // the TaskManager pods register when their Deployment is applied
 	k.mu.Lock()
 	k.starts = append(k.starts, st)

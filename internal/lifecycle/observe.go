@@ -48,7 +48,8 @@ func (p *Platform) currentFrom(ctx context.Context, record *kube.AppRecord) *Cur
 // observeJob reports a job that ended behind Terraform's back (cancelled with the Flink UI,
 // failed for good) as StateCancelled: the next plan then shows the drift and restarts it.
 func (p *Platform) observeJob(ctx context.Context, record *kube.AppRecord) (Current, string) {
-	current := Current{Version: record.Version, State: record.State, JobID: record.JobID}
+	current := Current{Version: record.Version, State: record.State, JobID: record.JobID, Journal: record.Journal,
+		LastSnapshotPath: record.LastSnapshotPath, LastSnapshotName: record.LastSnapshotName}
 	if record.State != StateRunning {
 		return current, StatusStopped
 	}
@@ -73,5 +74,6 @@ func (p *Platform) resultFrom(record *kube.AppRecord, op Operation) Result {
 	if record.State == StateRunning {
 		status = "RUNNING"
 	}
-	return Result{Operation: op, JobID: record.JobID, Status: status, DeployedVersionID: record.Version.ID(), RecordExists: true}
+	return Result{Operation: op, JobID: record.JobID, Status: status, DeployedVersionID: record.Version.ID(),
+		LastSnapshotName: record.LastSnapshotName, LastSnapshotPath: record.LastSnapshotPath, RecordExists: true}
 }

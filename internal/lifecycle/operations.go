@@ -7,7 +7,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"time"
 
+	"github.com/flinkplatform/terraform-provider-flink/internal/kube"
 	"github.com/flinkplatform/terraform-provider-flink/internal/spec"
 )
 
@@ -28,10 +30,33 @@ const (
 	OpRecover           Operation = "recover"
 )
 
-// Desired states of an application.
+// Application states.
 const (
 	StateRunning   = "running"
+	StateSuspended = "suspended"
 	StateCancelled = "cancelled"
+)
+
+// Upgrade modes: how a running job moves to a new spec.
+const (
+	UpgradeSavepoint = "savepoint"
+	UpgradeLastState = "last_state"
+	UpgradeStateless = "stateless"
+)
+
+// Restore strategies: where a job starts from when none is running.
+const (
+	RestoreLatestSnapshot = "latest_snapshot"
+	RestoreLatestState    = "latest_state"
+	RestoreSnapshot       = "snapshot"
+	RestoreNone           = "none"
+)
+
+// On-destroy behaviours.
+const (
+	DestroySavepoint = "savepoint"
+	DestroyDrain     = "drain"
+	DestroyCancel    = "cancel"
 )
 
 // Desired is what the configuration asks of one application.
@@ -42,94 +67,195 @@ type Desired struct {
 	State       string
 	Labels      map[string]string
 	Annotations map[string]string
+	UpgradeMode string
+	Restore     Restore
+	Savepoint   SavepointOptions
+	Rollback    RollbackOptions
+	Retention   Retention
+}
+
+// Restore says where a job starts when no job of the application is running.
+type Restore struct {
+	Strategy              string
+	SnapshotName          string // with RestoreSnapshot
+	AllowNonRestoredState bool
+}
+
+// SavepointOptions shape every savepoint the lifecycle takes.
+type SavepointOptions struct {
+	Directory string // Flink-side target directory; "" = Flink's configured default
+	Format    string // "canonical" | "native"
+	Drain     bool
+	Timeout   time.Duration
+}
+
+// RollbackOptions decide when a new deployment counts as healthy and what happens if not.
+type RollbackOptions struct {
+	Enabled           bool
+	ReadinessTimeout  time.Duration
+	RequireCheckpoint bool
+}
+
+// Retention bounds the automatic snapshots kept per application.
+type Retention struct {
+	MaxCount int
+	MaxAge   time.Duration
+}
+
+// withDefaults fills what a Desired built by a caller may leave unset.
+func (d Desired) withDefaults() Desired {
+	if d.UpgradeMode == "" {
+		d.UpgradeMode = UpgradeSavepoint
+	}
+	if d.Restore.Strategy == "" {
+		d.Restore.Strategy = RestoreLatestSnapshot
+	}
+	if d.Savepoint.Timeout == 0 {
+		d.Savepoint.Timeout = 10 * time.Minute
+	}
+	if d.Rollback.ReadinessTimeout == 0 {
+		d.Rollback.ReadinessTimeout = 5 * time.Minute
+	}
+	return d
 }
 
 // Current is what is deployed now, as the application record and Flink report it. A nil
 // *Current means the application does not exist yet.
 type Current struct {
 	Version spec.Version
-	// State is the state the application is in: StateRunning only while its job is alive.
+	// State is StateRunning only while its job is alive: a job that ended outside Terraform
+	// reads as StateCancelled.
 	State string
 	JobID string
+	// Journal is the interrupted operation, if an earlier apply died mid-way.
+	Journal          *kube.Journal
+	LastSnapshotPath string
+	LastSnapshotName string
 }
 
-// transition is one row of the operation table: the prior state, the desired state, whether
-// the runtime spec (what Flink sees) changed, and the operation that follows.
+// transition is one row of the operation table. Empty from/to match "does not exist"; a nil
+// specChanged or empty mode matches anything.
 type transition struct {
-	from, to    string // "" = the application does not exist
-	specChanged bool
+	from, to    string
+	specChanged *bool
+	mode        string
 	op          Operation
 }
 
+var yes, no = true, false
+
 // operationTable is the single source of truth for "which change needs which operation";
 // Classify (used by ModifyPlan) and Apply both read it, so the plan cannot promise something
-// apply does not do. Stateless only for now: stateful upgrade modes add rows here.
+// apply does not do. The first matching row wins.
 var operationTable = []transition{
-	{from: "", to: StateRunning, specChanged: true, op: OpDeploy},
-	{from: "", to: StateCancelled, specChanged: true, op: OpNone},
-	{from: StateRunning, to: StateRunning, specChanged: false, op: OpNone},
-	{from: StateRunning, to: StateRunning, specChanged: true, op: OpStatelessRedeploy},
-	{from: StateRunning, to: StateCancelled, specChanged: false, op: OpCancel},
-	{from: StateRunning, to: StateCancelled, specChanged: true, op: OpCancel},
-	{from: StateCancelled, to: StateRunning, specChanged: false, op: OpStatelessRedeploy},
-	{from: StateCancelled, to: StateRunning, specChanged: true, op: OpStatelessRedeploy},
-	{from: StateCancelled, to: StateCancelled, specChanged: false, op: OpNone},
-	{from: StateCancelled, to: StateCancelled, specChanged: true, op: OpNone},
+	{from: "", to: StateRunning, op: OpDeploy},
+	{from: "", to: StateSuspended, op: OpNone},
+	{from: "", to: StateCancelled, op: OpNone},
+	{from: StateRunning, to: StateRunning, specChanged: &no, op: OpNone},
+	{from: StateRunning, to: StateRunning, mode: UpgradeSavepoint, op: OpSavepointRedeploy},
+	{from: StateRunning, to: StateRunning, mode: UpgradeLastState, op: OpLastStateRedeploy},
+	{from: StateRunning, to: StateRunning, mode: UpgradeStateless, op: OpStatelessRedeploy},
+	{from: StateRunning, to: StateSuspended, op: OpSuspend},
+	{from: StateRunning, to: StateCancelled, op: OpCancel},
+	{from: StateSuspended, to: StateRunning, op: OpResume},
+	{from: StateSuspended, to: StateSuspended, op: OpNone},
+	{from: StateSuspended, to: StateCancelled, op: OpNone},
+	{from: StateCancelled, to: StateRunning, op: OpDeploy},
+	{from: StateCancelled, to: StateSuspended, op: OpNone},
+	{from: StateCancelled, to: StateCancelled, op: OpNone},
 }
 
-// Plan is a classified change: the operation and the sentence the plan shows for it.
+// Plan is a classified change: the operation, the sentence the plan shows for it, and the
+// snapshot a job will start from.
 type Plan struct {
 	Operation Operation
 	Summary   string
+	// RestorePath is the savepoint or checkpoint the new job starts from, when known at
+	// plan time ("" = empty state, or taken during apply).
+	RestorePath string
 }
 
 // Classify decides the operation for moving from current to desired.
 func Classify(current *Current, desired Desired) Plan {
+	desired = desired.withDefaults()
+	if current != nil && current.Journal != nil {
+		return Plan{Operation: OpRecover}
+	}
 	from, specChanged := "", true
 	if current != nil {
 		from = current.State
 		specChanged = RuntimeHash(current.Version) != RuntimeHash(desired.Version)
 	}
-	op := lookup(from, desired.State, specChanged)
-	return Plan{Operation: op, Summary: describe(op, current, desired)}
+	return Plan{Operation: lookup(from, desired.State, specChanged, desired.UpgradeMode)}
 }
 
-func lookup(from, to string, specChanged bool) Operation {
+func lookup(from, to string, specChanged bool, mode string) Operation {
 	for _, t := range operationTable {
-		if t.from == from && t.to == to && t.specChanged == specChanged {
+		if t.from == from && t.to == to && (t.specChanged == nil || *t.specChanged == specChanged) && (t.mode == "" || t.mode == mode) {
 			return t.op
 		}
 	}
 	// Unreachable for validated input; refuse rather than guess.
-	panic(fmt.Sprintf("lifecycle: no operation for %q -> %q (spec changed: %v)", from, to, specChanged))
+	panic(fmt.Sprintf("lifecycle: no operation for %q -> %q (spec changed: %v, mode %q)", from, to, specChanged, mode))
 }
 
-func describe(op Operation, current *Current, desired Desired) string {
+// describe says in words what apply will do.
+func describe(plan Plan, current *Current, desired Desired) string {
 	name, to := desired.Name, desired.Version.Label
 	job := "its job"
 	if current != nil && current.JobID != "" {
 		job = "job " + shortJobID(current.JobID)
 	}
-	switch op {
+	from := ""
+	if current != nil {
+		from = current.Version.Label
+	}
+	start := "with empty state"
+	if plan.RestorePath != "" {
+		start = "from " + plan.RestorePath
+	}
+	switch plan.Operation {
 	case OpDeploy:
-		return fmt.Sprintf("%s: deploy version %s (Flink %s, parallelism %d) with empty state",
-			name, to, desired.Version.FlinkVersion, desired.Version.Parallelism)
+		return fmt.Sprintf("%s: start version %s (Flink %s, parallelism %d) %s",
+			name, to, desired.Version.FlinkVersion, desired.Version.Parallelism, start)
+	case OpSavepointRedeploy:
+		return fmt.Sprintf("%s: stop %s (version %s) with a savepoint, then start version %s from it%s",
+			name, job, from, to, rollbackWords(desired))
+	case OpLastStateRedeploy:
+		return fmt.Sprintf("%s: cancel %s (version %s) keeping its latest checkpoint, then start version %s from it%s",
+			name, job, from, to, rollbackWords(desired))
 	case OpStatelessRedeploy:
-		if current.State == StateCancelled {
-			return fmt.Sprintf("%s: the job is not running; start version %s again with empty state", name, to)
-		}
 		return fmt.Sprintf("%s: cancel %s (version %s) and start version %s with empty state (upgrade_mode stateless: state is discarded)",
-			name, job, current.Version.Label, to)
+			name, job, from, to)
+	case OpSuspend:
+		return fmt.Sprintf("%s: stop %s with a savepoint and scale the cluster to zero", name, job)
+	case OpResume:
+		return fmt.Sprintf("%s: resume version %s %s", name, to, start)
 	case OpCancel:
-		return fmt.Sprintf("%s: cancel %s and scale the cluster to zero; state is not kept", name, job)
+		return fmt.Sprintf("%s: cancel %s and scale the cluster to zero; its state is not kept", name, job)
+	case OpRecover:
+		j := current.Journal
+		taken := "no savepoint was recorded yet; finish taking it"
+		if j.SavepointPath != "" {
+			taken = "its savepoint " + j.SavepointPath + " is recorded"
+		}
+		return fmt.Sprintf("%s: an interrupted %s (%s -> %s) stopped at step %q; %s, then bring version %s to %s from it",
+			name, j.Operation, j.FromVersion, j.ToVersion, j.Step, taken, to, desired.State)
 	case OpNone:
-		if current != nil && current.Version.Label != to {
+		if current != nil && from != to && current.State == StateRunning {
 			return fmt.Sprintf("%s: version %s runs the same artifact and configuration as %s; only records change, the job keeps running",
-				name, to, current.Version.Label)
+				name, to, from)
 		}
 		return fmt.Sprintf("%s: no change Flink sees; only records and labels are updated", name)
 	}
-	return fmt.Sprintf("%s: %s", name, op)
+	return fmt.Sprintf("%s: %s", name, plan.Operation)
+}
+
+func rollbackWords(d Desired) string {
+	if !d.Rollback.Enabled {
+		return ""
+	}
+	return fmt.Sprintf("; if it is not healthy within %s, roll back to the previous version from the same snapshot", d.Rollback.ReadinessTimeout)
 }
 
 func shortJobID(id string) string {
@@ -164,10 +290,11 @@ func ParseApplicationID(id string) (namespace, name string, err error) {
 	return parts[0], parts[1], nil
 }
 
-// PlanChange classifies a change at plan time. When the version's record does not exist yet
-// (it is created in the same apply) desired.Version holds only its label, so its spec counts
-// as changed.
+// PlanChange classifies a change at plan time and words it. When the version's record does
+// not exist yet (it is created in the same apply) desired.Version holds only its label, so
+// its spec counts as changed.
 func (p *Platform) PlanChange(ctx context.Context, desired Desired) (Plan, error) {
+	desired = desired.withDefaults()
 	observed, err := p.Observe(ctx, desired.Namespace, desired.Name)
 	if err != nil {
 		return Plan{}, err
@@ -176,5 +303,17 @@ func (p *Platform) PlanChange(ctx context.Context, desired Desired) (Plan, error
 	if observed != nil {
 		current = &observed.Current
 	}
-	return Classify(current, desired), nil
+	plan := Classify(current, desired)
+	if err := p.checkPlan(ctx, plan, current, desired); err != nil {
+		return plan, err
+	}
+	if plan.Operation == OpDeploy || plan.Operation == OpResume {
+		snap, err := p.restoreSource(ctx, current, desired)
+		if err != nil {
+			return plan, err
+		}
+		plan.RestorePath = snap.Path
+	}
+	plan.Summary = describe(plan, current, desired)
+	return plan, nil
 }

@@ -11,6 +11,7 @@ import (
 const runningJobID = "41619a05a6f6174dad84f0385f8bea2a"
 
 func TestClassify(t *testing.T) {
+	t.Parallel()
 	v1 := testVersion("v1")
 	v2Same := testVersion("v2") // same runtime spec as v1, other label and description
 	v2Same.ParentVersionID = v1.ID()
@@ -94,6 +95,7 @@ func TestClassify(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			got := Classify(tc.current, tc.desired)
 			if got.Operation != tc.want {
 				t.Fatalf("Classify = %s (%q), want %s", got.Operation, got.Summary, tc.want)
@@ -111,6 +113,7 @@ func TestClassify(t *testing.T) {
 // TestClassifyCoversOperationTable drives Classify through every row of operationTable,
 // so a row added without a matching Classify path (or vice versa) fails here.
 func TestClassifyCoversOperationTable(t *testing.T) {
+	t.Parallel()
 	v1 := testVersion("v1")
 	changed := testVersion("v1")
 	changed.Parallelism = 4
@@ -157,6 +160,7 @@ func TestClassifyCoversOperationTable(t *testing.T) {
 }
 
 func TestClassifyRefusesUnknownState(t *testing.T) {
+	t.Parallel()
 	defer func() {
 		r := recover()
 		if r == nil || !strings.Contains(fmt.Sprint(r), `"suspended"`) {
@@ -167,6 +171,7 @@ func TestClassifyRefusesUnknownState(t *testing.T) {
 }
 
 func TestRuntimeHash(t *testing.T) {
+	t.Parallel()
 	base := testVersion("v1")
 	h0 := RuntimeHash(base)
 	if len(h0) != 16 || !isHex(h0) {
@@ -250,6 +255,7 @@ func TestRuntimeHash(t *testing.T) {
 }
 
 func TestJobIDFor(t *testing.T) {
+	t.Parallel()
 	id := JobIDFor("payments", "fraud", 1)
 	if !isHex32(id) {
 		t.Fatalf("JobIDFor = %q, want 32 lower-case hex digits", id)
@@ -279,6 +285,7 @@ func TestJobIDFor(t *testing.T) {
 }
 
 func TestParseApplicationID(t *testing.T) {
+	t.Parallel()
 	for _, c := range []struct {
 		id, ns, name string
 		ok           bool

@@ -1,12 +1,21 @@
 // Package lifecycle sequences every operation on a Flink application: it classifies a
 // change into an Operation and then runs the steps that carry it out against Kubernetes
 // and the Flink REST API. It knows nothing of Terraform: resources translate their models
-// into spec types and call in here.
+// into these types and call in here.
 package lifecycle
 
 import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"sync"
+	"time"
+
 	"github.com/flinkplatform/terraform-provider-flink/internal/flink"
 	"github.com/flinkplatform/terraform-provider-flink/internal/kube"
+	"github.com/flinkplatform/terraform-provider-flink/internal/snapshots"
 )
 
 // FlinkDialer returns a REST client for the JobManager of one application.
@@ -23,7 +32,56 @@ type Platform struct {
 	DefaultNamespace string
 	// SnapshotStorageURL is the gocloud.dev/blob URL of the snapshot bucket ("" = none).
 	SnapshotStorageURL string
+	// OpenStore opens the snapshot store; nil opens SnapshotStorageURL. Tests set it to
+	// share a bucket with the Flink emulator.
+	OpenStore func(ctx context.Context) (*snapshots.Store, error)
+	// Now is the clock; nil is time.Now.
+	Now func() time.Time
+
+	storeOnce sync.Once
+	storeVal  *snapshots.Store
+	storeErr  error
+	idOnce    sync.Once
+	id        string
 }
 
 // Progress receives short human-readable lines while a long step runs.
 type Progress func(msg string)
+
+func (p *Platform) now() time.Time {
+	if p.Now != nil {
+		return p.Now()
+	}
+	return time.Now()
+}
+
+// store opens the snapshot store once, on first use: plans that never touch snapshots need
+// no cloud credentials. It returns nil, nil when no storage is configured.
+func (p *Platform) store(ctx context.Context) (*snapshots.Store, error) {
+	p.storeOnce.Do(func() {
+		switch {
+		case p.OpenStore != nil:
+			p.storeVal, p.storeErr = p.OpenStore(ctx)
+		case p.SnapshotStorageURL != "":
+			p.storeVal, p.storeErr = snapshots.Open(context.WithoutCancel(ctx), p.SnapshotStorageURL)
+		}
+		if p.storeErr != nil {
+			p.storeErr = fmt.Errorf("opening snapshot_storage_url: %w", p.storeErr)
+		}
+	})
+	return p.storeVal, p.storeErr
+}
+
+// Store is the snapshot store, for flink_snapshot; nil when none is configured.
+func (p *Platform) Store(ctx context.Context) (*snapshots.Store, error) { return p.store(ctx) }
+
+// identity names this provider process in Leases: host, pid and a random suffix.
+func (p *Platform) identity() string {
+	p.idOnce.Do(func() {
+		host, _ := os.Hostname()
+		b := make([]byte, 4)
+		_, _ = rand.Read(b)
+		p.id = fmt.Sprintf("terraform-provider-flink@%s/%d/%s", host, os.Getpid(), hex.EncodeToString(b))
+	})
+	return p.id
+}

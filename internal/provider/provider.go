@@ -23,6 +23,7 @@ import (
 
 	"github.com/flinkplatform/terraform-provider-flink/internal/kube"
 	"github.com/flinkplatform/terraform-provider-flink/internal/resources/applicationversion"
+	"github.com/flinkplatform/terraform-provider-flink/internal/resources/snapshot"
 	"github.com/flinkplatform/terraform-provider-flink/internal/resources/streamingapplication"
 	"github.com/flinkplatform/terraform-provider-flink/internal/validate"
 )
@@ -257,6 +258,7 @@ func (p *flinkProvider) Resources(context.Context) []func() resource.Resource {
 	return []func() resource.Resource{
 		applicationversion.NewResource,
 		streamingapplication.NewResource,
+		snapshot.NewResource,
 	}
 }
 
@@ -264,5 +266,6 @@ func (p *flinkProvider) DataSources(context.Context) []func() datasource.DataSou
 	return []func() datasource.DataSource{
 		applicationversion.NewDataSource,
 		streamingapplication.NewDataSource,
+		snapshot.NewDataSource,
 	}
 }

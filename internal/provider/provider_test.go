@@ -23,8 +23,8 @@ func TestSchemasAreValid(t *testing.T) {
 	}
 
 	resources := p.Resources(ctx)
-	if len(resources) != 2 {
-		t.Errorf("want 2 resources, got %d", len(resources))
+	if len(resources) != 3 {
+		t.Errorf("want 3 resources, got %d", len(resources))
 	}
 	for _, newResource := range resources {
 		r := newResource()

@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 	"k8s.io/apimachinery/pkg/util/validation"
@@ -212,4 +213,18 @@ func CheckLabelKey(key string) error {
 		return fmt.Errorf("%q is not a valid label key: %s", key, strings.Join(errs, "; "))
 	}
 	return nil
+}
+
+// Duration accepts a Go duration such as "90s", "5m" or "1h30m", greater than zero.
+func Duration() validator.String {
+	return String("duration", func(s string) error {
+		d, err := time.ParseDuration(s)
+		if err != nil {
+			return fmt.Errorf("%q is not a duration; use e.g. \"90s\", \"5m\" or \"1h30m\"", s)
+		}
+		if d <= 0 {
+			return fmt.Errorf("%q must be greater than zero", s)
+		}
+		return nil
+	})
 }

@@ -11,7 +11,10 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/defaults"
 	"github.com/hashicorp/terraform-plugin-framework/types"
+	"github.com/hashicorp/terraform-plugin-framework/types/basetypes"
 	"github.com/hashicorp/terraform-plugin-log/tflog"
 
 	"github.com/flinkplatform/terraform-provider-flink/internal/kube"
@@ -24,7 +27,8 @@ import (
 var (
 	_ resource.ResourceWithConfigure   = &applicationResource{}
 	_ resource.ResourceWithImportState = &applicationResource{}
-	_ resource.ResourceWithModifyPlan  = &applicationResource{}
+	_ resource.ResourceWithModifyPlan     = &applicationResource{}
+	_ resource.ResourceWithValidateConfig = &applicationResource{}
 )
 
 // NewResource is the constructor the provider registers.
@@ -44,6 +48,29 @@ func (r *applicationResource) Schema(ctx context.Context, _ resource.SchemaReque
 
 func (r *applicationResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
 	r.platform = common.PlatformFrom(req.ProviderData, &resp.Diagnostics)
+}
+
+// ValidateConfig checks that restore.strategy and restore.snapshot_id agree.
+func (r *applicationResource) ValidateConfig(ctx context.Context, req resource.ValidateConfigRequest, resp *resource.ValidateConfigResponse) {
+	var restore types.Object
+	resp.Diagnostics.Append(req.Config.GetAttribute(ctx, path.Root("restore"), &restore)...)
+	if resp.Diagnostics.HasError() || restore.IsNull() || restore.IsUnknown() {
+		return
+	}
+	var m restoreModel
+	resp.Diagnostics.Append(restore.As(ctx, &m, basetypes.ObjectAsOptions{UnhandledNullAsEmpty: true, UnhandledUnknownAsEmpty: true})...)
+	if m.Strategy.IsUnknown() || m.SnapshotID.IsUnknown() {
+		return
+	}
+	strategy, hasSnapshot := m.Strategy.ValueString(), !m.SnapshotID.IsNull()
+	switch {
+	case strategy == lifecycle.RestoreSnapshot && !hasSnapshot:
+		resp.Diagnostics.AddAttributeError(path.Root("restore").AtName("snapshot_id"), "Missing snapshot",
+			`restore.strategy = "snapshot" needs restore.snapshot_id: the id of the flink_snapshot to start from.`)
+	case hasSnapshot && strategy != lifecycle.RestoreSnapshot:
+		resp.Diagnostics.AddAttributeError(path.Root("restore").AtName("strategy"), "Snapshot ignored",
+			`restore.snapshot_id is set, so set restore.strategy = "snapshot" too (otherwise it would be ignored).`)
+	}
 }
 
 // ModifyPlan classifies the change into planned_operation and says in words, as a plan
@@ -84,7 +111,7 @@ func (r *applicationResource) ModifyPlan(ctx context.Context, req resource.Modif
 	}
 	change, err := r.platform.PlanChange(ctx, desired)
 	if err != nil {
-		resp.Diagnostics.AddError("Cannot plan application "+namespace+"/"+name, err.Error())
+		resp.Diagnostics.AddAttributeError(path.Root("version_id"), "Cannot plan application "+namespace+"/"+name, err.Error())
 		return
 	}
 	plan.PlannedOperation = types.StringValue(string(change.Operation))
@@ -92,17 +119,29 @@ func (r *applicationResource) ModifyPlan(ctx context.Context, req resource.Modif
 		plan.JobID, plan.Status = types.StringUnknown(), types.StringUnknown()
 		resp.Diagnostics.AddWarning(fmt.Sprintf("%s: %s", name, change.Operation), change.Summary)
 	}
+	if takesSnapshot[change.Operation] {
+		plan.LastSnapshotID, plan.LastSnapshotPath = types.StringUnknown(), types.StringUnknown()
+	}
 	resp.Diagnostics.Append(resp.Plan.Set(ctx, &plan)...)
 }
 
 // desired turns the plan into lifecycle terms. The version must belong to this application;
 // its record may not exist yet at plan time (versionKnown false).
 func (r *applicationResource) desired(ctx context.Context, m applicationModel) (lifecycle.Desired, bool, diag.Diagnostics) {
-	var diags diag.Diagnostics
 	namespace, name := m.Namespace.ValueString(), m.Name.ValueString()
-	d := lifecycle.Desired{Namespace: namespace, Name: name, State: m.State.ValueString()}
+	d, diags := m.lifecycleOptions(ctx)
+	d.Namespace, d.Name, d.State = namespace, name, m.State.ValueString()
 	diags.Append(m.Labels.ElementsAs(ctx, &d.Labels, false)...)
 	diags.Append(m.Annotations.ElementsAs(ctx, &d.Annotations, false)...)
+	if d.Restore.SnapshotName != "" {
+		snapNamespace, snapName, err := lifecycle.ParseApplicationID(d.Restore.SnapshotName)
+		if err != nil || snapNamespace != namespace {
+			diags.AddAttributeError(path.Root("restore").AtName("snapshot_id"), "Invalid snapshot id",
+				fmt.Sprintf("%q is not the id of a snapshot in namespace %s (expected %s/<snapshot>)", d.Restore.SnapshotName, namespace, namespace))
+			return d, false, diags
+		}
+		d.Restore.SnapshotName = snapName
+	}
 
 	vNamespace, vApplication, label, err := applicationversion.ParseID(m.VersionID.ValueString())
 	if err != nil {
@@ -173,6 +212,7 @@ func (r *applicationResource) apply(ctx context.Context, timeout time.Duration, 
 	plan.JobID = types.StringValue(result.JobID)
 	plan.Status = types.StringValue(result.Status)
 	plan.DeployedVersionID = types.StringValue(result.DeployedVersionID)
+	plan.LastSnapshotID, plan.LastSnapshotPath = snapshotID(plan.Namespace.ValueString(), result.LastSnapshotName), types.StringValue(result.LastSnapshotPath)
 	if err != nil {
 		diags.AddError(fmt.Sprintf("Cannot apply application %s/%s", desired.Namespace, desired.Name), err.Error())
 		if !result.RecordExists {
@@ -211,8 +251,10 @@ func (r *applicationResource) Read(ctx context.Context, req resource.ReadRequest
 	state.Status = types.StringValue(observed.Status)
 	state.DeployedVersionID = types.StringValue(observed.Version.ID())
 	state.RestURL = types.StringValue(r.platform.RestURL(namespace, name))
+	state.LastSnapshotID, state.LastSnapshotPath = snapshotID(namespace, observed.LastSnapshotName), types.StringValue(observed.LastSnapshotPath)
 	if state.VersionID.IsNull() { // import
 		state.VersionID = state.DeployedVersionID
+		setImportDefaults(ctx, &state)
 	}
 	if state.PlannedOperation.IsNull() {
 		state.PlannedOperation = types.StringValue(string(lifecycle.OpNone))
@@ -245,7 +287,10 @@ func (r *applicationResource) Delete(ctx context.Context, req resource.DeleteReq
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	namespace, name := state.Namespace.ValueString(), state.Name.ValueString()
-	if err := r.platform.Delete(ctx, namespace, name, progressTo(ctx)); err != nil {
+	options, diags := state.lifecycleOptions(ctx)
+	resp.Diagnostics.Append(diags...)
+	onDestroy := state.OnDestroy.ValueString()
+	if err := r.platform.Delete(ctx, namespace, name, onDestroy, options.Savepoint, progressTo(ctx)); err != nil {
 		resp.Diagnostics.AddError("Cannot delete application "+namespace+"/"+name, err.Error())
 	}
 }
@@ -259,6 +304,94 @@ func (r *applicationResource) ImportState(ctx context.Context, req resource.Impo
 	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("id"), req.ID)...)
 	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("namespace"), namespace)...)
 	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("name"), name)...)
+}
+
+// setImportDefaults gives an imported application the schema defaults of the settings the
+// record does not keep (they shape future operations, not the running job), so the first
+// plan after import shows only what the configuration sets differently.
+func setImportDefaults(ctx context.Context, m *applicationModel) {
+	var s resource.SchemaResponse
+	(&applicationResource{}).Schema(ctx, resource.SchemaRequest{}, &s)
+	str := func(v *types.String, name string) {
+		if v.IsNull() {
+			def, _ := s.Schema.Attributes[name].(schema.StringAttribute)
+			if def.Default != nil {
+				var resp defaults.StringResponse
+				def.Default.DefaultString(ctx, defaults.StringRequest{}, &resp)
+				*v = resp.PlanValue
+			}
+		}
+	}
+	obj := func(v *types.Object, name string) {
+		if v.IsNull() {
+			def, _ := s.Schema.Attributes[name].(schema.SingleNestedAttribute)
+			if def.Default != nil {
+				var resp defaults.ObjectResponse
+				def.Default.DefaultObject(ctx, defaults.ObjectRequest{}, &resp)
+				*v = resp.PlanValue
+			}
+		}
+	}
+	str(&m.UpgradeMode, "upgrade_mode")
+	str(&m.OnDestroy, "on_destroy")
+	str(&m.SavepointTimeout, "savepoint_timeout")
+	str(&m.SavepointFormat, "savepoint_format")
+	obj(&m.Restore, "restore")
+	obj(&m.Rollback, "rollback")
+	obj(&m.Retention, "snapshot_retention")
+	if m.Drain.IsNull() {
+		m.Drain = types.BoolValue(false)
+	}
+}
+
+// takesSnapshot are the operations that record a new snapshot of the application.
+var takesSnapshot = map[lifecycle.Operation]bool{
+	lifecycle.OpSavepointRedeploy: true, lifecycle.OpLastStateRedeploy: true, lifecycle.OpSuspend: true, lifecycle.OpRecover: true,
+}
+
+func snapshotID(namespace, name string) types.String {
+	if name == "" {
+		return types.StringValue("")
+	}
+	return types.StringValue(namespace + "/" + name)
+}
+
+// lifecycleOptions reads the stateful settings into lifecycle terms; unknown or null
+// values fall back to the lifecycle's defaults.
+func (m applicationModel) lifecycleOptions(ctx context.Context) (lifecycle.Desired, diag.Diagnostics) {
+	var diags diag.Diagnostics
+	d := lifecycle.Desired{
+		UpgradeMode: m.UpgradeMode.ValueString(),
+		Savepoint: lifecycle.SavepointOptions{
+			Directory: m.SavepointDir.ValueString(), Format: m.SavepointFormat.ValueString(),
+			Drain: m.Drain.ValueBool(), Timeout: duration(m.SavepointTimeout),
+		},
+	}
+	if !m.Restore.IsNull() && !m.Restore.IsUnknown() {
+		var r restoreModel
+		diags.Append(m.Restore.As(ctx, &r, basetypes.ObjectAsOptions{})...)
+		d.Restore = lifecycle.Restore{Strategy: r.Strategy.ValueString(), SnapshotName: r.SnapshotID.ValueString(),
+			AllowNonRestoredState: r.AllowNonRestoredState.ValueBool()}
+	}
+	d.Rollback.Enabled = true
+	if !m.Rollback.IsNull() && !m.Rollback.IsUnknown() {
+		var r rollbackModel
+		diags.Append(m.Rollback.As(ctx, &r, basetypes.ObjectAsOptions{})...)
+		d.Rollback = lifecycle.RollbackOptions{Enabled: r.Enabled.ValueBool(), ReadinessTimeout: duration(r.ReadinessTimeout),
+			RequireCheckpoint: r.RequireCheckpoint.ValueBool()}
+	}
+	if !m.Retention.IsNull() && !m.Retention.IsUnknown() {
+		var r retentionModel
+		diags.Append(m.Retention.As(ctx, &r, basetypes.ObjectAsOptions{})...)
+		d.Retention = lifecycle.Retention{MaxCount: int(r.MaxCount.ValueInt64()), MaxAge: duration(r.MaxAge)}
+	}
+	return d, diags
+}
+
+// duration parses a validated duration attribute; null or unknown is 0 (the default).
+func duration(v types.String) time.Duration {
+	d, _ := time.ParseDuration(v.ValueString())
+	return d
 }
 
 // progressTo forwards lifecycle progress lines to Terraform's structured log.

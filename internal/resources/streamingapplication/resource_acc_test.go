@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"regexp"
+	"strings"
 	"testing"
 
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
@@ -28,8 +29,8 @@ func TestMain(m *testing.M) { os.Exit(acctest.Run(m)) }
 const app = "flink_streaming_application.test"
 
 // config is one version resource per label in versions, and the application running
-// current in the given state.
-func config(t *testing.T, namespace string, versions map[string]string, current, state string) string {
+// current in the given state, with extra attributes (e.g. upgrade_mode) in appExtra.
+func config(t *testing.T, namespace string, versions map[string]string, current, state string, appExtra ...string) string {
 	hcl := acctest.ProviderConfig(t)
 	for label, image := range versions {
 		hcl += fmt.Sprintf(`
@@ -58,13 +59,16 @@ resource "flink_streaming_application" "test" {
   version_id = flink_application_version.%s.id
   state      = %q
   labels     = { team = "payments" }
+%s
 }
-`, namespace, current, state)
+`, namespace, current, state, strings.Join(appExtra, "\n"))
 }
 
-// TestAccStreamingApplication_lifecycle creates an application, redeploys it with a new
-// version, imports it, cancels it and destroys it, checking the cluster at each step.
+// TestAccStreamingApplication_lifecycle creates a stateless application, redeploys it with
+// a new version, imports it, cancels it and destroys it, checking the cluster at each step.
 func TestAccStreamingApplication_lifecycle(t *testing.T) {
+	stateless := `upgrade_mode = "stateless"
+  on_destroy   = "cancel"`
 	ns := acctest.Namespace(t)
 	k8s := acctest.Kube(t)
 	emulator := acctest.Emulator(t)
@@ -94,7 +98,7 @@ func TestAccStreamingApplication_lifecycle(t *testing.T) {
 		},
 		Steps: []resource.TestStep{
 			{
-				Config: config(t, ns, v1, "v1", "running"),
+				Config: config(t, ns, v1, "v1", "running", stateless),
 				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
 					plancheck.ExpectResourceAction(app, plancheck.ResourceActionCreate),
 					plancheck.ExpectKnownValue(app, tfjsonpath.New("planned_operation"), knownvalue.StringExact("deploy")),
@@ -113,7 +117,7 @@ func TestAccStreamingApplication_lifecycle(t *testing.T) {
 			},
 			{
 				// A new version with another image: the plan names a stateless redeploy.
-				Config: config(t, ns, both, "v2", "running"),
+				Config: config(t, ns, both, "v2", "running", stateless),
 				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
 					plancheck.ExpectResourceAction(app, plancheck.ResourceActionUpdate),
 					plancheck.ExpectKnownValue(app, tfjsonpath.New("planned_operation"), knownvalue.StringExact("stateless_redeploy")),
@@ -136,11 +140,11 @@ func TestAccStreamingApplication_lifecycle(t *testing.T) {
 				ImportState:             true,
 				ImportStateVerify:       true,
 				ImportStateId:           ns + "/orders",
-				ImportStateVerifyIgnore: []string{"timeouts", "planned_operation"},
+				ImportStateVerifyIgnore: []string{"timeouts", "planned_operation", "upgrade_mode", "on_destroy"},
 			},
 			{
 				// Cancelling scales the cluster to zero.
-				Config: config(t, ns, both, "v2", "cancelled"),
+				Config: config(t, ns, both, "v2", "cancelled", stateless),
 				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
 					plancheck.ExpectKnownValue(app, tfjsonpath.New("planned_operation"), knownvalue.StringExact("cancel")),
 				}},
@@ -223,7 +227,7 @@ func TestAccStreamingApplication_drift(t *testing.T) {
 				Config: config(t, ns, v1, "v1", "running"),
 				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
 					plancheck.ExpectResourceAction(app, plancheck.ResourceActionUpdate),
-					plancheck.ExpectKnownValue(app, tfjsonpath.New("planned_operation"), knownvalue.StringExact("stateless_redeploy")),
+					plancheck.ExpectKnownValue(app, tfjsonpath.New("planned_operation"), knownvalue.StringExact("deploy")),
 				}},
 				ConfigStateChecks: []statecheck.StateCheck{
 					statecheck.ExpectKnownValue(app, tfjsonpath.New("state"), knownvalue.StringExact("running")),

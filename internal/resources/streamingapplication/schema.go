@@ -5,9 +5,14 @@ import (
 	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework-timeouts/resource/timeouts"
+	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/mapvalidator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
+	"github.com/hashicorp/terraform-plugin-framework/attr"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/booldefault"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/int64default"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/objectdefault"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringdefault"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
@@ -32,8 +37,46 @@ type applicationModel struct {
 	DeployedVersionID types.String   `tfsdk:"deployed_version_id"`
 	RestURL           types.String   `tfsdk:"rest_url"`
 	PlannedOperation  types.String   `tfsdk:"planned_operation"`
+	UpgradeMode       types.String   `tfsdk:"upgrade_mode"`
+	Restore           types.Object   `tfsdk:"restore"`
+	OnDestroy         types.String   `tfsdk:"on_destroy"`
+	Rollback          types.Object   `tfsdk:"rollback"`
+	Retention         types.Object   `tfsdk:"snapshot_retention"`
+	SavepointDir      types.String   `tfsdk:"savepoint_directory"`
+	SavepointTimeout  types.String   `tfsdk:"savepoint_timeout"`
+	SavepointFormat   types.String   `tfsdk:"savepoint_format"`
+	Drain             types.Bool     `tfsdk:"drain"`
+	LastSnapshotID    types.String   `tfsdk:"last_snapshot_id"`
+	LastSnapshotPath  types.String   `tfsdk:"last_snapshot_path"`
 	Timeouts          timeouts.Value `tfsdk:"timeouts"`
 }
+
+type restoreModel struct {
+	Strategy              types.String `tfsdk:"strategy"`
+	SnapshotID            types.String `tfsdk:"snapshot_id"`
+	AllowNonRestoredState types.Bool   `tfsdk:"allow_non_restored_state"`
+}
+
+type rollbackModel struct {
+	Enabled           types.Bool   `tfsdk:"enabled"`
+	ReadinessTimeout  types.String `tfsdk:"readiness_timeout"`
+	RequireCheckpoint types.Bool   `tfsdk:"require_checkpoint"`
+}
+
+type retentionModel struct {
+	MaxCount types.Int64  `tfsdk:"max_count"`
+	MaxAge   types.String `tfsdk:"max_age"`
+}
+
+var restoreAttrTypes = map[string]attr.Type{
+	"strategy": types.StringType, "snapshot_id": types.StringType, "allow_non_restored_state": types.BoolType,
+}
+
+var rollbackAttrTypes = map[string]attr.Type{
+	"enabled": types.BoolType, "readiness_timeout": types.StringType, "require_checkpoint": types.BoolType,
+}
+
+var retentionAttrTypes = map[string]attr.Type{"max_count": types.Int64Type, "max_age": types.StringType}
 
 // Default timeouts: a redeploy waits for pods to be scheduled and images pulled, and for
 // the job to restore its state.
@@ -74,9 +117,10 @@ func resourceSchema(ctx context.Context) schema.Schema {
 			},
 			"state": schema.StringAttribute{
 				Optional: true, Computed: true, Default: stringdefault.StaticString(lifecycle.StateRunning),
-				MarkdownDescription: "`running` (default) or `cancelled` (the job is cancelled and the cluster scaled to zero). " +
-					"A job that stopped outside Terraform reads back as `cancelled`, so the next plan shows the drift.",
-				Validators: []validator.String{stringvalidator.OneOf(lifecycle.StateRunning, lifecycle.StateCancelled)},
+				MarkdownDescription: "`running` (default), `suspended` (stopped with a savepoint and scaled to zero; `running` " +
+					"again resumes from it) or `cancelled` (cancelled without a savepoint and scaled to zero). A job that " +
+					"stopped outside Terraform reads back as `cancelled`, so the next plan shows the drift.",
+				Validators: []validator.String{stringvalidator.OneOf(lifecycle.StateRunning, lifecycle.StateSuspended, lifecycle.StateCancelled)},
 			},
 			"labels": schema.MapAttribute{
 				Optional: true, ElementType: types.StringType,
@@ -97,8 +141,96 @@ func resourceSchema(ctx context.Context) schema.Schema {
 			"rest_url": schema.StringAttribute{Computed: true, PlanModifiers: keep,
 				MarkdownDescription: "URL the provider uses for the application's Flink REST API."},
 			"planned_operation": schema.StringAttribute{Computed: true, PlanModifiers: keep,
-				MarkdownDescription: "What the plan will do to the running job: `deploy`, `none`, `stateless_redeploy`, " +
-					"`cancel` (more with stateful upgrade modes). After apply it keeps the last operation carried out."},
+				MarkdownDescription: "What the plan will do to the running job: `deploy`, `none`, `savepoint_redeploy`, " +
+					"`last_state_redeploy`, `stateless_redeploy`, `suspend`, `resume`, `cancel` or `recover` (finish an apply " +
+					"that was interrupted). After apply it keeps the last operation carried out."},
+			"last_snapshot_id": schema.StringAttribute{Computed: true, PlanModifiers: keep,
+				MarkdownDescription: "Id (`namespace/name`) of the newest snapshot the provider took of this application."},
+			"last_snapshot_path": schema.StringAttribute{Computed: true, PlanModifiers: keep,
+				MarkdownDescription: "Path of that snapshot, as Flink reports it."},
+			"upgrade_mode": schema.StringAttribute{
+				Optional: true, Computed: true, Default: stringdefault.StaticString(lifecycle.UpgradeSavepoint),
+				MarkdownDescription: "How a running job moves to a new spec: `savepoint` (default: stop with a savepoint, start " +
+					"the new version from it), `last_state` (cancel, start from the latest retained checkpoint; needs checkpoint " +
+					"storage) or `stateless` (cancel, start empty).",
+				Validators: []validator.String{stringvalidator.OneOf(lifecycle.UpgradeSavepoint, lifecycle.UpgradeLastState, lifecycle.UpgradeStateless)},
+			},
+			"restore": schema.SingleNestedAttribute{
+				Optional: true, Computed: true,
+				MarkdownDescription: "Where a job starts when none of this application is running (create, `cancelled` → `running`, resume).",
+				Default: objectdefault.StaticValue(types.ObjectValueMust(restoreAttrTypes, map[string]attr.Value{
+					"strategy": types.StringValue(lifecycle.RestoreLatestSnapshot), "snapshot_id": types.StringNull(),
+					"allow_non_restored_state": types.BoolValue(false),
+				})),
+				Attributes: map[string]schema.Attribute{
+					"strategy": schema.StringAttribute{
+						Optional: true, Computed: true, Default: stringdefault.StaticString(lifecycle.RestoreLatestSnapshot),
+						MarkdownDescription: "`latest_snapshot` (default: the newest snapshot of the application, none = empty " +
+							"state), `latest_state` (same, for now), `snapshot` (the one in `snapshot_id`) or `none`.",
+						Validators: []validator.String{stringvalidator.OneOf(lifecycle.RestoreLatestSnapshot, lifecycle.RestoreLatestState,
+							lifecycle.RestoreSnapshot, lifecycle.RestoreNone)},
+					},
+					"snapshot_id": schema.StringAttribute{
+						Optional:            true,
+						MarkdownDescription: "Id of a `flink_snapshot` (`namespace/name`), with `strategy = \"snapshot\"`: e.g. to fork an application from another one's state.",
+					},
+					"allow_non_restored_state": schema.BoolAttribute{
+						Optional: true, Computed: true, Default: booldefault.StaticBool(false),
+						MarkdownDescription: "Start even if the snapshot holds state of operators the new version no longer has.",
+					},
+				},
+			},
+			"on_destroy": schema.StringAttribute{
+				Optional: true, Computed: true, Default: stringdefault.StaticString(lifecycle.DestroySavepoint),
+				MarkdownDescription: "What destroy does to the job: `savepoint` (default: stop with a final savepoint, recorded and " +
+					"kept), `drain` (the same, draining sources first) or `cancel` (no savepoint).",
+				Validators: []validator.String{stringvalidator.OneOf(lifecycle.DestroySavepoint, lifecycle.DestroyDrain, lifecycle.DestroyCancel)},
+			},
+			"rollback": schema.SingleNestedAttribute{
+				Optional: true, Computed: true,
+				MarkdownDescription: "What counts as a healthy deployment, and what happens when a new version is not healthy.",
+				Default: objectdefault.StaticValue(types.ObjectValueMust(rollbackAttrTypes, map[string]attr.Value{
+					"enabled": types.BoolValue(true), "readiness_timeout": types.StringValue("5m"), "require_checkpoint": types.BoolValue(false),
+				})),
+				Attributes: map[string]schema.Attribute{
+					"enabled": schema.BoolAttribute{Optional: true, Computed: true, Default: booldefault.StaticBool(true),
+						MarkdownDescription: "Restart the previous version from the same snapshot when the new one is not healthy in time (default true)."},
+					"readiness_timeout": schema.StringAttribute{Optional: true, Computed: true, Default: stringdefault.StaticString("5m"),
+						MarkdownDescription: "How long the job and all its tasks have to reach RUNNING (default `5m`).",
+						Validators:          []validator.String{validate.Duration()}},
+					"require_checkpoint": schema.BoolAttribute{Optional: true, Computed: true, Default: booldefault.StaticBool(false),
+						MarkdownDescription: "Healthy only after the new job completed a checkpoint."},
+				},
+			},
+			"snapshot_retention": schema.SingleNestedAttribute{
+				Optional: true, Computed: true,
+				MarkdownDescription: "How many automatic snapshots (taken by upgrades and suspends) to keep. Snapshots managed by a " +
+					"`flink_snapshot`, final ones from destroy, and the newest one are never disposed.",
+				Default: objectdefault.StaticValue(types.ObjectValueMust(retentionAttrTypes, map[string]attr.Value{
+					"max_count": types.Int64Value(5), "max_age": types.StringNull(),
+				})),
+				Attributes: map[string]schema.Attribute{
+					"max_count": schema.Int64Attribute{Optional: true, Computed: true, Default: int64default.StaticInt64(5),
+						MarkdownDescription: "Keep at most this many (default 5; 0 = unlimited).",
+						Validators:          []validator.Int64{int64validator.AtLeast(0)}},
+					"max_age": schema.StringAttribute{Optional: true,
+						MarkdownDescription: "Dispose automatic snapshots older than this, e.g. `168h`.",
+						Validators:          []validator.String{validate.Duration()}},
+				},
+			},
+			"savepoint_directory": schema.StringAttribute{Optional: true,
+				MarkdownDescription: "Where Flink writes this application's savepoints (a Flink path such as `s3://bucket/savepoints/orders`). " +
+					"Default: `<snapshot_storage_url>/<namespace>/<name>`."},
+			"savepoint_timeout": schema.StringAttribute{Optional: true, Computed: true, Default: stringdefault.StaticString("10m"),
+				MarkdownDescription: "How long a savepoint may take (default `10m`). If it takes longer the job keeps running, and the " +
+					"next apply asks Flink about the same savepoint before doing anything else.",
+				Validators: []validator.String{validate.Duration()}},
+			"savepoint_format": schema.StringAttribute{Optional: true, Computed: true, Default: stringdefault.StaticString("canonical"),
+				MarkdownDescription: "`canonical` (default, portable across state backends) or `native` (faster for large RocksDB state).",
+				Validators:          []validator.String{stringvalidator.OneOf("canonical", "native")}},
+			"drain": schema.BoolAttribute{Optional: true, Computed: true, Default: booldefault.StaticBool(false),
+				MarkdownDescription: "Drain sources (emit MAX_WATERMARK, fire all timers) when stopping with a savepoint. Right for a " +
+					"final stop; wrong for an upgrade of a windowed job, which would emit incomplete windows."},
 		},
 		Blocks: map[string]schema.Block{
 			"timeouts": timeouts.Block(ctx, timeouts.Opts{Create: true, Update: true, Delete: true}),

@@ -1,0 +1,594 @@
+package kube
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"sync"
+	"time"
+
+	coordinationv1 "k8s.io/api/coordination/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
+)
+
+// DefaultLockDuration is the lease duration when LockOptions.Duration is zero.
+const DefaultLockDuration = 60 * time.Second
+
+// ErrLocked is the errors.Is target of the error AcquireLock returns when another holder
+// has the application's lease (a *LockedError).
+var ErrLocked = errors.New("application is locked")
+
+// ErrLockLost is the errors.Is target of Lock.Err and of Release when the lease was taken
+// over by someone else (or deleted, or could not be renewed in time) while we held it.
+var ErrLockLost = errors.New("application lock lost")
+
+// LeaseHolder identifies who holds an application's lease and why.
+type LeaseHolder struct {
+	// Identity must be unique per acquirer (see NewLeaseIdentity): two acquirers with the
+	// same identity are not mutually exclusive, since re-acquiring one's own lease
+	// succeeds.
+	Identity string
+	// Operation says what the holder is doing, e.g. "savepoint_redeploy v1->v2"; it is
+	// stored in the AnnotationLockOperation annotation and shown to whoever waits.
+	Operation string
+}
+
+// NewLeaseIdentity returns a holder identity "<host>/<pid>/<8 random hex>".
+func NewLeaseIdentity() string {
+	host, err := os.Hostname()
+	if err != nil || host == "" {
+		host = "unknown-host"
+	}
+	return fmt.Sprintf("%s/%d/%s", host, os.Getpid(), randomHex(4))
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b) // crypto/rand.Read never fails (Go >= 1.24)
+	return hex.EncodeToString(b)
+}
+
+// LockOptions tune AcquireLock.
+type LockOptions struct {
+	// Duration of the lease; DefaultLockDuration (60s) when zero. The lease is renewed
+	// every Duration/3; another acquirer may take it over once renewTime + duration has
+	// passed. leaseDurationSeconds on the Lease is Duration rounded up to whole seconds.
+	Duration time.Duration
+	// Wait, when the lease is held by someone else, polls with backoff (100ms growing to
+	// 5s) until it is released or expires, or ctx ends, instead of failing at once.
+	Wait bool
+	// Now is the clock (time.Now when nil), for acquire/renew timestamps and expiry
+	// decisions. The renewal interval itself runs on real time.
+	Now func() time.Time
+	// OnWait, when set and Wait is true, is called whenever AcquireLock starts waiting
+	// for a (new) holder, so the caller can tell the user who it is waiting for.
+	OnWait func(*LockedError)
+}
+
+// LockedError is returned (by AcquireLock) when another holder has the lease. It matches
+// errors.Is(err, ErrLocked).
+type LockedError struct {
+	Namespace, Application string
+	Holder                 LeaseHolder
+	// Since is the holder's acquire time; ExpiresAt is renewTime + leaseDurationSeconds.
+	Since, ExpiresAt time.Time
+}
+
+func (e *LockedError) Error() string {
+	op := e.Holder.Operation
+	if op == "" {
+		op = "operation not recorded"
+	}
+	return fmt.Sprintf("application %s/%s is locked by %s (%s) since %s; it expires at %s unless renewed. "+
+		"Another apply is running; wait for it, or if that process died, retry after the expiry",
+		e.Namespace, e.Application, e.Holder.Identity, op, fmtLockTime(e.Since), fmtLockTime(e.ExpiresAt))
+}
+
+// Is makes errors.Is(err, ErrLocked) true.
+func (e *LockedError) Is(target error) bool { return target == ErrLocked }
+
+func fmtLockTime(t time.Time) string {
+	if t.IsZero() {
+		return "an unknown time"
+	}
+	return t.UTC().Format(time.RFC3339)
+}
+
+// Lock is a held application lease. It is renewed in the background until Release.
+type Lock struct {
+	c             *Client
+	ns, app, name string
+	holder        LeaseHolder
+	duration      time.Duration
+	now           func() time.Time
+
+	slot *lockSlot
+
+	mu        sync.Mutex
+	acquired  time.Time // acquireTime of the lease
+	lastRenew time.Time // last successful acquire/renew, by now()
+	err       error     // why the lock was lost
+
+	lost     chan struct{}
+	lostOnce sync.Once
+	cancel   context.CancelFunc // stops the renewer
+	done     chan struct{}      // closed when the renewer has returned
+}
+
+// Holder returns the holder this lock was acquired as.
+func (l *Lock) Holder() LeaseHolder { return l.holder }
+
+// Lost returns a channel that is closed when renewal finds the lease taken over by someone
+// else or deleted, or when renewing has failed for longer than the lease duration. Err
+// then says why. An operation holding the lock should stop at the next safe point.
+func (l *Lock) Lost() <-chan struct{} { return l.lost }
+
+// Err returns why the lock was lost (wrapping ErrLockLost), or nil while it is held.
+func (l *Lock) Err() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.err
+}
+
+func (l *Lock) markLost(err error) {
+	l.lostOnce.Do(func() {
+		l.mu.Lock()
+		l.err = err
+		l.mu.Unlock()
+		l.leaveSlot()
+		close(l.lost)
+	})
+}
+
+// The in-process registry of held locks. The Lease protocol lets a holder re-acquire its
+// own lease (so that a retry after a lost response succeeds); two goroutines of one process
+// that share an identity would therefore both "acquire" it. The registry makes them
+// exclusive too: per (Client, namespace, application) at most one acquisition attempt runs
+// at a time, and while a Lock is held in this process another AcquireLock sees it as held.
+type lockKey struct {
+	c       *Client
+	ns, app string
+}
+
+type lockSlot struct {
+	attempt sync.Mutex // serialises acquisition attempts
+	refs    int        // guarded by lockSlotsMu: attempts in progress, +1 while held
+	held    *Lock      // guarded by lockSlotsMu
+}
+
+var (
+	lockSlotsMu sync.Mutex
+	lockSlots   = map[lockKey]*lockSlot{}
+)
+
+func enterSlot(k lockKey) *lockSlot {
+	lockSlotsMu.Lock()
+	defer lockSlotsMu.Unlock()
+	s := lockSlots[k]
+	if s == nil {
+		s = &lockSlot{}
+		lockSlots[k] = s
+	}
+	s.refs++
+	return s
+}
+
+func exitSlot(k lockKey, s *lockSlot) {
+	lockSlotsMu.Lock()
+	defer lockSlotsMu.Unlock()
+	s.refs--
+	if s.refs == 0 && lockSlots[k] == s {
+		delete(lockSlots, k)
+	}
+}
+
+// leaveSlot unregisters l (once it is released or lost).
+func (l *Lock) leaveSlot() {
+	k := lockKey{l.c, l.ns, l.app}
+	lockSlotsMu.Lock()
+	held := l.slot.held == l
+	if held {
+		l.slot.held = nil
+	}
+	lockSlotsMu.Unlock()
+	if held {
+		exitSlot(k, l.slot)
+	}
+}
+
+// acquireOnce makes one acquisition attempt, exclusive within this process.
+func (c *Client) acquireOnce(ctx context.Context, ns, app string, holder LeaseHolder, dur time.Duration, now func() time.Time) (*Lock, *LockedError, error) {
+	k := lockKey{c, ns, app}
+	s := enterSlot(k)
+	defer exitSlot(k, s)
+	s.attempt.Lock()
+	defer s.attempt.Unlock()
+
+	lockSlotsMu.Lock()
+	h := s.held
+	lockSlotsMu.Unlock()
+	if h != nil {
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		return nil, &LockedError{Namespace: ns, Application: app, Holder: h.holder, Since: h.acquired, ExpiresAt: h.lastRenew.Add(h.duration)}, nil
+	}
+	lease, locked, err := c.tryAcquire(ctx, ns, app, holder, dur, now)
+	if err != nil || locked != nil {
+		return nil, locked, err
+	}
+	l := c.startLock(ctx, ns, app, holder, dur, now, lease, s)
+	return l, nil, nil
+}
+
+// AcquireLock takes the Lease LockName(app) in ns for holder: it creates the Lease, or
+// updates it when it has no holder, has expired (renewTime + duration < now) or is already
+// held by holder.Identity. Every write is guarded by the API server (create fails when the
+// Lease exists; update carries the resourceVersion that was read), so of two racing
+// acquirers exactly one wins; the loser re-reads and sees the lease held.
+//
+// When the lease is held by someone else AcquireLock returns a *LockedError (errors.Is
+// ErrLocked) naming the holder, or with opts.Wait polls until it can take it or ctx ends
+// (the error then wraps both the last LockedError and ctx.Err()).
+//
+// The returned Lock is renewed every Duration/3 in the background until Release; renewal
+// does not depend on ctx.
+func (c *Client) AcquireLock(ctx context.Context, ns, app string, holder LeaseHolder, opts LockOptions) (*Lock, error) {
+	if err := ValidateNamespace(ns); err != nil {
+		return nil, err
+	}
+	if err := ValidateApplicationName(app); err != nil {
+		return nil, err
+	}
+	if holder.Identity == "" {
+		return nil, fmt.Errorf("lock %s/%s: holder identity must not be empty", ns, app)
+	}
+	dur := opts.Duration
+	switch {
+	case dur == 0:
+		dur = DefaultLockDuration
+	case dur < 0:
+		return nil, fmt.Errorf("lock %s/%s: negative lease duration %s", ns, app, dur)
+	}
+	now := opts.Now
+	if now == nil {
+		now = time.Now
+	}
+
+	backoff := wait.Backoff{Duration: 100 * time.Millisecond, Factor: 1.5, Jitter: 0.1, Cap: 5 * time.Second, Steps: math.MaxInt32}
+	const maxImmediateRetries = 5
+	var (
+		lastLocked  *LockedError
+		lastErr     error
+		waitingFor  string
+		conflicts   int
+		waitStarted bool
+	)
+	for {
+		lock, locked, err := c.acquireOnce(ctx, ns, app, holder, dur, now)
+		switch {
+		case err == nil && locked == nil:
+			return lock, nil
+		case locked != nil:
+			conflicts = 0
+			lastLocked, lastErr = locked, nil
+			if !opts.Wait {
+				return nil, locked
+			}
+			if opts.OnWait != nil && (!waitStarted || locked.Holder.Identity != waitingFor) {
+				opts.OnWait(locked)
+			}
+			waitStarted, waitingFor = true, locked.Holder.Identity
+		case apierrors.IsConflict(err) || apierrors.IsAlreadyExists(err):
+			// Someone wrote the lease between our read and our write: read it again at once.
+			conflicts++
+			if conflicts <= maxImmediateRetries {
+				continue
+			}
+			if !opts.Wait {
+				return nil, fmt.Errorf("lock %s/%s: gave up after %d write conflicts on Lease %s: %w", ns, app, conflicts, LockName(app), err)
+			}
+			conflicts, lastErr = 0, err
+		case opts.Wait && isTransient(err):
+			lastErr = err
+		default:
+			return nil, err
+		}
+
+		t := time.NewTimer(backoff.Step())
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			if lastLocked != nil {
+				return nil, fmt.Errorf("gave up waiting for the lock: %w: %w", lastLocked, ctx.Err())
+			}
+			if lastErr != nil {
+				return nil, fmt.Errorf("lock %s/%s: gave up waiting: %v: %w", ns, app, lastErr, ctx.Err())
+			}
+			return nil, fmt.Errorf("lock %s/%s: %w", ns, app, ctx.Err())
+		case <-t.C:
+		}
+	}
+}
+
+// tryAcquire makes one attempt. It returns the written lease, or a LockedError when the
+// lease is held by someone else, or an error (API errors keep their type, so a Conflict or
+// AlreadyExists can be told apart).
+func (c *Client) tryAcquire(ctx context.Context, ns, app string, holder LeaseHolder, dur time.Duration, now func() time.Time) (*coordinationv1.Lease, *LockedError, error) {
+	leases := c.Kube.CoordinationV1().Leases(ns)
+	name := LockName(app)
+	cur, err := leases.Get(ctx, name, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		t := metav1.NewMicroTime(now())
+		lease := &coordinationv1.Lease{
+			ObjectMeta: metav1.ObjectMeta{
+				Name:        name,
+				Namespace:   ns,
+				Labels:      recordLabels(app, RecordLock),
+				Annotations: map[string]string{AnnotationLockOperation: holder.Operation},
+			},
+			Spec: coordinationv1.LeaseSpec{
+				HolderIdentity:       &holder.Identity,
+				LeaseDurationSeconds: leaseSeconds(dur),
+				AcquireTime:          &t,
+				RenewTime:            &t,
+			},
+		}
+		created, err := leases.Create(ctx, lease, metav1.CreateOptions{FieldManager: c.fieldManager()})
+		if err != nil {
+			if apierrors.IsAlreadyExists(err) {
+				return nil, nil, err
+			}
+			return nil, nil, fmt.Errorf("create Lease %s/%s: %w", ns, name, err)
+		}
+		return created, nil, nil
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("read Lease %s/%s: %w", ns, name, err)
+	}
+	if !isOurLease(cur, app) {
+		return nil, nil, fmt.Errorf("Lease %s/%s exists and is not the lock of application %q managed by %s", ns, name, app, ManagedByValue)
+	}
+	t := now()
+	info := leaseInfo(cur, ns, app, dur)
+	sameHolder := info.Holder.Identity == holder.Identity
+	expired := t.After(info.ExpiresAt)
+	if info.Holder.Identity != "" && !sameHolder && !expired {
+		return nil, info, nil
+	}
+
+	upd := cur.DeepCopy()
+	mt := metav1.NewMicroTime(t)
+	if !sameHolder || expired || upd.Spec.AcquireTime == nil {
+		upd.Spec.AcquireTime = &mt
+	}
+	if !sameHolder && info.Holder.Identity != "" {
+		n := int32(1)
+		if upd.Spec.LeaseTransitions != nil {
+			n = *upd.Spec.LeaseTransitions + 1
+		}
+		upd.Spec.LeaseTransitions = &n
+	}
+	upd.Spec.HolderIdentity = &holder.Identity
+	upd.Spec.RenewTime = &mt
+	upd.Spec.LeaseDurationSeconds = leaseSeconds(dur)
+	if upd.Annotations == nil {
+		upd.Annotations = map[string]string{}
+	}
+	upd.Annotations[AnnotationLockOperation] = holder.Operation
+	for k, v := range recordLabels(app, RecordLock) {
+		upd.Labels[k] = v
+	}
+	updated, err := leases.Update(ctx, upd, metav1.UpdateOptions{FieldManager: c.fieldManager()})
+	if err != nil {
+		if apierrors.IsConflict(err) {
+			return nil, nil, err
+		}
+		return nil, nil, fmt.Errorf("update Lease %s/%s: %w", ns, name, err)
+	}
+	return updated, nil, nil
+}
+
+func (c *Client) startLock(ctx context.Context, ns, app string, holder LeaseHolder, dur time.Duration, now func() time.Time, lease *coordinationv1.Lease, s *lockSlot) *Lock {
+	rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	l := &Lock{
+		c: c, ns: ns, app: app, name: LockName(app),
+		holder: holder, duration: dur, now: now, slot: s,
+		lastRenew: now(),
+		lost:      make(chan struct{}),
+		cancel:    cancel,
+		done:      make(chan struct{}),
+	}
+	if lease.Spec.RenewTime != nil {
+		l.lastRenew = lease.Spec.RenewTime.Time
+	}
+	l.acquired = l.lastRenew
+	if lease.Spec.AcquireTime != nil {
+		l.acquired = lease.Spec.AcquireTime.Time
+	}
+	// Register as held (one more reference on the slot, dropped by leaveSlot).
+	lockSlotsMu.Lock()
+	s.refs++
+	s.held = l
+	lockSlotsMu.Unlock()
+	go l.renewLoop(rctx)
+	return l
+}
+
+func (l *Lock) renewLoop(ctx context.Context) {
+	defer close(l.done)
+	interval := l.duration / 3
+	if interval <= 0 {
+		interval = time.Millisecond
+	}
+	ticker := time.NewTicker(interval)
+	defer ticker.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-ticker.C:
+		}
+		rctx, cancel := context.WithTimeout(ctx, max(interval, time.Second))
+		err := l.renew(rctx)
+		cancel()
+		if ctx.Err() != nil {
+			return // released meanwhile
+		}
+		if err == nil {
+			continue
+		}
+		if errors.Is(err, ErrLockLost) {
+			l.markLost(err)
+			return
+		}
+		l.mu.Lock()
+		since := l.lastRenew
+		l.mu.Unlock()
+		if failing := l.now().Sub(since); failing > l.duration {
+			l.markLost(fmt.Errorf("%w: application %s/%s: could not renew Lease %s for %s (longer than its duration %s), so another apply may have taken it: %v",
+				ErrLockLost, l.ns, l.app, l.name, failing.Round(time.Millisecond), l.duration, err))
+			return
+		}
+		l.c.logf("[WARN] could not renew Lease %s/%s (will retry): %v", l.ns, l.name, err)
+	}
+}
+
+// renew writes a new renewTime if the lease is still ours. It returns an error wrapping
+// ErrLockLost when it is not.
+func (l *Lock) renew(ctx context.Context) error {
+	leases := l.c.Kube.CoordinationV1().Leases(l.ns)
+	for attempt := 0; ; attempt++ {
+		cur, err := leases.Get(ctx, l.name, metav1.GetOptions{})
+		if apierrors.IsNotFound(err) {
+			return fmt.Errorf("%w: application %s/%s: Lease %s was deleted", ErrLockLost, l.ns, l.app, l.name)
+		}
+		if err != nil {
+			return err
+		}
+		if err := l.checkOurs(cur); err != nil {
+			return err
+		}
+		t := l.now()
+		upd := cur.DeepCopy()
+		mt := metav1.NewMicroTime(t)
+		upd.Spec.RenewTime = &mt
+		upd.Spec.LeaseDurationSeconds = leaseSeconds(l.duration)
+		_, err = leases.Update(ctx, upd, metav1.UpdateOptions{FieldManager: l.c.fieldManager()})
+		if err == nil {
+			l.mu.Lock()
+			l.lastRenew = t
+			l.mu.Unlock()
+			return nil
+		}
+		if !apierrors.IsConflict(err) || attempt >= 2 {
+			return err
+		}
+		// Conflict: someone wrote the lease; re-read to see whether it is still ours.
+	}
+}
+
+func (l *Lock) checkOurs(cur *coordinationv1.Lease) error {
+	info := leaseInfo(cur, l.ns, l.app, l.duration)
+	if info.Holder.Identity == l.holder.Identity {
+		return nil
+	}
+	if info.Holder.Identity == "" {
+		return fmt.Errorf("%w: application %s/%s: Lease %s was released by someone else", ErrLockLost, l.ns, l.app, l.name)
+	}
+	op := info.Holder.Operation
+	if op == "" {
+		op = "operation not recorded"
+	}
+	return fmt.Errorf("%w: application %s/%s is now locked by %s (%s) since %s",
+		ErrLockLost, l.ns, l.app, info.Holder.Identity, op, fmtLockTime(info.Since))
+}
+
+// Release stops renewing and deletes the Lease if it is still ours (the delete is
+// conditional on the UID and resourceVersion read, so a lease someone else has just taken
+// is never deleted). A Lease already gone is not an error; a Lease now held by someone
+// else is left alone and reported with an error wrapping ErrLockLost. Release may be
+// called more than once.
+func (l *Lock) Release(ctx context.Context) error {
+	l.cancel()
+	<-l.done
+	defer l.leaveSlot()
+	leases := l.c.Kube.CoordinationV1().Leases(l.ns)
+	var lastErr error
+	for attempt := 0; attempt < 5; attempt++ {
+		cur, err := leases.Get(ctx, l.name, metav1.GetOptions{})
+		if apierrors.IsNotFound(err) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("release lock of %s/%s: read Lease %s: %w", l.ns, l.app, l.name, err)
+		}
+		if err := l.checkOurs(cur); err != nil {
+			return fmt.Errorf("release lock: %w", err)
+		}
+		uid, rv := cur.UID, cur.ResourceVersion
+		pre := &metav1.Preconditions{}
+		if uid != "" {
+			pre.UID = &uid
+		}
+		if rv != "" {
+			pre.ResourceVersion = &rv
+		}
+		err = leases.Delete(ctx, l.name, metav1.DeleteOptions{Preconditions: pre})
+		switch {
+		case err == nil, apierrors.IsNotFound(err):
+			return nil
+		case apierrors.IsConflict(err):
+			lastErr = err // changed since we read it: look again
+		default:
+			return fmt.Errorf("release lock of %s/%s: delete Lease %s: %w", l.ns, l.app, l.name, err)
+		}
+	}
+	return fmt.Errorf("release lock of %s/%s: gave up after repeated conflicts: %w", l.ns, l.app, lastErr)
+}
+
+// leaseInfo describes the holder of lease as a LockedError.
+func leaseInfo(lease *coordinationv1.Lease, ns, app string, fallback time.Duration) *LockedError {
+	e := &LockedError{Namespace: ns, Application: app}
+	if lease.Spec.HolderIdentity != nil {
+		e.Holder.Identity = *lease.Spec.HolderIdentity
+	}
+	e.Holder.Operation = lease.Annotations[AnnotationLockOperation]
+	switch {
+	case lease.Spec.AcquireTime != nil:
+		e.Since = lease.Spec.AcquireTime.Time
+	case lease.Spec.RenewTime != nil:
+		e.Since = lease.Spec.RenewTime.Time
+	default:
+		e.Since = lease.CreationTimestamp.Time
+	}
+	renewed := e.Since
+	if lease.Spec.RenewTime != nil {
+		renewed = lease.Spec.RenewTime.Time
+	}
+	dur := fallback
+	if s := lease.Spec.LeaseDurationSeconds; s != nil && *s > 0 {
+		dur = time.Duration(*s) * time.Second
+	}
+	e.ExpiresAt = renewed.Add(dur)
+	return e
+}
+
+func isOurLease(lease *coordinationv1.Lease, app string) bool {
+	l := lease.Labels
+	return l[LabelManagedBy] == ManagedByValue && l[LabelName] == app && l[LabelRecord] == RecordLock
+}
+
+// leaseSeconds is d rounded up to whole seconds, at least 1.
+func leaseSeconds(d time.Duration) *int32 {
+	s := int32(math.Ceil(d.Seconds()))
+	if s < 1 {
+		s = 1
+	}
+	return &s
+}
