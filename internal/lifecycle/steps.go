@@ -393,4 +393,3 @@ func (p *Platform) DisposeSnapshot(ctx context.Context, s kube.SnapshotRecord, p
 	progress(fmt.Sprintf("%s: disposed snapshot %s (%s)", s.Application, s.Name, s.Path))
 	return p.Kube.DeleteSnapshotRecord(ctx, s.Namespace, s.Name)
 }
-

@@ -50,7 +50,7 @@ func (d *snapshotsDataSource) Metadata(_ context.Context, req datasource.Metadat
 
 func (d *snapshotsDataSource) Schema(_ context.Context, _ datasource.SchemaRequest, resp *datasource.SchemaResponse) {
 	element := map[string]schema.Attribute{
-		"id": schema.StringAttribute{Computed: true, MarkdownDescription: "`namespace/name`; usable as `restore.snapshot_id`."},
+		"id":   schema.StringAttribute{Computed: true, MarkdownDescription: "`namespace/name`; usable as `restore.snapshot_id`."},
 		"name": schema.StringAttribute{Computed: true}, "application": schema.StringAttribute{Computed: true},
 		"path": schema.StringAttribute{Computed: true}, "origin": schema.StringAttribute{Computed: true},
 		"format": schema.StringAttribute{Computed: true}, "size_bytes": schema.Int64Attribute{Computed: true},

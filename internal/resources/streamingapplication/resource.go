@@ -25,8 +25,8 @@ import (
 )
 
 var (
-	_ resource.ResourceWithConfigure   = &applicationResource{}
-	_ resource.ResourceWithImportState = &applicationResource{}
+	_ resource.ResourceWithConfigure      = &applicationResource{}
+	_ resource.ResourceWithImportState    = &applicationResource{}
 	_ resource.ResourceWithModifyPlan     = &applicationResource{}
 	_ resource.ResourceWithValidateConfig = &applicationResource{}
 )

@@ -125,4 +125,3 @@ func metadataExists(path string) error {
 	}
 	return nil
 }
-
