@@ -30,9 +30,9 @@ var ErrLockLost = errors.New("application lock lost")
 
 // LeaseHolder identifies who holds an application's lease and why.
 type LeaseHolder struct {
-	// Identity must be unique per acquirer (see NewLeaseIdentity): two acquirers with the
-	// same identity are not mutually exclusive, since re-acquiring one's own lease
-	// succeeds.
+	// Identity should be unique per process (see NewLeaseIdentity). Re-acquiring one's own
+	// lease succeeds, so two processes (or two Clients) sharing an identity are not
+	// mutually exclusive; within one Client, AcquireLock is exclusive whatever the identity.
 	Identity string
 	// Operation says what the holder is doing, e.g. "savepoint_redeploy v1->v2"; it is
 	// stored in the AnnotationLockOperation annotation and shown to whoever waits.
@@ -235,6 +235,9 @@ func (c *Client) acquireOnce(ctx context.Context, ns, app string, holder LeaseHo
 // When the lease is held by someone else AcquireLock returns a *LockedError (errors.Is
 // ErrLocked) naming the holder, or with opts.Wait polls until it can take it or ctx ends
 // (the error then wraps both the last LockedError and ctx.Err()).
+//
+// Within one process, per Client, the lock is also exclusive between goroutines that share
+// an identity: while a Lock of this Client is held, AcquireLock reports it as held.
 //
 // The returned Lock is renewed every Duration/3 in the background until Release; renewal
 // does not depend on ctx.

@@ -12,10 +12,6 @@ import (
 	"github.com/flinkplatform/terraform-provider-flink/internal/snapshots"
 )
 
-// ManagedBySnapshotResource marks snapshot records a flink_snapshot owns: retention never
-// disposes them.
-const ManagedBySnapshotResource = "flink_snapshot"
-
 // TakeSnapshot triggers a savepoint of a running application without stopping it, and
 // records it as managed by a flink_snapshot.
 func (p *Platform) TakeSnapshot(ctx context.Context, namespace, name string, opts SavepointOptions, progress Progress) (kube.SnapshotRecord, error) {
@@ -123,7 +119,7 @@ func (p *Platform) recordManaged(ctx context.Context, record *kube.AppRecord, pa
 	if err != nil {
 		return snap, err
 	}
-	snap.ManagedBy, snap.SourceSnapshot = ManagedBySnapshotResource, source
+	snap.ManagedBy, snap.SourceSnapshot = kube.SnapshotManagedByResource, source
 	return snap, p.Kube.PutSnapshotRecord(ctx, snap)
 }
 
