@@ -77,9 +77,14 @@ func (p *Platform) Apply(ctx context.Context, desired Desired, planned Operation
 	runErr := op.run(ctx, plan.Operation)
 	result := p.resultFrom(record, plan.Operation)
 	if runErr != nil {
-		p.Kube.Event(ctx, desired.Namespace, desired.Name, "ApplyFailed", plan.Summary+": "+runErr.Error(), true)
-		_, _, err := p.Kube.GetAppRecord(ctx, desired.Namespace, desired.Name)
-		result.RecordExists = err == nil
+		// The apply's deadline may be what failed it: report with a fresh, short one.
+		reportCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
+		defer cancel()
+		p.Kube.Event(reportCtx, desired.Namespace, desired.Name, "ApplyFailed", plan.Summary+": "+runErr.Error(), true)
+		if stored, _, err := p.Kube.GetAppRecord(reportCtx, desired.Namespace, desired.Name); err == nil {
+			result.RecordExists = true
+			_, result.Status = p.observeJob(reportCtx, &stored)
+		}
 		return result, runErr
 	}
 	p.Kube.Event(ctx, desired.Namespace, desired.Name, "Applied", plan.Summary, false)
@@ -159,6 +164,7 @@ func (o *operation) run(ctx context.Context, op Operation) error {
 			return err
 		}
 		o.record.State = StateCancelled
+		o.record.Version, o.record.DeployedVersion = d.Version, d.Version.Label
 		if err := o.save(ctx); err != nil {
 			return err
 		}
@@ -260,7 +266,7 @@ func (o *operation) deploy(ctx context.Context, version spec.Version, restorePat
 	o.record.Generation++
 	o.record.JobID = JobIDFor(o.record.Namespace, o.record.Application, o.record.Generation)
 	o.record.State = StateRunning
-	o.record.Version, o.record.DeployedVersion = version, version.Label
+	o.record.Version, o.record.DeployedVersion, o.record.SpecHash = version, version.Label, RuntimeHash(version)
 	o.record.RestorePath, o.record.AllowNonRestored = restorePath, o.desired.Restore.AllowNonRestoredState
 	if err := o.save(ctx); err != nil {
 		return err
@@ -323,6 +329,8 @@ func (o *operation) scaleToZero(ctx context.Context) error {
 		}
 	}
 	o.record.State = o.desired.State
+	// A suspended application resumes with the version the configuration names now.
+	o.record.Version, o.record.DeployedVersion = o.desired.Version, o.desired.Version.Label
 	if err := o.save(ctx); err != nil {
 		return err
 	}

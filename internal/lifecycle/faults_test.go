@@ -2,7 +2,6 @@ package lifecycle
 
 import (
 	"context"
-	"errors"
 	"net/http"
 	"slices"
 	"strings"
@@ -72,7 +71,7 @@ func TestApplyNewJobFails(t *testing.T) {
 			if oerr != nil || obs.State != StateCancelled || obs.Status != flink.JobFailed {
 				t.Errorf("Observe after failure = %+v, %v; want state cancelled, status FAILED", obs, oerr)
 			}
-			if p := Classify(&obs.Current, desired); p.Operation != OpStatelessRedeploy {
+			if p := classify(&obs.Current, desired); p.Operation != OpDeploy {
 				t.Errorf("next plan = %s, want a restart", p.Operation)
 			}
 			if ev := strings.Join(h.events(), "\n"); !strings.Contains(ev, "Warning/ApplyFailed: ") || !strings.Contains(ev, rootCauseMsg) {
@@ -83,7 +82,8 @@ func TestApplyNewJobFails(t *testing.T) {
 }
 
 // stuckApply deploys v1 with TaskManagers that never register: the job stays RUNNING with
-// its tasks SCHEDULED, waiting for slots, until the apply's deadline.
+// its tasks SCHEDULED, waiting for slots, until the apply's deadline (the resource's
+// create/update timeout).
 func stuckApply(t *testing.T) (*harness, Result, error) {
 	t.Helper()
 	h := newHarness(t)
@@ -99,22 +99,55 @@ func stuckApply(t *testing.T) (*harness, Result, error) {
 
 func TestApplyJobNeverHealthy_TimesOut(t *testing.T) {
 	t.Parallel()
-	h, res, err := stuckApply(t)
-	wantContains(t, "error", err.Error(), "payments/fraud", "job "+jobGen1, "was not running before the timeout", "last seen: job RUNNING")
-	if !errors.Is(err, context.DeadlineExceeded) {
-		t.Errorf("error does not wrap context.DeadlineExceeded: %v", err)
+	cases := []struct {
+		name string
+		// readiness sets rollback.readiness_timeout; else the apply's context times out.
+		readiness time.Duration
+	}{
+		{name: "apply deadline"},
+		{name: "readiness timeout", readiness: 400 * time.Millisecond},
 	}
-	if res.JobID != jobGen1 {
-		t.Errorf("Result.JobID = %q", res.JobID)
-	}
-	// Nothing lost: the record exists and names the job, which still waits for slots.
-	if rec := h.record(); rec.JobID != jobGen1 || rec.State != StateRunning || rec.Generation != 1 {
-		t.Errorf("record %+v", rec)
-	}
-	for name, st := range h.cluster().VertexStates() {
-		if st != flink.TaskScheduled {
-			t.Errorf("vertex %s is %s, want SCHEDULED (no slots)", name, st)
-		}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			var (
+				h   *harness
+				res Result
+				err error
+			)
+			if tc.readiness == 0 {
+				h, res, err = stuckApply(t)
+			} else {
+				h = newHarness(t)
+				h.kubelet.setRegisterTaskManagers(false)
+				desired := desiredFor(testVersion("v1"), StateRunning)
+				desired.Rollback.ReadinessTimeout = tc.readiness
+				start := time.Now()
+				res, err = h.apply(desired, OpDeploy)
+				if err == nil {
+					t.Fatalf("Apply succeeded although no TaskManager registered: %+v", res)
+				}
+				if d := time.Since(start); d > tc.readiness+time.Second {
+					t.Errorf("Apply took %v with a readiness timeout of %v", d, tc.readiness)
+				}
+				if !res.RecordExists {
+					t.Errorf("Result.RecordExists = false after a readiness timeout")
+				}
+			}
+			wantContains(t, "error", err.Error(), "payments/fraud", "job "+jobGen1, "was not running before the timeout", "last seen: job RUNNING")
+			if res.JobID != jobGen1 || res.Operation != OpDeploy {
+				t.Errorf("Result = %+v", res)
+			}
+			// Nothing lost: the record exists and names the job, which still waits for slots.
+			if rec := h.record(); rec.JobID != jobGen1 || rec.State != StateRunning || rec.Generation != 1 {
+				t.Errorf("record %+v", rec)
+			}
+			for name, st := range h.cluster().VertexStates() {
+				if st != flink.TaskScheduled {
+					t.Errorf("vertex %s is %s, want SCHEDULED (no slots)", name, st)
+				}
+			}
+		})
 	}
 }
 

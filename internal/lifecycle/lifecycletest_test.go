@@ -74,8 +74,18 @@ func testVersion(label string) spec.Version {
 	}
 }
 
+// desiredFor is an application with upgrade_mode stateless (the operations these tests
+// cover) and the default restore strategy (latest snapshot: none exists, so empty state).
 func desiredFor(v spec.Version, state string) Desired {
-	return Desired{Namespace: testNS, Name: testApp, Version: v, State: state}
+	return Desired{Namespace: testNS, Name: testApp, Version: v, State: state, UpgradeMode: UpgradeStateless}
+}
+
+// classify is Classify worded the way PlanChange words it for the plan.
+func classify(current *Current, desired Desired) Plan {
+	desired = desired.withDefaults()
+	plan := Classify(current, desired)
+	plan.Summary = describe(plan, current, desired)
+	return plan
 }
 
 // fastTimings make emulated jobs start and cancel within microseconds, so that most tests
@@ -406,8 +416,10 @@ func (k *kubelet) jobManager(ns, app string, d *appsv1.Deployment, replicas int3
 		st.PreviousJobID, st.PreviousState = old.JobID(), old.JobState()
 	}
 	c := k.emu.Start(host, js)
+	// No TaskManager has registered yet: they do when their Deployment is applied. (Set
+	// while the job still initializes, so the emulator records no lost TaskManager.)
+	c.SetTaskManagers(0, 0)
 	c.SetTimings(timings)
-	c.SetTaskManagers(0, 0) // the TaskManager pods register when their Deployment is applied
 	k.mu.Lock()
 	k.starts = append(k.starts, st)
 	hook := k.onStart

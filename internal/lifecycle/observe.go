@@ -36,6 +36,11 @@ func (p *Platform) Observe(ctx context.Context, namespace, name string) (*Observ
 	}
 	o := &Observed{Labels: record.Labels, Annotations: record.Annotations}
 	o.Current, o.Status = p.observeJob(ctx, &record)
+	if record.Journal != nil {
+		// An interrupted apply: reading back a state no configuration asks for makes the next
+		// plan differ, and classify it as recover.
+		o.State = StateRecovering
+	}
 	return o, nil
 }
 

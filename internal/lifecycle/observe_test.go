@@ -90,13 +90,13 @@ func TestObserve(t *testing.T) {
 			}
 			wantOp := OpNone
 			if tc.wantState == StateCancelled {
-				wantOp = OpStatelessRedeploy // drift: restart
+				wantOp = OpDeploy // drift: start it again
 			}
 			if plan.Operation != wantOp {
 				t.Errorf("PlanChange = %s (%s), want %s", plan.Operation, plan.Summary, wantOp)
 			}
-			if wantOp == OpStatelessRedeploy {
-				wantContains(t, "drift plan summary", plan.Summary, "the job is not running", "start version v1 again")
+			if wantOp == OpDeploy {
+				wantContains(t, "drift plan summary", plan.Summary, "start version v1", "with empty state")
 			}
 		})
 	}

@@ -35,6 +35,8 @@ const (
 	StateRunning   = "running"
 	StateSuspended = "suspended"
 	StateCancelled = "cancelled"
+	// StateRecovering is only ever read back: an apply was interrupted mid-operation.
+	StateRecovering = "recovering"
 )
 
 // Upgrade modes: how a running job moves to a new spec.

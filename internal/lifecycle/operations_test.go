@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/flinkplatform/terraform-provider-flink/internal/kube"
 	"github.com/flinkplatform/terraform-provider-flink/internal/spec"
 )
 
@@ -33,7 +34,7 @@ func TestClassify(t *testing.T) {
 		{
 			name: "new application running", current: nil, desired: desiredFor(v1, StateRunning),
 			want:    OpDeploy,
-			summary: []string{"fraud: ", "deploy version v1", "Flink 1.20", "parallelism 2", "empty state"},
+			summary: []string{"fraud: ", "start version v1", "Flink 1.20", "parallelism 2", "with empty state"},
 		},
 		{
 			name: "new application created cancelled", current: nil, desired: desiredFor(v1, StateCancelled),
@@ -68,13 +69,13 @@ func TestClassify(t *testing.T) {
 		},
 		{
 			name: "cancelled job restarted, same version", current: cancelled, desired: desiredFor(v1, StateRunning),
-			want:    OpStatelessRedeploy,
-			summary: []string{"fraud: ", "the job is not running", "start version v1 again", "empty state"},
+			want:    OpDeploy,
+			summary: []string{"fraud: ", "start version v1", "with empty state"},
 		},
 		{
 			name: "cancelled job restarted with a new version", current: cancelled, desired: desiredFor(v2, StateRunning),
-			want:    OpStatelessRedeploy,
-			summary: []string{"fraud: ", "the job is not running", "start version v2 again"},
+			want:    OpDeploy,
+			summary: []string{"fraud: ", "start version v2", "with empty state"},
 		},
 		{
 			name: "cancelled stays cancelled", current: cancelled, desired: desiredFor(v1, StateCancelled),
@@ -85,6 +86,7 @@ func TestClassify(t *testing.T) {
 			name: "cancelled stays cancelled, new version", current: cancelled, desired: desiredFor(v2, StateCancelled),
 			want:    OpNone,
 			summary: []string{"fraud: "},
+			notIn:   []string{"job keeps running"}, // no job runs
 		},
 		{
 			name:    "running without a known job id",
@@ -96,7 +98,7 @@ func TestClassify(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			got := Classify(tc.current, tc.desired)
+			got := classify(tc.current, tc.desired)
 			if got.Operation != tc.want {
 				t.Fatalf("Classify = %s (%q), want %s", got.Operation, got.Summary, tc.want)
 			}
@@ -110,64 +112,107 @@ func TestClassify(t *testing.T) {
 	}
 }
 
-// TestClassifyCoversOperationTable drives Classify through every row of operationTable,
-// so a row added without a matching Classify path (or vice versa) fails here.
+// expectedOperation is DESIGN.md section 4 written out independently of operationTable:
+// what each (current state, desired state, runtime spec changed, upgrade mode) must do.
+func expectedOperation(from, to string, changed bool, mode string) Operation {
+	switch {
+	case from == "" && to == StateRunning:
+		return OpDeploy
+	case from == "":
+		return OpNone // created suspended or cancelled: records only
+	case from == StateRunning && to == StateRunning && !changed:
+		return OpNone
+	case from == StateRunning && to == StateRunning:
+		return map[string]Operation{
+			UpgradeSavepoint: OpSavepointRedeploy, UpgradeLastState: OpLastStateRedeploy, UpgradeStateless: OpStatelessRedeploy,
+		}[mode]
+	case from == StateRunning && to == StateSuspended:
+		return OpSuspend
+	case from == StateRunning && to == StateCancelled:
+		return OpCancel
+	case from == StateSuspended && to == StateRunning:
+		return OpResume
+	case from == StateCancelled && to == StateRunning:
+		return OpDeploy
+	default: // between suspended and cancelled nothing runs: records only
+		return OpNone
+	}
+}
+
+// TestClassifyCoversOperationTable drives Classify through every combination of states,
+// spec change and upgrade mode, compares it with expectedOperation, and checks that every
+// row of operationTable is reached (a row shadowed by an earlier one is a mistake).
 func TestClassifyCoversOperationTable(t *testing.T) {
 	t.Parallel()
 	v1 := testVersion("v1")
 	changed := testVersion("v1")
 	changed.Parallelism = 4
-	seen := map[string]bool{}
-	for _, row := range operationTable {
-		key := fmt.Sprintf("%q->%q changed=%v", row.from, row.to, row.specChanged)
-		if seen[key] {
-			t.Errorf("operationTable has two rows for %s", key)
-		}
-		seen[key] = true
-		t.Run(key, func(t *testing.T) {
-			var current *Current
-			desired := desiredFor(v1, row.to)
-			if row.from != "" {
-				current = &Current{Version: v1, State: row.from, JobID: runningJobID}
-				if row.specChanged {
-					desired.Version = changed
+	reached := make([]bool, len(operationTable))
+	for _, from := range []string{"", StateRunning, StateSuspended, StateCancelled} {
+		for _, to := range []string{StateRunning, StateSuspended, StateCancelled} {
+			for _, specChanged := range []bool{false, true} {
+				if from == "" && !specChanged {
+					continue // a new application always counts as changed
 				}
-			} else if !row.specChanged {
-				t.Fatalf("row for a new application must count the spec as changed")
-			}
-			got := Classify(current, desired)
-			if got.Operation != row.op {
-				t.Errorf("Classify = %s, table says %s", got.Operation, row.op)
-			}
-			if !strings.HasPrefix(got.Summary, "fraud: ") || len(got.Summary) < len("fraud: ")+10 {
-				t.Errorf("summary %q does not describe the change for application fraud", got.Summary)
-			}
-		})
-	}
-	// Every state pair a validated configuration can produce has a row.
-	for _, from := range []string{"", StateRunning, StateCancelled} {
-		for _, to := range []string{StateRunning, StateCancelled} {
-			for _, changed := range []bool{false, true} {
-				if from == "" && !changed {
-					continue
-				}
-				if key := fmt.Sprintf("%q->%q changed=%v", from, to, changed); !seen[key] {
-					t.Errorf("operationTable has no row for %s", key)
+				for _, mode := range []string{UpgradeSavepoint, UpgradeLastState, UpgradeStateless} {
+					var current *Current
+					desired := desiredFor(v1, to)
+					desired.UpgradeMode = mode
+					if from != "" {
+						current = &Current{Version: v1, State: from, JobID: runningJobID}
+						if specChanged {
+							desired.Version = changed
+						}
+					}
+					got := classify(current, desired)
+					want := expectedOperation(from, to, specChanged, mode)
+					if got.Operation != want {
+						t.Errorf("%q -> %q, spec changed %v, mode %s: Classify = %s, want %s", from, to, specChanged, mode, got.Operation, want)
+					}
+					if !strings.HasPrefix(got.Summary, "fraud: ") || len(got.Summary) < len("fraud: ")+10 {
+						t.Errorf("%q -> %q: summary %q does not describe the change", from, to, got.Summary)
+					}
+					for i, row := range operationTable {
+						if row.from == from && row.to == to && (row.specChanged == nil || *row.specChanged == specChanged) &&
+							(row.mode == "" || row.mode == mode) {
+							reached[i] = true
+							break
+						}
+					}
 				}
 			}
 		}
 	}
+	for i, ok := range reached {
+		if !ok {
+			row := operationTable[i]
+			t.Errorf("operationTable row %d (%q -> %q => %s) is never reached", i, row.from, row.to, row.op)
+		}
+	}
+}
+
+func TestClassifyInterruptedOperationIsRecover(t *testing.T) {
+	t.Parallel()
+	cur := &Current{Version: testVersion("v1"), State: StateRunning, JobID: runningJobID,
+		Journal: &kube.Journal{Operation: string(OpSavepointRedeploy), FromVersion: "v1", ToVersion: "v2", Step: "deploying",
+			SavepointPath: "s3://bucket/payments/fraud/savepoint-1"}}
+	got := classify(cur, desiredFor(testVersion("v2"), StateRunning))
+	if got.Operation != OpRecover {
+		t.Fatalf("Classify with a journal = %s, want recover", got.Operation)
+	}
+	wantContains(t, "recover summary", got.Summary, "interrupted savepoint_redeploy", "v1 -> v2", `"deploying"`,
+		"s3://bucket/payments/fraud/savepoint-1")
 }
 
 func TestClassifyRefusesUnknownState(t *testing.T) {
 	t.Parallel()
 	defer func() {
 		r := recover()
-		if r == nil || !strings.Contains(fmt.Sprint(r), `"suspended"`) {
+		if r == nil || !strings.Contains(fmt.Sprint(r), `"paused"`) {
 			t.Errorf("Classify of an unknown desired state: recovered %v, want a panic naming the state", r)
 		}
 	}()
-	Classify(nil, desiredFor(testVersion("v1"), "suspended"))
+	Classify(nil, desiredFor(testVersion("v1"), "paused"))
 }
 
 func TestRuntimeHash(t *testing.T) {

@@ -280,17 +280,31 @@ func (p *Platform) waitJobHealthy(ctx context.Context, namespace, name, jobID st
 			}
 			return false, err
 		}
-		last = "job " + job.State
+		last = "job " + job.State + waitingTasks(job)
 		if flink.IsGloballyTerminal(job.State) {
 			return false, fmt.Errorf("job %s of %s/%s ended %s%s", jobID, namespace, name, job.State, rootCause(ctx, client, jobID))
 		}
 		return flink.JobHealthy(job), nil
 	}, flink.DefaultBackoff())
 	if err != nil && ctx.Err() != nil {
-		return fmt.Errorf("%s/%s: job %s was not running before the timeout (last seen: %s)%s", namespace, name, jobID, last,
-			rootCause(context.WithoutCancel(ctx), client, jobID))
+		return fmt.Errorf("%s/%s: job %s was not running before the timeout (last seen: %s)%s: %w", namespace, name, jobID, last,
+			rootCause(context.WithoutCancel(ctx), client, jobID), ctx.Err())
 	}
 	return err
+}
+
+// waitingTasks names the tasks of a job that do not run yet, e.g. while they wait for slots.
+func waitingTasks(job flink.JobDetails) string {
+	var waiting []string
+	for _, v := range job.Vertices {
+		if v.Status != flink.TaskRunning {
+			waiting = append(waiting, v.Name+" "+v.Status)
+		}
+	}
+	if len(waiting) == 0 {
+		return ""
+	}
+	return ", tasks not running: " + strings.Join(waiting, ", ")
 }
 
 func rootCause(ctx context.Context, client *flink.Client, jobID string) string {
@@ -308,35 +322,45 @@ func firstLine(s string) string {
 	return line
 }
 
-// cancelJob cancels a running job and waits until Flink reports it ended. A cluster that is
-// already gone or a job that already ended is not an error: the goal is "not running".
+// cancelJob cancels a running job and waits until Flink reports it ended. A job Flink does
+// not know, or one that already ended, is not an error: the goal is "not running". A
+// JobManager that does not answer is asked again for a while (it may be electing a leader)
+// before it counts as gone, so a running job is never left to be killed with its pod.
 func (p *Platform) cancelJob(ctx context.Context, namespace, name, jobID string, progress Progress) error {
 	if jobID == "" {
 		return nil
 	}
 	client := p.Flink(namespace, name)
 	progress(fmt.Sprintf("%s: cancelling job %s", name, shortJobID(jobID)))
-	job, err := client.Job(ctx, jobID)
-	switch {
-	case flink.IsNotFound(err) || (err != nil && flink.IsRetryable(err)):
-		return nil // nothing runs there to cancel
-	case err != nil:
-		return err
-	case flink.IsGloballyTerminal(job.State):
-		return nil
-	}
-	if err := client.CancelJob(ctx, jobID); err != nil && !flink.IsNotFound(err) {
-		return fmt.Errorf("cancelling job %s of %s/%s: %w", jobID, namespace, name, err)
-	}
 	cancelCtx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
-	return flink.WaitFor(cancelCtx, func(ctx context.Context) (bool, error) {
+	requested := false
+	err := flink.WaitFor(cancelCtx, func(ctx context.Context) (bool, error) {
 		job, err := client.Job(ctx, jobID)
-		if err != nil {
-			return flink.IsNotFound(err), nil
+		switch {
+		case flink.IsNotFound(err):
+			return true, nil
+		case err != nil:
+			return false, retryableOnly(err)
+		case flink.IsGloballyTerminal(job.State):
+			return true, nil
+		case !requested:
+			if err := client.CancelJob(ctx, jobID); err != nil && !flink.IsNotFound(err) {
+				return false, retryableOnly(err)
+			}
+			requested = true
 		}
-		return flink.IsGloballyTerminal(job.State), nil
+		return false, nil
 	}, flink.DefaultBackoff())
+	if err != nil && cancelCtx.Err() != nil && ctx.Err() == nil && !requested {
+		// Unreachable for two minutes: nothing answers there to cancel.
+		progress(fmt.Sprintf("%s: the JobManager did not answer; treating job %s as gone", name, shortJobID(jobID)))
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("cancelling job %s of %s/%s: %w", jobID, namespace, name, err)
+	}
+	return nil
 }
 
 // automaticOrigins are the snapshots retention may dispose; the others were asked for.

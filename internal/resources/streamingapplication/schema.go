@@ -119,7 +119,8 @@ func resourceSchema(ctx context.Context) schema.Schema {
 				Optional: true, Computed: true, Default: stringdefault.StaticString(lifecycle.StateRunning),
 				MarkdownDescription: "`running` (default), `suspended` (stopped with a savepoint and scaled to zero; `running` " +
 					"again resumes from it) or `cancelled` (cancelled without a savepoint and scaled to zero). A job that " +
-					"stopped outside Terraform reads back as `cancelled`, so the next plan shows the drift.",
+					"stopped outside Terraform reads back as `cancelled`, and an application whose last apply was interrupted reads " +
+					"back as `recovering`, so the next plan shows the drift and what it will do about it.",
 				Validators: []validator.String{stringvalidator.OneOf(lifecycle.StateRunning, lifecycle.StateSuspended, lifecycle.StateCancelled)},
 			},
 			"labels": schema.MapAttribute{
