@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds the pinned binaries the tests run against into a cache outside the repository:
-# terraform, tofu, etcd, kube-apiserver, kube-controller-manager (DESIGN.md §7).
+# terraform, tofu, etcd, kube-apiserver, kube-controller-manager (DESIGN.md §7), then fetches
+# real Flink and builds the fixture job (tools/flink.sh).
 # Everything comes from the Go module proxy; a binary whose pin is unchanged is not rebuilt,
 # so a second run is a no-op.
 set -euo pipefail
@@ -51,3 +52,7 @@ build tofu "$(pin_of tofu)-release" bash -c \
 "$bin/terraform" version | head -1
 "$bin/tofu" version | head -1
 echo "tools: ready in $bin"
+
+# Real Flink (PyPI's apache-flink-libraries) and the fixture job built against it, for
+# FLINK_RUNTIME=real tests: see tools/flink.sh.
+"$here/flink.sh"

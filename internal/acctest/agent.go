@@ -42,6 +42,9 @@ type NodeAgent struct {
 
 	mu      sync.Mutex
 	running map[string]*corev1.Pod // pod key → the pod as started in the runtime
+	exited  map[types.UID]podExit  // pods whose process ended on its own (PodExitNotifier)
+	// crashLoops delays the next pod of a controller whose pods keep failing (agent_exit.go).
+	crashLoops map[string]*crashLoop
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -106,6 +109,7 @@ func (a *NodeAgent) Start(ctx context.Context) error {
 		cancel()
 		return err
 	}
+	a.installExitHandler()
 	a.factory.Start(runCtx.Done())
 	synced := make(chan bool, 1)
 	go func() { synced <- cache.WaitForCacheSync(runCtx.Done(), podInformer.Informer().HasSynced) }()
@@ -271,15 +275,23 @@ func (a *NodeAgent) sync(ctx context.Context, key string) error {
 	if pod.Status.Phase == corev1.PodSucceeded || pod.Status.Phase == corev1.PodFailed {
 		return nil
 	}
+	if handled, err := a.syncExited(ctx, pod); handled {
+		return err
+	}
 	a.mu.Lock()
 	_, started := a.running[key]
 	a.mu.Unlock()
 	if !started {
+		if wait := a.crashBackoff(ctx, pod); wait > 0 {
+			a.queue.AddAfter(key, wait)
+			return nil
+		}
 		ready, failure, err := a.start(ctx, key, pod)
 		if err != nil {
 			return err
 		}
 		if !ready {
+			a.noteCrash(pod, 0)
 			return a.markFailed(ctx, pod, failure)
 		}
 	}

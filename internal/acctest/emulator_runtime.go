@@ -2,7 +2,9 @@ package acctest
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -33,6 +35,8 @@ type EmulatorRuntime struct {
 	jms  map[string]types.UID         // REST host → the JobManager pod that owns the cluster
 	tms  map[string]map[types.UID]int // REST host → TaskManager pod → slots
 	pods map[types.UID]emulatedPod    // every pod started
+
+	onJobManager func(JobManagerLaunch, *flinktest.Cluster)
 }
 
 type emulatedPod struct {
@@ -58,6 +62,14 @@ func (r *EmulatorRuntime) Emulator() *flinktest.Emulator { return r.emu }
 
 // StartJobManager starts (or replaces) the emulator cluster for the JobManager's REST host.
 func (r *EmulatorRuntime) StartJobManager(_ context.Context, pod *corev1.Pod, jm JobManagerLaunch) error {
+	cluster, hook := r.startJobManager(pod, jm)
+	if hook != nil {
+		hook(jm, cluster)
+	}
+	return nil
+}
+
+func (r *EmulatorRuntime) startJobManager(pod *corev1.Pod, jm JobManagerLaunch) (*flinktest.Cluster, func(JobManagerLaunch, *flinktest.Cluster)) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	spec := flinktest.JobSpec{
@@ -82,7 +94,18 @@ func (r *EmulatorRuntime) StartJobManager(_ context.Context, pod *corev1.Pod, jm
 		slots, _ = positiveInt(jm.Config, "taskmanager.numberOfTaskSlots", 1)
 	}
 	cluster.SetTaskManagers(n, slots)
-	return nil
+	return cluster, r.onJobManager
+}
+
+// SetOnJobManager registers fn, called after every JobManager pod's emulator cluster has
+// started (without the runtime's lock held), with what the pod asked for and the cluster:
+// e.g. for a test to fail the job of one version at start (cluster.Fail) or to inject faults
+// before the provider sees the cluster. nil removes the hook. Tests that set it should
+// remove it again in t.Cleanup.
+func (r *EmulatorRuntime) SetOnJobManager(fn func(JobManagerLaunch, *flinktest.Cluster)) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.onJobManager = fn
 }
 
 // StartTaskManager registers a ready TaskManager with its application's cluster (now or when
@@ -155,7 +178,72 @@ func (r *EmulatorRuntime) Route(host string) (http.Handler, bool) {
 	if r.emu.Cluster(host) == nil {
 		return nil, false
 	}
-	return r.emu, true
+	return checkpointFiles{r.emu}, true
+}
+
+// checkpointFiles serves the emulator and, like Flink, makes every completed checkpoint
+// that a checkpoint-statistics answer reports exist on disk (file: checkpoint directories
+// only) before the answer leaves: Flink writes chk-<n>/_metadata before it reports the
+// checkpoint completed, so a client that reads the path (last_state upgrades) finds it.
+// The emulator completes checkpoints lazily, when it answers a request, so the answer is
+// the first moment a path is known. Every other request passes through unchanged.
+type checkpointFiles struct{ h http.Handler }
+
+func (c checkpointFiles) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	if req.Method != http.MethodGet || !strings.HasSuffix(strings.TrimSuffix(req.URL.Path, "/"), "/checkpoints") {
+		c.h.ServeHTTP(w, req)
+		return
+	}
+	rec := httptest.NewRecorder()
+	c.h.ServeHTTP(rec, req) // an aborted connection (Faults.AbortNext) panics through, as before
+	if rec.Code == http.StatusOK {
+		writeLocalCheckpoints(rec.Body.Bytes())
+	}
+	for k, v := range rec.Header() {
+		w.Header()[k] = v
+	}
+	w.WriteHeader(rec.Code)
+	_, _ = w.Write(rec.Body.Bytes())
+}
+
+// writeLocalCheckpoints materialises the completed checkpoints (not savepoints, whose
+// files the OnSavepoint hook writes) of a checkpoint-statistics body.
+func writeLocalCheckpoints(body []byte) {
+	type stat struct {
+		Status       string `json:"status"`
+		IsSavepoint  bool   `json:"is_savepoint"`
+		ExternalPath string `json:"external_path"`
+	}
+	var stats struct {
+		Latest struct {
+			Completed *stat `json:"completed"`
+		} `json:"latest"`
+		History []stat `json:"history"`
+	}
+	if json.Unmarshal(body, &stats) != nil {
+		return
+	}
+	all := stats.History
+	if c := stats.Latest.Completed; c != nil {
+		all = append(all, stat{Status: "COMPLETED", IsSavepoint: c.IsSavepoint, ExternalPath: c.ExternalPath})
+	}
+	for _, s := range all {
+		if s.Status != "COMPLETED" || s.IsSavepoint || s.ExternalPath == "" {
+			continue
+		}
+		dir, ok := localPath(s.ExternalPath)
+		if !ok {
+			continue
+		}
+		if _, err := os.Stat(filepath.Join(dir, "_metadata")); err == nil {
+			continue
+		}
+		if os.MkdirAll(dir, 0o755) != nil {
+			continue
+		}
+		_ = os.WriteFile(filepath.Join(dir, "state-0"), []byte("emulated checkpoint state\n"), 0o644)
+		_ = os.WriteFile(filepath.Join(dir, "_metadata"), []byte("emulated checkpoint metadata for "+s.ExternalPath+"\n"), 0o644)
+	}
 }
 
 // writeLocalSavepoint materialises a savepoint at a file: path: a state file, then

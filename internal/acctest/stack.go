@@ -99,7 +99,10 @@ func StartStack(ctx context.Context, opts Options) (s *Stack, err error) {
 		opts.Progress = os.Stderr
 	}
 	if opts.Runtime == nil {
-		opts.Runtime = NewEmulatorRuntime(nil)
+		// The emulator, or real Flink processes with FLINK_RUNTIME=real (flinkdist.go).
+		if opts.Runtime, err = runtimeFromEnv(); err != nil {
+			return nil, err
+		}
 	}
 	if opts.Router == nil {
 		r, ok := opts.Runtime.(Router)
@@ -118,6 +121,9 @@ func StartStack(ctx context.Context, opts Options) (s *Stack, err error) {
 		return nil, err
 	}
 	s = &Stack{dir: dir, binDir: opts.BinDir, progress: opts.Progress, runtime: opts.Runtime}
+	if u, ok := opts.Runtime.(interface{ useStackDir(string) }); ok {
+		u.useStackDir(dir)
+	}
 	defer func() {
 		if err != nil {
 			_ = s.stop()
@@ -292,6 +298,9 @@ func (s *Stack) stop() error {
 		s.agent.Stop()
 		s.agent = nil
 	}
+	if c, ok := s.runtime.(io.Closer); ok {
+		errs = append(errs, c.Close())
+	}
 	if s.kcm != nil {
 		errs = append(errs, s.kcm.stop(10*time.Second))
 		s.kcm = nil
@@ -356,6 +365,9 @@ func (s *Stack) DumpLogs(w io.Writer, lines int) {
 			continue
 		}
 		fmt.Fprintf(w, "--- %s (last %d lines) ---\n%s", p, l.n, tailFile(p, l.n))
+	}
+	if d, ok := s.runtime.(interface{ DumpLogs(io.Writer, int) }); ok {
+		d.DumpLogs(w, lines/2)
 	}
 }
 

@@ -25,6 +25,8 @@ const (
 	// and reports it, instead of exiting and being restarted by its Deployment, which would
 	// silently submit the job again with empty state.
 	KeyShutdownOnFinish = "execution.shutdown-on-application-finish"
+	// KeyCheckpointRetention decides whether checkpoints outlive a cancelled job.
+	KeyCheckpointRetention = "execution.checkpointing.externalized-checkpoint-retention"
 
 	// Restore keys, Flink 1.x.
 	KeySavepointPath        = "execution.savepoint.path"
@@ -163,6 +165,11 @@ func FlinkConfiguration(d spec.Deployment) (map[string]string, error) {
 	cfg[KeyJobManagerMemory] = FormatMemory(jm)
 	cfg[KeyTaskManagerMemory] = FormatMemory(tm)
 	cfg[KeyShutdownOnFinish] = "false"
+	// Keep the latest checkpoint when a job is cancelled (Flink's default deletes it): a
+	// last_state upgrade restores it, and nothing else the job leaves behind holds its state.
+	if _, set := cfg[KeyCheckpointRetention]; !set {
+		cfg[KeyCheckpointRetention] = "RETAIN_ON_CANCELLATION"
+	}
 	if d.RestorePath != "" {
 		pathKey, ignoreKey := fv.RestoreKeys()
 		cfg[pathKey] = d.RestorePath

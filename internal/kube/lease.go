@@ -595,3 +595,20 @@ func leaseSeconds(d time.Duration) *int32 {
 	}
 	return &s
 }
+
+// LockOperation returns the operation of whoever holds the application's Lease now ("" when
+// nobody does or it expired).
+func (c *Client) LockOperation(ctx context.Context, ns, app string) (string, error) {
+	lease, err := c.Kube.CoordinationV1().Leases(ns).Get(ctx, LockName(app), metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return "", nil
+	}
+	if err != nil {
+		return "", err
+	}
+	if lease.Spec.RenewTime == nil || lease.Spec.LeaseDurationSeconds == nil ||
+		time.Since(lease.Spec.RenewTime.Time) > time.Duration(*lease.Spec.LeaseDurationSeconds)*time.Second {
+		return "", nil
+	}
+	return lease.Annotations[AnnotationLockOperation], nil
+}

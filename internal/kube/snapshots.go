@@ -79,6 +79,9 @@ type SnapshotRecord struct {
 	// ManagedBy is SnapshotManagedByResource when a flink_snapshot resource owns the
 	// snapshot, "" when it is automatic (subject to retention).
 	ManagedBy string `json:"managedBy,omitempty"`
+	// BucketURL is the bucket the snapshot lies in when that is not the provider's
+	// snapshot_storage_url (a copy to another bucket), so it can still be disposed.
+	BucketURL string `json:"bucketUrl,omitempty"`
 	// SourceSnapshot is the record name of the snapshot this one was copied from.
 	SourceSnapshot string `json:"sourceSnapshot,omitempty"`
 }

@@ -13,6 +13,7 @@ import (
 // Result is what an apply leaves behind, for the resource to put in state.
 type Result struct {
 	Operation         Operation
+	State             string
 	JobID             string
 	Status            string
 	DeployedVersionID string
@@ -209,10 +210,10 @@ func (o *operation) takeState(ctx context.Context, op Operation) error {
 		snap, err = o.p.stopWithSavepoint(ctx, o.record, o.desired.Savepoint, origin, o.save, o.progress)
 	}
 	if err != nil {
-		var pending *savepointPending
-		if errors.As(err, &pending) {
-			// Flink may still complete the savepoint: keep the journal, whose trigger id
-			// lets the next apply pick it up.
+		var keep *keepJournal
+		if errors.As(err, &keep) {
+			// The job may not run as before: keep the journal (with the savepoint's trigger
+			// id) so the next apply recovers from here.
 			o.record.Journal.Failure = err.Error()
 		} else {
 			// Nothing changed: forget the journal so the next plan shows the same operation.
@@ -311,11 +312,16 @@ func (o *operation) recover(ctx context.Context) error {
 		o.record.State = o.desired.State
 		return o.scaleToZero(ctx)
 	case j.Step == stepRollback:
-		// The new version already failed once; bring the previous one back first.
+		// The new version already failed once; finish bringing the previous one back, and
+		// report the upgrade as failed so Terraform keeps asking for it.
 		if err := o.deploy(ctx, *j.From, j.SavepointPath); err != nil {
 			return fmt.Errorf("rolling back to %s from %s: %w", j.From.Label, j.SavepointPath, err)
 		}
-		return o.finish(ctx, StateRunning)
+		if err := o.finish(ctx, StateRunning); err != nil {
+			return err
+		}
+		return fmt.Errorf("an interrupted upgrade to %s had failed and was rolling back; rolled back to version %s, which runs "+
+			"again from savepoint %s. Fix version %s and apply again", j.ToVersion, j.From.Label, j.SavepointPath, j.ToVersion)
 	default:
 		return o.deployVerifyRollback(ctx)
 	}

@@ -7,9 +7,11 @@ package lifecycle
 // the emulator routes by it.
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -104,6 +106,8 @@ type harness struct {
 	srv     *httptest.Server
 	p       *Platform
 	kubelet *kubelet
+	// rt is the Flink transport; tests may observe the requests it sends (setHook).
+	rt *hostKeepingTransport
 	// flinkDown makes every Flink request fail with "connection refused" before it is sent.
 	flinkDown atomic.Bool
 	// flinkRequests counts requests that reached the transport.
@@ -124,6 +128,7 @@ func newHarness(t *testing.T) *harness {
 	}
 	base := &http.Transport{}
 	rt := &hostKeepingTransport{target: target, base: base, down: &h.flinkDown, count: &h.flinkRequests}
+	h.rt = rt
 	httpClient := &http.Client{Transport: rt, Timeout: 5 * time.Second}
 	t.Cleanup(func() {
 		base.CloseIdleConnections()
@@ -315,6 +320,38 @@ type kubelet struct {
 	onStart              func(*flinktest.Cluster)
 	starts               []start
 	stops                []start // JobID empty; Previous* = the JobManager scaled away
+	// clusters are all JobManagers ever started, oldest first (replaced ones included).
+	clusters []*flinktest.Cluster
+	// failVersions fails, at start, the job of every JobManager whose Deployment carries
+	// this version label, with the given root cause.
+	failVersions map[string]string
+	// onSavepoint, when set, is installed as OnSavepoint hook of every new JobManager (e.g.
+	// to write the savepoint's files into a test bucket).
+	onSavepoint func(path string) error
+	// note, when set, receives a line for every JobManager start and stop.
+	note func(string)
+}
+
+// setFailVersion makes JobManagers of version label fail at start with reason ("" = no
+// longer).
+func (k *kubelet) setFailVersion(label, reason string) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.failVersions == nil {
+		k.failVersions = map[string]string{}
+	}
+	if reason == "" {
+		delete(k.failVersions, label)
+		return
+	}
+	k.failVersions[label] = reason
+}
+
+// clustersSoFar returns every JobManager started so far, oldest first.
+func (k *kubelet) clustersSoFar() []*flinktest.Cluster {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return append([]*flinktest.Cluster(nil), k.clusters...)
 }
 
 func (k *kubelet) setRegisterTaskManagers(v bool) {
@@ -399,7 +436,11 @@ func (k *kubelet) jobManager(ns, app string, d *appsv1.Deployment, replicas int3
 		k.emu.Stop(host)
 		k.mu.Lock()
 		k.stops = append(k.stops, st)
+		note := k.note
 		k.mu.Unlock()
+		if note != nil {
+			note(fmt.Sprintf("jobmanager stop job=%s state=%s", st.PreviousJobID, st.PreviousState))
+		}
 		return
 	}
 	old := k.emu.Cluster(host)
@@ -411,6 +452,15 @@ func (k *kubelet) jobManager(ns, app string, d *appsv1.Deployment, replicas int3
 	fv, timings := k.flinkVersion, k.timings
 	k.mu.Unlock()
 	js := flinktest.JobSpec{JobID: jobIDArg(d), Config: cfg, FlinkVersion: fv}
+	// The rendered configuration names the snapshot to restore (Flink 1.x or 2.x keys).
+	for _, keys := range [][2]string{
+		{kube.KeySavepointPath, kube.KeySavepointIgnoreState},
+		{kube.KeyStateRecoveryPath, kube.KeyStateRecoveryIgnoreState},
+	} {
+		if p := cfg[keys[0]]; p != "" {
+			js.RestorePath, js.AllowNonRestoredState = p, cfg[keys[1]] == "true"
+		}
+	}
 	st := start{JobID: js.JobID}
 	if old != nil {
 		st.PreviousJobID, st.PreviousState = old.JobID(), old.JobState()
@@ -420,10 +470,21 @@ func (k *kubelet) jobManager(ns, app string, d *appsv1.Deployment, replicas int3
 	// while the job still initializes, so the emulator records no lost TaskManager.)
 	c.SetTaskManagers(0, 0)
 	c.SetTimings(timings)
+	version := d.Labels[kube.LabelVersion]
 	k.mu.Lock()
 	k.starts = append(k.starts, st)
-	hook := k.onStart
+	k.clusters = append(k.clusters, c)
+	hook, onSavepoint, note, failure := k.onStart, k.onSavepoint, k.note, k.failVersions[version]
 	k.mu.Unlock()
+	if onSavepoint != nil {
+		c.OnSavepoint(onSavepoint)
+	}
+	if note != nil {
+		note(fmt.Sprintf("jobmanager start job=%s version=%s restore=%s", js.JobID, version, js.RestorePath))
+	}
+	if failure != "" {
+		c.Fail(failure)
+	}
 	if hook != nil {
 		hook(c)
 	}
@@ -483,6 +544,20 @@ type hostKeepingTransport struct {
 	base   http.RoundTripper
 	down   *atomic.Bool
 	count  *atomic.Int64
+	// hook, when set, sees every request answered (with its body) after the answer came.
+	hook atomic.Pointer[flinkHook]
+}
+
+// flinkHook observes one answered Flink request: its method, path, body and status.
+type flinkHook func(method, path string, body []byte, status int)
+
+// setHook installs fn as the transport's observer (nil removes it).
+func (t *hostKeepingTransport) setHook(fn flinkHook) {
+	if fn == nil {
+		t.hook.Store(nil)
+		return
+	}
+	t.hook.Store(&fn)
 }
 
 func (t *hostKeepingTransport) RoundTrip(req *http.Request) (*http.Response, error) {
@@ -496,7 +571,25 @@ func (t *hostKeepingTransport) RoundTrip(req *http.Request) (*http.Response, err
 	r := req.Clone(req.Context())
 	r.Host = req.URL.Host
 	r.URL.Scheme, r.URL.Host = t.target.Scheme, t.target.Host
-	return t.base.RoundTrip(r)
+	hook := t.hook.Load()
+	if hook == nil {
+		return t.base.RoundTrip(r)
+	}
+	var body []byte
+	if req.Body != nil {
+		var err error
+		body, err = io.ReadAll(req.Body)
+		req.Body.Close()
+		if err != nil {
+			return nil, err
+		}
+		r.Body = io.NopCloser(bytes.NewReader(body))
+	}
+	resp, err := t.base.RoundTrip(r)
+	if err == nil {
+		(*hook)(req.Method, req.URL.Path, body, resp.StatusCode)
+	}
+	return resp, err
 }
 
 // ---- client-go behaviour the fake lacks ----

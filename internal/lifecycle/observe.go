@@ -79,6 +79,6 @@ func (p *Platform) resultFrom(record *kube.AppRecord, op Operation) Result {
 	if record.State == StateRunning {
 		status = "RUNNING"
 	}
-	return Result{Operation: op, JobID: record.JobID, Status: status, DeployedVersionID: record.Version.ID(),
+	return Result{Operation: op, State: record.State, JobID: record.JobID, Status: status, DeployedVersionID: record.Version.ID(),
 		LastSnapshotName: record.LastSnapshotName, LastSnapshotPath: record.LastSnapshotPath, RecordExists: true}
 }

@@ -105,21 +105,23 @@ func (p *Platform) CopySnapshot(ctx context.Context, namespace, sourceName, dest
 	}
 	record := kube.AppRecord{Namespace: namespace, Application: source.Application, JobID: source.JobID}
 	record.Version.Label, record.Version.FlinkVersion = source.VersionLabel, source.FlinkVersion
-	snap, err := p.recordManaged(ctx, &record, destinationPath, kube.OriginCopied, source.Format, source.Name, progress)
-	if err == nil && snap.SizeBytes == 0 {
-		snap.SizeBytes = size
-	}
-	return snap, err
+	return p.recordManaged(ctx, &record, destinationPath, kube.OriginCopied, source.Format, source.Name, progress,
+		func(s *kube.SnapshotRecord) { s.SizeBytes, s.BucketURL = size, destinationURL })
 }
 
 // recordManaged records a snapshot owned by a flink_snapshot. Paths outside the provider's
-// store (copies to another bucket) are recorded without re-reading them.
-func (p *Platform) recordManaged(ctx context.Context, record *kube.AppRecord, path, origin, format, source string, progress Progress) (kube.SnapshotRecord, error) {
+// store (copies to another bucket) are recorded without re-reading them; adjust fills
+// what only the caller knows.
+func (p *Platform) recordManaged(ctx context.Context, record *kube.AppRecord, path, origin, format, source string, progress Progress,
+	adjust ...func(*kube.SnapshotRecord)) (kube.SnapshotRecord, error) {
 	snap, err := p.recordSnapshot(ctx, record, path, origin, format, progress)
 	if err != nil {
 		return snap, err
 	}
 	snap.ManagedBy, snap.SourceSnapshot = kube.SnapshotManagedByResource, source
+	for _, a := range adjust {
+		a(&snap)
+	}
 	return snap, p.Kube.PutSnapshotRecord(ctx, snap)
 }
 

@@ -11,6 +11,7 @@ import (
 
 	"github.com/flinkplatform/terraform-provider-flink/internal/flink"
 	"github.com/flinkplatform/terraform-provider-flink/internal/kube"
+	"github.com/flinkplatform/terraform-provider-flink/internal/snapshots"
 )
 
 // lock takes the application's Lease so two applies never interleave on one application.
@@ -147,7 +148,7 @@ func (p *Platform) stopWithSavepoint(ctx context.Context, record *kube.AppRecord
 	path, err := flink.WaitForSavepoint(savepointCtx, client, record.JobID, triggerID)
 	if err != nil {
 		if savepointCtx.Err() != nil && ctx.Err() == nil {
-			return kube.SnapshotRecord{}, &savepointPending{fmt.Errorf("the savepoint of job %s did not complete within savepoint_timeout (%s); "+
+			return kube.SnapshotRecord{}, &keepJournal{fmt.Errorf("the savepoint of job %s did not complete within savepoint_timeout (%s); "+
 				"Flink may still finish it, so the next apply asks about it again before anything else: %w", record.JobID, opts.Timeout, err)}
 		}
 		return kube.SnapshotRecord{}, fmt.Errorf("the savepoint of job %s failed; the job keeps running: %w", record.JobID, err)
@@ -155,10 +156,12 @@ func (p *Platform) stopWithSavepoint(ctx context.Context, record *kube.AppRecord
 	return p.recordSnapshot(ctx, record, path, origin, strings.ToLower(format), progress)
 }
 
-// savepointPending marks a savepoint whose outcome is unknown: the journal must stay.
-type savepointPending struct{ error }
+// keepJournal marks a failure after which the job may no longer run as before (a savepoint
+// still in flight, a job already cancelled): the journal must stay so the next apply
+// recovers instead of starting over from older state.
+type keepJournal struct{ error }
 
-func (e *savepointPending) Unwrap() error { return e.error }
+func (e *keepJournal) Unwrap() error { return e.error }
 
 // recordSnapshot verifies a snapshot in the store when it lies there, measures it and
 // writes its record.
@@ -172,7 +175,7 @@ func (p *Platform) recordSnapshot(ctx context.Context, record *kube.AppRecord, p
 	if store, err := p.store(ctx); err == nil && store != nil {
 		if _, keyErr := store.Key(path); keyErr == nil {
 			if err := store.Verify(ctx, path); err != nil {
-				return snap, fmt.Errorf("Flink reported snapshot %s, but it is not readable in the snapshot storage: %w", path, err)
+				return snap, fmt.Errorf("snapshot %s is not readable in the snapshot storage: %w", path, err)
 			}
 			if size, err := store.Size(ctx, path); err == nil {
 				snap.SizeBytes = size
@@ -201,13 +204,18 @@ func (p *Platform) cancelKeepingCheckpoint(ctx context.Context, record *kube.App
 			"the job keeps running. Wait for a checkpoint, or use upgrade_mode = \"savepoint\"", record.JobID)
 	}
 	if err := p.cancelJob(ctx, record.Namespace, record.Application, record.JobID, progress); err != nil {
-		return kube.SnapshotRecord{}, err
+		return kube.SnapshotRecord{}, &keepJournal{err}
 	}
 	// A checkpoint may have completed between the first look and the cancellation.
 	if after, err := latestCheckpoint(ctx, client, record.JobID); err == nil && after != "" {
 		before = after
 	}
-	return p.recordSnapshot(ctx, record, before, kube.OriginUpgrade, kube.FormatCheckpoint, progress)
+	snap, err := p.recordSnapshot(ctx, record, before, kube.OriginUpgrade, kube.FormatCheckpoint, progress)
+	if err != nil {
+		return snap, &keepJournal{fmt.Errorf("the latest checkpoint of job %s could not be recorded: %w. The job is already "+
+			"cancelled; the next apply retries from this step and restores nothing older", record.JobID, err)}
+	}
+	return snap, nil
 }
 
 func latestCheckpoint(ctx context.Context, client *flink.Client, jobID string) (string, error) {
@@ -401,6 +409,12 @@ func (p *Platform) prune(ctx context.Context, record *kube.AppRecord, retention 
 // the files cannot be deleted, so the record stays.
 func (p *Platform) DisposeSnapshot(ctx context.Context, s kube.SnapshotRecord, progress Progress) error {
 	store, err := p.store(ctx)
+	if s.BucketURL != "" { // a copy in another bucket
+		store, err = snapshots.Open(ctx, s.BucketURL)
+		if err == nil {
+			defer store.Close()
+		}
+	}
 	if err != nil {
 		return err
 	}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
@@ -12,6 +13,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/types/basetypes"
 	"github.com/hashicorp/terraform-plugin-log/tflog"
 
+	"github.com/flinkplatform/terraform-provider-flink/internal/flink"
 	"github.com/flinkplatform/terraform-provider-flink/internal/kube"
 	"github.com/flinkplatform/terraform-provider-flink/internal/lifecycle"
 	"github.com/flinkplatform/terraform-provider-flink/internal/resources/common"
@@ -153,24 +155,40 @@ func (r *versionResource) Delete(ctx context.Context, req resource.DeleteRequest
 	}
 	namespace, application, label := state.Namespace.ValueString(), state.Application.ValueString(), state.Version.ValueString()
 	// The deployed version's record is what a restart or rollback runs; never delete it
-	// from under its application.
-	record, _, err := r.platform.Kube.GetAppRecord(ctx, namespace, application)
-	if err == nil && record.DeployedVersion == label {
-		resp.Diagnostics.AddError("Version is deployed",
-			fmt.Sprintf("version %s is what application %s/%s runs, so its record cannot be deleted. Point the application "+
-				"at another version first. When a change replaces a version in place, add "+
-				"lifecycle { create_before_destroy = true } to the flink_application_version so the new one exists first.",
-				state.ID.ValueString(), namespace, application))
+	// from under its application. When the application itself is being destroyed in the
+	// same run, wait for that to finish.
+	if err := r.waitNotDeployed(ctx, namespace, application, label); err != nil {
+		resp.Diagnostics.AddError("Version is deployed", err.Error())
 		return
 	}
-	if err != nil && !errors.Is(err, kube.ErrNotFound) {
-		resp.Diagnostics.AddError("Cannot check whether version "+state.ID.ValueString()+" is deployed", err.Error())
-		return
-	}
-	err = r.platform.Kube.DeleteVersionRecord(ctx, namespace, application, label)
+	err := r.platform.Kube.DeleteVersionRecord(ctx, namespace, application, label)
 	if err != nil && !errors.Is(err, kube.ErrNotFound) {
 		resp.Diagnostics.AddError("Cannot delete application version "+state.ID.ValueString(), err.Error())
 	}
+}
+
+// waitNotDeployed returns nil once no application record runs this version. While the
+// application is being destroyed (its Lease says so) it waits; otherwise it fails at once,
+// after a short grace for a destroy that is just starting.
+func (r *versionResource) waitNotDeployed(ctx context.Context, namespace, application, label string) error {
+	grace := time.Now().Add(10 * time.Second)
+	return flink.WaitFor(ctx, func(ctx context.Context) (bool, error) {
+		record, _, err := r.platform.Kube.GetAppRecord(ctx, namespace, application)
+		if errors.Is(err, kube.ErrNotFound) || (err == nil && record.DeployedVersion != label) {
+			return true, nil
+		}
+		if err != nil {
+			return false, fmt.Errorf("cannot check whether version %s/%s/%s is deployed: %w", namespace, application, label, err)
+		}
+		operation, err := r.platform.Kube.LockOperation(ctx, namespace, application)
+		if err != nil || operation == "destroy" || time.Now().Before(grace) {
+			return false, nil
+		}
+		return false, fmt.Errorf("version %s/%s/%s is what application %s/%s runs, so its record cannot be deleted. Point the "+
+			"application at another version first. When a change replaces a version in place, add "+
+			"lifecycle { create_before_destroy = true } to the flink_application_version so the new one exists first",
+			namespace, application, label, namespace, application)
+	}, flink.DefaultBackoff())
 }
 
 func (r *versionResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {

@@ -15,6 +15,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/int64planmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/mapplanmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringdefault"
@@ -112,8 +113,9 @@ func (r *snapshotResource) Schema(ctx context.Context, _ resource.SchemaRequest,
 			"triggers": schema.MapAttribute{Optional: true, ElementType: types.StringType,
 				PlanModifiers:       []planmodifier.Map{mapplanmodifier.RequiresReplace()},
 				MarkdownDescription: "Arbitrary values; changing any takes a new snapshot (e.g. a release tag or a date)."},
-			"name":          computed("Name of the snapshot record (a ConfigMap in the namespace)."),
-			"size_bytes":    schema.Int64Attribute{Computed: true, MarkdownDescription: "Total size of the snapshot's files."},
+			"name": computed("Name of the snapshot record (a ConfigMap in the namespace)."),
+			"size_bytes": schema.Int64Attribute{Computed: true, MarkdownDescription: "Total size of the snapshot's files.",
+				PlanModifiers: []planmodifier.Int64{int64planmodifier.UseStateForUnknown()}},
 			"created_at":    computed("When the snapshot was recorded (RFC 3339)."),
 			"job_id":        computed("Flink job the snapshot was taken of."),
 			"version_id":    computed("Application version that job ran."),

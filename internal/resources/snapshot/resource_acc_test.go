@@ -336,7 +336,7 @@ resource "flink_snapshot" "adopted" {
 		Steps: []resource.TestStep{
 			{
 				Config:      adopt("file://"+aborted, ""),
-				ExpectError: regexp.MustCompile(`_metadata`),
+				ExpectError: regexp.MustCompile(`has\s+files\s+but\s+no\s+_metadata`),
 			},
 			{
 				Config: adopt("file://"+dir, `deletion_policy = "delete"`),

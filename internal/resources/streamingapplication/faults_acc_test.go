@@ -234,6 +234,7 @@ func TestAccStreamingApplication_lastState(t *testing.T) {
 	versions := []ver{{"v1", "flink:1.20.1", conf}, {"v2", "flink:1.20.2", conf}}
 	lastState := `upgrade_mode = "last_state"`
 	var oldJob, checkpoint string
+	var old *flinktest.Cluster
 
 	resource.Test(t, resource.TestCase{
 		ProtoV6ProviderFactories: providertest.Factories,
@@ -241,11 +242,12 @@ func TestAccStreamingApplication_lastState(t *testing.T) {
 		Steps: []resource.TestStep{
 			{
 				Config: appConfig(t, ns, versions, "v1", "running", lastState),
-				Check: func(s *terraform.State) error {
+				Check: func(s *terraform.State) (err error) {
 					oldJob = attrs(s)["job_id"]
+					old, err = cluster(emulator, ns)
 					// Let the job complete a few checkpoints.
 					time.Sleep(500 * time.Millisecond)
-					return nil
+					return err
 				},
 			},
 			{
@@ -269,7 +271,19 @@ func TestAccStreamingApplication_lastState(t *testing.T) {
 							return fmt.Errorf("snapshot record %s = %+v; want the checkpoint %s of job %s, format checkpoint, origin upgrade",
 								name, snap, checkpoint, oldJob)
 						}
-						return nil
+						// It is the old job's newest completed checkpoint, and that job was cancelled.
+						client := flink.New(ns+"/orders", "http://"+kube.RestHost("orders", ns)+":8081", &http.Client{Transport: old.Transport()})
+						stats, err := client.Checkpoints(context.Background(), oldJob)
+						if err != nil {
+							return err
+						}
+						if stats.Latest.Completed == nil || stats.Latest.Completed.ExternalPath != checkpoint {
+							return fmt.Errorf("the old job's latest completed checkpoint is %+v; the upgrade restored %s", stats.Latest.Completed, checkpoint)
+						}
+						if st := old.JobState(); st != "CANCELED" {
+							return fmt.Errorf("the old job is %s; last_state cancels it", st)
+						}
+						return metadataExists(checkpoint)
 					},
 					runsRestoredFrom(emulator, ns, &checkpoint),
 				),

@@ -218,8 +218,14 @@ func (r *applicationResource) apply(ctx context.Context, timeout time.Duration, 
 		if !result.RecordExists {
 			return
 		}
-		// The application exists now: keep it in state so Terraform marks it tainted
-		// instead of forgetting objects it created.
+		// The application exists: keep it in state as it really is (the version that runs,
+		// the state it is in), so the next plan shows the change again instead of nothing.
+		if result.DeployedVersionID != "" {
+			plan.VersionID = types.StringValue(result.DeployedVersionID)
+		}
+		if result.State != "" {
+			plan.State = types.StringValue(result.State)
+		}
 	}
 	diags.Append(state.Set(ctx, plan)...)
 }

@@ -1,0 +1,509 @@
+package lifecycle
+
+// Harness additions for the stateful step machine: a snapshot store in a shared in-memory
+// bucket that the emulated JobManagers write their savepoints into, a timeline of every
+// write the provider makes (records, Deployments, bucket deletes) interleaved with the Flink
+// requests it sends, and a way to make the provider process "die" at a chosen step and
+// start a fresh one.
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"gocloud.dev/blob"
+	"gocloud.dev/blob/driver"
+	"gocloud.dev/blob/memblob"
+	"gocloud.dev/gcerrors"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/runtime"
+	k8stesting "k8s.io/client-go/testing"
+
+	"github.com/flinkplatform/terraform-provider-flink/internal/kube"
+	"github.com/flinkplatform/terraform-provider-flink/internal/snapshots"
+	"github.com/flinkplatform/terraform-provider-flink/internal/spec"
+)
+
+// snapshotRoot is the provider's snapshot_storage_url in stateful tests. Savepoints go to
+// <root>/<namespace>/<app>; the store behind it is an in-memory bucket.
+const snapshotRoot = "s3://flink-snapshots/prod"
+
+// savepointDataFile is written, besides _metadata, into every emulated savepoint.
+const savepointDataFile = "op-state/part-00000"
+
+// stateful is a harness with a snapshot store and a timeline.
+type stateful struct {
+	*harness
+	store  *snapshots.Store
+	bucket *faultBucket
+
+	tlMu     sync.Mutex
+	timeline []string
+	// afterFlink, when set, sees every answered Flink request after it is on the timeline.
+	afterFlink flinkHook
+}
+
+// onFlink installs fn to see every answered Flink request (nil removes it).
+func (s *stateful) onFlink(fn flinkHook) {
+	s.tlMu.Lock()
+	defer s.tlMu.Unlock()
+	s.afterFlink = fn
+}
+
+// newStateful returns a harness whose provider has snapshot_storage_url = snapshotRoot,
+// served by an in-memory bucket that every emulated JobManager writes its savepoints into.
+func newStateful(t *testing.T) *stateful {
+	t.Helper()
+	s := &stateful{harness: newHarness(t)}
+	s.bucket = newFaultBucket(memblob.OpenBucket(nil), s.note)
+	wrapped := blob.NewBucket(s.bucket)
+	t.Cleanup(func() { wrapped.Close() })
+	s.store = snapshots.OpenBucket(wrapped, snapshotRoot)
+	s.p.SnapshotStorageURL = snapshotRoot
+	store := s.store
+	s.p.OpenStore = func(context.Context) (*snapshots.Store, error) { return store, nil }
+
+	s.kubelet.mu.Lock()
+	s.kubelet.onSavepoint = func(path string) error {
+		return store.WriteSavepoint(context.Background(), path, map[string][]byte{
+			savepointDataFile: []byte(strings.Repeat("x", 1000)),
+		})
+	}
+	s.kubelet.note = s.note
+	s.kubelet.mu.Unlock()
+
+	s.fake.PrependReactor("*", "*", s.logWrite)
+	s.rt.setHook(func(method, path string, body []byte, status int) {
+		line := fmt.Sprintf("flink %s %s", method, path)
+		var b struct {
+			TriggerID string `json:"triggerId"`
+		}
+		if json.Unmarshal(body, &b) == nil && b.TriggerID != "" {
+			line += " trigger=" + b.TriggerID
+		}
+		s.note(fmt.Sprintf("%s status=%d", line, status))
+		s.tlMu.Lock()
+		after := s.afterFlink
+		s.tlMu.Unlock()
+		if after != nil {
+			after(method, path, body, status)
+		}
+	})
+	return s
+}
+
+func (s *stateful) note(line string) {
+	s.tlMu.Lock()
+	defer s.tlMu.Unlock()
+	s.timeline = append(s.timeline, line)
+}
+
+// events returns the timeline so far.
+func (s *stateful) events() []string {
+	s.tlMu.Lock()
+	defer s.tlMu.Unlock()
+	return append([]string(nil), s.timeline...)
+}
+
+// mark starts a new section of the timeline; since returns the lines after it.
+func (s *stateful) mark() int {
+	s.tlMu.Lock()
+	defer s.tlMu.Unlock()
+	return len(s.timeline)
+}
+
+func (s *stateful) since(mark int) []string { return s.events()[mark:] }
+
+// logWrite puts every write of records and cluster objects on the timeline.
+func (s *stateful) logWrite(a k8stesting.Action) (bool, runtime.Object, error) {
+	switch a.GetVerb() {
+	case "create", "update":
+		cm, ok := objectOf(a).(*corev1.ConfigMap)
+		if !ok {
+			return false, nil, nil
+		}
+		switch cm.Labels[kube.LabelRecord] {
+		case kube.RecordApplication:
+			s.note(a.GetVerb() + " " + describeAppRecord(cm))
+		case kube.RecordSnapshot:
+			var r kube.SnapshotRecord
+			_ = json.Unmarshal([]byte(cm.Data[kube.RecordDataKey]), &r)
+			s.note(fmt.Sprintf("snapshot %s %s path=%s origin=%s state=%s managed=%s", a.GetVerb(), cm.Name, r.Path, r.Origin, r.State, r.ManagedBy))
+		}
+	case "patch":
+		if a.GetResource().Resource == "deployments" {
+			s.note("deployment apply " + a.(k8stesting.PatchAction).GetName())
+		}
+	case "delete":
+		if a.GetResource().Resource == "configmaps" {
+			name := a.(k8stesting.DeleteAction).GetName()
+			if strings.HasPrefix(name, testApp+"-snap-") {
+				s.note("snapshot delete " + name)
+			} else if name == kube.AppRecordName(testApp) {
+				s.note("delete record")
+			}
+		}
+	}
+	return false, nil, nil
+}
+
+func objectOf(a k8stesting.Action) runtime.Object {
+	switch a := a.(type) {
+	case k8stesting.CreateAction:
+		return a.GetObject()
+	case k8stesting.UpdateAction:
+		return a.GetObject()
+	}
+	return nil
+}
+
+func decodeAppRecordCM(cm *corev1.ConfigMap) (kube.AppRecord, bool) {
+	var r kube.AppRecord
+	if cm == nil || cm.Name != kube.AppRecordName(testApp) || json.Unmarshal([]byte(cm.Data[kube.RecordDataKey]), &r) != nil {
+		return r, false
+	}
+	return r, true
+}
+
+func describeAppRecord(cm *corev1.ConfigMap) string {
+	r, _ := decodeAppRecordCM(cm)
+	if r.Journal == nil {
+		return fmt.Sprintf("record state=%s gen=%d journal=none", r.State, r.Generation)
+	}
+	j := r.Journal
+	return fmt.Sprintf("record state=%s gen=%d step=%s trigger=%s savepoint=%s", r.State, r.Generation, j.Step, j.TriggerID, j.SavepointPath)
+}
+
+// ---- versions and desired states ----
+
+// versionN is the test application's version "v<n>": each has its own image, so any two
+// differ in what Flink runs.
+func versionN(n int) spec.Version {
+	v := testVersion(fmt.Sprintf("v%d", n))
+	v.Image = fmt.Sprintf("registry.example.com/fraud:1.%d.0", n)
+	return v
+}
+
+// statefulFor is an application with upgrade_mode savepoint, rollback on, and timeouts
+// that keep tests short.
+func statefulFor(v spec.Version, state string) Desired {
+	return Desired{
+		Namespace: testNS, Name: testApp, Version: v, State: state, UpgradeMode: UpgradeSavepoint,
+		Savepoint: SavepointOptions{Timeout: 5 * time.Second},
+		Rollback:  RollbackOptions{Enabled: true, ReadinessTimeout: 3 * time.Second},
+	}
+}
+
+// ---- observations ----
+
+// snapshotRecords lists the application's snapshot records, newest first.
+func (s *stateful) snapshotRecords() []kube.SnapshotRecord {
+	s.t.Helper()
+	list, err := s.p.Kube.ListSnapshotRecords(context.Background(), testNS, kube.SnapshotFilter{Application: testApp})
+	if err != nil {
+		s.t.Fatalf("ListSnapshotRecords: %v", err)
+	}
+	return list
+}
+
+// snapshotRecord reads one snapshot record; ok is false when it does not exist.
+func (s *stateful) snapshotRecord(name string) (kube.SnapshotRecord, bool) {
+	s.t.Helper()
+	r, err := s.p.Kube.GetSnapshotRecord(context.Background(), testNS, name)
+	if errors.Is(err, kube.ErrNotFound) {
+		return r, false
+	}
+	if err != nil {
+		s.t.Fatalf("GetSnapshotRecord %s: %v", name, err)
+	}
+	return r, true
+}
+
+// savepointsTaken are the savepoints every JobManager ever started completed, in order.
+func (s *stateful) savepointsTaken() []string {
+	var all []string
+	for _, c := range s.kubelet.clustersSoFar() {
+		all = append(all, c.Savepoints()...)
+	}
+	return all
+}
+
+// savepointExists reports whether the savepoint's _metadata is in the bucket.
+func (s *stateful) savepointExists(path string) bool {
+	return s.store.Verify(context.Background(), path) == nil
+}
+
+// anyFileUnder reports whether any object of the savepoint directory is left.
+func (s *stateful) anyFileUnder(path string) bool {
+	s.t.Helper()
+	key, err := s.store.Key(path)
+	if err != nil {
+		s.t.Fatalf("Key(%s): %v", path, err)
+	}
+	objs, _, err := s.store.Bucket().ListPage(context.Background(), blob.FirstPageToken, 1, &blob.ListOptions{Prefix: key + "/"})
+	if err != nil {
+		s.t.Fatalf("list %s: %v", key, err)
+	}
+	return len(objs) > 0
+}
+
+// writeSavepoint puts a complete savepoint at <root>/<rel> into the bucket.
+func (s *stateful) writeSavepoint(rel string) string {
+	s.t.Helper()
+	path := snapshotRoot + "/" + rel
+	if err := s.store.WriteSavepoint(context.Background(), path, map[string][]byte{savepointDataFile: []byte("state")}); err != nil {
+		s.t.Fatal(err)
+	}
+	return path
+}
+
+// flinkRequests are the timeline's Flink requests with the given method whose path ends
+// with suffix.
+func flinkRequests(lines []string, method, suffix string) []string {
+	var out []string
+	for _, l := range lines {
+		f := strings.Fields(l)
+		if len(f) >= 3 && f[0] == "flink" && f[1] == method && strings.HasSuffix(f[2], suffix) {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+// index is the position of the first line containing all of subs, or -1.
+func index(lines []string, subs ...string) int {
+	return slices.IndexFunc(lines, func(l string) bool {
+		for _, s := range subs {
+			if !strings.Contains(l, s) {
+				return false
+			}
+		}
+		return true
+	})
+}
+
+func fieldOf(line, key string) string {
+	for _, f := range strings.Fields(line) {
+		if v, ok := strings.CutPrefix(f, key+"="); ok {
+			return v
+		}
+	}
+	return ""
+}
+
+// eventually polls cond for up to 3s.
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(3 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting until %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// refuseSnapshotRecords makes the API server refuse to create snapshot records (a full
+// ConfigMap quota) while the returned flag is true.
+func (s *stateful) refuseSnapshotRecords() *atomic.Bool {
+	var on atomic.Bool
+	on.Store(true)
+	s.fake.PrependReactor("create", "configmaps", func(a k8stesting.Action) (bool, runtime.Object, error) {
+		cm, ok := objectOf(a).(*corev1.ConfigMap)
+		if !on.Load() || !ok || !strings.HasPrefix(cm.Name, testApp+"-snap-") {
+			return false, nil, nil
+		}
+		return true, nil, apierrors.NewForbidden(corev1.Resource("configmaps"), cm.Name,
+			errors.New("exceeded quota: object-counts, requested: count/configmaps=1, used: count/configmaps=100, limited: count/configmaps=100"))
+	})
+	return &on
+}
+
+// ---- the provider process dies ----
+
+var errProcessDied = errors.New("test: the provider process died")
+
+// crash makes the provider process "die": from the moment it fires, the context of the
+// apply in flight is cancelled and every write to the API server fails (Lease writes
+// excepted, so that the next process need not wait for the lock to expire). It fires when
+// the application record is written with journal step `step` (that write still succeeds),
+// or when fire is called.
+type crash struct {
+	step    string
+	ctx     context.Context
+	cancel  context.CancelFunc
+	fired   atomic.Bool
+	stopped atomic.Bool
+}
+
+func (s *stateful) crashAt(step string) *crash {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	s.t.Cleanup(cancel)
+	c := &crash{step: step, ctx: ctx, cancel: cancel}
+	s.fake.PrependReactor("*", "*", func(a k8stesting.Action) (bool, runtime.Object, error) {
+		verb := a.GetVerb()
+		if c.stopped.Load() || a.GetResource().Resource == "leases" ||
+			(verb != "create" && verb != "update" && verb != "patch" && verb != "delete") {
+			return false, nil, nil
+		}
+		if c.fired.Load() {
+			return true, nil, errProcessDied
+		}
+		if cm, ok := objectOf(a).(*corev1.ConfigMap); ok && c.step != "" {
+			if r, ok := decodeAppRecordCM(cm); ok && r.Journal != nil && r.Journal.Step == c.step {
+				c.fire()
+			}
+		}
+		return false, nil, nil
+	})
+	return c
+}
+
+func (c *crash) fire() {
+	c.fired.Store(true)
+	c.cancel()
+}
+
+// over ends the failure: the API server accepts writes again.
+func (c *crash) over() { c.stopped.Store(true) }
+
+// restart replaces the provider process: a new Platform (new Lease identity, store opened
+// anew) over the same API server, Flink and bucket.
+func (s *stateful) restart() {
+	old := s.p
+	s.p = &Platform{
+		Kube:  &kube.Client{Kube: old.Kube.Kube, FieldManager: old.Kube.FieldManager, Logf: old.Kube.Logf},
+		Flink: old.Flink, RestURL: old.RestURL, DefaultNamespace: old.DefaultNamespace,
+		SnapshotStorageURL: old.SnapshotStorageURL, OpenStore: old.OpenStore, Now: old.Now,
+	}
+}
+
+// ---- a bucket whose deletes can fail ----
+
+// faultBucket is a blob driver over another bucket that puts every delete on the timeline
+// and lets a test make deletes fail.
+type faultBucket struct {
+	inner *blob.Bucket
+	note  func(string)
+
+	mu         sync.Mutex
+	failDelete func(key string) error
+}
+
+func newFaultBucket(inner *blob.Bucket, note func(string)) *faultBucket {
+	return &faultBucket{inner: inner, note: note}
+}
+
+// setFailDelete makes deletes of keys for which fn returns an error fail with it.
+func (b *faultBucket) setFailDelete(fn func(key string) error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.failDelete = fn
+}
+
+func (b *faultBucket) ErrorCode(err error) gcerrors.ErrorCode { return gcerrors.Code(err) }
+func (b *faultBucket) As(any) bool                            { return false }
+func (b *faultBucket) ErrorAs(error, any) bool                { return false }
+
+func (b *faultBucket) Attributes(ctx context.Context, key string) (*driver.Attributes, error) {
+	a, err := b.inner.Attributes(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	return &driver.Attributes{
+		ContentType: a.ContentType, Metadata: a.Metadata, CreateTime: a.CreateTime,
+		ModTime: a.ModTime, Size: a.Size, MD5: a.MD5, ETag: a.ETag,
+	}, nil
+}
+
+func (b *faultBucket) ListPaged(ctx context.Context, opts *driver.ListOptions) (*driver.ListPage, error) {
+	size := opts.PageSize
+	if size <= 0 {
+		size = 1000
+	}
+	token := opts.PageToken
+	if len(token) == 0 {
+		token = blob.FirstPageToken
+	}
+	objs, next, err := b.inner.ListPage(ctx, token, size, &blob.ListOptions{Prefix: opts.Prefix, Delimiter: opts.Delimiter})
+	if err != nil && err != io.EOF {
+		return nil, err
+	}
+	page := &driver.ListPage{NextPageToken: next}
+	for _, o := range objs {
+		page.Objects = append(page.Objects, &driver.ListObject{Key: o.Key, ModTime: o.ModTime, Size: o.Size, MD5: o.MD5, IsDir: o.IsDir})
+	}
+	return page, nil
+}
+
+type faultReader struct{ r *blob.Reader }
+
+func (r faultReader) Read(p []byte) (int, error) { return r.r.Read(p) }
+func (r faultReader) Close() error               { return r.r.Close() }
+func (r faultReader) As(any) bool                { return false }
+func (r faultReader) Attributes() *driver.ReaderAttributes {
+	return &driver.ReaderAttributes{ContentType: r.r.ContentType(), ModTime: r.r.ModTime(), Size: r.r.Size()}
+}
+
+func (b *faultBucket) NewRangeReader(ctx context.Context, key string, offset, length int64, _ *driver.ReaderOptions) (driver.Reader, error) {
+	rd, err := b.inner.NewRangeReader(ctx, key, offset, length, nil)
+	if err != nil {
+		return nil, err
+	}
+	return faultReader{rd}, nil
+}
+
+type faultWriter struct{ w *blob.Writer }
+
+func (w faultWriter) Write(p []byte) (int, error) { return w.w.Write(p) }
+func (w faultWriter) Close() error                { return w.w.Close() }
+
+func (b *faultBucket) NewTypedWriter(ctx context.Context, key, contentType string, _ *driver.WriterOptions) (driver.Writer, error) {
+	w, err := b.inner.NewWriter(ctx, key, &blob.WriterOptions{ContentType: contentType})
+	if err != nil {
+		return nil, err
+	}
+	return faultWriter{w}, nil
+}
+
+func (b *faultBucket) Copy(ctx context.Context, dstKey, srcKey string, _ *driver.CopyOptions) error {
+	return b.inner.Copy(ctx, dstKey, srcKey, nil)
+}
+
+func (b *faultBucket) Delete(ctx context.Context, key string, _ *driver.DeleteOptions) error {
+	b.mu.Lock()
+	fail := b.failDelete
+	b.mu.Unlock()
+	if fail != nil {
+		if err := fail(key); err != nil {
+			return err
+		}
+	}
+	if err := b.inner.Delete(ctx, key); err != nil {
+		return err
+	}
+	b.note("blob delete " + key)
+	return nil
+}
+
+func (b *faultBucket) SignedURL(context.Context, string, *driver.SignedURLOptions) (string, error) {
+	return "", errors.New("not supported")
+}
+
+func (b *faultBucket) Close() error { return b.inner.Close() }
+
+// permissionDenied is what a bucket answers a principal that may not delete.
+type permissionDenied struct{ key string }
+
+func (e permissionDenied) Error() string {
+	return "AccessDenied: the principal may not s3:DeleteObject " + e.key
+}

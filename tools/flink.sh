@@ -1,0 +1,121 @@
+#!/usr/bin/env bash
+# Fetches real Apache Flink for the end-to-end tests (DESIGN.md §7) and builds the fixture job
+# against it. Called by tools/install.sh (make tools); can also be run on its own.
+#
+# Flink's distribution jar is not on Maven Central, but PyPI's apache-flink-libraries package
+# carries lib/ (flink-dist and friends), opt/, plugins/ and bin/bash-java-utils.jar (no start
+# scripts, no conf/). Each version in FLINK_DIST_VERSIONS is downloaded once with
+# `pip download --no-deps` and unpacked into
+#
+#   ${FLINK_TOOLS_CACHE:-~/.cache/terraform-provider-flink}/flink/<version>/{lib,opt,plugins,bin,conf}
+#
+# where conf/config.yaml is the distribution's default configuration (taken from flink-dist's
+# jar; it holds the JVM options Java 17 needs). A version whose pin is unchanged is skipped, so
+# a second run is a no-op. Then test/e2e/fixture-job/build.sh builds the fixture job for each
+# version (also once).
+#
+# Environment:
+#   FLINK_DIST_VERSIONS  versions to fetch (default "1.20.5 2.2.1": one 1.x, one 2.x)
+#   FLINK_TOOLS_SKIP_FLINK=1  skip all of this (nothing else in make tools needs Java)
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/.." && pwd)
+cache=${FLINK_TOOLS_CACHE:-$HOME/.cache/terraform-provider-flink}
+versions=${FLINK_DIST_VERSIONS:-"1.20.5 2.2.1"}
+
+if [[ ${FLINK_TOOLS_SKIP_FLINK:-} == 1 ]]; then
+  echo "tools: FLINK_TOOLS_SKIP_FLINK=1: not fetching Flink"
+  exit 0
+fi
+for cmd in java pip unzip tar; do
+  if ! command -v "$cmd" >/dev/null 2>&1; then
+    echo "tools: WARNING: '$cmd' not found: real Flink is not fetched (tests with FLINK_RUNTIME=real will skip)" >&2
+    exit 0
+  fi
+done
+
+# java_major prints the major version of the JDK on PATH (8 for 1.8.0_x).
+java_major() {
+  local v
+  v=$(java -version 2>&1 | sed -n 's/.*version "\([^"]*\)".*/\1/p' | head -1)
+  v=${v#1.}
+  echo "${v%%[.+-]*}"
+}
+
+# check_java VERSION: says whether the JDK is one that Flink release supports. Flink 1.20
+# supports Java 8 (deprecated), 11 and 17 (21 in beta); Flink 2.x supports 11, 17 and 21.
+check_java() {
+  local v=$1 jm
+  jm=$(java_major)
+  local ok="" beta=""
+  case "$v" in
+    1.*) case "$jm" in 8|11|17) ok=1 ;; 21) beta=1 ;; esac ;;
+    *) case "$jm" in 11|17|21) ok=1 ;; esac ;;
+  esac
+  if [[ -n $ok ]]; then
+    echo "tools: flink $v: JDK $jm is supported"
+  elif [[ -n $beta ]]; then
+    echo "tools: WARNING: flink $v: JDK $jm support is only beta in Flink $v; Flink $v supports JDK 8, 11 and 17" >&2
+  else
+    echo "tools: WARNING: flink $v: JDK $jm is NOT supported by Flink $v (1.20: JDK 8/11/17; 2.x: JDK 11/17/21); real-Flink tests may fail" >&2
+  fi
+}
+
+# fetch_flink VERSION
+fetch_flink() {
+  local v=$1
+  local dest=$cache/flink/$v
+  local pin="apache-flink-libraries==$v"
+  if [[ -f $dest/lib/flink-dist-$v.jar && "$(cat "$dest/.pin" 2>/dev/null)" == "$pin" ]]; then
+    echo "tools: flink $v up to date ($dest)"
+    return
+  fi
+  echo "tools: fetching flink $v ($pin from PyPI, ~250-320 MB) ..."
+  local start=$SECONDS
+  mkdir -p "$cache/flink"
+  rm -rf "$cache/flink/.fetch-$v".* # left by an interrupted run
+  local tmp
+  tmp=$(mktemp -d "$cache/flink/.fetch-$v.XXXXXX")
+  pip download --quiet --no-deps --disable-pip-version-check -d "$tmp/dl" "$pin"
+  local archive
+  archive=$(find "$tmp/dl" -maxdepth 1 -type f \( -name '*.whl' -o -name '*.tar.gz' \) | head -1)
+  if [[ -z $archive ]]; then
+    echo "tools: pip download of $pin produced no wheel or sdist" >&2
+    return 1
+  fi
+  echo "tools: unpacking $(basename "$archive") ..."
+  mkdir -p "$tmp/x"
+  case "$archive" in
+    # Wheels (2.x) keep the distribution under pyflink/.
+    *.whl) unzip -q -o "$archive" 'pyflink/lib/*' 'pyflink/opt/*' 'pyflink/plugins/*' 'pyflink/bin/*' -d "$tmp/x" ;;
+    # Source distributions (1.20.x has no wheel) keep it under <name>-<version>/deps/.
+    *.tar.gz) tar xzf "$archive" -C "$tmp/x" --wildcards '*/deps/lib/*' '*/deps/opt/*' '*/deps/plugins/*' '*/deps/bin/*' ;;
+  esac
+  local dist
+  dist=$(find "$tmp/x" -name "flink-dist-$v.jar" -path '*/lib/*' | head -1)
+  if [[ -z $dist ]]; then
+    echo "tools: $(basename "$archive") has no lib/flink-dist-$v.jar" >&2
+    return 1
+  fi
+  local home
+  home=$(dirname "$(dirname "$dist")")
+  mkdir -p "$home/conf"
+  unzip -p "$dist" config.yaml >"$home/conf/config.yaml"
+  rm -rf "$dest"
+  mv "$home" "$dest"
+  echo "$pin" >"$dest/.pin"
+  rm -rf "$tmp"
+  echo "tools: fetched flink $v in $((SECONDS - start))s ($(du -sh "$dest" | cut -f1))"
+}
+
+start=$SECONDS
+echo "tools: java: $(java -version 2>&1 | head -1)"
+for v in $versions; do
+  check_java "$v"
+  fetch_flink "$v"
+done
+for v in $versions; do
+  "$root/test/e2e/fixture-job/build.sh" "$v"
+done
+echo "tools: flink ready in $cache/flink ($((SECONDS - start))s)"
