@@ -45,9 +45,10 @@ import (
 // taskmanager.rpc.port and taskmanager.data.port 0 (the OS picks a free port, no race) and
 // taskmanager.resource-id = the pod name. Memory is sized for a small machine, not the pod:
 // jobmanager.memory.process.size and taskmanager.memory.process.size (and the TaskManager's
-// managed memory) replace whatever the configuration says. metrics.fetcher.update-interval
-// defaults to 1s (Flink: 10s) so metrics are readable quickly. Kubernetes HA is not supported
-// (the pod fails).
+// managed memory) replace whatever the configuration says. Unless the configuration sets them,
+// metrics.fetcher.update-interval (Flink: 10s) and cluster.registration.error-delay (Flink:
+// 10s; how long a TaskManager that started before its JobManager waits to retry) are 1s, so
+// tests do not wait for them. Kubernetes HA is not supported (the pod fails).
 //
 // Arguments: the pod's standalone-job / taskmanager arguments reach Flink as in a container
 // (Flink parses them itself: argument order matters as it does there), except that job jar
@@ -459,9 +460,10 @@ func (r *ProcessRuntime) StartJobManager(ctx context.Context, pod *corev1.Pod, j
 	} {
 		conf[k] = v
 	}
-	if _, ok := conf["metrics.fetcher.update-interval"]; !ok {
-		conf["metrics.fetcher.update-interval"] = "1000"
-	}
+	setDefaults(conf, map[string]string{
+		"metrics.fetcher.update-interval": "1000",
+		"cluster.registration.error-delay": "1000",
+	})
 	if jm.JarURI == "" {
 		// No --jars: Flink runs what the image has in $FLINK_HOME/usrlib (found through
 		// FLINK_LIB_DIR's parent): give the pod a home whose usrlib holds the fixture job.
@@ -546,6 +548,9 @@ func (r *ProcessRuntime) StartTaskManager(ctx context.Context, pod *corev1.Pod, 
 		conf[k] = v
 	}
 	t0 := time.Now()
+	// A TaskManager that starts before its JobManager retries after the error delay (Flink:
+	// 10s); a second here.
+	setDefaults(conf, map[string]string{"cluster.registration.error-delay": "1000"})
 	var args []string
 	if c := FlinkContainer(pod); c != nil {
 		if all := entrypointArgs(c); len(all) > 0 {
@@ -638,7 +643,18 @@ func (r *ProcessRuntime) RESTAddress(host string) string {
 	return ""
 }
 
-// PodDir is the directory of a pod the runtime started ("" when it did not).
+// PID is the process id of the pod's running JVM, 0 when none runs.
+func (r *ProcessRuntime) PID(pod *corev1.Pod) int {
+	r.mu.Lock()
+	p, ok := r.procs[pod.UID]
+	r.mu.Unlock()
+	if !ok || p.cmd == nil || p.exited() {
+		return 0
+	}
+	return p.cmd.Process.Pid
+}
+
+// PodDir is the directory the runtime keeps a pod's configuration and logs in.
 func (r *ProcessRuntime) PodDir(pod *corev1.Pod) string {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -1072,6 +1088,15 @@ func copyConf(c map[string]string) map[string]string {
 		out[k] = v
 	}
 	return out
+}
+
+// setDefaults sets the keys of defaults that conf does not have.
+func setDefaults(conf, defaults map[string]string) {
+	for k, v := range defaults {
+		if _, ok := conf[k]; !ok {
+			conf[k] = v
+		}
+	}
 }
 
 // replacePrefix removes every key with prefix and sets set.

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -18,6 +19,12 @@ import (
 	"github.com/flinkplatform/terraform-provider-flink/internal/kube"
 	"github.com/flinkplatform/terraform-provider-flink/internal/spec"
 )
+
+// These tests run the fixture job (test/e2e/fixture-job) on real Flink through the whole
+// harness: kube.Render'd objects → Deployments → pods → JVMs started by the ProcessRuntime,
+// reached through the harness proxy with internal/flink's client. They run only with TF_ACC=1
+// and FLINK_RUNTIME=real, once per Flink version the runtime runs (FLINK_VERSION, else every
+// version make tools fetched), and print their timings.
 
 // realFlinkRuntime skips unless the package's stack runs real Flink.
 func realFlinkRuntime(t *testing.T) (*Stack, *ProcessRuntime) {
@@ -33,168 +40,199 @@ func realFlinkRuntime(t *testing.T) (*Stack, *ProcessRuntime) {
 	return s, rt
 }
 
-// TestRealFlinkSavepointRestore runs the fixture job on real Flink through the whole harness:
-// kube.Render'd objects → Deployments → pods → JVMs; the job reaches RUNNING through the proxy,
-// its counter grows, a stop-with-savepoint writes _metadata, and a new cluster restoring that
-// savepoint continues counting from where the old one stopped.
-func TestRealFlinkSavepointRestore(t *testing.T) {
+// eachFlinkVersion runs f as a subtest per Flink version of the runtime.
+func eachFlinkVersion(t *testing.T, f func(t *testing.T, app *realApp)) {
 	s, rt := realFlinkRuntime(t)
 	for _, v := range rt.FlinkVersions() {
-		t.Run("flink-"+v, func(t *testing.T) { testSavepointRestore(t, s, rt, v) })
+		t.Run("flink-"+v, func(t *testing.T) { f(t, newRealApp(t, s, rt, v)) })
 	}
 }
 
-func testSavepointRestore(t *testing.T, s *Stack, rt *ProcessRuntime, version string) {
-	ns := Namespace(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
-	defer cancel()
-	t0 := time.Now()
-	var timings []string
-	mark := func(what string, since time.Time) time.Time {
-		line := fmt.Sprintf("%-44s %6.1fs (at %5.1fs)", what, time.Since(since).Seconds(), time.Since(t0).Seconds())
-		timings = append(timings, line)
-		t.Log(line)
-		return time.Now()
-	}
-	defer func() {
-		fmt.Fprintf(os.Stderr, "--- real Flink %s timings ---\n%s\n", version, strings.Join(timings, "\n"))
-		for _, st := range rt.Starts() {
-			if strings.HasPrefix(st.Pod, ns+"/") {
-				fmt.Fprintf(os.Stderr, "  %-11s %-50s BashJavaUtils %5.2fs, ready after %5.2fs (registered %v)\n",
-					st.Role, st.Pod, st.Params.Seconds(), st.Ready.Seconds(), st.Registered)
-			}
-		}
-	}()
+// realApp is one fixture application in a fresh namespace.
+type realApp struct {
+	t       *testing.T
+	s       *Stack
+	rt      *ProcessRuntime
+	ctx     context.Context
+	version string // Flink version, e.g. "2.2.1"
+	ns, app string
+	jobID   string
+	kc      *kube.Client
+	hc      *http.Client
+	fc      *flink.Client
+	t0      time.Time
+	step    time.Time
+	timings []string
+}
 
-	const app = "counter"
-	jobID := "00000000000000000000000000c0ffee"
-	kc := &kube.Client{Kube: s.Kube(), Logf: t.Logf}
-	version1 := spec.Version{
-		Namespace: ns, Application: app, Label: "v1",
-		Image:        "flink:" + version + "-java17",
+func newRealApp(t *testing.T, s *Stack, rt *ProcessRuntime, version string) *realApp {
+	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
+	t.Cleanup(cancel)
+	a := &realApp{
+		t: t, s: s, rt: rt, ctx: ctx, version: version,
+		ns: Namespace(t), app: "counter", jobID: "00000000000000000000000000c0ffee",
+		kc: &kube.Client{Kube: s.Kube(), Logf: t.Logf},
+		t0: time.Now(),
+	}
+	a.step = a.t0
+	a.hc = &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{Proxy: http.ProxyURL(mustURL(t, s.ProxyURL()))}}
+	a.fc = flink.New(a.ns+"/"+a.app, kube.RestURL(a.app, a.ns), a.hc)
+	t.Cleanup(a.printTimings)
+	return a
+}
+
+// mark records how long the step since the last mark took.
+func (a *realApp) mark(what string) {
+	line := fmt.Sprintf("%-48s %6.1fs (at %5.1fs)", what, time.Since(a.step).Seconds(), time.Since(a.t0).Seconds())
+	a.timings = append(a.timings, line)
+	a.t.Log(line)
+	a.step = time.Now()
+}
+
+func (a *realApp) printTimings() {
+	fmt.Fprintf(os.Stderr, "--- %s: real Flink %s timings ---\n%s\n", a.t.Name(), a.version, strings.Join(a.timings, "\n"))
+	for _, st := range a.rt.Starts() {
+		if strings.HasPrefix(st.Pod, a.ns+"/") {
+			fmt.Fprintf(os.Stderr, "  %-14s %-40s BashJavaUtils %4.2fs, then ready after %5.2fs (registered with JM: %v)\n",
+				st.Role, strings.TrimPrefix(st.Pod, a.ns+"/"), st.Params.Seconds(), st.Ready.Seconds(), st.Registered)
+		}
+	}
+}
+
+// version is the application version running entry class (the fixture jar, no program
+// arguments: kube.Render puts them after --jars, which Flink's standalone-job parser — --jars
+// takes any number of values — would take for more jars; the fixture's defaults are 50
+// events/s and a checkpoint every second).
+func (a *realApp) spec(label, entryClass string) spec.Version {
+	return spec.Version{
+		Namespace: a.ns, Application: a.app, Label: label,
+		Image:        "flink:" + a.version + "-java17",
 		JarURI:       FixtureJarURI,
-		EntryClass:   FixtureJobClass,
-		// No program arguments: kube.Render puts them after --jars, which Flink's
-		// standalone-job parser (--jars takes any number of values) would take for more jars.
-		// The fixture's defaults are 50 events/s and a checkpoint every second.
-		FlinkVersion: majorMinor(version),
+		EntryClass:   entryClass,
+		FlinkVersion: majorMinor(a.version),
 		Parallelism:  1,
 		FlinkConfiguration: map[string]string{
 			"metrics.fetcher.update-interval": "1000",
 		},
+		// The process runtime sizes the JVMs itself; these only shape the pods.
 		JobManager:  spec.JobManager{CPU: 1, Memory: "1600m"},
 		TaskManager: spec.TaskManager{CPU: 1, Memory: "1728m", TaskSlots: 1},
 	}
-	deploy := func(d spec.Deployment) {
-		t.Helper()
-		objs, err := kube.Render(d, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := kc.Apply(ctx, objs); err != nil {
-			t.Fatal(err)
-		}
-		if err := kc.WaitRolledOut(ctx, ns, app, func(line string) { t.Logf("rollout: %s", line) }); err != nil {
-			t.Fatalf("%v\n%s", err, podSummary(t, s, ns))
-		}
-	}
-	hc := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{Proxy: http.ProxyURL(mustURL(t, s.ProxyURL()))}}
-	fc := flink.New(ns+"/"+app, kube.RestURL(app, ns), hc)
-	waitHealthy := func() {
-		t.Helper()
-		var last string
-		err := flink.WaitFor(ctx, func(ctx context.Context) (bool, error) {
-			j, err := fc.Job(ctx, jobID)
-			if err != nil {
-				last = err.Error()
-				return false, nil
-			}
-			var vs []string
-			for _, v := range j.Vertices {
-				vs = append(vs, v.Name+"="+v.Status)
-			}
-			last = j.State + " " + strings.Join(vs, ", ")
-			if flink.IsGloballyTerminal(j.State) {
-				return false, fmt.Errorf("job ended %s", j.State)
-			}
-			return flink.JobHealthy(j), nil
-		}, flink.Backoff{})
-		if err != nil {
-			t.Fatalf("job %s not healthy: %v (last: %s)\n%s", jobID, err, last, podSummary(t, s, ns))
-		}
-	}
-	readCount := func(what string, cond func(FixtureCount) bool) FixtureCount {
-		t.Helper()
-		var c FixtureCount
-		var last error
-		err := flink.WaitFor(ctx, func(ctx context.Context) (bool, error) {
-			var err error
-			c, err = ReadFixtureCount(ctx, hc, kube.RestURL(app, ns), jobID)
-			last = err
-			return err == nil && cond(c), nil
-		}, flink.Backoff{})
-		if err != nil {
-			t.Fatalf("%s: %v (last count %+v, last error %v)", what, err, c, last)
-		}
-		return c
-	}
+}
 
-	// 1. v1 from empty state.
-	step := time.Now()
-	deploy(spec.Deployment{Namespace: ns, Application: app, Version: version1, JobID: jobID})
-	step = mark("v1 rolled out (JM REST up, TM registered)", step)
-	waitHealthy()
-	step = mark("job RUNNING, all tasks RUNNING", step)
-	first := readCount("counter metric", func(c FixtureCount) bool { return c.Counted > 0 })
-	if first.Restored != 0 {
-		t.Errorf("a job started without a savepoint reports %d restored events", first.Restored)
+// deploy renders and applies the cluster and waits until both Deployments rolled out (the
+// JobManager's REST API answers, the TaskManager runs).
+func (a *realApp) deploy(v spec.Version, restore string, allowNonRestored bool) {
+	a.t.Helper()
+	objs, err := kube.Render(spec.Deployment{Namespace: a.ns, Application: a.app, Version: v, JobID: a.jobID,
+		RestorePath: restore, AllowNonRestoredState: allowNonRestored}, nil)
+	if err != nil {
+		a.t.Fatal(err)
 	}
-	step = mark(fmt.Sprintf("counter readable (%d)", first.Counted), step)
-	second := readCount("counter grows", func(c FixtureCount) bool { return c.Counted > first.Counted })
-	step = mark(fmt.Sprintf("counter grew (%d → %d)", first.Counted, second.Counted), step)
+	if err := a.kc.Apply(a.ctx, objs); err != nil {
+		a.t.Fatal(err)
+	}
+	if err := a.kc.WaitRolledOut(a.ctx, a.ns, a.app, nil); err != nil {
+		a.t.Fatalf("%v\n%s", err, a.pods())
+	}
+	a.mark(fmt.Sprintf("%s (%s) rolled out", v.Label, v.EntryClass[strings.LastIndex(v.EntryClass, ".")+1:]))
+}
 
-	// 2. Stop with a savepoint into the harness's snapshot directory.
-	target := "file://" + filepath.Join(SnapshotDir(t), ns)
-	trigger, err := fc.StopWithSavepoint(ctx, jobID, flink.StopRequest{TargetDirectory: target})
+// job waits until the job's state satisfies done; a globally terminal state that done does not
+// accept fails the test.
+func (a *realApp) job(what string, done func(flink.JobDetails) bool) flink.JobDetails {
+	a.t.Helper()
+	var j flink.JobDetails
+	var last string
+	err := flink.WaitFor(a.ctx, func(ctx context.Context) (bool, error) {
+		var err error
+		j, err = a.fc.Job(ctx, a.jobID)
+		if err != nil {
+			last = err.Error()
+			return false, nil
+		}
+		var vs []string
+		for _, v := range j.Vertices {
+			vs = append(vs, v.Name+"="+v.Status)
+		}
+		last = j.State + " " + strings.Join(vs, ", ")
+		if done(j) {
+			return true, nil
+		}
+		if flink.IsGloballyTerminal(j.State) {
+			return false, fmt.Errorf("job ended %s", j.State)
+		}
+		return false, nil
+	}, flink.Backoff{})
 	if err != nil {
-		t.Fatal(err)
+		a.t.Fatalf("job %s: %s: %v (last: %s)\n%s", a.jobID, what, err, last, a.pods())
 	}
-	location, err := flink.WaitForSavepoint(ctx, fc, jobID, trigger)
+	a.mark(what)
+	return j
+}
+
+func (a *realApp) healthy() { a.t.Helper(); a.job("job RUNNING, all tasks RUNNING", flink.JobHealthy) }
+
+// count waits until the counter satisfies cond.
+func (a *realApp) count(what string, cond func(FixtureCount) bool) FixtureCount {
+	a.t.Helper()
+	var c FixtureCount
+	var last error
+	err := flink.WaitFor(a.ctx, func(ctx context.Context) (bool, error) {
+		var err error
+		c, err = ReadFixtureCount(ctx, a.hc, kube.RestURL(a.app, a.ns), a.jobID)
+		last = err
+		return err == nil && cond(c), nil
+	}, flink.Backoff{})
 	if err != nil {
-		t.Fatalf("%v\n%s", err, podSummary(t, s, ns))
+		a.t.Fatalf("%s: %v (last count %+v, last error %v)", what, err, c, last)
 	}
-	step = mark("stop-with-savepoint completed", step)
+	a.mark(fmt.Sprintf("%s (%d, restored %d)", what, c.Counted, c.Restored))
+	return c
+}
+
+// stopWithSavepoint stops the job with a savepoint in the harness's snapshot directory and
+// checks that Flink wrote its _metadata.
+func (a *realApp) stopWithSavepoint() string {
+	a.t.Helper()
+	target := "file://" + filepath.Join(SnapshotDir(a.t), a.ns)
+	trigger, err := a.fc.StopWithSavepoint(a.ctx, a.jobID, flink.StopRequest{TargetDirectory: target})
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	location, err := flink.WaitForSavepoint(a.ctx, a.fc, a.jobID, trigger)
+	if err != nil {
+		a.t.Fatalf("%v\n%s", err, a.pods())
+	}
+	a.mark("stop-with-savepoint completed")
 	dir, ok := localPath(location)
 	if !ok {
-		t.Fatalf("savepoint location %q is not a file: path", location)
+		a.t.Fatalf("savepoint location %q is not a file: path", location)
 	}
 	if st, err := os.Stat(filepath.Join(dir, "_metadata")); err != nil || st.Size() == 0 {
-		t.Fatalf("savepoint %s: no _metadata on disk: %v", location, err)
+		a.t.Fatalf("savepoint %s: no _metadata on disk: %v", location, err)
 	}
-	j, err := fc.Job(ctx, jobID)
-	if err != nil || j.State != flink.JobFinished {
-		t.Fatalf("after stop-with-savepoint the job is %q (%v), want FINISHED", j.State, err)
-	}
-	t.Logf("savepoint %s", location)
+	a.job("job FINISHED", func(j flink.JobDetails) bool { return j.State == flink.JobFinished })
+	a.t.Logf("savepoint %s", location)
+	return location
+}
 
-	// 3. A new cluster restoring the savepoint continues the count.
-	step = time.Now()
-	version2 := version1
-	version2.Label = "v2"
-	deploy(spec.Deployment{Namespace: ns, Application: app, Version: version2, JobID: jobID, RestorePath: location})
-	step = mark("restored cluster rolled out", step)
-	waitHealthy()
-	step = mark("restored job RUNNING, all tasks RUNNING", step)
-	restored := readCount("counter metric after restore", func(c FixtureCount) bool { return c.Counted > 0 })
-	if restored.Restored < second.Counted {
-		t.Fatalf("restored job starts from %d events, want at least the %d counted before the savepoint (state was not restored)",
-			restored.Restored, second.Counted)
+// pods describes the namespace's pods and the tails of their Flink logs, for failures.
+func (a *realApp) pods() string {
+	list, err := a.s.Kube().CoreV1().Pods(a.ns).List(context.Background(), metav1.ListOptions{})
+	if err != nil {
+		return err.Error()
 	}
-	if restored.Counted < restored.Restored {
-		t.Fatalf("restored job counted %d < restored %d", restored.Counted, restored.Restored)
+	var b strings.Builder
+	for _, p := range list.Items {
+		fmt.Fprintf(&b, "pod %s: %s %s %s\n", p.Name, p.Status.Phase, p.Status.Reason, truncate(p.Status.Message, 600))
+		for _, f := range []string{"jobmanager.log", "taskmanager.log"} {
+			if l := filepath.Join(a.rt.PodDir(&p), f); fileExists(l) {
+				fmt.Fprintf(&b, "--- %s ---\n%s", l, tailFile(l, 25))
+			}
+		}
 	}
-	mark(fmt.Sprintf("counter continued (%d before stop, restored %d, now %d)", second.Counted, restored.Restored, restored.Counted), step)
-	mark("total", t0)
+	return b.String()
 }
 
 func mustURL(t *testing.T, s string) *url.URL {
@@ -206,23 +244,103 @@ func mustURL(t *testing.T, s string) *url.URL {
 	return u
 }
 
-// podSummary describes the namespace's pods for failure messages.
-func podSummary(t *testing.T, s *Stack, ns string) string {
-	t.Helper()
-	list, err := s.Kube().CoreV1().Pods(ns).List(context.Background(), metav1.ListOptions{})
-	if err != nil {
-		return err.Error()
-	}
-	var b strings.Builder
-	for _, p := range list.Items {
-		fmt.Fprintf(&b, "pod %s: %s %s %s\n", p.Name, p.Status.Phase, p.Status.Reason, truncate(p.Status.Message, 600))
-		if rt, ok := s.Runtime().(*ProcessRuntime); ok && p.Status.Phase != corev1.PodPending {
-			for _, f := range []string{"jobmanager.log", "taskmanager.log"} {
-				if l := filepath.Join(rt.PodDir(&p), f); fileExists(l) {
-					fmt.Fprintf(&b, "--- %s ---\n%s", l, tailFile(l, 25))
-				}
-			}
+// TestRealFlinkSavepointRestore: the job reaches RUNNING through the proxy, its counter grows,
+// a stop-with-savepoint writes _metadata, and a new cluster restoring that savepoint
+// (execution.savepoint.path on 1.x, execution.state-recovery.path on 2.x, as kube.Render
+// writes them) continues counting from where the old one stopped.
+func TestRealFlinkSavepointRestore(t *testing.T) {
+	eachFlinkVersion(t, func(t *testing.T, a *realApp) {
+		a.deploy(a.spec("v1", FixtureJobClass), "", false)
+		a.healthy()
+		first := a.count("counter readable", func(c FixtureCount) bool { return c.Counted > 0 })
+		if first.Restored != 0 {
+			t.Errorf("a job started without a savepoint reports %d restored events", first.Restored)
 		}
-	}
-	return b.String()
+		before := a.count("counter grows", func(c FixtureCount) bool { return c.Counted > first.Counted })
+		sp := a.stopWithSavepoint()
+
+		a.deploy(a.spec("v2", FixtureJobClass), sp, false)
+		a.healthy()
+		after := a.count("counter after restore", func(c FixtureCount) bool { return c.Counted > 0 })
+		if after.Restored < before.Counted || after.Counted < after.Restored {
+			t.Fatalf("restored job: %+v, want restored >= %d (counted before the savepoint) and counted >= restored: state was not restored",
+				after, before.Counted)
+		}
+		a.mark("total")
+	})
+}
+
+// TestRealFlinkFixtureVariants checks what the fixture's versions promise: CounterJobPlus
+// restores a CounterJob savepoint as is; CounterJobMinus (no "tracker") cannot restore one
+// without allowNonRestoredState, and continues the count with it.
+func TestRealFlinkFixtureVariants(t *testing.T) {
+	eachFlinkVersion(t, func(t *testing.T, a *realApp) {
+		a.deploy(a.spec("v1", FixtureJobClass), "", false)
+		a.healthy()
+		a.count("v1 counting", func(c FixtureCount) bool { return c.Counted > 0 })
+		sp1 := a.stopWithSavepoint()
+
+		a.deploy(a.spec("plus", FixtureJobPlusClass), sp1, false)
+		a.healthy()
+		plus := a.count("plus continues the count", func(c FixtureCount) bool { return c.Restored > 0 && c.Counted > c.Restored })
+		sp2 := a.stopWithSavepoint()
+
+		a.deploy(a.spec("minus-strict", FixtureJobMinusClass), sp2, false)
+		j := a.job("minus without allowNonRestoredState fails", func(j flink.JobDetails) bool {
+			return j.State == flink.JobFailed
+		})
+		exc, err := a.fc.JobExceptions(a.ctx, a.jobID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if msg := fmt.Sprintf("%+v", exc); !strings.Contains(msg, "allowNonRestoredState") && !strings.Contains(msg, "cannot be mapped") {
+			t.Errorf("job %s failed, but not for the unmapped state: %s", j.State, truncate(msg, 2000))
+		}
+
+		a.deploy(a.spec("minus", FixtureJobMinusClass), sp2, true)
+		a.healthy()
+		minus := a.count("minus continues the count", func(c FixtureCount) bool { return c.Restored > 0 && c.Counted > c.Restored })
+		if minus.Restored < plus.Counted {
+			t.Fatalf("minus restored %d events, want at least the %d plus had counted", minus.Restored, plus.Counted)
+		}
+		a.mark("total")
+	})
+}
+
+// TestRealFlinkProcessExitFailsPod: a JVM that dies makes its pod Failed (exit code 137 for
+// SIGKILL); the ReplicaSet's replacement pod starts (after the crash-loop back-off) and the job
+// runs again.
+func TestRealFlinkProcessExitFailsPod(t *testing.T) {
+	eachFlinkVersion(t, func(t *testing.T, a *realApp) {
+		a.deploy(a.spec("v1", FixtureJobClass), "", false)
+		a.healthy()
+		tms, err := a.s.Kube().CoreV1().Pods(a.ns).List(a.ctx, metav1.ListOptions{LabelSelector: kube.LabelComponent + "=" + kube.ComponentTaskManager})
+		if err != nil || len(tms.Items) != 1 {
+			t.Fatalf("TaskManager pods: %v %d", err, len(tms.Items))
+		}
+		victim := tms.Items[0]
+		pid := a.rt.PID(&victim)
+		if pid == 0 {
+			t.Fatalf("no process for pod %s", victim.Name)
+		}
+		if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+			t.Fatal(err)
+		}
+		eventually(t, time.Minute, "killed TaskManager pod Failed", func() (bool, string) {
+			p, err := a.s.Kube().CoreV1().Pods(a.ns).Get(a.ctx, victim.Name, metav1.GetOptions{})
+			if err != nil {
+				return false, err.Error()
+			}
+			cs := p.Status.ContainerStatuses
+			ok := p.Status.Phase == corev1.PodFailed && len(cs) == 1 && cs[0].State.Terminated != nil && cs[0].State.Terminated.ExitCode == 137
+			return ok, fmt.Sprintf("%s %+v", p.Status.Phase, cs)
+		})
+		a.mark("killed TaskManager pod reported Failed")
+		if err := a.kc.WaitRolledOut(a.ctx, a.ns, a.app, nil); err != nil {
+			t.Fatalf("%v\n%s", err, a.pods())
+		}
+		a.mark("replacement TaskManager ready")
+		a.healthy()
+		a.mark("total")
+	})
 }

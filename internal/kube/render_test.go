@@ -234,18 +234,19 @@ func TestRenderConfigPerFlinkVersion(t *testing.T) {
 			conf = parseLegacy(text)
 		}
 		want := map[string]string{
-			"jobmanager.rpc.address":                   "orders-jobmanager",
-			"jobmanager.rpc.port":                      "6123",
-			"rest.port":                                "8081",
-			"blob.server.port":                         "6124",
-			"taskmanager.numberOfTaskSlots":            "2",
-			"parallelism.default":                      "4",
-			"jobmanager.memory.process.size":           "1024m",
-			"taskmanager.memory.process.size":          "4096m",
-			"state.checkpoints.dir":                    "s3://bucket/checkpoints/orders",
-			"execution.checkpointing.interval":         "10s",
-			"env.java.opts.all":                        "-Dfoo=bar -XX:+UseG1GC",
-			"execution.shutdown-on-application-finish": "false",
+			"jobmanager.rpc.address":                                    "orders-jobmanager",
+			"jobmanager.rpc.port":                                       "6123",
+			"rest.port":                                                 "8081",
+			"blob.server.port":                                          "6124",
+			"taskmanager.numberOfTaskSlots":                             "2",
+			"parallelism.default":                                       "4",
+			"jobmanager.memory.process.size":                            "1024m",
+			"taskmanager.memory.process.size":                           "4096m",
+			"state.checkpoints.dir":                                     "s3://bucket/checkpoints/orders",
+			"execution.checkpointing.interval":                          "10s",
+			"env.java.opts.all":                                         "-Dfoo=bar -XX:+UseG1GC",
+			"execution.shutdown-on-application-finish":                  "false",
+			"execution.checkpointing.externalized-checkpoint-retention": "RETAIN_ON_CANCELLATION",
 		}
 		if !reflect.DeepEqual(conf, want) {
 			t.Errorf("Flink %s: config\n got %v\nwant %v\ntext:\n%s", c.flink, conf, want, text)

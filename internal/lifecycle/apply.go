@@ -301,11 +301,20 @@ func (o *operation) finish(ctx context.Context, state string) error {
 func (o *operation) recover(ctx context.Context) error {
 	j := o.record.Journal
 	o.progress(fmt.Sprintf("%s: resuming an interrupted %s at step %q", o.desired.Name, j.Operation, j.Step))
-	if j.SavepointPath == "" {
+	switch {
+	case j.SavepointPath == "":
 		if err := o.takeState(ctx, Operation(j.Operation)); err != nil {
 			return err
 		}
 		j = o.record.Journal
+	case j.SnapshotName == "":
+		// The job stopped with this savepoint but the process died before recording it.
+		if err := o.p.recordJournalSnapshot(ctx, o.record, o.progress); err != nil {
+			return err
+		}
+		if err := o.step(ctx, stepTaken); err != nil {
+			return err
+		}
 	}
 	switch {
 	case o.desired.State == StateSuspended || o.desired.State == StateCancelled:
@@ -391,7 +400,9 @@ func (o *operation) save(ctx context.Context) error {
 
 // Delete stops the application per onDestroy (keeping a final savepoint by default) and
 // removes its record; every object of the cluster is owned by the record and garbage
-// collected. It waits until all of them, and the pods, are gone. Snapshot records stay.
+// collected. It waits until all of them, and the pods, are gone. Snapshot records stay. The
+// final savepoint is journaled like an upgrade's, so a destroy that timed out and is retried
+// picks up the same savepoint instead of deleting the application without it.
 func (p *Platform) Delete(ctx context.Context, namespace, name, onDestroy string, savepoint SavepointOptions, progress Progress) error {
 	lock, err := p.lock(ctx, namespace, name, "destroy")
 	if err != nil {
@@ -406,26 +417,35 @@ func (p *Platform) Delete(ctx context.Context, namespace, name, onDestroy string
 	if err != nil {
 		return err
 	}
-	current := p.currentFrom(ctx, &record)
-	if current.State == StateRunning {
-		switch onDestroy {
-		case DestroyCancel:
-			if err := p.cancelJob(ctx, namespace, name, record.JobID, progress); err != nil {
-				return err
-			}
-		default:
-			savepoint.Drain = savepoint.Drain || onDestroy == DestroyDrain
-			if savepoint.Timeout == 0 {
-				savepoint.Timeout = 10 * time.Minute
-			}
-			save := func(ctx context.Context) error { _, err := p.Kube.PutAppRecord(ctx, record); return err }
-			snap, err := p.stopWithSavepoint(ctx, &record, savepoint, kube.OriginDestroy, save, progress)
-			if err != nil {
-				return fmt.Errorf("destroy keeps a final savepoint (on_destroy = %q) and taking it failed, so nothing was deleted: %w. "+
-					"Set on_destroy = \"cancel\" to destroy without one", onDestroy, err)
-			}
-			progress(fmt.Sprintf("%s: final savepoint %s recorded as %s", name, snap.Path, snap.Name))
+	save := func(ctx context.Context) error { _, err := p.Kube.PutAppRecord(ctx, record); return err }
+	if j := record.Journal; j != nil && j.SavepointPath != "" && j.SnapshotName == "" {
+		if err := p.recordJournalSnapshot(ctx, &record, progress); err != nil {
+			return err
 		}
+	}
+	current := p.currentFrom(ctx, &record)
+	resuming := record.Journal != nil && record.Journal.Operation == opDestroy && record.Journal.SavepointPath == ""
+	switch {
+	case onDestroy == DestroyCancel && current.State == StateRunning:
+		if err := p.cancelJob(ctx, namespace, name, record.JobID, progress); err != nil {
+			return err
+		}
+	case onDestroy != DestroyCancel && (current.State == StateRunning || resuming):
+		if !resuming {
+			from := record.Version
+			record.Journal = &kube.Journal{Operation: opDestroy, FromVersion: from.Label, Step: stepStarted,
+				StartedAt: p.now(), TargetState: "deleted", From: &from, FromJobID: record.JobID}
+		}
+		savepoint.Drain = savepoint.Drain || onDestroy == DestroyDrain
+		if savepoint.Timeout == 0 {
+			savepoint.Timeout = Desired{}.withDefaults().Savepoint.Timeout
+		}
+		snap, err := p.stopWithSavepoint(ctx, &record, savepoint, kube.OriginDestroy, save, progress)
+		if err != nil {
+			return fmt.Errorf("destroy keeps a final savepoint (on_destroy = %q) and taking it did not finish, so nothing was "+
+				"deleted: %w. Set on_destroy = \"cancel\" to destroy without one", onDestroy, err)
+		}
+		progress(fmt.Sprintf("%s: final savepoint %s recorded as %s", name, snap.Path, snap.Name))
 	}
 	progress(fmt.Sprintf("%s: deleting the application cluster", name))
 	if err := p.Kube.DeleteCluster(ctx, namespace, name); err != nil {
@@ -435,4 +455,36 @@ func (p *Platform) Delete(ctx context.Context, namespace, name, onDestroy string
 		return err
 	}
 	return p.Kube.DeleteAppRecord(ctx, namespace, name)
+}
+
+// opDestroy names a destroy's final savepoint in the journal.
+const opDestroy = "destroy"
+
+// recordJournalSnapshot records the savepoint a journal holds but no snapshot record names
+// yet (the process died between the two writes).
+func (p *Platform) recordJournalSnapshot(ctx context.Context, record *kube.AppRecord, progress Progress) error {
+	j := record.Journal
+	origin, format := kube.OriginUpgrade, kube.FormatCanonical
+	switch Operation(j.Operation) {
+	case OpSuspend:
+		origin = kube.OriginSuspend
+	case OpLastStateRedeploy:
+		format = kube.FormatCheckpoint
+	case opDestroy:
+		origin = kube.OriginDestroy
+	}
+	// The snapshot belongs to the job that was stopped, not whatever the record names now.
+	stopped := *record
+	stopped.JobID = j.FromJobID
+	if j.From != nil {
+		stopped.Version = *j.From
+	}
+	snap, err := p.recordSnapshot(ctx, &stopped, j.SavepointPath, origin, format, progress)
+	if err != nil {
+		return err
+	}
+	j.SnapshotName = snap.Name
+	record.LastSnapshotPath, record.LastSnapshotName = snap.Path, snap.Name
+	_, err = p.Kube.PutAppRecord(ctx, *record)
+	return err
 }

@@ -42,7 +42,7 @@ func TestApplyDeploy(t *testing.T) {
 	plan := classify(nil, desired)
 	res := h.mustApply(desired, plan.Operation)
 
-	want := Result{Operation: OpDeploy, JobID: jobGen1, Status: "RUNNING", DeployedVersionID: "payments/fraud/v1", RecordExists: true}
+	want := Result{Operation: OpDeploy, State: StateRunning, JobID: jobGen1, Status: "RUNNING", DeployedVersionID: "payments/fraud/v1", RecordExists: true}
 	if res != want {
 		t.Errorf("Result = %+v\nwant     %+v", res, want)
 	}
@@ -230,7 +230,7 @@ func TestApplyCancelAndRestart(t *testing.T) {
 	h.deploy(v1)
 
 	res := h.mustApply(desiredFor(v1, StateCancelled), OpCancel)
-	if want := (Result{Operation: OpCancel, JobID: jobGen1, Status: StatusStopped, DeployedVersionID: "payments/fraud/v1", RecordExists: true}); res != want {
+	if want := (Result{Operation: OpCancel, State: StateCancelled, JobID: jobGen1, Status: StatusStopped, DeployedVersionID: "payments/fraud/v1", RecordExists: true}); res != want {
 		t.Errorf("cancel Result = %+v\nwant %+v", res, want)
 	}
 	for _, n := range []string{jmName(), tmName()} {
@@ -319,7 +319,7 @@ func TestApplyCreateCancelledThenStart(t *testing.T) {
 	h := newHarness(t)
 	v1 := testVersion("v1")
 	res := h.mustApply(desiredFor(v1, StateCancelled), OpNone)
-	if want := (Result{Operation: OpNone, Status: StatusStopped, DeployedVersionID: "payments/fraud/v1", RecordExists: true}); res != want {
+	if want := (Result{Operation: OpNone, State: StateCancelled, Status: StatusStopped, DeployedVersionID: "payments/fraud/v1", RecordExists: true}); res != want {
 		t.Errorf("Result = %+v\nwant %+v", res, want)
 	}
 	rec := h.record()
@@ -360,7 +360,7 @@ func TestApplyNoneOnIdenticalRuntimeSpec(t *testing.T) {
 	wantContains(t, "summary", plan.Summary, "version v2 runs the same artifact and configuration as v1")
 
 	res := h.mustApply(desired, plan.Operation)
-	if want := (Result{Operation: OpNone, JobID: jobGen1, Status: "RUNNING", DeployedVersionID: "payments/fraud/v2", RecordExists: true}); res != want {
+	if want := (Result{Operation: OpNone, State: StateRunning, JobID: jobGen1, Status: "RUNNING", DeployedVersionID: "payments/fraud/v2", RecordExists: true}); res != want {
 		t.Errorf("Result = %+v\nwant %+v", res, want)
 	}
 	rec := h.record()

@@ -330,6 +330,9 @@ type kubelet struct {
 	onSavepoint func(path string) error
 	// note, when set, receives a line for every JobManager start and stop.
 	note func(string)
+	// restoreFrom, when set, replaces the restore path a JobManager starts with (a Flink that
+	// ignores or mixes up execution.savepoint.path).
+	restoreFrom func(configured string) string
 }
 
 // setFailVersion makes JobManagers of version label fail at start with reason ("" = no
@@ -461,6 +464,11 @@ func (k *kubelet) jobManager(ns, app string, d *appsv1.Deployment, replicas int3
 			js.RestorePath, js.AllowNonRestoredState = p, cfg[keys[1]] == "true"
 		}
 	}
+	k.mu.Lock()
+	if k.restoreFrom != nil {
+		js.RestorePath = k.restoreFrom(js.RestorePath)
+	}
+	k.mu.Unlock()
 	st := start{JobID: js.JobID}
 	if old != nil {
 		st.PreviousJobID, st.PreviousState = old.JobID(), old.JobState()

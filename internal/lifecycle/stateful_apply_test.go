@@ -207,7 +207,7 @@ func TestSavepointRedeploy_SavepointTimeout_RecoverUsesThatSavepoint(t *testing.
 }
 
 // BUG: a savepoint that timed out and that Flink later FAILED can never be retaken by
-// recover: stopWithSavepoint (steps.go:140-146) re-sends the stop with the journal's trigger
+// recover: stopWithSavepoint (steps.go, the `status.Failed()` branch) re-sends the stop with the journal's trigger
 // id, and Flink (like the emulator) answers a known trigger id with the existing, failed
 // operation instead of starting a new savepoint. Recover must use a fresh trigger id once the
 // recorded one failed.
@@ -246,7 +246,7 @@ func TestSavepointRedeploy_TimedOutSavepointLaterFails_RecoverTakesANewOne(t *te
 
 // BUG: when the apply's context ends (Ctrl-C, the resource's update timeout) while the
 // stop-with-savepoint is in flight, stopWithSavepoint reports a plain failure ("the job keeps
-// running", steps.go:153) and takeState (apply.go:217-222) forgets the journal with its trigger
+// running", steps.go stopWithSavepoint) and takeState (apply.go) forgets the journal with its trigger
 // id. Flink completes the stop anyway: the job is FINISHED and its savepoint recorded nowhere,
 // so the next plan starts the new version from an older snapshot or empty state.
 func TestSavepointRedeploy_ApplyCancelledWhileSavepointInFlight_KeepsJournal(t *testing.T) {
@@ -287,7 +287,7 @@ func TestSavepointRedeploy_ApplyCancelledWhileSavepointInFlight_KeepsJournal(t *
 
 // BUG: after a successful stop-with-savepoint the job is FINISHED, yet when recording the
 // snapshot fails (here the API server refuses the snapshot record: quota), takeState
-// (apply.go:217-222) clears the journal as if nothing had changed, and the error claims
+// (apply.go) clears the journal as if nothing had changed (recordSnapshot's error is not a keepJournal), and the error claims
 // nothing was torn down. The savepoint path is lost: the next plan is a plain deploy that
 // starts v2 from an older snapshot or with empty state. The journal (trigger id, or the
 // savepoint path) must be kept once the stop may have happened.
@@ -447,6 +447,36 @@ func TestSavepointRedeploy_NewVersionFails_NoRollback(t *testing.T) {
 	}
 }
 
+// verify checks that the new job restored the savepoint it was given: one that started from
+// something else, or from nothing, does not count as healthy.
+func TestSavepointRedeploy_NewJobRestoresSomethingElse_IsNotHealthy(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ name, restores, want string }{
+		{"another snapshot", snapshotRoot + "/payments/fraud/savepoint-stale", "restored from " + snapshotRoot + "/payments/fraud/savepoint-stale, not from "},
+		{"empty state", "", "reports no restored snapshot; it should have started from "},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			s := newStateful(t)
+			s.deploy(versionN(1))
+			s.kubelet.mu.Lock()
+			s.kubelet.restoreFrom = func(string) string { return tc.restores }
+			s.kubelet.mu.Unlock()
+			desired := statefulFor(versionN(2), StateRunning)
+			desired.Rollback.Enabled = false
+			_, err := s.apply(desired, OpSavepointRedeploy)
+			if err == nil {
+				t.Fatal("Apply succeeded although the new job did not restore the savepoint")
+			}
+			sp := s.savepointsTaken()[0]
+			wantContains(t, "error", err.Error(), tc.want+sp, "version v2 did not become healthy")
+			if j := s.record().Journal; j == nil || j.SavepointPath != sp {
+				t.Errorf("journal %+v; want it kept with %s", j, sp)
+			}
+		})
+	}
+}
+
 // ---- last_state ----
 
 // checkpointed is version n with periodic checkpoints every interval into dir.
@@ -533,10 +563,11 @@ func TestLastStateRedeploy_NoCheckpointYet_JobKeepsRunning(t *testing.T) {
 	}
 }
 
-// BUG: last_state cancels the job first and only then records its checkpoint; when recording
+// last_state cancels the job first and only then records its checkpoint; when recording
 // fails (here the checkpoint lies under snapshot_storage_url but its _metadata cannot be read)
-// takeState forgets the journal (apply.go:217-222) although the job is already CANCELED. The
-// next plan then deploys v2 from an older snapshot or with empty state.
+// the journal must stay, since the job is already CANCELED: otherwise the next plan deploys
+// v2 from an older snapshot or with empty state. (Found failing; cancelKeepingCheckpoint now
+// wraps the error in keepJournal.)
 func TestLastStateRedeploy_RecordingFailsAfterCancel_KeepsJournal(t *testing.T) {
 	t.Parallel()
 	s := newStateful(t)
@@ -726,7 +757,7 @@ func TestSuspendResume(t *testing.T) {
 }
 
 // BUG: resume with restore.strategy latest_snapshot takes the newest snapshot *record* of the
-// application (restoreSource, steps.go:99-107), whatever its origin. A record created after
+// application (restoreSource, steps.go), whatever its origin. A record created after
 // the suspend for an older state — a copy of an earlier snapshot to a DR bucket, or an
 // adopted old savepoint — becomes "latest", and resume silently restores that older state
 // (from another bucket) instead of the suspend savepoint. record.LastSnapshotName, "which a

@@ -34,6 +34,8 @@ func TestSavepointRedeploy_CrashAfterEachStep(t *testing.T) {
 		wantVersion             string
 		// wantRecoverErr: recover finishes but reports the upgrade as failed.
 		wantRecoverErr []string
+		// inFlight: the savepoint is still in progress when the next process starts.
+		inFlight bool
 	}{
 		{name: "started", step: stepStarted, wantStep: stepStarted, firstStops: 0, secondStops: 1, wantVersion: "v2"},
 		{name: "savepoint, trigger recorded but not sent", step: stepSavepoint, wantStep: stepSavepoint, wantTrigger: true,
@@ -47,7 +49,7 @@ func TestSavepointRedeploy_CrashAfterEachStep(t *testing.T) {
 					}
 				})
 			},
-			firstStops: 1, secondStops: 0, wantVersion: "v2"},
+			firstStops: 1, secondStops: 0, wantVersion: "v2", inFlight: true},
 		{name: "savepoint, stop sent and savepoint completed", wantStep: stepSavepoint, wantTrigger: true,
 			setup: func(s *stateful, old *flinktest.Cluster, c *crash) {
 				s.onFlink(func(method, path string, _ []byte, _ int) {
@@ -101,6 +103,9 @@ func TestSavepointRedeploy_CrashAfterEachStep(t *testing.T) {
 			s.kubelet.setOnStart(nil)
 			c.over()
 			s.restart()
+			if tc.inFlight && len(old.Savepoints()) != 0 {
+				t.Errorf("the savepoint completed before the next process started; this case needs it in flight")
+			}
 
 			rec := s.record()
 			j := rec.Journal
@@ -185,5 +190,39 @@ func TestSavepointRedeploy_CrashAfterEachStep(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// A suspend whose process died while scaling to zero: recover finishes the suspend, and the
+// next resume starts from the suspend savepoint.
+func TestSuspend_CrashWhileScalingToZero(t *testing.T) {
+	t.Parallel()
+	s := newStateful(t)
+	s.deploy(versionN(1))
+	suspend := statefulFor(versionN(1), StateSuspended)
+	c := s.crashAt(stepScaleZero)
+	if _, err := s.p.Apply(c.ctx, suspend, OpSuspend, s.progressFn()); err == nil {
+		t.Fatal("Apply succeeded although the process died")
+	}
+	c.over()
+	s.restart()
+	j := s.record().Journal
+	if j == nil || j.Step != stepScaleZero || j.SavepointPath == "" {
+		t.Fatalf("journal %+v; want scaling_to_zero with the savepoint", j)
+	}
+	plan, err := s.p.PlanChange(context.Background(), suspend)
+	if err != nil || plan.Operation != OpRecover {
+		t.Fatalf("PlanChange = %+v, %v; want recover", plan, err)
+	}
+	wantContains(t, "plan summary", plan.Summary, "interrupted suspend", j.SavepointPath, "to suspended")
+	s.mustApply(suspend, OpRecover)
+	rec := s.record()
+	if rec.Journal != nil || rec.State != StateSuspended || s.emu.Cluster(s.host()) != nil || replicasOf(s.deployment(jmName())) != 0 {
+		t.Errorf("after recover: record %+v, JobManager serving %v", rec, s.emu.Cluster(s.host()) != nil)
+	}
+	s.mustApply(statefulFor(versionN(1), StateRunning), OpResume)
+	taken := s.savepointsTaken()
+	if cl := s.cluster(); len(taken) != 1 || cl.RestoredFrom() != taken[0] || taken[0] != j.SavepointPath {
+		t.Errorf("savepoints %q; resumed job restores %q; journal had %s", taken, cl.RestoredFrom(), j.SavepointPath)
 	}
 }

@@ -101,8 +101,10 @@ func (p *Platform) restoreSource(ctx context.Context, current *Current, d Desire
 	if err != nil {
 		return kube.SnapshotRecord{}, err
 	}
-	for _, s := range snaps {
-		if s.State == kube.SnapshotCompleted {
+	for _, s := range snaps { // newest first
+		// An adopted or copied snapshot is recorded now but may hold older state: only
+		// snapshots taken of this application's jobs count as its latest state.
+		if s.State == kube.SnapshotCompleted && s.Origin != kube.OriginImported && s.Origin != kube.OriginCopied {
 			return s, nil
 		}
 	}
@@ -110,20 +112,23 @@ func (p *Platform) restoreSource(ctx context.Context, current *Current, d Desire
 }
 
 // stopWithSavepoint stops the record's job with a savepoint and records the snapshot. The
-// trigger id is saved first so that a restarted provider asks Flink about the same
-// savepoint. On failure the job keeps running (Flink aborts a failed stop).
+// trigger id, and then the savepoint's path, are saved in the journal before the next step,
+// so a restarted provider asks Flink about the same savepoint and never loses one it took.
+// Only a failure Flink itself reports leaves the job running for sure; any other failure
+// (timeout, cancelled apply, lost connection) is a keepJournal error.
 func (p *Platform) stopWithSavepoint(ctx context.Context, record *kube.AppRecord, opts SavepointOptions, origin string,
 	save func(context.Context) error, progress Progress) (kube.SnapshotRecord, error) {
 	client := p.Flink(record.Namespace, record.Application)
-	triggerID := flink.NewTriggerID()
-	if record.Journal != nil {
-		if record.Journal.TriggerID != "" {
-			triggerID = record.Journal.TriggerID
-		}
-		record.Journal.TriggerID, record.Journal.Step = triggerID, stepSavepoint
-		if err := save(ctx); err != nil {
-			return kube.SnapshotRecord{}, err
-		}
+	j := record.Journal // nil only for callers without a journal (tests of single steps)
+	if j == nil {
+		j = &kube.Journal{}
+	}
+	if j.TriggerID == "" {
+		j.TriggerID = flink.NewTriggerID()
+	}
+	j.Step = stepSavepoint
+	if err := save(ctx); err != nil {
+		return kube.SnapshotRecord{}, err
 	}
 	desired := Desired{Namespace: record.Namespace, Name: record.Application, Savepoint: opts}
 	format := strings.ToUpper(opts.Format)
@@ -133,27 +138,56 @@ func (p *Platform) stopWithSavepoint(ctx context.Context, record *kube.AppRecord
 	progress(fmt.Sprintf("%s: stopping job %s with a savepoint", record.Application, shortJobID(record.JobID)))
 	savepointCtx, cancel := context.WithTimeout(ctx, opts.Timeout)
 	defer cancel()
-
-	status, err := client.SavepointStatus(savepointCtx, record.JobID, triggerID)
-	if err != nil && !flink.IsNotFound(err) {
-		return kube.SnapshotRecord{}, fmt.Errorf("asking Flink about savepoint %s of job %s: %w", triggerID, record.JobID, err)
-	}
-	if err != nil || status.Failed() { // not sent yet, or an earlier attempt failed: (re)trigger
-		if _, err := client.StopWithSavepoint(savepointCtx, record.JobID, flink.StopRequest{
-			TargetDirectory: p.SavepointDirectory(desired), Drain: opts.Drain, FormatType: format, TriggerID: triggerID,
-		}); err != nil {
-			return kube.SnapshotRecord{}, fmt.Errorf("stop-with-savepoint of job %s was refused; the job keeps running: %w", record.JobID, err)
-		}
-	}
-	path, err := flink.WaitForSavepoint(savepointCtx, client, record.JobID, triggerID)
-	if err != nil {
+	pending := func(err error) error {
+		when := ""
 		if savepointCtx.Err() != nil && ctx.Err() == nil {
-			return kube.SnapshotRecord{}, &keepJournal{fmt.Errorf("the savepoint of job %s did not complete within savepoint_timeout (%s); "+
-				"Flink may still finish it, so the next apply asks about it again before anything else: %w", record.JobID, opts.Timeout, err)}
+			when = fmt.Sprintf(" within savepoint_timeout (%s)", opts.Timeout)
 		}
-		return kube.SnapshotRecord{}, fmt.Errorf("the savepoint of job %s failed; the job keeps running: %w", record.JobID, err)
+		return &keepJournal{fmt.Errorf("the savepoint of job %s (trigger %s) did not complete%s: %w. Flink may still finish it, "+
+			"so the next apply asks about it again before anything else", record.JobID, j.TriggerID, when, err)}
 	}
-	return p.recordSnapshot(ctx, record, path, origin, strings.ToLower(format), progress)
+
+	status, err := client.SavepointStatus(savepointCtx, record.JobID, j.TriggerID)
+	switch {
+	case err != nil && !flink.IsNotFound(err):
+		return kube.SnapshotRecord{}, pending(err)
+	case err == nil && status.Failed():
+		// Flink answers a repeated trigger id with the old failure: a retry needs a new one.
+		j.TriggerID = flink.NewTriggerID()
+		if err := save(ctx); err != nil {
+			return kube.SnapshotRecord{}, err
+		}
+		fallthrough
+	case err != nil: // not sent yet
+		if _, err := client.StopWithSavepoint(savepointCtx, record.JobID, flink.StopRequest{
+			TargetDirectory: p.SavepointDirectory(desired), Drain: opts.Drain, FormatType: format, TriggerID: j.TriggerID,
+		}); err != nil {
+			var refused *flink.APIError
+			if errors.As(err, &refused) && refused.StatusCode < 500 {
+				return kube.SnapshotRecord{}, fmt.Errorf("stop-with-savepoint of job %s was refused; the job keeps running: %w", record.JobID, err)
+			}
+			return kube.SnapshotRecord{}, pending(err)
+		}
+	}
+	path, err := flink.WaitForSavepoint(savepointCtx, client, record.JobID, j.TriggerID)
+	if err != nil {
+		var failed *flink.OperationError
+		if errors.As(err, &failed) {
+			return kube.SnapshotRecord{}, fmt.Errorf("the savepoint of job %s failed; the job keeps running: %w", record.JobID, err)
+		}
+		return kube.SnapshotRecord{}, pending(err)
+	}
+	j.SavepointPath = path
+	if err := save(ctx); err != nil {
+		return kube.SnapshotRecord{}, &keepJournal{fmt.Errorf("job %s stopped with savepoint %s, which could not be written to the "+
+			"journal yet: %w", record.JobID, path, err)}
+	}
+	snap, err := p.recordSnapshot(ctx, record, path, origin, strings.ToLower(format), progress)
+	if err != nil {
+		return snap, &keepJournal{fmt.Errorf("job %s stopped with savepoint %s, which could not be recorded yet: %w. "+
+			"The next apply records it and continues from it", record.JobID, path, err)}
+	}
+	return snap, nil
 }
 
 // keepJournal marks a failure after which the job may no longer run as before (a savepoint
@@ -388,6 +422,12 @@ func (p *Platform) prune(ctx context.Context, record *kube.AppRecord, retention 
 	}
 	var automatic []kube.SnapshotRecord
 	for _, s := range snaps {
+		if s.State == kube.SnapshotDisposing { // an earlier disposal stopped half-way: finish it
+			if err := p.DisposeSnapshot(ctx, s, progress); err != nil {
+				progress(fmt.Sprintf("%s: snapshot %s is still being disposed: %v", record.Application, s.Name, err))
+			}
+			continue
+		}
 		if automaticOrigins[s.Origin] && s.ManagedBy == "" && s.State == kube.SnapshotCompleted {
 			automatic = append(automatic, s)
 		}
@@ -396,7 +436,9 @@ func (p *Platform) prune(ctx context.Context, record *kube.AppRecord, retention 
 	for i, s := range automatic {
 		tooMany := retention.MaxCount > 0 && i >= retention.MaxCount
 		tooOld := retention.MaxAge > 0 && p.now().Sub(s.CreatedAt) > retention.MaxAge
-		if i == 0 || s.Name == record.LastSnapshotName || (!tooMany && !tooOld) {
+		// Never the newest, the last one taken, or the one the running job's configuration
+		// restores from (a JobManager restart reads it again).
+		if i == 0 || s.Name == record.LastSnapshotName || samePath(s.Path, record.RestorePath) || (!tooMany && !tooOld) {
 			continue
 		}
 		if err := p.DisposeSnapshot(ctx, s, progress); err != nil {
@@ -421,11 +463,17 @@ func (p *Platform) DisposeSnapshot(ctx context.Context, s kube.SnapshotRecord, p
 	if store == nil {
 		return fmt.Errorf("no snapshot_storage_url is configured, so the files of %s cannot be deleted", s.Path)
 	}
+	// Mark it first so a half-deleted snapshot is never restored; if nothing was deleted
+	// after all, it is still whole and goes back to completed.
 	s.State = kube.SnapshotDisposing
 	if err := p.Kube.PutSnapshotRecord(ctx, s); err != nil {
 		return err
 	}
 	if err := store.Dispose(ctx, s.Path); err != nil {
+		if store.Verify(ctx, s.Path) == nil {
+			s.State = kube.SnapshotCompleted
+			_ = p.Kube.PutSnapshotRecord(context.WithoutCancel(ctx), s)
+		}
 		return fmt.Errorf("disposing %s: %w", s.Path, err)
 	}
 	progress(fmt.Sprintf("%s: disposed snapshot %s (%s)", s.Application, s.Name, s.Path))
