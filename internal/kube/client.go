@@ -18,6 +18,7 @@ import (
 	appsv1ac "k8s.io/client-go/applyconfigurations/apps/v1"
 	corev1ac "k8s.io/client-go/applyconfigurations/core/v1"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/util/retry"
 )
 
 // Client performs the provider's Kubernetes operations. Build it once (see RESTConfig) and
@@ -54,20 +55,38 @@ func (c *Client) Apply(ctx context.Context, o Objects) error {
 	}
 	opts := metav1.ApplyOptions{FieldManager: c.fieldManager(), Force: true}
 	ns := o.Namespace
-	if _, err := c.Kube.CoreV1().ConfigMaps(ns).Apply(ctx, o.ConfigMap, opts); err != nil {
+	if err := retryTransient(ctx, func() error {
+		_, err := c.Kube.CoreV1().ConfigMaps(ns).Apply(ctx, o.ConfigMap, opts)
+		return err
+	}); err != nil {
 		return fmt.Errorf("apply ConfigMap %s/%s: %w", ns, *o.ConfigMap.Name, err)
 	}
 	for _, svc := range []*corev1ac.ServiceApplyConfiguration{o.RestService, o.JobManagerService} {
-		if _, err := c.Kube.CoreV1().Services(ns).Apply(ctx, svc, opts); err != nil {
+		if err := retryTransient(ctx, func() error {
+			_, err := c.Kube.CoreV1().Services(ns).Apply(ctx, svc, opts)
+			return err
+		}); err != nil {
 			return fmt.Errorf("apply Service %s/%s: %w", ns, *svc.Name, err)
 		}
 	}
 	for _, dep := range []*appsv1ac.DeploymentApplyConfiguration{o.JobManager, o.TaskManager} {
-		if _, err := c.Kube.AppsV1().Deployments(ns).Apply(ctx, dep, opts); err != nil {
+		if err := retryTransient(ctx, func() error {
+			_, err := c.Kube.AppsV1().Deployments(ns).Apply(ctx, dep, opts)
+			return err
+		}); err != nil {
 			return fmt.Errorf("apply Deployment %s/%s: %w", ns, *dep.Name, err)
 		}
 	}
 	return nil
+}
+
+// transientBackoff retries throttling (429), server errors and timeouts for about half a
+// minute: an API server that is restarting or overloaded must not fail an apply half-way.
+var transientBackoff = wait.Backoff{Duration: 200 * time.Millisecond, Factor: 2, Jitter: 0.2, Steps: 8, Cap: 10 * time.Second}
+
+// retryTransient runs write until it succeeds, fails for good, or ctx ends.
+func retryTransient(ctx context.Context, write func() error) error {
+	return retry.OnError(transientBackoff, func(err error) bool { return isTransient(err) && ctx.Err() == nil }, write)
 }
 
 // poll calls condition immediately and then with an interval starting at 100ms and backing

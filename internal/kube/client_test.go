@@ -2,6 +2,7 @@ package kube
 
 import (
 	"context"
+	"errors"
 	"reflect"
 	"strings"
 	"sync"
@@ -10,8 +11,12 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/kubernetes/fake"
+	k8stesting "k8s.io/client-go/testing"
 )
 
 func TestApplyWithFake(t *testing.T) {
@@ -200,5 +205,40 @@ func TestDeleteClusterAndWaitGone(t *testing.T) {
 	// records are not part of the cluster
 	if _, _, err := c.GetAppRecord(ctx, "streams", "orders"); err != nil {
 		t.Errorf("app record deleted with the cluster: %v", err)
+	}
+}
+
+// TestApplyRetriesTransientErrors: throttling and server errors from the API server are
+// retried; a permanent error is not.
+func TestApplyRetriesTransientErrors(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		err       error
+		times     int
+		wantError bool
+	}{
+		{"429", apierrors.NewTooManyRequests("slow down", 0), 2, false},
+		{"500", apierrors.NewInternalError(errors.New("etcd leader changed")), 2, false},
+		{"503", apierrors.NewServiceUnavailable("apiserver restarting"), 1, false},
+		{"403 is permanent", apierrors.NewForbidden(schema.GroupResource{Resource: "deployments"}, "x", errors.New("rbac")), 1, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			client := fake.NewClientset()
+			failures := 0
+			client.PrependReactor("patch", "deployments", func(k8stesting.Action) (bool, runtime.Object, error) {
+				if failures < tc.times {
+					failures++
+					return true, nil, tc.err
+				}
+				return false, nil, nil
+			})
+			err := (&Client{Kube: client}).Apply(context.Background(), mustRender(t, testDeployment(), nil))
+			if tc.wantError != (err != nil) {
+				t.Fatalf("Apply error = %v, want error: %v", err, tc.wantError)
+			}
+			if failures != tc.times {
+				t.Errorf("the API server failed %d times, want %d", failures, tc.times)
+			}
+		})
 	}
 }

@@ -349,7 +349,9 @@ func (c *Client) writeAppRecord(ctx context.Context, ns, app string, create bool
 		outRec AppRecord
 		outCM  *corev1.ConfigMap
 	)
-	retriable := func(err error) bool { return apierrors.IsConflict(err) || apierrors.IsAlreadyExists(err) }
+	retriable := func(err error) bool {
+		return apierrors.IsConflict(err) || apierrors.IsAlreadyExists(err) || (isTransient(err) && ctx.Err() == nil)
+	}
 	err := retry.OnError(retry.DefaultRetry, retriable, func() error {
 		cur, err := cms.Get(ctx, name, metav1.GetOptions{})
 		notFound := apierrors.IsNotFound(err)
