@@ -12,5 +12,5 @@ while IFS= read -r line; do
     "FAIL"*) status=1 ;;
   esac
 done
-echo "acceptance: $passed passed, $failed failed, $skipped skipped"
+echo "tests: $passed passed, $failed failed, $skipped skipped"
 [[ $failed -eq 0 && -z ${status:-} ]]

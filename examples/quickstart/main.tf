@@ -50,8 +50,8 @@ provider "flink" {
 
 locals {
   versions = {
-    v1 = { entry_class = "com.flinkplatform.fixture.CounterJob", description = "counts events per key" }
-    v2 = { entry_class = "com.flinkplatform.fixture.CounterJobPlus", description = "adds an enrichment operator" }
+    v1 = { entry_class = "flinkplatform.fixture.CounterJob", description = "counts events per key" }
+    v2 = { entry_class = "flinkplatform.fixture.CounterJobPlus", description = "adds an enrichment operator" }
   }
 }
 

@@ -797,8 +797,8 @@ func (r *ProcessRuntime) launch(ctx context.Context, p *flinkProc, d *flinkDist,
 		r.mu.Unlock()
 		r.logf("%s: process exited on its own with code %d", p.key, p.exitCode)
 		if started && notify != nil {
-			notify(p.pod, p.exitCode, fmt.Sprintf("%s process exited with code %d; last lines of %s:\n%s",
-				p.roleName(), p.exitCode, p.logPath, lastLines(tailFile(p.logPath, 8), 8)))
+			notify(p.pod, p.exitCode, fmt.Sprintf("%s process exited with code %d (log %s): %s",
+				p.roleName(), p.exitCode, p.logPath, failureSummary(p.logPath)))
 		}
 	}()
 	return nil
@@ -1054,6 +1054,29 @@ func (r *ProcessRuntime) waitTaskManager(ctx context.Context, p *flinkProc) (reg
 	}
 	r.logf("%s: TaskManager not registered with %s after %s; reporting it ready anyway (alive)", p.key, p.host, wait)
 	return false, nil
+}
+
+// failureSummary picks the lines of a Flink log's tail that say why it failed: the last
+// ERROR line and the last "Caused by:" lines, else the last lines.
+func failureSummary(logPath string) string {
+	lines := strings.Split(strings.TrimRight(tailFile(logPath, 400), "\n"), "\n")
+	var errLine string
+	var causes []string
+	for _, l := range lines {
+		switch {
+		case strings.Contains(l, " ERROR "):
+			errLine = l
+		case strings.HasPrefix(strings.TrimSpace(l), "Caused by:"):
+			causes = append(causes, strings.TrimSpace(l))
+		}
+	}
+	if len(causes) > 2 {
+		causes = causes[len(causes)-2:]
+	}
+	if errLine == "" && len(causes) == 0 {
+		return lastLines(strings.Join(lines, "\n"), 6)
+	}
+	return strings.TrimSpace(strings.Join(append([]string{errLine}, causes...), "\n"))
 }
 
 // writeFlinkConfig writes conf as config.yaml (Flink ≥ 1.19: every key and value a quoted YAML

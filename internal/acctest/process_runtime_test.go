@@ -285,17 +285,37 @@ func TestRealFlinkFixtureVariants(t *testing.T) {
 		plus := a.count("plus continues the count", func(c FixtureCount) bool { return c.Restored > 0 && c.Counted > c.Restored })
 		sp2 := a.stopWithSavepoint()
 
-		a.deploy(a.spec("minus-strict", FixtureJobMinusClass), sp2, false)
-		j := a.job("minus without allowNonRestoredState fails", func(j flink.JobDetails) bool {
-			return j.State == flink.JobFailed
-		})
-		exc, err := a.fc.JobExceptions(a.ctx, a.jobID)
+		// Real Flink in application mode: the job cannot be submitted, the JobManager's
+		// entrypoint fails fatally and the JVM exits (whatever
+		// execution.shutdown-on-application-finish says): the pod fails and its ReplicaSet
+		// keeps replacing it (a kubelet would crash-loop the container).
+		objs, err := kube.Render(spec.Deployment{Namespace: a.ns, Application: a.app, Version: a.spec("minus-strict", FixtureJobMinusClass),
+			JobID: a.jobID, RestorePath: sp2}, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if msg := fmt.Sprintf("%+v", exc); !strings.Contains(msg, "allowNonRestoredState") && !strings.Contains(msg, "cannot be mapped") {
-			t.Errorf("job %s failed, but not for the unmapped state: %s", j.State, truncate(msg, 2000))
+		if err := a.kc.Apply(a.ctx, objs); err != nil {
+			t.Fatal(err)
 		}
+		eventually(t, 3*time.Minute, "a JobManager pod fails because state cannot be mapped", func() (bool, string) {
+			list, err := a.s.Kube().CoreV1().Pods(a.ns).List(a.ctx, metav1.ListOptions{LabelSelector: kube.LabelComponent + "=" + kube.ComponentJobManager})
+			if err != nil {
+				return false, err.Error()
+			}
+			var seen []string
+			for _, p := range list.Items {
+				seen = append(seen, p.Name+"="+string(p.Status.Phase))
+				if p.Status.Phase != corev1.PodFailed {
+					continue
+				}
+				log, _ := os.ReadFile(filepath.Join(a.rt.PodDir(&p), "jobmanager.log"))
+				if strings.Contains(string(log), "allowNonRestoredState") {
+					return true, ""
+				}
+			}
+			return false, strings.Join(seen, ", ")
+		})
+		a.mark("minus without allowNonRestoredState: JM pod Failed")
 
 		a.deploy(a.spec("minus", FixtureJobMinusClass), sp2, true)
 		a.healthy()
@@ -340,6 +360,8 @@ func TestRealFlinkProcessExitFailsPod(t *testing.T) {
 			t.Fatalf("%v\n%s", err, a.pods())
 		}
 		a.mark("replacement TaskManager ready")
+		// The job fails over to the new TaskManager and restores its latest checkpoint.
+		a.count("job restored from a checkpoint, counting", func(c FixtureCount) bool { return c.Restored > 0 && c.Counted > c.Restored })
 		a.healthy()
 		a.mark("total")
 	})

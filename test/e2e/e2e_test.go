@@ -1,0 +1,296 @@
+// Package e2e runs the provider end to end on real Flink: the terraform (or tofu) CLI drives
+// the provider against a real kube-apiserver, etcd and kube-controller-manager, and the test
+// node agent runs every JobManager and TaskManager pod as a local Flink JVM (FLINK_RUNTIME=real,
+// set by `make test-e2e`). The fixture job (test/e2e/fixture-job) counts events in keyed state
+// and reports the count as a metric, so a test can tell a restore from a fresh start.
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
+	"github.com/hashicorp/terraform-plugin-testing/knownvalue"
+	"github.com/hashicorp/terraform-plugin-testing/plancheck"
+	"github.com/hashicorp/terraform-plugin-testing/terraform"
+	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
+
+	"github.com/flinkplatform/terraform-provider-flink/internal/acctest"
+	"github.com/flinkplatform/terraform-provider-flink/internal/flink"
+	"github.com/flinkplatform/terraform-provider-flink/internal/kube"
+	"github.com/flinkplatform/terraform-provider-flink/internal/provider/providertest"
+)
+
+func TestMain(m *testing.M) { os.Exit(acctest.Run(m)) }
+
+const app = "flink_streaming_application.counter"
+
+// flinkMinor is the Flink release the scenario runs: FLINK_E2E_VERSION (e.g. "2.2"), else 1.20.
+func flinkMinor() string {
+	if v := os.Getenv("FLINK_E2E_VERSION"); v != "" {
+		return v
+	}
+	return "1.20"
+}
+
+// requireRealFlink skips nothing silently: without the real runtime the test fails.
+func requireRealFlink(t *testing.T) {
+	t.Helper()
+	if os.Getenv("TF_ACC") == "" {
+		t.Skip("end-to-end test: run with `make test-e2e` (TF_ACC=1 FLINK_RUNTIME=real)")
+	}
+	if s := acctest.Current(); s == nil || !s.RealFlink() {
+		t.Fatal("end-to-end tests need FLINK_RUNTIME=real (real Flink JVMs); run them with `make test-e2e`")
+	}
+}
+
+// versions renders one flink_application_version per entry: label -> entry class.
+func versions(t *testing.T, ns string, classes map[string]string) string {
+	var b strings.Builder
+	for label, class := range classes {
+		fmt.Fprintf(&b, `
+resource "flink_application_version" %[1]q {
+  application   = "counter"
+  namespace     = %[2]q
+  version       = %[1]q
+  image         = "flink:%[3]s-java17"
+  jar_uri       = %[4]q
+  entry_class   = %[5]q
+  flink_version = %[3]q
+  parallelism   = 1
+  flink_configuration = {
+    "execution.checkpointing.interval" = "1s"
+    "state.checkpoints.dir"            = "file://%[6]s/checkpoints/%[2]s"
+  }
+  job_manager  = { memory = "1g", cpu = 0.5 }
+  task_manager = { memory = "1g", cpu = 0.5, replicas = 1, task_slots = 1 }
+}
+`, label, ns, flinkMinor(), acctest.FixtureJarURI, class, acctest.SnapshotDir(t))
+	}
+	return b.String()
+}
+
+func application(name, ns, version, state, extra string) string {
+	return fmt.Sprintf(`
+resource "flink_streaming_application" %[1]q {
+  name       = %[1]q
+  namespace  = %[2]q
+  version_id = flink_application_version.%[3]s.id
+  state      = %[4]q
+  rollback   = { readiness_timeout = "90s" }
+  %[5]s
+}
+`, name, ns, version, state, extra)
+}
+
+// counter reads the fixture job's count of the application's current job, waiting until
+// Flink reports it and it is above min.
+func counter(t *testing.T, ns, name string, min int64) acctest.FixtureCount {
+	t.Helper()
+	record, _, err := (&kube.Client{Kube: acctest.Kube(t)}).GetAppRecord(context.Background(), ns, name)
+	if err != nil {
+		t.Fatalf("application record: %v", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	var count acctest.FixtureCount
+	last := fmt.Errorf("no answer")
+	err = flink.WaitFor(ctx, func(ctx context.Context) (bool, error) {
+		count, last = acctest.ReadFixtureCount(ctx, nil, "http://"+kube.RestHost(name, ns)+":8081", record.JobID)
+		return last == nil && count.Counted > min, nil
+	}, flink.DefaultBackoff())
+	if err != nil {
+		t.Fatalf("the counter of %s/%s (job %s) did not pass %d: %v (last: %+v, %v)", ns, name, record.JobID, min, err, count, last)
+	}
+	return count
+}
+
+// TestE2E_SavepointUpgradeContinuesState is the main scenario: v1 counts; the upgrade to v2
+// stops it with a savepoint and v2's counter continues from v1's count, not from zero; a
+// version that drops a stateful operator is rolled back without allow_non_restored_state and
+// succeeds with it; suspend and resume continue the count; destroy keeps the final savepoint.
+func TestE2E_SavepointUpgradeContinuesState(t *testing.T) {
+	requireRealFlink(t)
+	ns := acctest.Namespace(t)
+	all := versions(t, ns, map[string]string{
+		"v1": acctest.FixtureJobClass, "v2": acctest.FixtureJobPlusClass, "v3": acctest.FixtureJobMinusClass,
+	})
+	cfg := func(version, state, extra string) string {
+		return acctest.ProviderConfig(t) + all + application("counter", ns, version, state, extra)
+	}
+	var before acctest.FixtureCount
+
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: providertest.Factories,
+		Steps: []resource.TestStep{
+			{
+				Config: cfg("v1", "running", ""),
+				Check: func(*terraform.State) error {
+					first := counter(t, ns, "counter", 0)
+					before = counter(t, ns, "counter", first.Counted) // it grows
+					if before.Restored != 0 {
+						return fmt.Errorf("v1 started from %d restored events, want an empty start", before.Restored)
+					}
+					return nil
+				},
+			},
+			{
+				Config: cfg("v2", "running", ""),
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					plancheck.ExpectKnownValue(app, tfjsonpath.New("planned_operation"), knownvalue.StringExact("savepoint_redeploy")),
+				}},
+				Check: func(s *terraform.State) error {
+					after := counter(t, ns, "counter", 0)
+					if after.Restored < before.Counted {
+						return fmt.Errorf("v2 restored %d events, but v1 had counted %d before the upgrade: state was lost", after.Restored, before.Counted)
+					}
+					if after.Counted < after.Restored {
+						return fmt.Errorf("v2 counts %d < restored %d", after.Counted, after.Restored)
+					}
+					before = after
+					return snapshotOnDisk(s.RootModule().Resources[app].Primary.Attributes["last_snapshot_path"])
+				},
+			},
+			{
+				// v3 drops the "tracker" operator whose state is in the savepoint: Flink refuses
+				// to start it, and the provider rolls back to v2 from the same savepoint.
+				Config:      cfg("v3", "running", ""),
+				ExpectError: regexp.MustCompile(`(?s)did not become healthy.*rolled back to version v2`),
+			},
+			{
+				Config: cfg("v2", "running", ""),
+				Check: func(*terraform.State) error {
+					after := counter(t, ns, "counter", 0)
+					if after.Restored < before.Counted {
+						return fmt.Errorf("after the rollback v2 restored %d < %d counted before", after.Restored, before.Counted)
+					}
+					before = after
+					return nil
+				},
+			},
+			{
+				Config: cfg("v3", "running", `restore = { allow_non_restored_state = true }`),
+				Check: func(*terraform.State) error {
+					after := counter(t, ns, "counter", 0)
+					if after.Restored < before.Counted {
+						return fmt.Errorf("v3 restored %d < %d counted before", after.Restored, before.Counted)
+					}
+					before = after
+					return nil
+				},
+			},
+			{
+				Config: cfg("v3", "suspended", `restore = { allow_non_restored_state = true }`),
+			},
+			{
+				Config: cfg("v3", "running", `restore = { allow_non_restored_state = true }`),
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					plancheck.ExpectKnownValue(app, tfjsonpath.New("planned_operation"), knownvalue.StringExact("resume")),
+				}},
+				Check: func(*terraform.State) error {
+					after := counter(t, ns, "counter", 0)
+					if after.Restored < before.Counted {
+						return fmt.Errorf("resume restored %d < %d counted before the suspend", after.Restored, before.Counted)
+					}
+					return nil
+				},
+			},
+			{
+				Config:  cfg("v3", "running", `restore = { allow_non_restored_state = true }`),
+				Destroy: true,
+				Check: func(*terraform.State) error {
+					snaps, err := (&kube.Client{Kube: acctest.Kube(t)}).ListSnapshotRecords(context.Background(), ns,
+						kube.SnapshotFilter{Application: "counter", Origin: kube.OriginDestroy})
+					if err != nil {
+						return err
+					}
+					if len(snaps) != 1 {
+						return fmt.Errorf("want one final snapshot after destroy, got %d", len(snaps))
+					}
+					return snapshotOnDisk(snaps[0].Path)
+				},
+			},
+		},
+	})
+}
+
+// TestE2E_ForkFromSnapshot takes a flink_snapshot of a running application and starts a
+// second application from it (A/B): the fork's counter starts from the snapshot's count.
+func TestE2E_ForkFromSnapshot(t *testing.T) {
+	requireRealFlink(t)
+	ns := acctest.Namespace(t)
+	base := acctest.ProviderConfig(t) + versions(t, ns, map[string]string{"v1": acctest.FixtureJobClass}) +
+		application("counter", ns, "v1", "running", "")
+	snapshot := `
+resource "flink_snapshot" "ab" {
+  application = flink_streaming_application.counter.name
+  namespace   = flink_streaming_application.counter.namespace
+}
+`
+	fork := fmt.Sprintf(`
+resource "flink_application_version" "fork" {
+  application   = "counter-b"
+  namespace     = %[1]q
+  version       = "v1"
+  image         = "flink:%[2]s-java17"
+  jar_uri       = %[3]q
+  entry_class   = %[4]q
+  flink_version = %[2]q
+  job_manager   = { memory = "1g", cpu = 0.5 }
+  task_manager  = { memory = "1g", cpu = 0.5 }
+}
+
+resource "flink_streaming_application" "fork" {
+  name       = "counter-b"
+  namespace  = %[1]q
+  version_id = flink_application_version.fork.id
+  restore    = { strategy = "snapshot", snapshot_id = flink_snapshot.ab.id }
+}
+`, ns, flinkMinor(), acctest.FixtureJarURI, acctest.FixtureJobClass)
+	var taken acctest.FixtureCount
+
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: providertest.Factories,
+		Steps: []resource.TestStep{
+			{
+				Config: base,
+				Check: func(*terraform.State) error {
+					taken = counter(t, ns, "counter", 0)
+					return nil
+				},
+			},
+			{
+				Config: base + snapshot + fork,
+				Check: func(s *terraform.State) error {
+					if err := snapshotOnDisk(s.RootModule().Resources["flink_snapshot.ab"].Primary.Attributes["path"]); err != nil {
+						return err
+					}
+					b := counter(t, ns, "counter-b", 0)
+					if b.Restored < taken.Counted {
+						return fmt.Errorf("the fork restored %d events, fewer than the %d counted before the snapshot", b.Restored, taken.Counted)
+					}
+					counter(t, ns, "counter", taken.Counted) // the original keeps running and counting
+					return nil
+				},
+			},
+		},
+	})
+}
+
+// snapshotOnDisk checks that a file: snapshot path has its _metadata.
+func snapshotOnDisk(path string) error {
+	if path == "" {
+		return fmt.Errorf("no snapshot path recorded")
+	}
+	local := "/" + strings.TrimLeft(strings.TrimPrefix(path, "file:"), "/")
+	if _, err := os.Stat(filepath.Join(local, "_metadata")); err != nil {
+		return fmt.Errorf("snapshot %s has no _metadata on disk: %w", path, err)
+	}
+	return nil
+}
