@@ -26,6 +26,12 @@ variable "version_label" {
   description = "Which version runs: v1 or v2."
 }
 
+variable "allow_non_restored_state" {
+  type        = bool
+  default     = false
+  description = "Let v1 start from a v2 savepoint (v2 has an operator v1 lacks); the upgrade benchmark goes back and forth."
+}
+
 variable "flink_version" {
   type    = string
   default = "1.20"
@@ -94,6 +100,10 @@ resource "flink_streaming_application" "counter" {
 
   rollback = {
     readiness_timeout = "3m"
+  }
+
+  restore = {
+    allow_non_restored_state = var.allow_non_restored_state
   }
 }
 

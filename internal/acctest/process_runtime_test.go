@@ -317,7 +317,30 @@ func TestRealFlinkFixtureVariants(t *testing.T) {
 		})
 		a.mark("minus without allowNonRestoredState: JM pod Failed")
 
-		a.deploy(a.spec("minus", FixtureJobMinusClass), sp2, true)
+		// allowNonRestoredState must reach a standalone application cluster as arguments:
+		// StandaloneApplicationClusterEntryPoint overwrites
+		// execution.{savepoint,state-recovery}.ignore-unclaimed-state (and the claim mode) in
+		// the configuration with what its command line says (--fromSavepoint …
+		// --allowNonRestoredState), so the configuration key kube.Render writes for
+		// AllowNonRestoredState has no effect on real Flink (1.20 and 2.x alike). Give the
+		// JobManager the arguments, as a fixed provider would.
+		objs, err = kube.Render(spec.Deployment{Namespace: a.ns, Application: a.app, Version: a.spec("minus", FixtureJobMinusClass),
+			JobID: a.jobID, RestorePath: sp2, AllowNonRestoredState: true}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		jmc := &objs.JobManager.Spec.Template.Spec.Containers[0]
+		if len(jmc.Args) == 0 || jmc.Args[0] != "standalone-job" {
+			t.Fatalf("JobManager args %q", jmc.Args)
+		}
+		jmc.Args = append([]string{"standalone-job", "--fromSavepoint", sp2, "--allowNonRestoredState"}, jmc.Args[1:]...)
+		if err := a.kc.Apply(a.ctx, objs); err != nil {
+			t.Fatal(err)
+		}
+		if err := a.kc.WaitRolledOut(a.ctx, a.ns, a.app, nil); err != nil {
+			t.Fatalf("%v\n%s", err, a.pods())
+		}
+		a.mark("minus (--allowNonRestoredState) rolled out")
 		a.healthy()
 		minus := a.count("minus continues the count", func(c FixtureCount) bool { return c.Restored > 0 && c.Counted > c.Restored })
 		if minus.Restored < plus.Counted {
