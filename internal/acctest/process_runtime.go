@@ -61,8 +61,8 @@ import (
 // the JobManager's REST API answers; StartTaskManager once the TaskManager is registered with
 // its application's JobManager (when that JobManager runs) or alive for a moment (when not).
 // A JVM that exits on its own is reported through PodExitNotifier: the pod becomes Failed (not
-// restarted in place) and its ReplicaSet replaces it. StopPod sends SIGTERM to the process
-// group, SIGKILL after StopGrace.
+// restarted in place) and its ReplicaSet replaces it, after the agent's crash-loop back-off
+// (agent_exit.go). StopPod sends SIGTERM to the process group, SIGKILL after StopGrace.
 //
 // It is the Router for the proxy: <app>-rest.<ns>.svc goes to the ready JobManager's REST port.
 type ProcessRuntime struct {
@@ -461,7 +461,7 @@ func (r *ProcessRuntime) StartJobManager(ctx context.Context, pod *corev1.Pod, j
 		conf[k] = v
 	}
 	setDefaults(conf, map[string]string{
-		"metrics.fetcher.update-interval": "1000",
+		"metrics.fetcher.update-interval":  "1000",
 		"cluster.registration.error-delay": "1000",
 	})
 	if jm.JarURI == "" {
@@ -589,7 +589,13 @@ func (r *ProcessRuntime) StopPod(pod *corev1.Pod) {
 	t0 := time.Now()
 	p.stopping.Store(true)
 	r.unroute(p)
-	killed := p.stop(r.opts.StopGrace)
+	r.mu.Lock()
+	started := p.cmd != nil
+	r.mu.Unlock()
+	killed := false
+	if started {
+		killed = p.stop(r.opts.StopGrace)
+	}
 	r.forget(p)
 	r.logf("%s: stopped in %s (exit code %d, killed %v)", p.key, since(t0), p.exitCode, killed)
 }
@@ -646,8 +652,8 @@ func (r *ProcessRuntime) RESTAddress(host string) string {
 // PID is the process id of the pod's running JVM, 0 when none runs.
 func (r *ProcessRuntime) PID(pod *corev1.Pod) int {
 	r.mu.Lock()
+	defer r.mu.Unlock()
 	p, ok := r.procs[pod.UID]
-	r.mu.Unlock()
 	if !ok || p.cmd == nil || p.exited() {
 		return 0
 	}
@@ -767,6 +773,9 @@ func (r *ProcessRuntime) launch(ctx context.Context, p *flinkProc, d *flinkDist,
 		argv = append(argv, args...)
 	}
 
+	if p.stopping.Load() || ctx.Err() != nil {
+		return fmt.Errorf("%s: stopped before its JVM started", p.key)
+	}
 	_ = os.WriteFile(strings.TrimSuffix(p.logPath, ".log")+".cmd", []byte(shellQuote(append([]string{r.opts.Java}, argv...))+"\n"), 0o644)
 	lf, err := os.OpenFile(p.logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
@@ -781,7 +790,9 @@ func (r *ProcessRuntime) launch(ctx context.Context, p *flinkProc, d *flinkDist,
 		lf.Close()
 		return fmt.Errorf("start %s: %w", class, err)
 	}
+	r.mu.Lock()
 	p.cmd = cmd
+	r.mu.Unlock()
 	go func() {
 		err := cmd.Wait()
 		lf.Close()

@@ -355,8 +355,21 @@ func TestRealFlinkFixtureVariants(t *testing.T) {
 // runs again.
 func TestRealFlinkProcessExitFailsPod(t *testing.T) {
 	eachFlinkVersion(t, func(t *testing.T, a *realApp) {
-		a.deploy(a.spec("v1", FixtureJobClass), "", false)
+		v1 := a.spec("v1", FixtureJobClass)
+		// The REST API's metric fetcher starts no new round before the last one completed, and
+		// a query to a dead TaskManager only ends at web.timeout (Flink: 10 minutes): until
+		// then every metric read returns the values from before the TaskManager died.
+		v1.FlinkConfiguration["web.timeout"] = "15000"
+		a.deploy(v1, "", false)
 		a.healthy()
+		// A completed checkpoint, so that the failover restores state.
+		if err := flink.WaitFor(a.ctx, func(ctx context.Context) (bool, error) {
+			cp, err := a.fc.Checkpoints(ctx, a.jobID)
+			return err == nil && cp.Counts.Completed > 0, nil
+		}, flink.Backoff{}); err != nil {
+			t.Fatalf("no completed checkpoint: %v", err)
+		}
+		a.mark("a checkpoint completed")
 		tms, err := a.s.Kube().CoreV1().Pods(a.ns).List(a.ctx, metav1.ListOptions{LabelSelector: kube.LabelComponent + "=" + kube.ComponentTaskManager})
 		if err != nil || len(tms.Items) != 1 {
 			t.Fatalf("TaskManager pods: %v %d", err, len(tms.Items))

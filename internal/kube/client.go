@@ -14,6 +14,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/util/wait"
 	appsv1ac "k8s.io/client-go/applyconfigurations/apps/v1"
 	corev1ac "k8s.io/client-go/applyconfigurations/core/v1"
@@ -352,4 +353,55 @@ func truncate(s string, n int) string {
 		n--
 	}
 	return s[:n] + "…"
+}
+
+// JobManagerCrash describes a JobManager pod of app running jobID that exited with an error
+// (a job that cannot start, e.g. a savepoint the new version cannot restore, makes the
+// JobManager exit), or "" when none did. Pods of other deployments (other job ids), and
+// deleted ones, do not count: failed pods of an earlier generation may linger.
+func (c *Client) JobManagerCrash(ctx context.Context, ns, app, jobID string) string {
+	pods, err := c.Kube.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{
+		LabelSelector: labels.SelectorFromSet(ComponentSelectorLabels(app, ComponentJobManager)).String(),
+	})
+	if err != nil {
+		return ""
+	}
+	for _, p := range pods.Items {
+		if p.DeletionTimestamp != nil || !runsJob(&p, jobID) {
+			continue
+		}
+		for _, cs := range p.Status.ContainerStatuses {
+			for _, t := range []*corev1.ContainerStateTerminated{cs.State.Terminated, cs.LastTerminationState.Terminated} {
+				if t != nil && t.ExitCode != 0 {
+					return fmt.Sprintf("JobManager pod %s exited with code %d (%s)%s", p.Name, t.ExitCode, t.Reason, terminationDetail(t.Message))
+				}
+			}
+			if w := cs.State.Waiting; w != nil && w.Reason == "CrashLoopBackOff" {
+				return fmt.Sprintf("JobManager pod %s is in CrashLoopBackOff%s", p.Name, terminationDetail(w.Message))
+			}
+		}
+		if p.Status.Phase == corev1.PodFailed {
+			return fmt.Sprintf("JobManager pod %s failed%s", p.Name, terminationDetail(p.Status.Message))
+		}
+	}
+	return ""
+}
+
+// runsJob reports whether the pod's Flink container was started for jobID (--job-id).
+func runsJob(p *corev1.Pod, jobID string) bool {
+	for _, c := range p.Spec.Containers {
+		for i, arg := range c.Args {
+			if arg == "--job-id" && i+1 < len(c.Args) && c.Args[i+1] == jobID {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func terminationDetail(message string) string {
+	if message == "" {
+		return ""
+	}
+	return ": " + truncate(message, 300)
 }

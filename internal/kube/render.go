@@ -167,6 +167,16 @@ func Render(d spec.Deployment, owner *metav1.OwnerReference) (Objects, error) {
 	if v.JarURI != "" {
 		jmArgs = append(jmArgs, "--jars", v.JarURI)
 	}
+	// Flink's application entrypoint takes the restore settings from its command line and
+	// overwrites the configuration's with them (an absent --allowNonRestoredState resets
+	// ignore-unclaimed-state to false), so they go here; the configuration keeps the path too
+	// for whoever reads the ConfigMap.
+	if d.RestorePath != "" {
+		jmArgs = append(jmArgs, "--fromSavepoint", d.RestorePath)
+		if d.AllowNonRestoredState {
+			jmArgs = append(jmArgs, "--allowNonRestoredState")
+		}
+	}
 	jmArgs = append(jmArgs, v.Args...)
 
 	jmContainer := container(v, jmArgs, env, jmRes).

@@ -582,3 +582,19 @@ func TestNames(t *testing.T) {
 		t.Errorf("max length name rejected: %v", err)
 	}
 }
+
+// TestRenderRestoreArguments: the restore settings reach Flink's entrypoint on its command
+// line, which is where it reads them from (it overwrites the configuration's).
+func TestRenderRestoreArguments(t *testing.T) {
+	d := testDeployment()
+	d.RestorePath, d.AllowNonRestoredState = "s3://bucket/sp/savepoint-1", true
+	args := mustRender(t, d, nil).JobManager.Spec.Template.Spec.Containers[0].Args
+	joined := strings.Join(args, " ")
+	if !strings.Contains(joined, "--fromSavepoint s3://bucket/sp/savepoint-1 --allowNonRestoredState") {
+		t.Errorf("JobManager args %q lack the restore settings", joined)
+	}
+	d.AllowNonRestoredState = false
+	if joined := strings.Join(mustRender(t, d, nil).JobManager.Spec.Template.Spec.Containers[0].Args, " "); strings.Contains(joined, "--allowNonRestoredState") {
+		t.Errorf("JobManager args %q allow non-restored state though it was not asked for", joined)
+	}
+}

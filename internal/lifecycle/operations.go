@@ -81,6 +81,9 @@ type Restore struct {
 	Strategy              string
 	SnapshotName          string // with RestoreSnapshot
 	AllowNonRestoredState bool
+	// SnapshotPending is set at plan time when the snapshot is created in the same apply
+	// (its id is not known yet): it is looked up at apply time instead.
+	SnapshotPending bool
 }
 
 // SavepointOptions shape every savepoint the lifecycle takes.
@@ -213,8 +216,11 @@ func describe(plan Plan, current *Current, desired Desired) string {
 		from = current.Version.Label
 	}
 	start := "with empty state"
-	if plan.RestorePath != "" {
+	switch {
+	case plan.RestorePath != "":
 		start = "from " + plan.RestorePath
+	case desired.Restore.SnapshotPending:
+		start = "from the snapshot created in this apply"
 	}
 	switch plan.Operation {
 	case OpDeploy:
@@ -309,7 +315,7 @@ func (p *Platform) PlanChange(ctx context.Context, desired Desired) (Plan, error
 	if err := p.checkPlan(ctx, plan, current, desired); err != nil {
 		return plan, err
 	}
-	if plan.Operation == OpDeploy || plan.Operation == OpResume {
+	if (plan.Operation == OpDeploy || plan.Operation == OpResume) && !desired.Restore.SnapshotPending {
 		snap, err := p.restoreSource(ctx, current, desired)
 		if err != nil {
 			return plan, err

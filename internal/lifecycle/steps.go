@@ -53,7 +53,7 @@ func (p *Platform) checkPlan(ctx context.Context, plan Plan, current *Current, d
 				"or use upgrade_mode = \"savepoint\"", d.Name)
 		}
 	case OpDeploy, OpResume:
-		if d.Restore.Strategy == RestoreSnapshot {
+		if d.Restore.Strategy == RestoreSnapshot && !d.Restore.SnapshotPending {
 			_, err := p.restoreSource(ctx, current, d)
 			return err
 		}
@@ -316,6 +316,10 @@ func (p *Platform) waitJobHealthy(ctx context.Context, namespace, name, jobID st
 		job, err := client.Job(ctx, jobID)
 		if err != nil {
 			last = err.Error()
+			// A JobManager that exits (e.g. it cannot restore the snapshot) will not get better.
+			if crash := p.Kube.JobManagerCrash(ctx, namespace, name, jobID); crash != "" {
+				return false, fmt.Errorf("job %s of %s/%s did not start: %s", jobID, namespace, name, crash)
+			}
 			// The JobManager is still starting, or the job is not submitted yet.
 			if flink.IsRetryable(err) || flink.IsNotFound(err) {
 				return false, nil

@@ -161,7 +161,7 @@ func TestE2E_SavepointUpgradeContinuesState(t *testing.T) {
 				// v3 drops the "tracker" operator whose state is in the savepoint: Flink refuses
 				// to start it, and the provider rolls back to v2 from the same savepoint.
 				Config:      cfg("v3", "running", ""),
-				ExpectError: regexp.MustCompile(`(?s)did not become healthy.*rolled back to version v2`),
+				ExpectError: regexp.MustCompile(`(?s)did\s+not\s+become\s+healthy.*rolled\s+back\s+to\s+version\s+v2`),
 			},
 			{
 				Config: cfg("v2", "running", ""),

@@ -377,7 +377,7 @@ func (m applicationModel) lifecycleOptions(ctx context.Context) (lifecycle.Desir
 		var r restoreModel
 		diags.Append(m.Restore.As(ctx, &r, basetypes.ObjectAsOptions{})...)
 		d.Restore = lifecycle.Restore{Strategy: r.Strategy.ValueString(), SnapshotName: r.SnapshotID.ValueString(),
-			AllowNonRestoredState: r.AllowNonRestoredState.ValueBool()}
+			AllowNonRestoredState: r.AllowNonRestoredState.ValueBool(), SnapshotPending: r.SnapshotID.IsUnknown()}
 	}
 	d.Rollback.Enabled = true
 	if !m.Rollback.IsNull() && !m.Rollback.IsUnknown() {
