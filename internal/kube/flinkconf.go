@@ -25,6 +25,8 @@ const (
 	// and reports it, instead of exiting and being restarted by its Deployment, which would
 	// silently submit the job again with empty state.
 	KeyShutdownOnFinish = "execution.shutdown-on-application-finish"
+	// KeyJavaOpts are the JVM options of every Flink process.
+	KeyJavaOpts = "env.java.opts.all"
 	// KeyCheckpointRetention decides whether checkpoints outlive a cancelled job.
 	KeyCheckpointRetention = "execution.checkpointing.externalized-checkpoint-retention"
 
@@ -165,6 +167,11 @@ func FlinkConfiguration(d spec.Deployment) (map[string]string, error) {
 	cfg[KeyJobManagerMemory] = FormatMemory(jm)
 	cfg[KeyTaskManagerMemory] = FormatMemory(tm)
 	cfg[KeyShutdownOnFinish] = "false"
+	// The ConfigMap replaces the image's conf/, whose config.yaml carries the module options
+	// Flink needs on Java 17+; keep them in front of the user's own JVM options.
+	if !strings.Contains(cfg[KeyJavaOpts], "--add-opens=java.base/java.lang=") {
+		cfg[KeyJavaOpts] = strings.TrimSpace(jdkModuleOptions + " " + cfg[KeyJavaOpts])
+	}
 	// Keep the latest checkpoint when a job is cancelled (Flink's default deletes it): a
 	// last_state upgrade restores it, and nothing else the job leaves behind holds its state.
 	if _, set := cfg[KeyCheckpointRetention]; !set {
@@ -364,3 +371,16 @@ appender.console.type = Console
 appender.console.layout.type = PatternLayout
 appender.console.layout.pattern = %d{yyyy-MM-dd HH:mm:ss,SSS} %-5p %-60c %x - %m%n
 `
+
+// jdkModuleOptions are the --add-exports/--add-opens options of Flink's default config.yaml
+// (1.20; 2.x needs a subset), without which Flink fails on Java 17 and later.
+const jdkModuleOptions = "--add-exports=java.base/sun.net.util=ALL-UNNAMED --add-exports=java.rmi/sun.rmi.registry=ALL-UNNAMED " +
+	"--add-exports=jdk.compiler/com.sun.tools.javac.api=ALL-UNNAMED --add-exports=jdk.compiler/com.sun.tools.javac.file=ALL-UNNAMED " +
+	"--add-exports=jdk.compiler/com.sun.tools.javac.parser=ALL-UNNAMED --add-exports=jdk.compiler/com.sun.tools.javac.tree=ALL-UNNAMED " +
+	"--add-exports=jdk.compiler/com.sun.tools.javac.util=ALL-UNNAMED --add-exports=java.security.jgss/sun.security.krb5=ALL-UNNAMED " +
+	"--add-opens=java.base/java.lang=ALL-UNNAMED --add-opens=java.base/java.net=ALL-UNNAMED --add-opens=java.base/java.io=ALL-UNNAMED " +
+	"--add-opens=java.base/java.nio=ALL-UNNAMED --add-opens=java.base/sun.nio.ch=ALL-UNNAMED " +
+	"--add-opens=java.base/java.lang.reflect=ALL-UNNAMED --add-opens=java.base/java.text=ALL-UNNAMED " +
+	"--add-opens=java.base/java.time=ALL-UNNAMED --add-opens=java.base/java.util=ALL-UNNAMED " +
+	"--add-opens=java.base/java.util.concurrent=ALL-UNNAMED --add-opens=java.base/java.util.concurrent.atomic=ALL-UNNAMED " +
+	"--add-opens=java.base/java.util.concurrent.locks=ALL-UNNAMED"

@@ -159,14 +159,16 @@ func Render(d spec.Deployment, owner *metav1.OwnerReference) (Objects, error) {
 	// and the version label stay on the objects, so changing them restarts nothing.
 	podAnnotations := map[string]string{AnnotationConfigHash: hash}
 
+	// --jars comes first: Flink's parser takes every following word that is not an option
+	// as another jar, which would swallow the job's own arguments at the end.
 	jmArgs := []string{"standalone-job"}
+	if v.JarURI != "" {
+		jmArgs = append(jmArgs, "--jars", v.JarURI)
+	}
 	if v.EntryClass != "" {
 		jmArgs = append(jmArgs, "--job-classname", v.EntryClass)
 	}
 	jmArgs = append(jmArgs, "--job-id", d.JobID)
-	if v.JarURI != "" {
-		jmArgs = append(jmArgs, "--jars", v.JarURI)
-	}
 	// Flink's application entrypoint takes the restore settings from its command line and
 	// overwrites the configuration's with them (an absent --allowNonRestoredState resets
 	// ignore-unclaimed-state to false), so they go here; the configuration keeps the path too

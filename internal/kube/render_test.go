@@ -38,7 +38,7 @@ func testDeployment() spec.Deployment {
 			FlinkConfiguration: map[string]string{
 				"state.checkpoints.dir":            "s3://bucket/checkpoints/orders",
 				"execution.checkpointing.interval": "10s",
-				"env.java.opts.all":                "-Dfoo=bar -XX:+UseG1GC",
+				"env.java.opts.all":                jdkModuleOptions + " -Dfoo=bar -XX:+UseG1GC",
 			},
 			JobManager:  spec.JobManager{CPU: 0.5, Memory: "1024m", Replicas: 1},
 			TaskManager: spec.TaskManager{CPU: 2, Memory: "4g", Replicas: 2, TaskSlots: 2},
@@ -100,8 +100,8 @@ func TestRenderJobManagerArgsAndContainer(t *testing.T) {
 	if *c.Name != "flink-main-container" {
 		t.Errorf("container name %q", *c.Name)
 	}
-	wantArgs := []string{"standalone-job", "--job-classname", "com.example.Orders", "--job-id", testJobID,
-		"--jars", "local:///opt/flink/usrlib/orders.jar", "--topic", "orders"}
+	wantArgs := []string{"standalone-job", "--jars", "local:///opt/flink/usrlib/orders.jar",
+		"--job-classname", "com.example.Orders", "--job-id", testJobID, "--topic", "orders"}
 	if !reflect.DeepEqual(c.Args, wantArgs) {
 		t.Errorf("jm args = %q\nwant %q", c.Args, wantArgs)
 	}
@@ -244,7 +244,7 @@ func TestRenderConfigPerFlinkVersion(t *testing.T) {
 			"taskmanager.memory.process.size":                           "4096m",
 			"state.checkpoints.dir":                                     "s3://bucket/checkpoints/orders",
 			"execution.checkpointing.interval":                          "10s",
-			"env.java.opts.all":                                         "-Dfoo=bar -XX:+UseG1GC",
+			"env.java.opts.all":                                         jdkModuleOptions + " -Dfoo=bar -XX:+UseG1GC",
 			"execution.shutdown-on-application-finish":                  "false",
 			"execution.checkpointing.externalized-checkpoint-retention": "RETAIN_ON_CANCELLATION",
 		}
