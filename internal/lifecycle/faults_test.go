@@ -88,7 +88,7 @@ func stuckApply(t *testing.T) (*harness, Result, error) {
 	t.Helper()
 	h := newHarness(t)
 	h.kubelet.setRegisterTaskManagers(false)
-	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	res, err := h.p.Apply(ctx, desiredFor(testVersion("v1"), StateRunning), OpDeploy, h.progressFn())
 	if err == nil {
@@ -105,7 +105,7 @@ func TestApplyJobNeverHealthy_TimesOut(t *testing.T) {
 		readiness time.Duration
 	}{
 		{name: "apply deadline"},
-		{name: "readiness timeout", readiness: 400 * time.Millisecond},
+		{name: "readiness timeout", readiness: 1500 * time.Millisecond},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -127,7 +127,7 @@ func TestApplyJobNeverHealthy_TimesOut(t *testing.T) {
 				if err == nil {
 					t.Fatalf("Apply succeeded although no TaskManager registered: %+v", res)
 				}
-				if d := time.Since(start); d > tc.readiness+time.Second {
+				if d := time.Since(start); d > tc.readiness+3*time.Second {
 					t.Errorf("Apply took %v with a readiness timeout of %v", d, tc.readiness)
 				}
 				if !res.RecordExists {

@@ -534,11 +534,12 @@ func TestConfigEndpoints(t *testing.T) {
 		got[e["key"].(string)] = e["value"].(string)
 	}
 	want := map[string]string{
-		"taskmanager.numberOfTaskSlots":              "3",
-		"pipeline.global-job-parameters":             "env:prod,team:payments",
-		"$internal.pipeline.job-id":                  testJobID,
-		"execution.savepoint.path":                   "s3://b/sp/savepoint-a1b2c3-0123456789ab",
-		"execution.savepoint.ignore-unclaimed-state": "true",
+		"taskmanager.numberOfTaskSlots":                   "3",
+		"pipeline.global-job-parameters":                  "env:prod,team:payments",
+		"$internal.pipeline.job-id":                       testJobID,
+		"execution.state-recovery.path":                   "s3://b/sp/savepoint-a1b2c3-0123456789ab", // Flink 2.x key
+		"execution.state-recovery.ignore-unclaimed-state": "true",
+		"rest.port": "8081", // Flink's default, reported like every JobManager's
 	}
 	if code != http.StatusOK || fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("/jobmanager/config = %d %v, want %v", code, got, want)

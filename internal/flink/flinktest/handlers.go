@@ -284,15 +284,25 @@ func (c *Cluster) taskManagersLocked(now time.Time) map[string]any {
 // standalone-job entry point adds for a fixed job id and a restore path.
 func (c *Cluster) effectiveConfigLocked() map[string]string {
 	cfg := copyMap(c.spec.Config)
+	// The JobManager's REST endpoint always has a port: Flink's default unless configured.
+	if _, ok := cfg["rest.port"]; !ok {
+		cfg["rest.port"] = "8081"
+	}
 	if _, ok := cfg["$internal.pipeline.job-id"]; !ok {
 		cfg["$internal.pipeline.job-id"] = c.spec.JobID
 	}
 	if c.spec.RestorePath != "" {
-		if _, ok := cfg["execution.savepoint.path"]; !ok {
-			cfg["execution.savepoint.path"] = c.spec.RestorePath
+		// The entry point's --fromSavepoint / --allowNonRestoredState set the restore options,
+		// which Flink 2.x renamed from execution.savepoint.* to execution.state-recovery.*.
+		pathKey, ignoreKey := "execution.savepoint.path", "execution.savepoint.ignore-unclaimed-state"
+		if c.version.major >= 2 {
+			pathKey, ignoreKey = "execution.state-recovery.path", "execution.state-recovery.ignore-unclaimed-state"
 		}
-		if _, ok := cfg["execution.savepoint.ignore-unclaimed-state"]; !ok {
-			cfg["execution.savepoint.ignore-unclaimed-state"] = strconv.FormatBool(c.spec.AllowNonRestoredState)
+		if _, ok := cfg[pathKey]; !ok {
+			cfg[pathKey] = c.spec.RestorePath
+		}
+		if _, ok := cfg[ignoreKey]; !ok {
+			cfg[ignoreKey] = strconv.FormatBool(c.spec.AllowNonRestoredState)
 		}
 	}
 	return cfg

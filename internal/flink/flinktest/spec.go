@@ -245,12 +245,16 @@ func parseFlinkDuration(s string) (time.Duration, error) {
 	return time.Duration(n) * mult, nil
 }
 
-// joinStoragePath appends name to a storage directory the way Flink reports paths:
-// local absolute paths get the "file:" scheme.
+// joinStoragePath appends name to a storage directory the way Flink reports paths
+// (org.apache.flink.core.fs.Path#toString): local absolute paths get the "file:" scheme, and
+// a URI without an authority loses its empty "//" ("file:///tmp/sp" is "file:/tmp/sp"), while
+// one with an authority keeps it ("s3://bucket/sp").
 func joinStoragePath(dir, name string) string {
 	dir = strings.TrimRight(dir, "/")
 	if strings.HasPrefix(dir, "/") {
 		dir = "file:" + dir
+	} else if scheme, rest, ok := strings.Cut(dir, ":///"); ok && scheme != "" && !strings.ContainsAny(scheme, "/?#") {
+		dir = scheme + ":/" + strings.TrimLeft(rest, "/")
 	}
 	return dir + "/" + name
 }
