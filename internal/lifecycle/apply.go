@@ -89,6 +89,7 @@ func (p *Platform) Apply(ctx context.Context, desired Desired, planned Operation
 		return result, runErr
 	}
 	p.Kube.Event(ctx, desired.Namespace, desired.Name, "Applied", plan.Summary, false)
+	progress(fmt.Sprintf("%s: %s done; job %s is %s", desired.Name, plan.Operation, shortJobID(result.JobID), result.Status))
 	return result, nil
 }
 

@@ -1,28 +1,32 @@
 // Command bench measures the savepoint upgrade on real Flink: it applies the quickstart, then
-// upgrades back and forth between v1 and v2 -runs times, and for each upgrade reports the
-// apply's wall time next to the time Flink itself spent:
+// upgrades back and forth between v1 and v2 -runs times. For each upgrade it reports the
+// apply's wall time and splits it, from the provider's own progress log (TF_LOG=INFO), into
 //
-//	savepoint  the old job's stop-with-savepoint, from Flink's trigger to the job FINISHED
-//	start      the new job, from INITIALIZING (its JobManager submitted it) to RUNNING
+//	savepoint  stop-with-savepoint requested → savepoint completed and recorded
+//	rollout    new objects applied → JobManager and TaskManager pods up (process start)
+//	job start  → the new job and all its tasks RUNNING, restored from the savepoint
+//	terraform  the rest: the CLI's refresh, plan and state handling around the provider
 //
-// and their ratio. The rest is terraform's own work, pod rollout and JVM start, and the
-// provider's polling. BENCHMARKS.md records a run. Usage: `make bench` (FLINK_RUNTIME=real).
+// Flink's own time is savepoint + rollout + job start (the JVMs starting and the job
+// restoring); the ratio is the apply's wall time over it. BENCHMARKS.md records a run.
+// Usage: `make bench` (FLINK_RUNTIME=real).
 package main
 
 import (
+	"bufio"
 	"context"
 	"flag"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
+	"regexp"
 	"sort"
-	"sync"
+	"strings"
 	"syscall"
 	"time"
 
 	"github.com/flinkplatform/terraform-provider-flink/internal/acctest/localrun"
-	"github.com/flinkplatform/terraform-provider-flink/internal/flink"
 )
 
 func main() {
@@ -36,8 +40,20 @@ func main() {
 	}
 }
 
+// phases are the provider's progress lines that start each measured phase, in order.
+var phases = []struct{ name, marker string }{
+	{"savepoint", "stopping job"},
+	{"rollout", "waiting for the JobManager and TaskManager rollout"},
+	{"job start", "waiting for job"},
+}
+
 type sample struct {
-	wall, savepoint, start time.Duration
+	wall  time.Duration
+	phase map[string]time.Duration
+}
+
+func (s sample) flink() time.Duration {
+	return s.phase["savepoint"] + s.phase["rollout"] + s.phase["job start"]
 }
 
 func run(ctx context.Context, runs int) error {
@@ -45,13 +61,13 @@ func run(ctx context.Context, runs int) error {
 	if err != nil {
 		return err
 	}
-	log, err := os.CreateTemp("", "flink-bench-*.log")
+	out, err := os.CreateTemp("", "flink-bench-*.log")
 	if err != nil {
 		return err
 	}
-	defer log.Close()
-	fmt.Printf("bench: terraform output goes to %s\n", log.Name())
-	env, err := localrun.Start(ctx, repo, io.MultiWriter(log))
+	defer out.Close()
+	fmt.Printf("bench: terraform output in %s\n", out.Name())
+	env, err := localrun.Start(ctx, repo, out)
 	if err != nil {
 		return err
 	}
@@ -59,76 +75,86 @@ func run(ctx context.Context, runs int) error {
 	if !env.Stack.RealFlink() {
 		return fmt.Errorf("run with FLINK_RUNTIME=real: the benchmark measures real Flink")
 	}
+	// v1 lacks v2's extra operator, so going back from v2 to v1 needs allow_non_restored_state.
 	allow := []string{"-var", "allow_non_restored_state=true"}
 	if _, err := env.Terraform(ctx, append([]string{"apply", "-auto-approve", "-no-color", "-var", "version_label=v1"}, allow...)...); err != nil {
 		return err
 	}
-	client := flink.New("default/counter", env.RestBase(), nil)
 	var samples []sample
 	for i := 0; i < runs; i++ {
 		label := []string{"v2", "v1"}[i%2]
 		if _, err := env.Counter(ctx, 0); err != nil { // the job runs and counts before each upgrade
 			return err
 		}
-		record, _, err := env.Kube.GetAppRecord(ctx, "default", "counter")
+		logFile := fmt.Sprintf("%s.apply-%d.tflog", out.Name(), i+1)
+		start := time.Now()
+		wall, err := env.TerraformEnv(ctx, []string{"TF_LOG=INFO", "TF_LOG_PATH=" + logFile},
+			append([]string{"apply", "-auto-approve", "-no-color", "-var", "version_label=" + label}, allow...)...)
 		if err != nil {
 			return err
 		}
-		watch := watchSavepoint(ctx, client, record.JobID)
-		wall, err := env.Terraform(ctx, append([]string{"apply", "-auto-approve", "-no-color", "-var", "version_label=" + label}, allow...)...)
+		s, err := measure(logFile, start, start.Add(wall))
 		if err != nil {
 			return err
 		}
-		savepoint := watch()
-		record, _, err = env.Kube.GetAppRecord(ctx, "default", "counter")
-		if err != nil {
-			return err
-		}
-		job, err := client.Job(ctx, record.JobID)
-		if err != nil {
-			return err
-		}
-		start := time.Duration(job.Timestamps["RUNNING"]-job.Timestamps["INITIALIZING"]) * time.Millisecond
-		s := sample{wall: wall, savepoint: savepoint, start: start}
+		s.wall = wall
 		samples = append(samples, s)
-		fmt.Printf("upgrade %d to %s: apply %6.1fs | flink: savepoint %5.1fs + start %5.1fs = %5.1fs | ratio %.1f\n",
-			i+1, label, s.wall.Seconds(), s.savepoint.Seconds(), s.start.Seconds(), (s.savepoint + s.start).Seconds(),
-			s.wall.Seconds()/(s.savepoint+s.start).Seconds())
+		fmt.Printf("upgrade %d to %s: apply %5.1fs = savepoint %4.1fs + rollout %4.1fs + job start %4.1fs + terraform %4.1fs | ratio %.2f\n",
+			i+1, label, wall.Seconds(), s.phase["savepoint"].Seconds(), s.phase["rollout"].Seconds(), s.phase["job start"].Seconds(),
+			(wall - s.flink()).Seconds(), wall.Seconds()/s.flink().Seconds())
 	}
 	sort.Slice(samples, func(i, j int) bool { return samples[i].wall < samples[j].wall })
 	m := samples[len(samples)/2]
-	fmt.Printf("median of %d: apply %.1fs, flink %.1fs (savepoint %.1fs, start %.1fs), ratio %.1f\n", len(samples),
-		m.wall.Seconds(), (m.savepoint + m.start).Seconds(), m.savepoint.Seconds(), m.start.Seconds(),
-		m.wall.Seconds()/(m.savepoint+m.start).Seconds())
+	fmt.Printf("median of %d: apply %.1fs, of which Flink (savepoint + rollout + job start) %.1fs; ratio %.2f\n",
+		len(samples), m.wall.Seconds(), m.flink().Seconds(), m.wall.Seconds()/m.flink().Seconds())
 	return nil
 }
 
-// watchSavepoint polls the old job while the apply stops it and returns a function that
-// gives how long Flink took: from the savepoint's trigger to the job FINISHED.
-func watchSavepoint(ctx context.Context, client *flink.Client, jobID string) func() time.Duration {
-	ctx, cancel := context.WithCancel(ctx)
-	var mu sync.Mutex
-	var took time.Duration
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for ctx.Err() == nil {
-			job, err1 := client.Job(ctx, jobID)
-			stats, err2 := client.Checkpoints(ctx, jobID)
-			if err1 == nil && err2 == nil && job.Timestamps["FINISHED"] > 0 && stats.Latest.Savepoint != nil {
-				mu.Lock()
-				took = time.Duration(job.Timestamps["FINISHED"]-stats.Latest.Savepoint.TriggerTimestamp) * time.Millisecond
-				mu.Unlock()
-				return
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
-	}()
-	return func() time.Duration {
-		cancel()
-		<-done
-		mu.Lock()
-		defer mu.Unlock()
-		return took
+var logLine = regexp.MustCompile(`^(\S+) \[INFO\]\s+provider\.terraform-provider-flink: (.*)$`)
+
+// measure reads the provider's progress lines from a TF_LOG file and returns how long each
+// phase took; the last phase ends when the provider's apply returned ("Applied" event line
+// or, failing that, the end of the apply).
+func measure(path string, start, end time.Time) (sample, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return sample{}, err
 	}
+	defer f.Close()
+	marks := map[string]time.Time{}
+	var last time.Time
+	scanner := bufio.NewScanner(f)
+	scanner.Buffer(make([]byte, 1<<20), 1<<20)
+	for scanner.Scan() {
+		m := logLine.FindStringSubmatch(scanner.Text())
+		if m == nil {
+			continue
+		}
+		at, err := time.Parse("2006-01-02T15:04:05.000Z0700", m[1])
+		if err != nil {
+			continue
+		}
+		for _, p := range phases {
+			if _, seen := marks[p.name]; !seen && strings.Contains(m[2], p.marker) {
+				marks[p.name] = at
+			}
+		}
+		last = at
+	}
+	if err := scanner.Err(); err != nil && err != io.EOF {
+		return sample{}, err
+	}
+	s := sample{phase: map[string]time.Duration{}}
+	for i, p := range phases {
+		from, ok := marks[p.name]
+		if !ok {
+			return s, fmt.Errorf("%s: no %q line in the provider log", path, p.marker)
+		}
+		to := last
+		if i+1 < len(phases) {
+			to = marks[phases[i+1].name]
+		}
+		s.phase[p.name] = to.Sub(from)
+	}
+	return s, nil
 }

@@ -80,9 +80,14 @@ func (e *Env) prepare(ctx context.Context, repo, work string) error {
 // Terraform runs the terraform CLI on the quickstart with the stack's variables and more
 // args, echoing its output, and returns how long it took.
 func (e *Env) Terraform(ctx context.Context, args ...string) (time.Duration, error) {
+	return e.TerraformEnv(ctx, nil, args...)
+}
+
+// TerraformEnv is Terraform with extra environment variables (e.g. TF_LOG).
+func (e *Env) TerraformEnv(ctx context.Context, env []string, args ...string) (time.Duration, error) {
 	cmd := exec.CommandContext(ctx, filepath.Join(acctest.ToolsBinDir(), "terraform"), append(args, e.vars...)...)
 	cmd.Dir = e.dir
-	cmd.Env = append(os.Environ(), "TF_CLI_CONFIG_FILE="+e.rc, "TF_IN_AUTOMATION=1")
+	cmd.Env = append(append(os.Environ(), "TF_CLI_CONFIG_FILE="+e.rc, "TF_IN_AUTOMATION=1"), env...)
 	cmd.Stdout, cmd.Stderr = e.Output, e.Output
 	start := time.Now()
 	err := cmd.Run()
