@@ -72,9 +72,6 @@ func (p *Platform) store(ctx context.Context) (*snapshots.Store, error) {
 	return p.storeVal, p.storeErr
 }
 
-// Store is the snapshot store, for flink_snapshot; nil when none is configured.
-func (p *Platform) Store(ctx context.Context) (*snapshots.Store, error) { return p.store(ctx) }
-
 // identity names this provider process in Leases: host, pid and a random suffix.
 func (p *Platform) identity() string {
 	p.idOnce.Do(func() {

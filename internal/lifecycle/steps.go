@@ -119,10 +119,7 @@ func (p *Platform) restoreSource(ctx context.Context, current *Current, d Desire
 func (p *Platform) stopWithSavepoint(ctx context.Context, record *kube.AppRecord, opts SavepointOptions, origin string,
 	save func(context.Context) error, progress Progress) (kube.SnapshotRecord, error) {
 	client := p.Flink(record.Namespace, record.Application)
-	j := record.Journal // nil only for callers without a journal (tests of single steps)
-	if j == nil {
-		j = &kube.Journal{}
-	}
+	j := record.Journal // every caller journals the operation first
 	if j.TriggerID == "" {
 		j.TriggerID = flink.NewTriggerID()
 	}

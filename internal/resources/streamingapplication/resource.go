@@ -13,6 +13,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/resource"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/defaults"
+	"github.com/hashicorp/terraform-plugin-framework/tfsdk"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 	"github.com/hashicorp/terraform-plugin-framework/types/basetypes"
 	"github.com/hashicorp/terraform-plugin-log/tflog"
@@ -190,7 +191,7 @@ func (r *applicationResource) Update(ctx context.Context, req resource.UpdateReq
 }
 
 // apply runs the planned operation and records the outcome in state.
-func (r *applicationResource) apply(ctx context.Context, timeout time.Duration, plan *applicationModel, state stateSetter, diags *diag.Diagnostics) {
+func (r *applicationResource) apply(ctx context.Context, timeout time.Duration, plan *applicationModel, state *tfsdk.State, diags *diag.Diagnostics) {
 	if diags.HasError() {
 		return
 	}
@@ -228,10 +229,6 @@ func (r *applicationResource) apply(ctx context.Context, timeout time.Duration, 
 		}
 	}
 	diags.Append(state.Set(ctx, plan)...)
-}
-
-type stateSetter interface {
-	Set(ctx context.Context, val any) diag.Diagnostics
 }
 
 func (r *applicationResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
