@@ -612,3 +612,13 @@ func (c *Client) LockOperation(ctx context.Context, ns, app string) (string, err
 	}
 	return lease.Annotations[AnnotationLockOperation], nil
 }
+
+// Check reports whether the lock is still held (placeholder until fencing lands).
+func (l *Lock) Check(ctx context.Context) error {
+	select {
+	case <-l.lost:
+		return l.Err()
+	default:
+		return nil
+	}
+}

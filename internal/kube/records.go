@@ -51,6 +51,11 @@ type Journal struct {
 	FromJobID string `json:"fromJobId,omitempty"`
 	// Failure is why the last attempt stopped, for the next plan to show.
 	Failure string `json:"failure,omitempty"`
+	// Format is the savepoint format asked for (CANONICAL, NATIVE), or "checkpoint".
+	Format string `json:"format,omitempty"`
+	// TargetDirectory is the directory the savepoint was asked to go to ("" = Flink's
+	// configured default), where the provider looks for it if Flink forgets the trigger.
+	TargetDirectory string `json:"targetDirectory,omitempty"`
 }
 
 // AppRecord is the application record: what is deployed and what is in progress. It is
@@ -75,6 +80,9 @@ type AppRecord struct {
 	// keeps it so an unrelated re-apply does not change the pods' configuration.
 	RestorePath      string `json:"restorePath,omitempty"`
 	AllowNonRestored bool   `json:"allowNonRestored,omitempty"`
+	// SavepointDirectory is the application's savepoint_directory ("" = the provider's
+	// default), which a flink_snapshot of the application uses too.
+	SavepointDirectory string `json:"savepointDirectory,omitempty"`
 	// Journal is nil when no operation is in progress.
 	Journal *Journal `json:"journal,omitempty"`
 	// Labels and Annotations of flink_streaming_application; also put on the record
@@ -321,9 +329,9 @@ func (c *Client) ListAppRecords(ctx context.Context, ns string) ([]AppRecord, er
 // stored ConfigMap. Concurrent writers are retried on resourceVersion conflicts; the last
 // write wins (mutual exclusion is the lifecycle's Lease). Use UpdateAppRecord for a
 // read-modify-write.
-func (c *Client) PutAppRecord(ctx context.Context, r AppRecord) (*corev1.ConfigMap, error) {
+func (c *Client) PutAppRecord(ctx context.Context, r *AppRecord) (*corev1.ConfigMap, error) {
 	_, cm, err := c.writeAppRecord(ctx, r.Namespace, r.Application, true, func(cur *AppRecord) error {
-		*cur = r
+		*cur = *r
 		return nil
 	})
 	return cm, err

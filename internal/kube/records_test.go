@@ -166,7 +166,7 @@ func TestAppRecordRoundTrip(t *testing.T) {
 		Labels:      map[string]string{"team": "payments"},
 		Annotations: map[string]string{"note": "hello"},
 	}
-	cm, err := c.PutAppRecord(ctx, rec)
+	cm, err := c.PutAppRecord(ctx, &rec)
 	if err != nil {
 		t.Fatalf("PutAppRecord: %v", err)
 	}
@@ -245,7 +245,7 @@ func TestAppRecordConflictRetry(t *testing.T) {
 	ctx := context.Background()
 	cs := fake.NewClientset()
 	c := &Client{Kube: cs}
-	if _, err := c.PutAppRecord(ctx, AppRecord{Namespace: "streams", Application: "orders", Generation: 1}); err != nil {
+	if _, err := c.PutAppRecord(ctx, &AppRecord{Namespace: "streams", Application: "orders", Generation: 1}); err != nil {
 		t.Fatal(err)
 	}
 	var conflicts atomic.Int32
@@ -272,7 +272,7 @@ func TestAppRecordConflictRetry(t *testing.T) {
 	cs.PrependReactor("update", "configmaps", func(a k8stesting.Action) (bool, runtime.Object, error) {
 		return true, nil, apierrors.NewConflict(schema.GroupResource{Resource: "configmaps"}, "orders-flink-application", fmt.Errorf("modified"))
 	})
-	if _, err := c.PutAppRecord(ctx, AppRecord{Namespace: "streams", Application: "orders"}); err == nil || !strings.Contains(err.Error(), "conflicts") {
+	if _, err := c.PutAppRecord(ctx, &AppRecord{Namespace: "streams", Application: "orders"}); err == nil || !strings.Contains(err.Error(), "conflicts") {
 		t.Errorf("permanent conflict: %v", err)
 	}
 }
@@ -282,7 +282,7 @@ func TestEvent(t *testing.T) {
 	cs := fake.NewClientset()
 	var logged []string
 	c := &Client{Kube: cs, Logf: func(f string, a ...any) { logged = append(logged, fmt.Sprintf(f, a...)) }}
-	cm, err := c.PutAppRecord(ctx, AppRecord{Namespace: "streams", Application: "orders"})
+	cm, err := c.PutAppRecord(ctx, &AppRecord{Namespace: "streams", Application: "orders"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -84,6 +84,10 @@ type SnapshotRecord struct {
 	BucketURL string `json:"bucketUrl,omitempty"`
 	// SourceSnapshot is the record name of the snapshot this one was copied from.
 	SourceSnapshot string `json:"sourceSnapshot,omitempty"`
+	// Sequence numbers the application's snapshots in the order they were recorded (1, 2,
+	// …; 0 for records written before there were sequences). It, not CreatedAt, says which
+	// is newest: CreatedAt comes from the clock of whichever machine ran the apply.
+	Sequence int64 `json:"sequence,omitempty"`
 }
 
 // SnapshotFilter selects snapshot records; empty fields match everything.
@@ -276,8 +280,8 @@ func (c *Client) GetSnapshotRecord(ctx context.Context, ns, name string) (Snapsh
 }
 
 // ListSnapshotRecords lists the snapshot records in ns that match filter, with one LIST
-// call (the filter is a label selector), newest first: by CreatedAt descending, then by
-// Name descending.
+// call (the filter is a label selector), newest first: by Sequence descending, then by
+// CreatedAt descending, then by Name descending.
 func (c *Client) ListSnapshotRecords(ctx context.Context, ns string, filter SnapshotFilter) ([]SnapshotRecord, error) {
 	if err := filter.validate(); err != nil {
 		return nil, err
@@ -296,6 +300,9 @@ func (c *Client) ListSnapshotRecords(ctx context.Context, ns string, filter Snap
 	}
 	sort.SliceStable(out, func(i, j int) bool {
 		a, b := out[i], out[j]
+		if a.Sequence != b.Sequence {
+			return a.Sequence > b.Sequence
+		}
 		if !a.CreatedAt.Equal(b.CreatedAt) {
 			return a.CreatedAt.After(b.CreatedAt)
 		}

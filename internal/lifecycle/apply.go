@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/flinkplatform/terraform-provider-flink/internal/kube"
@@ -30,6 +31,7 @@ const (
 	stepStarted   = "started"
 	stepSavepoint = "savepoint"       // trigger id recorded; the savepoint may be in flight
 	stepTaken     = "snapshot_taken"  // savepoint path and snapshot record written
+	stepCancelled = "cancelled"       // stateless_redeploy and cancel: the old job is cancelled
 	stepDeploying = "deploying"       // new objects being applied with the restore path
 	stepRollback  = "rolling_back"    // the new version failed; the previous one is being restored
 	stepScaleZero = "scaling_to_zero" // suspend: stopping the cluster after the savepoint
@@ -41,7 +43,7 @@ const (
 // plan did not show.
 func (p *Platform) Apply(ctx context.Context, desired Desired, planned Operation, progress Progress) (Result, error) {
 	desired = desired.withDefaults()
-	lock, err := p.lock(ctx, desired.Namespace, desired.Name, string(planned)+" to "+desired.Version.Label)
+	lock, err := p.lock(ctx, desired.Namespace, desired.Name, string(planned)+" to "+desired.Version.Label, progress)
 	if err != nil {
 		return Result{}, err
 	}
@@ -58,13 +60,10 @@ func (p *Platform) Apply(ctx context.Context, desired Desired, planned Operation
 		current = p.currentFrom(ctx, record)
 	}
 	plan := Classify(current, desired)
-	if planned != "" && plan.Operation != planned {
-		// At plan time a version created in the same apply had no record yet, so the plan
-		// assumed its spec differs; the operation the reviewer saw is still the one to run.
-		if !(plan.Operation == OpNone && isRedeploy(planned) && current != nil && current.State == StateRunning) {
-			return Result{}, fmt.Errorf("%s/%s changed since the plan: the plan said %s, but it now needs %s. Run terraform plan again",
-				desired.Namespace, desired.Name, planned, plan.Operation)
-		}
+	if err := checkPlanned(planned, plan.Operation, current, desired); err != nil {
+		return Result{}, err
+	}
+	if planned != "" {
 		plan.Operation = planned
 	}
 	if err := p.checkPlan(ctx, plan, current, desired); err != nil {
@@ -74,7 +73,8 @@ func (p *Platform) Apply(ctx context.Context, desired Desired, planned Operation
 	progress(plan.Summary)
 
 	record.Labels, record.Annotations = desired.Labels, desired.Annotations
-	op := &operation{p: p, record: record, current: current, desired: desired, progress: progress, lost: lock.Lost()}
+	record.SavepointDirectory = desired.Savepoint.Directory
+	op := &operation{p: p, record: record, current: current, desired: desired, progress: progress, lock: lock}
 	runErr := op.run(ctx, plan.Operation)
 	result := p.resultFrom(record, plan.Operation)
 	if runErr != nil {
@@ -93,6 +93,29 @@ func (p *Platform) Apply(ctx context.Context, desired Desired, planned Operation
 	return result, nil
 }
 
+// checkPlanned refuses to run anything but what the plan showed. A plan made while the
+// version or name was unknown showed no operation: then only what needs no plan to be safe
+// (creating the application, changing records) may run.
+func checkPlanned(planned, now Operation, current *Current, d Desired) error {
+	switch {
+	case planned == now:
+		return nil
+	case planned == "":
+		if now == OpNone || (now == OpDeploy && current == nil) {
+			return nil
+		}
+		return fmt.Errorf("%s/%s: the plan could not say what apply would do (its version or name was not known yet), and it "+
+			"now needs %s, which stops or replaces the running job. Run terraform plan again to see it before it happens",
+			d.Namespace, d.Name, now)
+	case now == OpNone && isRedeploy(planned) && current != nil && current.State == StateRunning:
+		// At plan time a version created in the same apply had no record yet, so the plan
+		// assumed its spec differs; the operation the reviewer saw is still the one to run.
+		return nil
+	}
+	return fmt.Errorf("%s/%s changed since the plan: the plan said %s, but it now needs %s. Run terraform plan again",
+		d.Namespace, d.Name, planned, now)
+}
+
 func isRedeploy(op Operation) bool {
 	return op == OpSavepointRedeploy || op == OpLastStateRedeploy || op == OpStatelessRedeploy
 }
@@ -104,7 +127,7 @@ type operation struct {
 	current  *Current
 	desired  Desired
 	progress Progress
-	lost     <-chan struct{}
+	lock     *kube.Lock
 }
 
 func (o *operation) run(ctx context.Context, op Operation) error {
@@ -134,14 +157,15 @@ func (o *operation) run(ctx context.Context, op Operation) error {
 		}
 		return o.finish(ctx, StateRunning)
 
-	case OpStatelessRedeploy:
-		if err := o.cancelRunningJob(ctx); err != nil {
+	case OpStatelessRedeploy, OpCancel:
+		target := StateRunning
+		if op == OpCancel {
+			target = StateCancelled
+		}
+		if err := o.begin(ctx, op, target); err != nil {
 			return err
 		}
-		if err := o.deploy(ctx, d.Version, ""); err != nil {
-			return err
-		}
-		return o.finish(ctx, StateRunning)
+		return o.cancelThen(ctx)
 
 	case OpSavepointRedeploy, OpLastStateRedeploy:
 		if err := o.begin(ctx, op, StateRunning); err != nil {
@@ -160,17 +184,6 @@ func (o *operation) run(ctx context.Context, op Operation) error {
 			return err
 		}
 		return o.scaleToZero(ctx)
-
-	case OpCancel:
-		if err := o.cancelRunningJob(ctx); err != nil {
-			return err
-		}
-		o.record.State = StateCancelled
-		o.record.Version, o.record.DeployedVersion = d.Version, d.Version.Label
-		if err := o.save(ctx); err != nil {
-			return err
-		}
-		return o.scaleToZeroAndWait(ctx)
 
 	case OpRecover:
 		return o.recover(ctx)
@@ -197,28 +210,21 @@ func (o *operation) step(ctx context.Context, step string) error {
 
 // takeState stops the running job keeping its state: with a savepoint, or for last_state by
 // cancelling it and keeping its latest checkpoint. The snapshot is recorded before the
-// cluster is touched; if this fails, nothing was torn down and the old job keeps running.
+// cluster is touched. The journal goes only when the failure changed nothing (the job was
+// seen running as before); otherwise it stays, so the next apply recovers from here.
 func (o *operation) takeState(ctx context.Context, op Operation) error {
-	origin := kube.OriginUpgrade
-	if op == OpSuspend {
-		origin = kube.OriginSuspend
-	}
 	var snap kube.SnapshotRecord
 	var err error
 	if op == OpLastStateRedeploy {
 		snap, err = o.p.cancelKeepingCheckpoint(ctx, o.record, o.progress)
 	} else {
-		snap, err = o.p.stopWithSavepoint(ctx, o.record, o.desired.Savepoint, origin, o.save, o.progress)
+		snap, err = o.p.stopWithSavepoint(ctx, o.record, o.desired.Savepoint, originOf(op), o.save, o.progress)
 	}
 	if err != nil {
-		var keep *keepJournal
-		if errors.As(err, &keep) {
-			// The job may not run as before: keep the journal (with the savepoint's trigger
-			// id) so the next apply recovers from here.
-			o.record.Journal.Failure = err.Error()
+		if isUnchanged(err) {
+			o.record.Journal = nil // the next plan shows the same operation
 		} else {
-			// Nothing changed: forget the journal so the next plan shows the same operation.
-			o.record.Journal = nil
+			o.record.Journal.Failure = err.Error()
 		}
 		if saveErr := o.save(context.WithoutCancel(ctx)); saveErr != nil {
 			return errors.Join(err, saveErr)
@@ -230,6 +236,43 @@ func (o *operation) takeState(ctx context.Context, op Operation) error {
 	return o.step(ctx, stepTaken)
 }
 
+// cancelThen ends a journaled stateless_redeploy or cancel: it cancels the old job, then
+// starts the new version with empty state, or scales the cluster to zero.
+func (o *operation) cancelThen(ctx context.Context) error {
+	j := o.record.Journal
+	if j.Step == stepStarted {
+		if err := o.p.cancelJob(ctx, o.record.Namespace, o.record.Application, j.FromJobID, o.progress); err != nil {
+			return err
+		}
+		if err := o.step(ctx, stepCancelled); err != nil {
+			return err
+		}
+	}
+	if Operation(j.Operation) == OpCancel {
+		o.record.State = StateCancelled
+		o.record.Version, o.record.DeployedVersion = o.desired.Version, o.desired.Version.Label
+		if err := o.step(ctx, stepScaleZero); err != nil {
+			return err
+		}
+		if err := o.scaleToZeroAndWait(ctx); err != nil {
+			return err
+		}
+		return o.finish(ctx, StateCancelled)
+	}
+	if err := o.step(ctx, stepDeploying); err != nil {
+		return err
+	}
+	if err := o.deploy(ctx, o.desired.Version, ""); err != nil {
+		if !errors.Is(ctx.Err(), context.Canceled) {
+			// The new job failed and no state was kept: the next plan restarts it as drift.
+			o.record.Journal = nil
+			err = errors.Join(err, o.save(context.WithoutCancel(ctx)))
+		}
+		return err
+	}
+	return o.finish(ctx, StateRunning)
+}
+
 // deployVerifyRollback starts the desired version from the journal's snapshot and, if it
 // does not become healthy and rollback is enabled, restarts the previous version from the
 // same snapshot.
@@ -238,14 +281,24 @@ func (o *operation) deployVerifyRollback(ctx context.Context) error {
 	if err := o.step(ctx, stepDeploying); err != nil {
 		return err
 	}
-	deployErr := o.deploy(ctx, o.desired.Version, j.SavepointPath)
-	if deployErr == nil {
-		return o.finish(ctx, StateRunning)
+	if err := o.deploy(ctx, o.desired.Version, j.SavepointPath); err != nil {
+		return o.rollBack(ctx, err)
 	}
-	if ctx.Err() != nil || !o.desired.Rollback.Enabled || j.From == nil || j.From.Label == "" {
+	return o.finish(ctx, StateRunning)
+}
+
+// rollBack restarts the previous version from the journal's snapshot after the new one
+// failed with deployErr. It runs with a budget of its own (readiness_timeout): the apply's
+// deadline may be what failed the new version, and a failed version must not stay up for
+// want of time. An interrupted apply (cancelled, not timed out) leaves it to the next one.
+func (o *operation) rollBack(ctx context.Context, deployErr error) error {
+	j := o.record.Journal
+	if errors.Is(ctx.Err(), context.Canceled) || !o.desired.Rollback.Enabled || j.From == nil || j.From.Label == "" {
 		return fmt.Errorf("version %s did not become healthy: %w. The savepoint %s is recorded; the next apply resumes from it",
 			o.desired.Version.Label, deployErr, j.SavepointPath)
 	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), o.desired.Rollback.ReadinessTimeout+rollbackMargin)
+	defer cancel()
 	o.progress(fmt.Sprintf("%s: version %s failed (%v); rolling back to %s from %s",
 		o.desired.Name, o.desired.Version.Label, deployErr, j.From.Label, j.SavepointPath))
 	if err := o.step(ctx, stepRollback); err != nil {
@@ -262,6 +315,9 @@ func (o *operation) deployVerifyRollback(ctx context.Context) error {
 		o.desired.Version.Label, deployErr, j.From.Label, j.SavepointPath)
 }
 
+// rollbackMargin is what a rollback gets beyond readiness_timeout for writing records.
+const rollbackMargin = 30 * time.Second
+
 // deploy applies version with a new job id, restoring restorePath, and waits until the job
 // is healthy.
 func (o *operation) deploy(ctx context.Context, version spec.Version, restorePath string) error {
@@ -273,17 +329,26 @@ func (o *operation) deploy(ctx context.Context, version spec.Version, restorePat
 	if err := o.save(ctx); err != nil {
 		return err
 	}
-	if err := o.applyCluster(ctx, version, restorePath, false); err != nil {
+	return o.rollOutAndVerify(ctx)
+}
+
+// rollOutAndVerify applies the record's deployment (a no-op when it is applied already) and
+// waits, within readiness_timeout, until its job and all its tasks run and the rollout is
+// complete. The whole wait is bounded: a JobManager that crash-loops must fail the
+// deployment in time for a rollback, not when the Deployment's progress deadline passes.
+func (o *operation) rollOutAndVerify(ctx context.Context) error {
+	r := o.record
+	if err := o.applyCluster(ctx, r.Version, r.RestorePath, false); err != nil {
+		return err
+	}
+	readyCtx, cancel := context.WithTimeout(ctx, o.desired.Rollback.ReadinessTimeout)
+	defer cancel()
+	o.progress(fmt.Sprintf("%s: waiting for job %s to run", o.desired.Name, shortJobID(r.JobID)))
+	if err := o.p.verify(readyCtx, r, r.RestorePath, o.desired.Rollback.RequireCheckpoint); err != nil {
 		return err
 	}
 	o.progress(fmt.Sprintf("%s: waiting for the JobManager and TaskManager rollout", o.desired.Name))
-	if err := o.p.Kube.WaitRolledOut(ctx, o.record.Namespace, o.record.Application, o.progress); err != nil {
-		return err
-	}
-	o.progress(fmt.Sprintf("%s: waiting for job %s to run", o.desired.Name, shortJobID(o.record.JobID)))
-	verifyCtx, cancel := context.WithTimeout(ctx, o.desired.Rollback.ReadinessTimeout)
-	defer cancel()
-	return o.p.verify(verifyCtx, o.record, restorePath, o.desired.Rollback.RequireCheckpoint)
+	return o.p.Kube.WaitRolledOut(readyCtx, r.Namespace, r.Application, o.progress)
 }
 
 // finish clears the journal, records the outcome and prunes automatic snapshots.
@@ -297,29 +362,65 @@ func (o *operation) finish(ctx context.Context, state string) error {
 	return nil
 }
 
-// recover continues an operation a dead process left in the journal, towards what the
-// configuration asks now, never restoring from anything older than the journal's snapshot.
+// recover continues an operation a dead process left in the journal. It first looks at
+// what the interrupted operation left running: a healthy job it had started holds newer
+// state than the journal's snapshot and is kept; only an unhealthy one is replaced or rolled
+// back. Then it does what the configuration asks now, never restoring from anything older
+// than the journal's snapshot.
 func (o *operation) recover(ctx context.Context) error {
 	j := o.record.Journal
 	o.progress(fmt.Sprintf("%s: resuming an interrupted %s at step %q", o.desired.Name, j.Operation, j.Step))
+	switch Operation(j.Operation) {
+	case opSnapshot:
+		if err := o.p.finishSnapshotJournal(ctx, o.record, o.save, o.progress); err != nil {
+			return err
+		}
+		return o.thenAsConfigured(ctx)
+	case OpStatelessRedeploy, OpCancel:
+		if o.deployStarted() {
+			if err := o.rollOutAndVerify(ctx); err == nil {
+				return o.finishThenAsConfigured(ctx)
+			}
+		}
+		return o.cancelThen(ctx)
+	}
 	switch {
 	case j.SavepointPath == "":
 		if err := o.takeState(ctx, Operation(j.Operation)); err != nil {
 			return err
 		}
-		j = o.record.Journal
 	case j.SnapshotName == "":
 		// The job stopped with this savepoint but the process died before recording it.
-		if err := o.p.recordJournalSnapshot(ctx, o.record, o.progress); err != nil {
+		if err := o.p.recordJournalSnapshot(ctx, o.record, o.save, o.progress); err != nil {
 			return err
 		}
 		if err := o.step(ctx, stepTaken); err != nil {
 			return err
 		}
 	}
+	var startedErr error
+	if o.deployStarted() {
+		o.progress(fmt.Sprintf("%s: checking job %s (version %s), which the interrupted apply started",
+			o.desired.Name, shortJobID(o.record.JobID), o.record.Version.Label))
+		if startedErr = o.rollOutAndVerify(ctx); startedErr == nil {
+			if j.Step != stepRollback || o.record.Version.Label != j.From.Label {
+				return o.finishThenAsConfigured(ctx)
+			}
+			// The rollback's job runs: the upgrade failed, and Terraform keeps asking for it.
+			if err := o.finish(ctx, StateRunning); err != nil {
+				return err
+			}
+			return fmt.Errorf("an interrupted upgrade to %s had failed and was rolling back; version %s runs again from "+
+				"savepoint %s. Fix version %s and apply again", j.ToVersion, j.From.Label, j.SavepointPath, j.ToVersion)
+		}
+		if errors.Is(ctx.Err(), context.Canceled) {
+			return startedErr
+		}
+		o.progress(fmt.Sprintf("%s: job %s is not healthy: %v", o.desired.Name, shortJobID(o.record.JobID), startedErr))
+	}
 	switch {
 	case o.desired.State == StateSuspended || o.desired.State == StateCancelled:
-		o.record.State = o.desired.State
+		// No job runs healthy: the journal's snapshot is the newest state.
 		return o.scaleToZero(ctx)
 	case j.Step == stepRollback:
 		// The new version already failed once; finish bringing the previous one back, and
@@ -333,8 +434,43 @@ func (o *operation) recover(ctx context.Context) error {
 		return fmt.Errorf("an interrupted upgrade to %s had failed and was rolling back; rolled back to version %s, which runs "+
 			"again from savepoint %s. Fix version %s and apply again", j.ToVersion, j.From.Label, j.SavepointPath, j.ToVersion)
 	default:
+		// Start the desired version afresh from the journal's snapshot (rolling back if it
+		// fails again).
 		return o.deployVerifyRollback(ctx)
 	}
+}
+
+// deployStarted reports whether the journal's deploy (or rollback) step had already written
+// the new generation: the record then names the job that step started.
+func (o *operation) deployStarted() bool {
+	j := o.record.Journal
+	return (j.Step == stepDeploying || j.Step == stepRollback) && o.record.JobID != j.FromJobID
+}
+
+// finishThenAsConfigured ends the journal's operation with its job running, then carries out
+// what the configuration asks of that job now.
+func (o *operation) finishThenAsConfigured(ctx context.Context) error {
+	if err := o.finish(ctx, StateRunning); err != nil {
+		return err
+	}
+	return o.thenAsConfigured(ctx)
+}
+
+// thenAsConfigured runs, after a recovered operation, the operation the configuration asks
+// of the application as it is now. A job that is to stop is stopped with a savepoint first,
+// even for state = "cancelled": it ran since the last snapshot, and its state is kept.
+func (o *operation) thenAsConfigured(ctx context.Context) error {
+	o.current = o.p.currentFrom(ctx, o.record)
+	next := Classify(o.current, o.desired).Operation
+	if next == OpCancel {
+		next = OpSuspend
+	}
+	if next == OpNone || next == OpRecover {
+		o.record.Version, o.record.DeployedVersion = o.desired.Version, o.desired.Version.Label
+		return o.save(ctx)
+	}
+	o.progress(fmt.Sprintf("%s: now %s, as the configuration asks", o.desired.Name, next))
+	return o.run(ctx, next)
 }
 
 // scaleToZero ends a suspend: the cluster keeps its objects with no pods.
@@ -363,39 +499,38 @@ func (o *operation) scaleToZeroAndWait(ctx context.Context) error {
 	return o.p.Kube.WaitRolledOut(ctx, o.record.Namespace, o.record.Application, o.progress)
 }
 
-func (o *operation) cancelRunningJob(ctx context.Context) error {
-	if o.current == nil || o.current.State != StateRunning {
-		return nil
-	}
-	return o.p.cancelJob(ctx, o.record.Namespace, o.record.Application, o.current.JobID, o.progress)
-}
-
 // applyCluster renders the application cluster and server-side applies it, owned by the
 // application record so that deleting the record cascades.
 func (o *operation) applyCluster(ctx context.Context, version spec.Version, restorePath string, suspended bool) error {
-	select {
-	case <-o.lost:
-		return fmt.Errorf("%s/%s: lost the application lock to another apply; stopped before changing the cluster",
-			o.record.Namespace, o.record.Application)
-	default:
+	if err := o.lock.Check(ctx); err != nil {
+		return fmt.Errorf("%s/%s: stopped before changing the cluster: %w", o.record.Namespace, o.record.Application, err)
 	}
 	_, recordMap, err := o.p.Kube.GetAppRecord(ctx, o.record.Namespace, o.record.Application)
 	if err != nil {
 		return err
 	}
-	objects, err := kube.Render(spec.Deployment{
-		Namespace: o.record.Namespace, Application: o.record.Application, Version: version,
-		JobID: o.record.JobID, RestorePath: restorePath, AllowNonRestoredState: o.record.AllowNonRestored,
-		Suspended: suspended, Labels: o.desired.Labels, Annotations: o.desired.Annotations,
-	}, kube.AppOwnerRef(recordMap))
+	objects, err := kube.Render(o.deployment(version, restorePath, suspended), kube.AppOwnerRef(recordMap))
 	if err != nil {
 		return err
 	}
 	return o.p.Kube.Apply(ctx, objects)
 }
 
+func (o *operation) deployment(version spec.Version, restorePath string, suspended bool) spec.Deployment {
+	return spec.Deployment{
+		Namespace: o.record.Namespace, Application: o.record.Application, Version: version,
+		JobID: o.record.JobID, RestorePath: restorePath, AllowNonRestoredState: o.record.AllowNonRestored,
+		Suspended: suspended, Labels: o.desired.Labels, Annotations: o.desired.Annotations,
+	}
+}
+
+// save writes the record, fenced twice: the lock must still be ours, and the record must
+// not have changed since this apply read or last wrote it.
 func (o *operation) save(ctx context.Context) error {
-	_, err := o.p.Kube.PutAppRecord(ctx, *o.record)
+	if err := o.lock.Check(ctx); err != nil {
+		return err
+	}
+	_, err := o.p.Kube.PutAppRecord(ctx, o.record)
 	return err
 }
 
@@ -405,7 +540,7 @@ func (o *operation) save(ctx context.Context) error {
 // final savepoint is journaled like an upgrade's, so a destroy that timed out and is retried
 // picks up the same savepoint instead of deleting the application without it.
 func (p *Platform) Delete(ctx context.Context, namespace, name, onDestroy string, savepoint SavepointOptions, progress Progress) error {
-	lock, err := p.lock(ctx, namespace, name, "destroy")
+	lock, err := p.lock(ctx, namespace, name, "destroy", progress)
 	if err != nil {
 		return err
 	}
@@ -418,9 +553,15 @@ func (p *Platform) Delete(ctx context.Context, namespace, name, onDestroy string
 	if err != nil {
 		return err
 	}
-	save := func(ctx context.Context) error { _, err := p.Kube.PutAppRecord(ctx, record); return err }
+	save := func(ctx context.Context) error {
+		if err := lock.Check(ctx); err != nil {
+			return err
+		}
+		_, err := p.Kube.PutAppRecord(ctx, &record)
+		return err
+	}
 	if j := record.Journal; j != nil && j.SavepointPath != "" && j.SnapshotName == "" {
-		if err := p.recordJournalSnapshot(ctx, &record, progress); err != nil {
+		if err := p.recordJournalSnapshot(ctx, &record, save, progress); err != nil {
 			return err
 		}
 	}
@@ -443,10 +584,18 @@ func (p *Platform) Delete(ctx context.Context, namespace, name, onDestroy string
 		}
 		snap, err := p.stopWithSavepoint(ctx, &record, savepoint, kube.OriginDestroy, save, progress)
 		if err != nil {
+			if isUnchanged(err) {
+				record.Journal = nil
+				err = errors.Join(err, save(context.WithoutCancel(ctx)))
+			}
 			return fmt.Errorf("destroy keeps a final savepoint (on_destroy = %q) and taking it did not finish, so nothing was "+
 				"deleted: %w. Set on_destroy = \"cancel\" to destroy without one", onDestroy, err)
 		}
+		record.LastSnapshotPath, record.LastSnapshotName = snap.Path, snap.Name
 		progress(fmt.Sprintf("%s: final savepoint %s recorded as %s", name, snap.Path, snap.Name))
+	}
+	if err := lock.Check(ctx); err != nil {
+		return err
 	}
 	progress(fmt.Sprintf("%s: deleting the application cluster", name))
 	if err := p.Kube.DeleteCluster(ctx, namespace, name); err != nil {
@@ -458,21 +607,23 @@ func (p *Platform) Delete(ctx context.Context, namespace, name, onDestroy string
 	return p.Kube.DeleteAppRecord(ctx, namespace, name)
 }
 
-// opDestroy names a destroy's final savepoint in the journal.
-const opDestroy = "destroy"
+// opDestroy names a destroy's final savepoint in the journal; opSnapshot a flink_snapshot's
+// savepoint of the running job.
+const (
+	opDestroy  = "destroy"
+	opSnapshot = "snapshot"
+)
 
 // recordJournalSnapshot records the savepoint a journal holds but no snapshot record names
 // yet (the process died between the two writes).
-func (p *Platform) recordJournalSnapshot(ctx context.Context, record *kube.AppRecord, progress Progress) error {
+func (p *Platform) recordJournalSnapshot(ctx context.Context, record *kube.AppRecord, save func(context.Context) error, progress Progress) error {
 	j := record.Journal
-	origin, format := kube.OriginUpgrade, kube.FormatCanonical
-	switch Operation(j.Operation) {
-	case OpSuspend:
-		origin = kube.OriginSuspend
-	case OpLastStateRedeploy:
+	format := strings.ToLower(j.Format)
+	switch { // journals written before the format was kept
+	case format == "" && Operation(j.Operation) == OpLastStateRedeploy:
 		format = kube.FormatCheckpoint
-	case opDestroy:
-		origin = kube.OriginDestroy
+	case format == "":
+		format = kube.FormatCanonical
 	}
 	// The snapshot belongs to the job that was stopped, not whatever the record names now.
 	stopped := *record
@@ -480,12 +631,11 @@ func (p *Platform) recordJournalSnapshot(ctx context.Context, record *kube.AppRe
 	if j.From != nil {
 		stopped.Version = *j.From
 	}
-	snap, err := p.recordSnapshot(ctx, &stopped, j.SavepointPath, origin, format, progress)
+	snap, err := p.recordSnapshot(ctx, &stopped, j.SavepointPath, originOf(Operation(j.Operation)), format, progress)
 	if err != nil {
 		return err
 	}
 	j.SnapshotName = snap.Name
 	record.LastSnapshotPath, record.LastSnapshotName = snap.Path, snap.Name
-	_, err = p.Kube.PutAppRecord(ctx, *record)
-	return err
+	return save(ctx)
 }

@@ -297,14 +297,13 @@ func TestApplyRetriesRecordWriteConflicts(t *testing.T) {
 				if !res.RecordExists {
 					t.Errorf("RecordExists false, but the record exists")
 				}
-				// Nothing lost: the record still describes the old deployment, and the
-				// cancelled old job shows up as drift for the next plan.
-				if rec.Generation != 1 || rec.JobID != jobGen1 || rec.DeployedVersion != "v1" {
+				// Nothing lost: without its journal written, the operation did not start.
+				// The record still describes the old deployment, whose job runs on.
+				if rec.Generation != 1 || rec.JobID != jobGen1 || rec.DeployedVersion != "v1" || rec.Journal != nil {
 					t.Errorf("record changed although no write succeeded: %+v", rec)
 				}
-				obs, _ := h.p.Observe(context.Background(), testNS, testApp)
-				if obs == nil || obs.State != StateCancelled {
-					t.Errorf("Observe = %+v; want the cancelled old job as drift", obs)
+				if c := h.cluster(); c.JobID() != jobGen1 || c.JobState() != flink.JobRunning {
+					t.Errorf("job %s is %s; want the old job running untouched", c.JobID(), c.JobState())
 				}
 				return
 			}

@@ -333,6 +333,18 @@ type kubelet struct {
 	// restoreFrom, when set, replaces the restore path a JobManager starts with (a Flink that
 	// ignores or mixes up execution.savepoint.path).
 	restoreFrom func(configured string) string
+	// neverReady is a version label whose pods never become available and whose
+	// TaskManagers never register (an image that cannot start, a crash loop).
+	neverReady string
+	// running is the version label of the JobManager each REST host serves now.
+	running map[string]string
+}
+
+// setNeverReady makes the pods of version label never become available ("" = none).
+func (k *kubelet) setNeverReady(label string) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.neverReady = label
 }
 
 // setFailVersion makes JobManagers of version label fail at start with reason ("" = no
@@ -410,9 +422,15 @@ func (k *kubelet) react(a k8stesting.Action) (bool, runtime.Object, error) {
 	if d.Spec.Replicas != nil {
 		replicas = *d.Spec.Replicas
 	}
+	available := replicas
+	k.mu.Lock()
+	if k.neverReady != "" && d.Labels[kube.LabelVersion] == k.neverReady {
+		available = 0
+	}
+	k.mu.Unlock()
 	d.Status = appsv1.DeploymentStatus{
 		ObservedGeneration: gen, Replicas: replicas, UpdatedReplicas: replicas,
-		ReadyReplicas: replicas, AvailableReplicas: replicas,
+		ReadyReplicas: available, AvailableReplicas: available,
 	}
 	if err := k.tracker.Update(deploymentsGVR, d, ns, metav1.UpdateOptions{FieldManager: "kube-controller-manager"}); err != nil {
 		return true, nil, fmt.Errorf("test kubelet: roll out %s/%s: %w", ns, name, err)
@@ -480,6 +498,10 @@ func (k *kubelet) jobManager(ns, app string, d *appsv1.Deployment, replicas int3
 	c.SetTimings(timings)
 	version := d.Labels[kube.LabelVersion]
 	k.mu.Lock()
+	if k.running == nil {
+		k.running = map[string]string{}
+	}
+	k.running[host] = version
 	k.starts = append(k.starts, st)
 	k.clusters = append(k.clusters, c)
 	hook, onSavepoint, note, failure := k.onStart, k.onSavepoint, k.note, k.failVersions[version]
@@ -501,7 +523,7 @@ func (k *kubelet) jobManager(ns, app string, d *appsv1.Deployment, replicas int3
 func (k *kubelet) taskManagers(ns, app string, replicas int32) {
 	c := k.emu.Cluster(kube.RestHost(app, ns))
 	k.mu.Lock()
-	register := k.registerTaskManagers
+	register := k.registerTaskManagers && (k.neverReady == "" || k.running[kube.RestHost(app, ns)] != k.neverReady)
 	k.mu.Unlock()
 	if c == nil || !register {
 		return
@@ -554,6 +576,18 @@ type hostKeepingTransport struct {
 	count  *atomic.Int64
 	// hook, when set, sees every request answered (with its body) after the answer came.
 	hook atomic.Pointer[flinkHook]
+	// front, when set, answers a request before it reaches Flink when it returns non-nil:
+	// what a proxy or ingress in front of the JobManager would say.
+	front atomic.Pointer[func(*http.Request) *http.Response]
+}
+
+// answer installs fn as the front that answers requests before Flink does (nil removes it).
+func (t *hostKeepingTransport) answer(fn func(*http.Request) *http.Response) {
+	if fn == nil {
+		t.front.Store(nil)
+		return
+	}
+	t.front.Store(&fn)
 }
 
 // flinkHook observes one answered Flink request: its method, path, body and status.
@@ -575,6 +609,14 @@ func (t *hostKeepingTransport) RoundTrip(req *http.Request) (*http.Response, err
 			req.Body.Close()
 		}
 		return nil, &net.OpError{Op: "dial", Net: "tcp", Err: os.NewSyscallError("connect", syscall.ECONNREFUSED)}
+	}
+	if front := t.front.Load(); front != nil {
+		if resp := (*front)(req); resp != nil {
+			if req.Body != nil {
+				req.Body.Close()
+			}
+			return resp, nil
+		}
 	}
 	r := req.Clone(req.Context())
 	r.Host = req.URL.Host

@@ -74,6 +74,9 @@ type Desired struct {
 	Savepoint   SavepointOptions
 	Rollback    RollbackOptions
 	Retention   Retention
+	// VersionPending is set at plan time when the version's record does not exist yet (it is
+	// created in the same apply): Version then holds only its label.
+	VersionPending bool
 }
 
 // Restore says where a job starts when no job of the application is running.
@@ -243,11 +246,17 @@ func describe(plan Plan, current *Current, desired Desired) string {
 		return fmt.Sprintf("%s: cancel %s and scale the cluster to zero; its state is not kept", name, job)
 	case OpRecover:
 		j := current.Journal
+		if j.Operation == opSnapshot {
+			return fmt.Sprintf("%s: a flink_snapshot's savepoint of %s (trigger %s) was interrupted; record it if Flink completed it, "+
+				"then bring version %s to %s", name, job, j.TriggerID, to, desired.State)
+		}
 		taken := "no savepoint was recorded yet; finish taking it"
 		if j.SavepointPath != "" {
 			taken = "its savepoint " + j.SavepointPath + " is recorded"
 		}
-		return fmt.Sprintf("%s: an interrupted %s (%s -> %s) stopped at step %q; %s, then bring version %s to %s from it",
+		return fmt.Sprintf("%s: an interrupted %s (%s -> %s) stopped at step %q; %s, then bring version %s to %s from it. "+
+			"A job the interrupted apply already started is kept if it runs healthy, since it holds newer state (and is "+
+			"stopped with a savepoint of its own if it is to stop)",
 			name, j.Operation, j.FromVersion, j.ToVersion, j.Step, taken, to, desired.State)
 	case OpNone:
 		if current != nil && from != to && current.State == StateRunning {

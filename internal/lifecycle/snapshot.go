@@ -13,9 +13,12 @@ import (
 )
 
 // TakeSnapshot triggers a savepoint of a running application without stopping it, and
-// records it as managed by a flink_snapshot.
+// records it as managed by a flink_snapshot. The trigger is journaled in the application
+// record before it is sent: if the apply dies while Flink writes the savepoint, a retried
+// create picks up the same savepoint, and the application's next plan shows recover until
+// it is recorded, so no savepoint is left on disk unrecorded.
 func (p *Platform) TakeSnapshot(ctx context.Context, namespace, name string, opts SavepointOptions, progress Progress) (kube.SnapshotRecord, error) {
-	lock, err := p.lock(ctx, namespace, name, "snapshot")
+	lock, err := p.lock(ctx, namespace, name, "snapshot", progress)
 	if err != nil {
 		return kube.SnapshotRecord{}, err
 	}
@@ -28,36 +31,165 @@ func (p *Platform) TakeSnapshot(ctx context.Context, namespace, name string, opt
 	if err != nil {
 		return kube.SnapshotRecord{}, err
 	}
-	if current := p.currentFrom(ctx, &record); current.State != StateRunning {
-		return kube.SnapshotRecord{}, fmt.Errorf("application %s/%s is not running (it is %s), so no savepoint can be taken; "+
-			"to keep the state it stopped with, adopt its last snapshot with path = %q", namespace, name, current.State, record.LastSnapshotPath)
+	save := func(ctx context.Context) error {
+		if err := lock.Check(ctx); err != nil {
+			return err
+		}
+		_, err := p.Kube.PutAppRecord(ctx, &record)
+		return err
+	}
+	switch j := record.Journal; {
+	case j != nil && j.Operation != opSnapshot:
+		return kube.SnapshotRecord{}, fmt.Errorf("application %s/%s has an interrupted %s (step %q) that must finish first: "+
+			"apply the application (its plan shows recover), then take the snapshot", namespace, name, j.Operation, j.Step)
+	case j == nil:
+		if current := p.currentFrom(ctx, &record); current.State != StateRunning {
+			return kube.SnapshotRecord{}, fmt.Errorf("application %s/%s is not running (it is %s), so no savepoint can be taken; "+
+				"to keep the state it stopped with, adopt its last snapshot with path = %q", namespace, name, current.State, record.LastSnapshotPath)
+		}
+		from := record.Version
+		record.Journal = &kube.Journal{Operation: opSnapshot, FromVersion: from.Label, ToVersion: from.Label, Step: stepStarted,
+			StartedAt: p.now(), TargetState: record.State, From: &from, FromJobID: record.JobID}
 	}
 	if opts.Timeout == 0 {
 		opts.Timeout = Desired{}.withDefaults().Savepoint.Timeout
 	}
-	format := strings.ToUpper(opts.Format)
-	if format == "" {
-		format = flink.FormatCanonical
+	if opts.Directory == "" {
+		opts.Directory = record.SavepointDirectory
 	}
-	client := p.Flink(namespace, name)
-	ctx, cancel := context.WithTimeout(ctx, opts.Timeout)
-	defer cancel()
-	triggerID, err := client.TriggerSavepoint(ctx, record.JobID, flink.SavepointRequest{
-		TargetDirectory: p.SavepointDirectory(Desired{Namespace: namespace, Name: name, Savepoint: opts}), FormatType: format,
-	})
+	path, err := p.triggerSavepoint(ctx, &record, opts, save, progress)
 	if err != nil {
-		return kube.SnapshotRecord{}, fmt.Errorf("triggering a savepoint of job %s: %w", record.JobID, err)
+		if isUnchanged(err) {
+			record.Journal = nil
+			err = errors.Join(err, save(context.WithoutCancel(ctx)))
+		}
+		return kube.SnapshotRecord{}, err
 	}
-	progress(fmt.Sprintf("%s: savepoint of job %s triggered", name, shortJobID(record.JobID)))
-	path, err := flink.WaitForSavepoint(ctx, client, record.JobID, triggerID)
+	snap, err := p.recordManaged(ctx, &record, path, kube.OriginUser, strings.ToLower(record.Journal.Format), "", progress)
 	if err != nil {
-		return kube.SnapshotRecord{}, fmt.Errorf("the savepoint of job %s failed; the job keeps running: %w", record.JobID, err)
+		return snap, err
 	}
-	return p.recordManaged(ctx, &record, path, kube.OriginUser, strings.ToLower(format), "", progress)
+	record.Journal = nil
+	return snap, save(ctx)
 }
 
-// AdoptSnapshot records an existing savepoint or retained checkpoint after checking that its
-// _metadata exists.
+// triggerSavepoint takes the journal's savepoint of the running job (the job keeps
+// running). Like a stop, it asks Flink about a journaled trigger before sending anything,
+// and looks in the store when Flink has forgotten it.
+func (p *Platform) triggerSavepoint(ctx context.Context, record *kube.AppRecord, opts SavepointOptions, save func(context.Context) error,
+	progress Progress) (string, error) {
+	j := record.Journal
+	client := p.Flink(record.Namespace, record.Application)
+	resumed := j.TriggerID != ""
+	if !resumed {
+		j.TriggerID = flink.NewTriggerID()
+	}
+	j.Step, j.Format = stepSavepoint, savepointFormat(opts)
+	j.TargetDirectory = p.SavepointDirectory(Desired{Namespace: record.Namespace, Name: record.Application, Savepoint: opts})
+	if err := save(ctx); err != nil {
+		return "", &nothingChanged{err}
+	}
+	ctx, cancel := context.WithTimeout(ctx, opts.Timeout)
+	defer cancel()
+	if resumed {
+		op, err := client.SavepointStatus(ctx, record.JobID, j.TriggerID)
+		switch {
+		case err == nil && op.Completed() && !op.Failed():
+			return op.Location, nil
+		case err == nil && op.Failed():
+			j.TriggerID = flink.NewTriggerID()
+			if err := save(ctx); err != nil {
+				return "", err
+			}
+		case err == nil:
+			return p.awaitTriggered(ctx, client, record)
+		case !flink.IsNotFound(err):
+			return "", fmt.Errorf("asking Flink about savepoint trigger %s of job %s: %w", j.TriggerID, record.JobID, err)
+		default:
+			if found, err := p.unrecordedSavepoints(ctx, record); err == nil && len(found) > 0 {
+				return found[0].Path, nil
+			}
+		}
+	}
+	if _, err := p.awaitRunning(ctx, client, record.Namespace, record.Application, record.JobID); err != nil {
+		return "", &nothingChanged{err}
+	}
+	if _, err := client.TriggerSavepoint(ctx, record.JobID, flink.SavepointRequest{
+		TargetDirectory: j.TargetDirectory, FormatType: j.Format, TriggerID: j.TriggerID,
+	}); err != nil {
+		if flink.IsRetryable(err) {
+			return "", fmt.Errorf("triggering a savepoint of job %s: %w", record.JobID, err)
+		}
+		return "", unchanged("triggering a savepoint of job %s was refused: %v", record.JobID, err)
+	}
+	progress(fmt.Sprintf("%s: savepoint of job %s triggered", record.Application, shortJobID(record.JobID)))
+	return p.awaitTriggered(ctx, client, record)
+}
+
+func (p *Platform) awaitTriggered(ctx context.Context, client *flink.Client, record *kube.AppRecord) (string, error) {
+	path, err := flink.WaitForSavepoint(ctx, client, record.JobID, record.Journal.TriggerID)
+	var failed *flink.OperationError
+	if errors.As(err, &failed) {
+		return "", unchanged("the savepoint of job %s failed; the job keeps running: %v", record.JobID, err)
+	}
+	if err != nil {
+		return "", fmt.Errorf("the savepoint of job %s (trigger %s) did not complete: %w. Flink may still finish it; the "+
+			"next apply of the application records it", record.JobID, record.Journal.TriggerID, err)
+	}
+	return path, nil
+}
+
+// finishSnapshotJournal ends a flink_snapshot's savepoint that an apply left journaled: a
+// savepoint Flink completed is recorded (as a user snapshot nobody manages yet), and the
+// journal goes.
+func (p *Platform) finishSnapshotJournal(ctx context.Context, record *kube.AppRecord, save func(context.Context) error, progress Progress) error {
+	opts := Desired{}.withDefaults().Savepoint
+	path, err := p.triggerSavepointOutcome(ctx, record, opts)
+	if err != nil {
+		return err
+	}
+	if path != "" {
+		if _, err := p.recordSnapshot(ctx, record, path, kube.OriginUser, strings.ToLower(record.Journal.Format), progress); err != nil {
+			return err
+		}
+	}
+	record.Journal = nil
+	return save(ctx)
+}
+
+// triggerSavepointOutcome is what became of the journal's savepoint trigger: its path, or ""
+// when Flink failed it or never took it.
+func (p *Platform) triggerSavepointOutcome(ctx context.Context, record *kube.AppRecord, opts SavepointOptions) (string, error) {
+	client := p.Flink(record.Namespace, record.Application)
+	ctx, cancel := context.WithTimeout(ctx, opts.Timeout)
+	defer cancel()
+	op, err := client.SavepointStatus(ctx, record.JobID, record.Journal.TriggerID)
+	switch {
+	case err == nil && !op.Completed():
+		path, err := p.awaitTriggered(ctx, client, record)
+		if isUnchanged(err) {
+			return "", nil
+		}
+		return path, err
+	case err == nil && op.Failed():
+		return "", nil
+	case err == nil:
+		return op.Location, nil
+	case !flink.IsNotFound(err):
+		return "", err
+	}
+	found, err := p.unrecordedSavepoints(ctx, record)
+	if err != nil || len(found) == 0 {
+		return "", err
+	}
+	return found[0].Path, nil
+}
+
+// AdoptSnapshot puts an existing savepoint or retained checkpoint under a flink_snapshot,
+// after checking that its _metadata exists. Its provenance (job, version) is unknown and
+// recorded as such. A path the provider already records is the same set of files: an
+// automatic snapshot of it is taken over (so retention no longer disposes it); one that a
+// flink_snapshot already manages is refused.
 func (p *Platform) AdoptSnapshot(ctx context.Context, namespace, name, path, format string, progress Progress) (kube.SnapshotRecord, error) {
 	store, err := p.store(ctx)
 	if err != nil {
@@ -69,12 +201,34 @@ func (p *Platform) AdoptSnapshot(ctx context.Context, namespace, name, path, for
 	if _, err := store.Key(path); err != nil {
 		return kube.SnapshotRecord{}, err
 	}
-	record := kube.AppRecord{Namespace: namespace, Application: name}
-	if stored, _, err := p.Kube.GetAppRecord(ctx, namespace, name); err == nil {
-		record = stored
+	all, err := p.Kube.ListSnapshotRecords(ctx, namespace, kube.SnapshotFilter{})
+	if err != nil {
+		return kube.SnapshotRecord{}, err
 	}
-	record.JobID = "" // not known for an adopted path
+	for _, s := range all {
+		if !samePath(s.Path, path) || s.BucketURL != "" {
+			continue
+		}
+		if s.ManagedBy != "" {
+			return s, fmt.Errorf("%s is already managed by flink_snapshot %s/%s; import that one instead of adopting the path again "+
+				"(terraform import <address> %s/%s)", path, namespace, s.Name, namespace, s.Name)
+		}
+		progress(fmt.Sprintf("%s: %s is recorded as %s; the flink_snapshot takes it over", name, path, s.Name))
+		return p.ManageSnapshot(ctx, namespace, s.Name)
+	}
+	record := kube.AppRecord{Namespace: namespace, Application: name} // job and version unknown
 	return p.recordManaged(ctx, &record, path, kube.OriginImported, format, "", progress)
+}
+
+// ManageSnapshot puts a recorded snapshot under a flink_snapshot (terraform import): from now
+// on retention never disposes it.
+func (p *Platform) ManageSnapshot(ctx context.Context, namespace, name string) (kube.SnapshotRecord, error) {
+	snap, err := p.Kube.GetSnapshotRecord(ctx, namespace, name)
+	if err != nil || snap.ManagedBy == kube.SnapshotManagedByResource {
+		return snap, err
+	}
+	snap.ManagedBy = kube.SnapshotManagedByResource
+	return snap, p.Kube.PutSnapshotRecord(ctx, snap)
 }
 
 // CopySnapshot copies a recorded snapshot's files to destinationURL (a bucket URL, e.g. a
@@ -137,7 +291,13 @@ func (p *Platform) ReleaseSnapshot(ctx context.Context, namespace, name string, 
 		return err
 	}
 	if dispose {
-		return p.DisposeSnapshot(ctx, snap, progress)
+		if err := p.DisposeSnapshot(ctx, snap, progress); err != nil {
+			if errors.Is(err, ErrSnapshotInUse) {
+				err = fmt.Errorf("%w. Set deletion_policy = \"retain\" to remove the flink_snapshot and keep its files", err)
+			}
+			return err
+		}
+		return nil
 	}
 	snap.ManagedBy = ""
 	return p.Kube.PutSnapshotRecord(ctx, snap)

@@ -609,6 +609,7 @@ func TestCheckPlanRefusals(t *testing.T) {
 		mode     string
 		state    string
 		dir      string
+		v2config map[string]string
 		wantOp   Operation
 		wantErrs []string // nil = accepted
 	}{
@@ -626,7 +627,19 @@ func TestCheckPlanRefusals(t *testing.T) {
 			return v
 		}(), mode: UpgradeSavepoint, state: StateRunning, wantOp: OpSavepointRedeploy},
 		{name: "savepoint with savepoint_directory on the application", v1: versionN(1), mode: UpgradeSavepoint, state: StateRunning,
-			dir: "file:///savepoints/fraud", wantOp: OpSavepointRedeploy},
+			dir: "s3://savepoints/fraud", wantOp: OpSavepointRedeploy},
+		{name: "savepoint_directory on the pod's own disk", v1: versionN(1), mode: UpgradeSavepoint, state: StateRunning,
+			dir: "file:///savepoints/fraud", wantOp: OpSavepointRedeploy,
+			wantErrs: []string{`savepoint_directory "file:///savepoints/fraud" is a local file path`, "snapshot_storage_url"}},
+		{name: "last_state with checkpoints deleted on cancellation", store: true, v1: func() spec.Version {
+			v := checkpointed(1, "20ms", "file:///checkpoints/fraud")
+			v.FlinkConfiguration[kube.KeyCheckpointRetention] = "DELETE_ON_CANCELLATION"
+			return v
+		}(), mode: UpgradeLastState, state: StateRunning, wantOp: OpLastStateRedeploy,
+			wantErrs: []string{"DELETE_ON_CANCELLATION", "deletes that checkpoint on cancellation", `upgrade_mode = "savepoint"`}},
+		{name: "a configuration key Flink cannot read", v1: versionN(1), mode: UpgradeSavepoint, state: StateRunning,
+			dir: "s3://savepoints/fraud", v2config: map[string]string{"s3.access key": "AKIA"}, wantOp: OpSavepointRedeploy,
+			wantErrs: []string{"version v2 cannot be deployed", `"s3.access key"`}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -639,7 +652,14 @@ func TestCheckPlanRefusals(t *testing.T) {
 				h.p.SnapshotStorageURL = tc.url
 			}
 			h.deploy(tc.v1)
-			desired := statefulFor(versionN(2), tc.state)
+			v2 := versionN(2)
+			if tc.v1.FlinkConfiguration != nil {
+				v2.FlinkConfiguration = tc.v1.FlinkConfiguration
+			}
+			for k, v := range tc.v2config {
+				v2.FlinkConfiguration[k] = v
+			}
+			desired := statefulFor(v2, tc.state)
 			desired.UpgradeMode, desired.Savepoint.Directory = tc.mode, tc.dir
 			ctx := context.Background()
 			plan, err := h.p.PlanChange(ctx, desired)

@@ -15,6 +15,7 @@ import (
 	"sort"
 	"strings"
 	"sync/atomic"
+	"time"
 
 	"gocloud.dev/blob"
 	"gocloud.dev/gcerrors"
@@ -443,4 +444,46 @@ func (s *Store) writeFile(ctx context.Context, key string, data []byte) error {
 		return err
 	}
 	return s.bucket.WriteAll(ctx, key, data, &blob.WriterOptions{ContentType: "application/octet-stream"})
+}
+
+// Found is a complete savepoint found by FindSavepoints.
+type Found struct {
+	Path    string    // Flink path of the savepoint directory
+	ModTime time.Time // when its _metadata was written
+}
+
+// FindSavepoints lists the complete savepoints (directories holding _metadata) directly
+// under the Flink directory dir whose names start with prefix, newest _metadata first. It
+// answers "did Flink finish a savepoint here?" when Flink itself no longer knows (its
+// operation cache expired, or the JobManager restarted).
+func (s *Store) FindSavepoints(ctx context.Context, dir, prefix string) ([]Found, error) {
+	key, err := s.Key(dir)
+	if err != nil {
+		return nil, err
+	}
+	it := s.bucket.List(&blob.ListOptions{Prefix: key + "/" + prefix, Delimiter: "/"})
+	var found []Found
+	for {
+		o, err := it.Next(ctx)
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, s.fail("list", dir, err)
+		}
+		if !o.IsDir {
+			continue
+		}
+		sub := strings.TrimSuffix(o.Key, "/")
+		attrs, err := s.bucket.Attributes(ctx, sub+"/"+MetadataFile)
+		if gcerrors.Code(err) == gcerrors.NotFound {
+			continue // not complete (yet)
+		}
+		if err != nil {
+			return nil, s.fail("read", s.FlinkPath(sub), err)
+		}
+		found = append(found, Found{Path: s.FlinkPath(sub), ModTime: attrs.ModTime})
+	}
+	sort.SliceStable(found, func(i, j int) bool { return found[i].ModTime.After(found[j].ModTime) })
+	return found, nil
 }

@@ -240,7 +240,8 @@ func (r *snapshotResource) ImportState(ctx context.Context, req resource.ImportS
 		resp.Diagnostics.AddError("Invalid import id", "expected namespace/name of a snapshot record: "+err.Error())
 		return
 	}
-	snap, err := r.platform.Kube.GetSnapshotRecord(ctx, namespace, name)
+	// From now on the flink_snapshot owns it: retention must no longer dispose it.
+	snap, err := r.platform.ManageSnapshot(ctx, namespace, name)
 	if err != nil {
 		resp.Diagnostics.AddError("Cannot import snapshot "+req.ID, err.Error())
 		return

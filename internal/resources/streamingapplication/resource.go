@@ -157,7 +157,7 @@ func (r *applicationResource) desired(ctx context.Context, m applicationModel) (
 	}
 	v, err := r.platform.Kube.GetVersionRecord(ctx, namespace, name, label)
 	if errors.Is(err, kube.ErrNotFound) {
-		d.Version = spec.Version{Namespace: namespace, Application: name, Label: label}
+		d.Version, d.VersionPending = spec.Version{Namespace: namespace, Application: name, Label: label}, true
 		return d, false, diags
 	}
 	if err != nil {

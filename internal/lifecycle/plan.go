@@ -1,0 +1,213 @@
+package lifecycle
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"sort"
+	"strings"
+
+	"github.com/flinkplatform/terraform-provider-flink/internal/kube"
+	"github.com/flinkplatform/terraform-provider-flink/internal/spec"
+)
+
+// lock takes the application's Lease so two applies never interleave on one application.
+// It fails at once, naming the holder, rather than queueing behind an unknown pipeline.
+func (p *Platform) lock(ctx context.Context, namespace, name, operation string, progress Progress) (*kube.Lock, error) {
+	return p.Kube.AcquireLock(ctx, namespace, name, kube.LeaseHolder{Identity: p.identity(), Operation: operation},
+		kube.LockOptions{OnWait: func(held *kube.LockedError) { progress(held.Error()) }})
+}
+
+// SavepointDirectory is where the lifecycle asks Flink to write an application's
+// savepoints: the application's own setting, else a folder per application under the
+// provider's snapshot storage, else "" (Flink's configured default).
+func (p *Platform) SavepointDirectory(d Desired) string {
+	if d.Savepoint.Directory != "" {
+		return strings.TrimSuffix(d.Savepoint.Directory, "/")
+	}
+	if p.SnapshotStorageURL == "" {
+		return ""
+	}
+	u, err := url.Parse(p.SnapshotStorageURL)
+	if err != nil || u.Scheme == "mem" {
+		return ""
+	}
+	u.RawQuery = ""
+	return strings.TrimSuffix(u.String(), "/") + "/" + d.Namespace + "/" + d.Name
+}
+
+// checkPlan refuses, at plan time and again before apply, what cannot work: nothing that
+// can be known before the running job is stopped may fail after it.
+func (p *Platform) checkPlan(ctx context.Context, plan Plan, current *Current, d Desired) error {
+	switch plan.Operation {
+	case OpSavepointRedeploy, OpSuspend:
+		if p.SavepointDirectory(d) == "" && !hasAnyKey(currentConfig(current), "state.savepoints.dir", "execution.checkpointing.savepoint-dir") {
+			return fmt.Errorf("%s: %s takes a savepoint, but no savepoint directory is known: set snapshot_storage_url in the "+
+				"provider, savepoint_directory on the application, or state.savepoints.dir in the version's flink_configuration", d.Name, plan.Operation)
+		}
+	case OpLastStateRedeploy:
+		if err := checkLastState(current, d); err != nil {
+			return err
+		}
+	case OpDeploy, OpResume:
+		if d.Restore.Strategy == RestoreSnapshot && !d.Restore.SnapshotPending {
+			if _, err := p.restoreSource(ctx, current, d); err != nil {
+				return err
+			}
+		}
+	}
+	if err := p.checkSavepointDirectory(ctx, d); err != nil {
+		return err
+	}
+	if startsJob(plan.Operation) && !d.VersionPending {
+		// Render the new cluster now: bad input must fail before the old job is stopped.
+		probe := spec.Deployment{Namespace: d.Namespace, Application: d.Name, Version: d.Version,
+			JobID: JobIDFor(d.Namespace, d.Name, 0), RestorePath: "file:///probe", Labels: d.Labels, Annotations: d.Annotations}
+		if _, err := kube.Render(probe, nil); err != nil {
+			return fmt.Errorf("%s: version %s cannot be deployed: %w", d.Name, d.Version.Label, err)
+		}
+	}
+	return nil
+}
+
+// startsJob are the operations that deploy the desired version.
+func startsJob(op Operation) bool {
+	return op == OpDeploy || op == OpResume || isRedeploy(op)
+}
+
+// checkLastState refuses last_state when the running version lets Flink delete the very
+// checkpoint last_state would restore, or keeps no checkpoints at all.
+func checkLastState(current *Current, d Desired) error {
+	cfg := currentConfig(current)
+	if !hasAnyKey(cfg, "state.checkpoints.dir", "execution.checkpointing.dir") {
+		return fmt.Errorf("%s: upgrade_mode = \"last_state\" restores the latest checkpoint, but the running version has no "+
+			"checkpoint storage: set state.checkpoints.dir (Flink 2: execution.checkpointing.dir) in its flink_configuration, "+
+			"or use upgrade_mode = \"savepoint\"", d.Name)
+	}
+	switch retention := strings.ToUpper(strings.TrimSpace(cfg[kube.KeyCheckpointRetention])); retention {
+	case "DELETE_ON_CANCELLATION", "NO_EXTERNALIZED_CHECKPOINTS":
+		return fmt.Errorf("%s: upgrade_mode = \"last_state\" cancels the job and restores its latest checkpoint, but the running "+
+			"version sets %s = %s, so Flink deletes that checkpoint on cancellation. Use upgrade_mode = \"savepoint\" for this "+
+			"upgrade (and RETAIN_ON_CANCELLATION, the provider's default, in later versions)", d.Name, kube.KeyCheckpointRetention, retention)
+	}
+	return nil
+}
+
+// checkSavepointDirectory refuses a file:// savepoint directory that is not inside the
+// provider's snapshot storage: a path on the pod's own disk is lost with the pod.
+func (p *Platform) checkSavepointDirectory(ctx context.Context, d Desired) error {
+	dir := d.Savepoint.Directory
+	if !strings.HasPrefix(dir, "file:") {
+		return nil
+	}
+	store, err := p.store(ctx)
+	if err == nil && store != nil {
+		if _, err = store.Key(dir + "/probe"); err == nil {
+			return nil
+		}
+	}
+	return fmt.Errorf("%s: savepoint_directory %q is a local file path, which is only durable when it is shared storage "+
+		"the provider can see: put it under snapshot_storage_url (%q), or use object storage (s3://, gs://, abfss://)",
+		d.Name, dir, p.SnapshotStorageURL)
+}
+
+func currentConfig(current *Current) map[string]string {
+	if current == nil {
+		return nil
+	}
+	return current.Version.FlinkConfiguration
+}
+
+func hasAnyKey(m map[string]string, keys ...string) bool {
+	for _, k := range keys {
+		if m[k] != "" {
+			return true
+		}
+	}
+	return false
+}
+
+// restoreSource picks the snapshot a new job starts from when none is running. The latest
+// strategies take the application's newest snapshot by the order the lifecycle recorded
+// them, never by the clocks of the machines that wrote them. The snapshot must still be
+// whole in the store: a snapshot whose files are gone is refused, not skipped for an older
+// one.
+func (p *Platform) restoreSource(ctx context.Context, current *Current, d Desired) (kube.SnapshotRecord, error) {
+	var snap kube.SnapshotRecord
+	switch d.Restore.Strategy {
+	case RestoreNone:
+		return snap, nil
+	case RestoreSnapshot:
+		if d.Restore.SnapshotName == "" {
+			return snap, fmt.Errorf("%s: restore.strategy = \"snapshot\" needs restore.snapshot_id", d.Name)
+		}
+		var err error
+		snap, err = p.Kube.GetSnapshotRecord(ctx, d.Namespace, d.Restore.SnapshotName)
+		if errors.Is(err, kube.ErrNotFound) {
+			return snap, fmt.Errorf("%s: restore.snapshot_id %q does not exist in namespace %s", d.Name, d.Restore.SnapshotName, d.Namespace)
+		}
+		if err != nil {
+			return snap, err
+		}
+		if snap.State != kube.SnapshotCompleted {
+			return snap, fmt.Errorf("%s: snapshot %s is %s and cannot be restored", d.Name, snap.Name, snap.State)
+		}
+	default:
+		snaps, err := p.Kube.ListSnapshotRecords(ctx, d.Namespace, kube.SnapshotFilter{Application: d.Name})
+		if err != nil {
+			return snap, err
+		}
+		latest := latestState(snaps)
+		if latest == nil {
+			return snap, nil
+		}
+		snap = *latest
+	}
+	return snap, p.checkRestorable(ctx, d.Name, snap)
+}
+
+// latestState is the newest completed snapshot taken of the application's own jobs. An
+// adopted or copied snapshot is recorded now but may hold older state, so it never counts.
+func latestState(snaps []kube.SnapshotRecord) *kube.SnapshotRecord {
+	var eligible []kube.SnapshotRecord
+	for _, s := range snaps {
+		if s.State == kube.SnapshotCompleted && s.Origin != kube.OriginImported && s.Origin != kube.OriginCopied {
+			eligible = append(eligible, s)
+		}
+	}
+	if len(eligible) == 0 {
+		return nil
+	}
+	sortNewestFirst(eligible)
+	return &eligible[0]
+}
+
+// sortNewestFirst orders snapshots by the sequence the lifecycle gave them; records written
+// before there were sequences follow, by their creation time.
+func sortNewestFirst(snaps []kube.SnapshotRecord) {
+	sort.SliceStable(snaps, func(i, j int) bool {
+		a, b := snaps[i], snaps[j]
+		if a.Sequence != b.Sequence {
+			return a.Sequence > b.Sequence
+		}
+		return a.CreatedAt.After(b.CreatedAt)
+	})
+}
+
+// checkRestorable verifies that a snapshot in the provider's store still has its _metadata.
+func (p *Platform) checkRestorable(ctx context.Context, app string, snap kube.SnapshotRecord) error {
+	store, err := p.store(ctx)
+	if err != nil || store == nil || snap.BucketURL != "" {
+		return err
+	}
+	if _, err := store.Key(snap.Path); err != nil {
+		return nil // outside the store: Flink is the only judge
+	}
+	if err := store.Verify(ctx, snap.Path); err != nil {
+		return fmt.Errorf("%s: the snapshot to restore, %s (%s), is no longer whole: %w. It was deleted or damaged outside "+
+			"the provider; nothing older is restored in its place. Choose one with restore.strategy = \"snapshot\", "+
+			"or start empty with restore.strategy = \"none\"", app, snap.Name, snap.Path, err)
+	}
+	return nil
+}
