@@ -299,8 +299,20 @@ func conflictErr() error {
 // JobManager it replaced was in at that moment ("" when none was running).
 type start struct {
 	JobID         string
+	RestorePath   string
 	PreviousJobID string
 	PreviousState string
+	// PreviousHealthy is true when the replaced job ran with all its tasks running.
+	PreviousHealthy bool
+}
+
+// previous describes the JobManager c that a start or stop replaces.
+func previous(c *flinktest.Cluster) start {
+	healthy := c.JobState() == flink.JobRunning
+	for _, st := range c.VertexStates() {
+		healthy = healthy && st == flink.TaskRunning
+	}
+	return start{PreviousJobID: c.JobID(), PreviousState: c.JobState(), PreviousHealthy: healthy}
 }
 
 // kubelet plays Deployment controller and kubelet. When a Deployment is applied it bumps
@@ -453,7 +465,7 @@ func (k *kubelet) jobManager(ns, app string, d *appsv1.Deployment, replicas int3
 		if old == nil {
 			return
 		}
-		st := start{PreviousJobID: old.JobID(), PreviousState: old.JobState()}
+		st := previous(old)
 		k.emu.Stop(host)
 		k.mu.Lock()
 		k.stops = append(k.stops, st)
@@ -487,10 +499,11 @@ func (k *kubelet) jobManager(ns, app string, d *appsv1.Deployment, replicas int3
 		js.RestorePath = k.restoreFrom(js.RestorePath)
 	}
 	k.mu.Unlock()
-	st := start{JobID: js.JobID}
+	var st start
 	if old != nil {
-		st.PreviousJobID, st.PreviousState = old.JobID(), old.JobState()
+		st = previous(old)
 	}
+	st.JobID, st.RestorePath = js.JobID, js.RestorePath
 	c := k.emu.Start(host, js)
 	// No TaskManager has registered yet: they do when their Deployment is applied. (Set
 	// while the job still initializes, so the emulator records no lost TaskManager.)
@@ -579,6 +592,18 @@ type hostKeepingTransport struct {
 	// front, when set, answers a request before it reaches Flink when it returns non-nil:
 	// what a proxy or ingress in front of the JobManager would say.
 	front atomic.Pointer[func(*http.Request) *http.Response]
+	// swallow, when set and true for a request, lets Flink handle it but loses the answer:
+	// the client waits until its request times out (a request that never answers).
+	swallow atomic.Pointer[func(*http.Request) bool]
+}
+
+// loseAnswers installs fn to pick the requests whose answers never arrive (nil: none).
+func (t *hostKeepingTransport) loseAnswers(fn func(*http.Request) bool) {
+	if fn == nil {
+		t.swallow.Store(nil)
+		return
+	}
+	t.swallow.Store(&fn)
 }
 
 // answer installs fn as the front that answers requests before Flink does (nil removes it).
@@ -621,6 +646,13 @@ func (t *hostKeepingTransport) RoundTrip(req *http.Request) (*http.Response, err
 	r := req.Clone(req.Context())
 	r.Host = req.URL.Host
 	r.URL.Scheme, r.URL.Host = t.target.Scheme, t.target.Host
+	if swallow := t.swallow.Load(); swallow != nil && (*swallow)(req) {
+		if resp, err := t.base.RoundTrip(r); err == nil {
+			resp.Body.Close()
+		}
+		<-req.Context().Done()
+		return nil, req.Context().Err()
+	}
 	hook := t.hook.Load()
 	if hook == nil {
 		return t.base.RoundTrip(r)

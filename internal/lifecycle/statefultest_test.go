@@ -50,6 +50,9 @@ type stateful struct {
 	timeline []string
 	// afterFlink, when set, sees every answered Flink request after it is on the timeline.
 	afterFlink flinkHook
+	// shortSavepointTimeout makes the fault table's savepoint_timeout shorter than a slow
+	// savepoint.
+	shortSavepointTimeout atomic.Bool
 }
 
 // onFlink installs fn to see every answered Flink request (nil removes it).
