@@ -209,6 +209,7 @@ func TestCheckSavepointDirectory(t *testing.T) {
 		"":                                                   "has no scheme",
 		"ftp://host/sp":                                      `scheme "ftp"`,
 		"mem://sp":                                           `scheme "mem"`,
+		"S3://bucket/sp":                                     "in lower case",
 		"s3:bucket/sp":                                       "not an absolute URI",
 		"file:tmp/sp":                                        "not an absolute URI",
 		"s3:///sp":                                           "names no bucket",

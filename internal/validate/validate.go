@@ -352,6 +352,10 @@ func CheckSavepointDirectory(dir string) error {
 		return fmt.Errorf("scheme %q of %q is not a file system Flink writes savepoints to; use one of %s (%s)",
 			u.Scheme, dir, strings.Join(savepointSchemes, ", "), savepointDirExample)
 	}
+	// url.Parse lowers the scheme, Flink's file system lookup does not.
+	if !strings.HasPrefix(dir, u.Scheme+":") {
+		return fmt.Errorf("%q: write the scheme in lower case, %s:", dir, u.Scheme)
+	}
 	if u.Opaque != "" {
 		return fmt.Errorf("%q is not an absolute URI; write %s:// followed by the location, %s", dir, u.Scheme, savepointDirExample)
 	}
