@@ -201,35 +201,54 @@ func RenderConfigFile(fv FlinkVersion, cfg map[string]string) (string, error) {
 	var b strings.Builder
 	b.WriteString("# Rendered by terraform-provider-flink. Changes made here are overwritten.\n")
 	for _, k := range keys {
-		if err := checkConfigKey(k); err != nil {
+		if err := CheckConfigKey(k); err != nil {
 			return "", err
 		}
 		val := cfg[k]
+		if err := CheckConfigValue(fv, k, val); err != nil {
+			return "", err
+		}
 		if standard {
 			fmt.Fprintf(&b, "%s: %s\n", k, yamlScalar(val))
 			continue
-		}
-		if strings.ContainsAny(val, "\r\n") {
-			return "", fmt.Errorf("flink_configuration %q: the value contains a line break, which flink-conf.yaml (Flink < 1.19) cannot hold", k)
-		}
-		if strings.Contains(val, "#") {
-			return "", fmt.Errorf("flink_configuration %q: the value contains '#', which flink-conf.yaml (Flink < 1.19) treats as the start of a comment", k)
 		}
 		fmt.Fprintf(&b, "%s: %s\n", k, strings.TrimSpace(val))
 	}
 	return b.String(), nil
 }
 
-func checkConfigKey(k string) error {
+// CheckConfigKey is the rule for a Flink configuration key: keys are written unquoted, so
+// they are limited to characters that read back as the same plain key in both file formats.
+// The plan-time validator of flink_configuration uses it too, so the two cannot disagree.
+func CheckConfigKey(k string) error {
 	if k == "" {
-		return fmt.Errorf("flink_configuration has an empty key")
+		return fmt.Errorf("flink_configuration has an empty key; remove it")
 	}
 	for i, r := range k {
 		ok := r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_' || r == '$' ||
 			(i > 0 && strings.ContainsRune(".-/+@", r))
 		if !ok {
-			return fmt.Errorf("flink_configuration key %q is invalid: keys may contain letters, digits and . _ - $ / + @, and start with a letter, digit, _ or $", k)
+			return fmt.Errorf("flink_configuration key %q is invalid: keys may contain letters, digits and . _ - $ / + @, "+
+				"and start with a letter, digit, _ or $; use the key exactly as Flink's documentation spells it", k)
 		}
+	}
+	return nil
+}
+
+// CheckConfigValue refuses a value the configuration file of fv cannot hold. config.yaml
+// (Flink >= 1.19) quotes anything; flink-conf.yaml has no quoting, so a line break would end
+// the value and '#' would start a comment that silently cuts it short.
+func CheckConfigValue(fv FlinkVersion, k, val string) error {
+	if fv.AtLeast(1, 19) {
+		return nil
+	}
+	if strings.ContainsAny(val, "\r\n") {
+		return fmt.Errorf("flink_configuration %q: the value contains a line break, which flink-conf.yaml (Flink < 1.19) cannot hold; "+
+			"put the value on one line, or use flink_version 1.19 or later", k)
+	}
+	if strings.Contains(val, "#") {
+		return fmt.Errorf("flink_configuration %q: the value contains '#', which flink-conf.yaml (Flink < 1.19) treats as the start of "+
+			"a comment; remove the '#', or use flink_version 1.19 or later, whose config.yaml can hold it", k)
 	}
 	return nil
 }

@@ -7,10 +7,15 @@ import (
 	"fmt"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
+	"github.com/distribution/reference"
+	"github.com/hashicorp/terraform-plugin-framework/path"
+	"github.com/hashicorp/terraform-plugin-framework/resource"
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
+	"github.com/hashicorp/terraform-plugin-framework/types"
 	"k8s.io/apimachinery/pkg/util/validation"
 
 	"github.com/flinkplatform/terraform-provider-flink/internal/kube"
@@ -55,6 +60,38 @@ func CheckDNSLabel(s string, max int) error {
 	if len(s) > max {
 		return fmt.Errorf("%q is %d characters; at most %d are allowed here because the provider derives "+
 			"longer object names from it", s, len(s), max)
+	}
+	return nil
+}
+
+// float64Check is stringCheck for numbers.
+type float64Check struct {
+	description string
+	check       func(float64) error
+}
+
+func (v float64Check) Description(context.Context) string         { return v.description }
+func (v float64Check) MarkdownDescription(context.Context) string { return v.description }
+
+func (v float64Check) ValidateFloat64(_ context.Context, req validator.Float64Request, resp *validator.Float64Response) {
+	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() {
+		return
+	}
+	if err := v.check(req.ConfigValue.ValueFloat64()); err != nil {
+		resp.Diagnostics.AddAttributeError(req.Path, "Invalid "+v.description, err.Error())
+	}
+}
+
+// CPU accepts a number of cores the renderer can turn into a Kubernetes quantity; it is
+// kube.CPUQuantity itself, so plan and render agree on the bounds and the rounding.
+func CPU() validator.Float64 {
+	return float64Check{description: "CPU cores", check: CheckCPU}
+}
+
+// CheckCPU is CPU's rule.
+func CheckCPU(cores float64) error {
+	if _, err := kube.CPUQuantity(cores); err != nil {
+		return fmt.Errorf("%v; use a number of cores such as 0.5 or 2", err)
 	}
 	return nil
 }
@@ -185,6 +222,11 @@ func OwnedConfigKey(key string) string {
 	if !kube.IsOwnedConfigKey(k) {
 		return ""
 	}
+	// HA keys are not set by anyone yet; say so rather than claim the provider sets them.
+	if strings.HasPrefix(k, "high-availability") || k == "kubernetes.cluster-id" {
+		return fmt.Sprintf("%q is reserved: the provider will configure Kubernetes HA itself in a later release, and until "+
+			"then high availability is not available through flink_configuration. Remove the key.", key)
+	}
 	return fmt.Sprintf("%q is set by the provider: %s", key, ownedKeyHint(k))
 }
 
@@ -192,8 +234,6 @@ func ownedKeyHint(key string) string {
 	switch {
 	case strings.Contains(key, "savepoint") || strings.Contains(key, "state-recovery"):
 		return "the restore path comes from the application's restore settings and the snapshot trail."
-	case strings.HasPrefix(key, "high-availability"):
-		return "Kubernetes HA is configured by the provider for each application."
 	case strings.HasSuffix(key, "memory.process.size"):
 		return "use job_manager.memory / task_manager.memory."
 	case key == "taskmanager.numberOfTaskSlots":
@@ -207,10 +247,171 @@ func ownedKeyHint(key string) string {
 	}
 }
 
+// FlinkConfigurationKey accepts a flink_configuration key the renderer can write. It is
+// kube.CheckConfigKey, the renderer's own rule, so a key that passes plan also renders.
+func FlinkConfigurationKey() validator.String {
+	return String("Flink configuration key", kube.CheckConfigKey)
+}
+
+// configFitsVersion refuses flink_configuration values that the configuration file of the
+// configured flink_version cannot hold. It needs both attributes, hence a resource-level
+// validator rather than one on either attribute.
+type configFitsVersion struct {
+	flinkVersion, configuration path.Path
+}
+
+// FlinkConfigurationFitsVersion checks each value of the map attribute at configuration with
+// kube.CheckConfigValue for the Flink version in the string attribute at flinkVersion, and
+// points an error at the offending key.
+func FlinkConfigurationFitsVersion(flinkVersion, configuration path.Path) resource.ConfigValidator {
+	return configFitsVersion{flinkVersion: flinkVersion, configuration: configuration}
+}
+
+func (v configFitsVersion) Description(context.Context) string {
+	return "flink_configuration values must fit the configuration file of flink_version (no '#' or line breaks before Flink 1.19)"
+}
+func (v configFitsVersion) MarkdownDescription(ctx context.Context) string { return v.Description(ctx) }
+
+func (v configFitsVersion) ValidateResource(ctx context.Context, req resource.ValidateConfigRequest, resp *resource.ValidateConfigResponse) {
+	var version types.String
+	var cfg types.Map
+	resp.Diagnostics.Append(req.Config.GetAttribute(ctx, v.flinkVersion, &version)...)
+	resp.Diagnostics.Append(req.Config.GetAttribute(ctx, v.configuration, &cfg)...)
+	if resp.Diagnostics.HasError() || version.IsNull() || version.IsUnknown() || cfg.IsNull() || cfg.IsUnknown() {
+		return
+	}
+	fv, err := kube.ParseFlinkVersion(version.ValueString())
+	if err != nil {
+		return // flink_version's own validator reports it
+	}
+	for key, elem := range cfg.Elements() {
+		val, ok := elem.(types.String)
+		if !ok || val.IsNull() || val.IsUnknown() {
+			continue
+		}
+		if err := kube.CheckConfigValue(fv, key, val.ValueString()); err != nil {
+			resp.Diagnostics.AddAttributeError(v.configuration.AtMapKey(key), "Flink configuration value not possible in "+
+				fv.ConfigFileName(), err.Error())
+		}
+	}
+}
+
+// EnvVarName accepts a name Kubernetes allows for a container environment variable. The
+// renderer sets no variables of its own, so no name is reserved.
+func EnvVarName() validator.String {
+	return String("environment variable name", CheckEnvVarName)
+}
+
+// CheckEnvVarName is EnvVarName's rule.
+func CheckEnvVarName(name string) error {
+	if errs := validation.IsEnvVarName(name); len(errs) > 0 {
+		return fmt.Errorf("%q is not a valid environment variable name: %s; use e.g. JAVA_TOOL_OPTIONS or AWS_REGION",
+			name, strings.Join(errs, "; "))
+	}
+	return nil
+}
+
+// ImageReference accepts a container image reference such as flink:1.20.1-java17.
+func ImageReference() validator.String {
+	return String("container image", CheckImageReference)
+}
+
+// CheckImageReference is ImageReference's rule: a named reference (Docker Hub short names
+// allowed) with an optional tag and digest. A bare digest names no repository to pull from.
+func CheckImageReference(image string) error {
+	if _, err := reference.ParseNormalizedNamed(image); err != nil {
+		return fmt.Errorf("%q is not a container image reference (%v); use e.g. flink:1.20.1-java17, "+
+			"registry.example.com/team/orders-job:1.4.2 or registry.example.com/team/orders-job@sha256:<64 hex digits>", image, err)
+	}
+	return nil
+}
+
+// savepointSchemes are the file systems Flink (with its bundled or Hadoop file system
+// plugins) can write savepoints to.
+var savepointSchemes = []string{"s3", "s3a", "s3p", "gs", "abfs", "abfss", "wasb", "wasbs", "oss", "hdfs", "viewfs", "file"}
+
+const savepointDirExample = "e.g. s3://bucket/savepoints/orders, gs://bucket/savepoints/orders or file:///mnt/shared/savepoints"
+
+// SavepointDirectory accepts an absolute URI of a directory Flink can write savepoints to.
+func SavepointDirectory() validator.String {
+	return String("savepoint directory", CheckSavepointDirectory)
+}
+
+// CheckSavepointDirectory is SavepointDirectory's rule. A path without a scheme is refused
+// because Flink resolves it on the JobManager's local disk, which is lost with the pod.
+func CheckSavepointDirectory(dir string) error {
+	u, err := url.Parse(dir)
+	if err != nil {
+		return fmt.Errorf("%q is not a URI: %v; use %s", dir, err, savepointDirExample)
+	}
+	if u.Scheme == "" {
+		return fmt.Errorf("%q has no scheme, so Flink would write savepoints to the pod's local disk, which is lost with "+
+			"the pod; use a shared file system, %s", dir, savepointDirExample)
+	}
+	if !slices.Contains(savepointSchemes, u.Scheme) {
+		return fmt.Errorf("scheme %q of %q is not a file system Flink writes savepoints to; use one of %s (%s)",
+			u.Scheme, dir, strings.Join(savepointSchemes, ", "), savepointDirExample)
+	}
+	// url.Parse lowers the scheme, Flink's file system lookup does not.
+	if !strings.HasPrefix(dir, u.Scheme+":") {
+		return fmt.Errorf("%q: write the scheme in lower case, %s:", dir, u.Scheme)
+	}
+	if u.Opaque != "" {
+		return fmt.Errorf("%q is not an absolute URI; write %s:// followed by the location, %s", dir, u.Scheme, savepointDirExample)
+	}
+	if u.RawQuery != "" || u.ForceQuery || u.Fragment != "" || strings.Contains(dir, "#") {
+		return fmt.Errorf("%q has a query or fragment ('?' or '#'); a savepoint directory is a plain path, %s", dir, savepointDirExample)
+	}
+	switch u.Scheme {
+	case "file":
+		if u.Host != "" && u.Host != "localhost" {
+			return fmt.Errorf("%q names host %q; a local or mounted directory is file:///path (three slashes)", dir, u.Host)
+		}
+		fallthrough
+	case "hdfs", "viewfs":
+		if !strings.HasPrefix(u.Path, "/") {
+			return fmt.Errorf("%q names no directory; give an absolute path, e.g. %s:///flink/savepoints", dir, u.Scheme)
+		}
+	case "abfs", "abfss", "wasb", "wasbs":
+		if u.User == nil || u.User.Username() == "" || u.Host == "" {
+			return fmt.Errorf("%q names no container and account; use %s://container@account.dfs.core.windows.net/savepoints",
+				dir, u.Scheme)
+		}
+	default:
+		if u.Host == "" {
+			return fmt.Errorf("%q names no bucket; use %s://bucket/savepoints", dir, u.Scheme)
+		}
+	}
+	for _, seg := range strings.Split(u.Path, "/") {
+		if seg == "." || seg == ".." {
+			return fmt.Errorf("%q contains %q; give the directory without relative segments", dir, seg)
+		}
+	}
+	return nil
+}
+
 // CheckLabelKey accepts a Kubernetes label key such as team or example.com/team.
 func CheckLabelKey(key string) error {
 	if errs := validation.IsQualifiedName(key); len(errs) > 0 {
 		return fmt.Errorf("%q is not a valid label key: %s", key, strings.Join(errs, "; "))
+	}
+	return nil
+}
+
+// CheckLabelValue accepts a Kubernetes label value (at most 63 characters, alphanumerics
+// with - _ . inside, or empty).
+func CheckLabelValue(value string) error {
+	if errs := validation.IsValidLabelValue(value); len(errs) > 0 {
+		return fmt.Errorf("%q is not a valid label value: %s; put free text in annotations instead", value, strings.Join(errs, "; "))
+	}
+	return nil
+}
+
+// CheckAnnotationKey accepts a Kubernetes annotation key such as example.com/owner; the API
+// server checks it in lower case, so upper-case prefixes pass.
+func CheckAnnotationKey(key string) error {
+	if errs := validation.IsQualifiedName(strings.ToLower(key)); len(errs) > 0 {
+		return fmt.Errorf("%q is not a valid annotation key: %s", key, strings.Join(errs, "; "))
 	}
 	return nil
 }

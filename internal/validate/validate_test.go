@@ -57,7 +57,8 @@ func TestOwnedConfigKey(t *testing.T) {
 		"rest.port":                                "addresses and ports",
 		"execution.savepoint.path":                 "restore path",
 		"execution.state-recovery.path":            "restore path",
-		"high-availability.storageDir":             "Kubernetes HA",
+		"high-availability.storageDir":             "reserved: the provider will configure Kubernetes HA",
+		"kubernetes.cluster-id":                    "reserved: the provider will configure Kubernetes HA",
 		"taskmanager.memory.process.size":          "task_manager.memory",
 		"taskmanager.numberOfTaskSlots":            "task_slots",
 		"execution.shutdown-on-application-finish": "stay up",
@@ -66,6 +67,19 @@ func TestOwnedConfigKey(t *testing.T) {
 		got := OwnedConfigKey(key)
 		if want == "" && got != "" || want != "" && !strings.Contains(got, want) {
 			t.Errorf("OwnedConfigKey(%q) = %q, want mention of %q", key, got, want)
+		}
+	}
+}
+
+// The provider does not configure HA yet, so the HA message must not claim that it does.
+func TestOwnedConfigKey_haKeysDoNotClaimTheProviderSetsThem(t *testing.T) {
+	for _, key := range []string{"high-availability", "high-availability.type", "high-availability.storageDir"} {
+		got := OwnedConfigKey(key)
+		if strings.Contains(got, "is set by the provider") || strings.Contains(got, "is configured by the provider") {
+			t.Errorf("OwnedConfigKey(%q) = %q: claims the provider configures HA today", key, got)
+		}
+		if !strings.Contains(got, "not available through flink_configuration") {
+			t.Errorf("OwnedConfigKey(%q) = %q: does not say HA is unavailable for now", key, got)
 		}
 	}
 }

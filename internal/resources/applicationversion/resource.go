@@ -17,13 +17,15 @@ import (
 	"github.com/flinkplatform/terraform-provider-flink/internal/kube"
 	"github.com/flinkplatform/terraform-provider-flink/internal/lifecycle"
 	"github.com/flinkplatform/terraform-provider-flink/internal/resources/common"
+	"github.com/flinkplatform/terraform-provider-flink/internal/validate"
 )
 
 var (
-	_ resource.ResourceWithConfigure      = &versionResource{}
-	_ resource.ResourceWithImportState    = &versionResource{}
-	_ resource.ResourceWithModifyPlan     = &versionResource{}
-	_ resource.ResourceWithValidateConfig = &versionResource{}
+	_ resource.ResourceWithConfigure        = &versionResource{}
+	_ resource.ResourceWithImportState      = &versionResource{}
+	_ resource.ResourceWithModifyPlan       = &versionResource{}
+	_ resource.ResourceWithValidateConfig   = &versionResource{}
+	_ resource.ResourceWithConfigValidators = &versionResource{}
 )
 
 // NewResource is the constructor the provider registers.
@@ -43,6 +45,13 @@ func (r *versionResource) Schema(_ context.Context, _ resource.SchemaRequest, re
 
 func (r *versionResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
 	r.platform = common.PlatformFrom(req.ProviderData, &resp.Diagnostics)
+}
+
+// ConfigValidators check rules that need more than one attribute.
+func (r *versionResource) ConfigValidators(context.Context) []resource.ConfigValidator {
+	return []resource.ConfigValidator{
+		validate.FlinkConfigurationFitsVersion(path.Root("flink_version"), path.Root("flink_configuration")),
+	}
 }
 
 // ValidateConfig catches a parallelism the TaskManagers cannot host before anything runs.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"regexp"
+	"strings"
 	"testing"
 
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
@@ -116,24 +117,44 @@ data "flink_application_version" "read" {
 }
 
 // TestAccApplicationVersion_badInput: each bad value is rejected at plan time, naming the
-// attribute and the reason.
+// attribute and the reason. Every input the renderer would refuse during an upgrade, after
+// the old job was stopped, is among them. A want pattern may contain \s+ and (?s:.*);
+// spaces in it match any whitespace, since the CLI wraps long messages.
 func TestAccApplicationVersion_badInput(t *testing.T) {
 	ns := acctest.Namespace(t)
+	const checkpointing = `"execution.checkpointing.interval" = "30s"`
+	legacy := replace(validBody, `flink_version = "1.20"`, `flink_version = "1.18"`)
 	cases := map[string]struct {
 		body string
 		want string
 	}{
 		"memory":           {validBody + `  task_manager = { memory = "12 bananas" }`, `invalid memory size "12 bananas"`},
 		"zero memory":      {validBody + `  job_manager = { memory = "0m" }`, `invalid memory size "0m": must be greater than zero`},
-		"cpu":              {validBody + `  task_manager = { cpu = 0 }`, `value must be at least 0.001`},
+		"cpu":              {validBody + `  task_manager = { cpu = 0 }`, `Invalid CPU cores(?s:.*)invalid cpu 0: must be greater than 0 cores`},
+		"cpu too large":    {validBody + `  job_manager = { cpu = 1e16 }`, `Invalid CPU cores(?s:.*)too large`},
 		"parallelism":      {validBody + `  parallelism = 0`, `parallelism value must be at least 1`},
 		"slots":            {validBody + `  parallelism = 8`, `parallelism 8 needs 8 task slots`},
 		"flink version":    {replace(validBody, `flink_version = "1.20"`, `flink_version = "1.12"`), `Flink "1.12" is not supported`},
 		"jar scheme":       {replace(validBody, `local:///opt/flink/usrlib/orders.jar`, `ftp://host/orders.jar`), `scheme "ftp"`},
 		"class name":       {replace(validBody, `com.example.orders.OrdersJob`, `com.example.1Orders Job`), `not a Java class name`},
-		"owned config key": {replace(validBody, `"execution.checkpointing.interval" = "30s"`, `"rest.port" = "9999"`), `"rest.port" is set by the provider`},
-		"restore path key": {replace(validBody, `"execution.checkpointing.interval" = "30s"`, `"execution.savepoint.path" = "s3://b/sp"`), `execution.savepoint.path`},
-		"ha key":           {replace(validBody, `"execution.checkpointing.interval" = "30s"`, `"high-availability.type" = "zookeeper"`), `Kubernetes HA is configured\s+by the provider`},
+		"owned config key": {replace(validBody, checkpointing, `"rest.port" = "9999"`), `"rest.port" is set by the provider`},
+		"restore path key": {replace(validBody, checkpointing, `"execution.savepoint.path" = "s3://b/sp"`), `execution.savepoint.path`},
+		"ha key": {replace(validBody, checkpointing, `"high-availability.type" = "zookeeper"`),
+			`"high-availability.type" is reserved: the provider will configure Kubernetes HA itself in a later release`},
+		// The review's reproduction: the key used to pass plan and fail in the renderer.
+		"config key with space": {replace(validBody, checkpointing, checkpointing+"\n    \"s3.access key\" = \"AKIA\""),
+			`Invalid Flink configuration key(?s:.*)"s3.access key" = "AKIA"(?s:.*)flink_configuration key "s3.access key" is invalid`},
+		"config key with colon": {replace(validBody, checkpointing, `"state.backend:type" = "rocksdb"`), `flink_configuration key "state.backend:type" is invalid`},
+		"null config value":     {replace(validBody, checkpointing, `"state.backend.type" = null`), `Null Map Value`},
+		"hash in flink-conf.yaml value": {replace(legacy, checkpointing, checkpointing+"\n    \"metrics.scope.jm\" = \"flink#jm\""),
+			`flink-conf.yaml(?s:.*)"metrics.scope.jm" = "flink#jm"(?s:.*)the value contains '#'(?s:.*)flink_version 1.19 or later`},
+		"line break in flink-conf.yaml value": {replace(legacy, checkpointing, `"env.java.opts.all" = "-Da=1\n-Db=2"`),
+			`the value contains a line break, which flink-conf.yaml \(Flink < 1.19\) cannot hold`},
+		"env name":        {validBody + `  env = { "1PASSWORD_TOKEN" = "x" }`, `Invalid environment variable name(?s:.*)"1PASSWORD_TOKEN" is not a valid environment variable name`},
+		"env name space":  {validBody + `  env = { "MY VAR" = "x" }`, `"MY VAR" is not a valid environment variable name`},
+		"image uppercase": {replace(validBody, `image         = "flink:1.20.1"`, `image         = "Flink:1.20.1"`), `"Flink:1.20.1" is not a container image reference(?s:.*)e.g. flink:1.20.1-java17`},
+		"image empty":     {replace(validBody, `image         = "flink:1.20.1"`, `image         = ""`), `"" is not a container image reference`},
+		"image url":       {replace(validBody, `image         = "flink:1.20.1"`, `image         = "https://ghcr.io/acme/orders:1"`), `is not a container image reference`},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -142,11 +163,23 @@ func TestAccApplicationVersion_badInput(t *testing.T) {
 				Steps: []resource.TestStep{{
 					Config:      versionConfig(t, ns, tc.body),
 					PlanOnly:    true,
-					ExpectError: regexp.MustCompile(tc.want),
+					ExpectError: regexp.MustCompile(strings.ReplaceAll(tc.want, " ", `\s+`)),
 				}},
 			})
 		})
 	}
+	// The same values are fine where the configuration file can hold them, so the rule is
+	// about flink-conf.yaml, not about the characters.
+	t.Run("hash and line break in config.yaml value", func(t *testing.T) {
+		resource.Test(t, resource.TestCase{
+			ProtoV6ProviderFactories: providertest.Factories,
+			Steps: []resource.TestStep{{
+				Config:             versionConfig(t, ns, replace(validBody, checkpointing, `"metrics.scope.jm" = "flink#jm\nx"`)),
+				PlanOnly:           true,
+				ExpectNonEmptyPlan: true,
+			}},
+		})
+	})
 	t.Run("application name", func(t *testing.T) {
 		resource.Test(t, resource.TestCase{
 			ProtoV6ProviderFactories: providertest.Factories,

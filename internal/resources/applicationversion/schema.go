@@ -1,7 +1,6 @@
 package applicationversion
 
 import (
-	"github.com/hashicorp/terraform-plugin-framework-validators/float64validator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/mapvalidator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
@@ -82,10 +81,11 @@ func resourceSchema() schema.Schema {
 				PlanModifiers:       replace,
 			},
 			"image": schema.StringAttribute{
-				Required:            true,
-				MarkdownDescription: "Container image with Flink and the job, e.g. `flink:1.20.1-java17`.",
-				Validators:          []validator.String{stringvalidator.LengthAtLeast(1)},
-				PlanModifiers:       replace,
+				Required: true,
+				MarkdownDescription: "Container image with Flink and the job, e.g. `flink:1.20.1-java17` or " +
+					"`registry.example.com/team/orders-job:1.4.2` (optionally pinned with `@sha256:…`). Must be a valid image reference.",
+				Validators:    []validator.String{validate.ImageReference()},
+				PlanModifiers: replace,
 			},
 			"image_pull_policy": schema.StringAttribute{
 				Optional: true, Computed: true,
@@ -128,8 +128,15 @@ func resourceSchema() schema.Schema {
 			"flink_configuration": schema.MapAttribute{
 				Optional: true, ElementType: types.StringType,
 				MarkdownDescription: "Flink configuration (`state.backend.type`, `execution.checkpointing.interval` …). " +
-					"Keys the provider sets itself (ports, addresses, restore path, HA, memory and slots) are rejected.",
-				Validators:    []validator.Map{validate.FlinkConfigurationKeys(), mapvalidator.KeysAre(stringvalidator.LengthAtLeast(1))},
+					"Keys may contain letters, digits and `. _ - $ / + @` (starting with a letter, digit, `_` or `$`). " +
+					"Keys the provider sets itself (ports, addresses, restore path, memory and slots) are rejected, and so are " +
+					"`high-availability*` and `kubernetes.cluster-id`, reserved for the Kubernetes HA the provider will configure " +
+					"in a later release. With `flink_version` 1.18 (`flink-conf.yaml`) a value may not contain `#` or a line break.",
+				Validators: []validator.Map{
+					validate.FlinkConfigurationKeys(),
+					mapvalidator.KeysAre(validate.FlinkConfigurationKey()),
+					mapvalidator.NoNullValues(),
+				},
 				PlanModifiers: []planmodifier.Map{mapplanmodifier.RequiresReplace()},
 			},
 			"job_manager": schema.SingleNestedAttribute{
@@ -166,8 +173,10 @@ func resourceSchema() schema.Schema {
 			},
 			"env": schema.MapAttribute{
 				Optional: true, ElementType: types.StringType,
-				MarkdownDescription: "Environment variables of the Flink containers.",
-				PlanModifiers:       []planmodifier.Map{mapplanmodifier.RequiresReplace()},
+				MarkdownDescription: "Environment variables of the Flink containers. Names follow Kubernetes' rule: letters, " +
+					"digits, `_`, `-` and `.`, not starting with a digit.",
+				Validators:    []validator.Map{mapvalidator.KeysAre(validate.EnvVarName()), mapvalidator.NoNullValues()},
+				PlanModifiers: []planmodifier.Map{mapplanmodifier.RequiresReplace()},
 			},
 			"log_configuration": schema.StringAttribute{
 				Optional:            true,
@@ -181,8 +190,8 @@ func resourceSchema() schema.Schema {
 func cpuAttribute() schema.Float64Attribute {
 	return schema.Float64Attribute{
 		Optional: true, Computed: true, Default: float64default.StaticFloat64(defaultCPU),
-		MarkdownDescription: "CPU cores (request and limit), e.g. 0.5.",
-		Validators:          []validator.Float64{float64validator.AtLeast(0.001)},
+		MarkdownDescription: "CPU cores (request and limit), e.g. 0.5; rounded to whole millicores, so at least 0.001.",
+		Validators:          []validator.Float64{validate.CPU()},
 	}
 }
 

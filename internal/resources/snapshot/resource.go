@@ -95,8 +95,10 @@ func (r *snapshotResource) Schema(ctx context.Context, _ resource.SchemaRequest,
 				Validators:          []validator.String{validate.DNSLabel(63)},
 				PlanModifiers:       []planmodifier.String{stringplanmodifier.RequiresReplaceIfConfigured(), stringplanmodifier.UseStateForUnknown()}},
 			"path": schema.StringAttribute{Optional: true, Computed: true,
-				MarkdownDescription: "Set to adopt an existing savepoint or retained checkpoint (a Flink path inside the provider's " +
-					"`snapshot_storage_url`); otherwise the path of the savepoint taken or copied.",
+				MarkdownDescription: "Set to adopt an existing savepoint or retained checkpoint: its directory as an absolute URI " +
+					"inside the provider's `snapshot_storage_url`, e.g. `s3://bucket/savepoints/orders/savepoint-1a2b3c-0123456789ab` " +
+					"(a path without a scheme is rejected). Otherwise the path of the savepoint taken or copied.",
+				Validators:    []validator.String{validate.SavepointDirectory()},
 				PlanModifiers: []planmodifier.String{stringplanmodifier.RequiresReplaceIfConfigured(), stringplanmodifier.UseStateForUnknown()}},
 			"source_snapshot_id": schema.StringAttribute{Optional: true, PlanModifiers: replace,
 				MarkdownDescription: "Copy this snapshot (`namespace/name`) to `destination_url`."},

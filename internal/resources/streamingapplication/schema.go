@@ -125,12 +125,18 @@ func resourceSchema(ctx context.Context) schema.Schema {
 			},
 			"labels": schema.MapAttribute{
 				Optional: true, ElementType: types.StringType,
-				MarkdownDescription: "Labels put on every Kubernetes object of the application. Changing them restarts nothing.",
-				Validators:          []validator.Map{mapvalidator.KeysAre(validate.String("label key", validate.CheckLabelKey))},
+				MarkdownDescription: "Labels put on every Kubernetes object of the application. Changing them restarts nothing. " +
+					"Keys and values follow Kubernetes' label syntax (values: at most 63 characters, alphanumerics with `-`, `_`, `.` inside).",
+				Validators: []validator.Map{
+					mapvalidator.KeysAre(validate.String("label key", validate.CheckLabelKey)),
+					mapvalidator.ValueStringsAre(validate.String("label value", validate.CheckLabelValue)),
+				},
 			},
 			"annotations": schema.MapAttribute{
 				Optional: true, ElementType: types.StringType,
-				MarkdownDescription: "Annotations put on every Kubernetes object of the application. Changing them restarts nothing.",
+				MarkdownDescription: "Annotations put on every Kubernetes object of the application. Changing them restarts nothing. " +
+					"Keys follow Kubernetes' syntax, e.g. `owner` or `example.com/owner`.",
+				Validators: []validator.Map{mapvalidator.KeysAre(validate.String("annotation key", validate.CheckAnnotationKey))},
 			},
 			"job_id": schema.StringAttribute{Computed: true, PlanModifiers: keep,
 				MarkdownDescription: "Flink job id of the current deployment (fixed per deployment)."},
@@ -220,8 +226,11 @@ func resourceSchema(ctx context.Context) schema.Schema {
 				},
 			},
 			"savepoint_directory": schema.StringAttribute{Optional: true,
-				MarkdownDescription: "Where Flink writes this application's savepoints (a Flink path such as `s3://bucket/savepoints/orders`). " +
-					"Default: `<snapshot_storage_url>/<namespace>/<name>`."},
+				MarkdownDescription: "Where Flink writes this application's savepoints: an absolute URI of a file system Flink can " +
+					"write to (`s3://`, `s3a://`, `s3p://`, `gs://`, `abfs[s]://`, `wasb[s]://`, `oss://`, `hdfs://`, `viewfs://` or " +
+					"`file:///` on a shared mount), e.g. `s3://bucket/savepoints/orders`. A path without a scheme is rejected: Flink " +
+					"would write it to the pod's local disk, which is lost with the pod. Default: `<snapshot_storage_url>/<namespace>/<name>`.",
+				Validators: []validator.String{validate.SavepointDirectory()}},
 			"savepoint_timeout": schema.StringAttribute{Optional: true, Computed: true, Default: stringdefault.StaticString("10m"),
 				MarkdownDescription: "How long a savepoint may take (default `10m`). If it takes longer the job keeps running, and the " +
 					"next apply asks Flink about the same savepoint before doing anything else.",
