@@ -32,11 +32,27 @@ func (c *Cluster) serve(w http.ResponseWriter, r *http.Request, path string) {
 			return
 		}
 	}
-	if status, ok := c.faults.take(r.Method, path); ok {
-		if status == 0 {
+	if rule, ok := c.faults.take(r.Method, path); ok {
+		switch rule.kind {
+		case faultAbort:
 			panic(http.ErrAbortHandler)
+		case faultHang:
+			select {
+			case <-r.Context().Done():
+				return
+			case <-c.done:
+				panic(http.ErrAbortHandler)
+			}
+		case faultRespond:
+			if rule.contentType != "" {
+				w.Header().Set("Content-Type", rule.contentType)
+			}
+			w.Header().Set("Content-Length", strconv.Itoa(len(rule.body)))
+			w.WriteHeader(rule.status)
+			_, _ = io.WriteString(w, rule.body)
+		default:
+			writeErrors(w, rule.status, injectedErrors(rule.status, path)...)
 		}
-		writeErrors(w, status, injectedErrors(status, path)...)
 		return
 	}
 
@@ -180,9 +196,21 @@ func parseIDParam(w http.ResponseWriter, name, raw string) (string, bool) {
 }
 
 func writeJobNotFound(w http.ResponseWriter, jobID string) {
-	writeErrors(w, http.StatusNotFound, stackTrace(
+	writeErrors(w, http.StatusNotFound, jobNotFound(jobID))
+}
+
+// jobNotFound is the errors entry of Flink's 404 for a job it does not know.
+func jobNotFound(jobID string) string {
+	return stackTrace(
 		"org.apache.flink.runtime.rest.NotFoundException: Job "+jobID+" not found",
-		"org.apache.flink.runtime.messages.FlinkJobNotFoundException: Could not find Flink job ("+jobID+")"))
+		"org.apache.flink.runtime.messages.FlinkJobNotFoundException: Could not find Flink job ("+jobID+")")
+}
+
+// operationNotFound is the errors entry of Flink's 404 for a savepoint trigger it does not
+// know (never triggered, or forgotten after rest.async.store-duration or a restart).
+func operationNotFound(jobID, triggerID string) string {
+	return stackTrace(fmt.Sprintf(
+		"org.apache.flink.runtime.rest.NotFoundException: Operation not found under key: AsynchronousJobOperationKey{triggerId=%s, jobId=%s}", triggerID, jobID))
 }
 
 // writeServerError answers like Flink does for an exception no handler maps: 500 with
@@ -762,8 +790,7 @@ func asyncJSON(op *operation, withLocation bool) map[string]any {
 func (c *Cluster) savepointStatusLocked(w http.ResponseWriter, jobID, triggerID string) {
 	op, ok := c.savepoints[jobID+"/"+triggerID]
 	if !ok {
-		writeErrors(w, http.StatusNotFound, stackTrace(fmt.Sprintf(
-			"org.apache.flink.runtime.rest.NotFoundException: Operation not found under key: AsynchronousJobOperationKey{triggerId=%s, jobId=%s}", triggerID, jobID)))
+		writeErrors(w, http.StatusNotFound, operationNotFound(jobID, triggerID))
 		return
 	}
 	writeJSON(w, http.StatusOK, asyncJSON(op, true))
