@@ -24,7 +24,7 @@ import (
 	"unicode/utf8"
 )
 
-// DefaultTimeout bounds every request of a Client built with a nil *http.Client.
+// DefaultTimeout bounds every request of a Client unless WithRequestTimeout says otherwise.
 const DefaultTimeout = 30 * time.Second
 
 // maxResponseBytes bounds how much of a response body is read.
@@ -36,11 +36,23 @@ type Client struct {
 	base    *url.URL
 	baseErr error
 	hc      *http.Client
+	timeout time.Duration
 	hint    string
 }
 
 // Option configures a Client built by New.
 type Option func(*Client)
+
+// WithRequestTimeout bounds each request (sending it and reading the whole answer) to d;
+// d <= 0 keeps DefaultTimeout. The bound applies whatever the http.Client's own Timeout,
+// so a stuck JobManager cannot hang a caller whose context has no deadline.
+func WithRequestTimeout(d time.Duration) Option {
+	return func(c *Client) {
+		if d > 0 {
+			c.timeout = d
+		}
+	}
+}
 
 // WithAccessHint sets the next step that errors suggest when the REST URL does not reach
 // Flink's REST API (a 404 from an ingress or the Kubernetes API server, or a path Flink has
@@ -51,13 +63,14 @@ func WithAccessHint(hint string) Option {
 }
 
 // New returns a client for the JobManager at baseURL. cluster is a human-readable name
-// such as "namespace/app" that prefixes every error. A nil httpClient is replaced by one
-// with DefaultTimeout. An unparsable baseURL is reported by every call.
+// such as "namespace/app" that prefixes every error. A nil httpClient is replaced by a
+// default one; every request is bounded by DefaultTimeout unless an option says otherwise.
+// An unparsable baseURL is reported by every call.
 func New(cluster string, baseURL string, httpClient *http.Client, opts ...Option) *Client {
 	if httpClient == nil {
-		httpClient = &http.Client{Timeout: DefaultTimeout}
+		httpClient = &http.Client{}
 	}
-	c := &Client{cluster: cluster, hc: httpClient}
+	c := &Client{cluster: cluster, hc: httpClient, timeout: DefaultTimeout}
 	u, err := url.Parse(strings.TrimSpace(baseURL))
 	switch {
 	case err != nil:
@@ -78,6 +91,9 @@ func New(cluster string, baseURL string, httpClient *http.Client, opts ...Option
 	}
 	return c
 }
+
+// RequestTimeout returns the bound of each request.
+func (c *Client) RequestTimeout() time.Duration { return c.timeout }
 
 // Cluster returns the human-readable cluster name used in errors.
 func (c *Client) Cluster() string { return c.cluster }
@@ -117,7 +133,8 @@ func pathf(format string, segments ...string) string {
 }
 
 // do sends one request. body, when non-nil, is sent as JSON; out, when non-nil, receives
-// the decoded JSON response. Any 2xx status is success.
+// the decoded JSON response. Any 2xx status is success. The request, answer included, is
+// bounded by the client's request timeout.
 func (c *Client) do(ctx context.Context, method, path string, query url.Values, body, out any) error {
 	displayPath := path
 	if p, err := url.PathUnescape(path); err == nil {
@@ -137,7 +154,17 @@ func (c *Client) do(ctx context.Context, method, path string, query url.Values, 
 		}
 		rd = bytes.NewReader(data)
 	}
-	req, err := http.NewRequestWithContext(ctx, method, c.endpoint(path, query), rd)
+	reqCtx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
+	// Our own deadline, not the caller's context, ended the request: say so, and keep it
+	// retryable even when the caller's context ends right after.
+	timedOut := func(err error) error {
+		if ctx.Err() == nil && errors.Is(reqCtx.Err(), context.DeadlineExceeded) {
+			return &RequestTimeoutError{After: c.timeout}
+		}
+		return err
+	}
+	req, err := http.NewRequestWithContext(reqCtx, method, c.endpoint(path, query), rd)
 	if err != nil {
 		return transportErr(err)
 	}
@@ -147,12 +174,12 @@ func (c *Client) do(ctx context.Context, method, path string, query url.Values, 
 	}
 	resp, err := c.hc.Do(req)
 	if err != nil {
-		return transportErr(unwrapURLError(err))
+		return transportErr(timedOut(unwrapURLError(err)))
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes))
 	if err != nil {
-		return transportErr(fmt.Errorf("reading response: %w", err))
+		return transportErr(timedOut(fmt.Errorf("reading response: %w", err)))
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		from, messages := errorMessages(data)

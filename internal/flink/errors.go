@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"strings"
 	"syscall"
+	"time"
 )
 
 // AnswerSource says what sent an error answer: Flink's REST API, the Kubernetes API server
@@ -182,6 +183,23 @@ func (e *TransportError) Error() string {
 
 func (e *TransportError) Unwrap() error { return e.Err }
 
+// RequestTimeoutError is a request that got no complete answer within the client's request
+// timeout (WithRequestTimeout) while the caller's context was still live. It is retryable:
+// a JobManager busy with a long GC pause or a leader change may answer the next request.
+type RequestTimeoutError struct {
+	After time.Duration
+}
+
+func (e *RequestTimeoutError) Error() string {
+	return fmt.Sprintf("no answer within %s from the JobManager; it may be overloaded or stuck", e.After)
+}
+
+// Timeout marks the error as a timeout for net.Error-style checks.
+func (e *RequestTimeoutError) Timeout() bool { return true }
+
+// Unwrap lets errors.Is(err, context.DeadlineExceeded) hold, as for any other timeout.
+func (e *RequestTimeoutError) Unwrap() error { return context.DeadlineExceeded }
+
 // notFoundMessages are Flink's words for a job or an asynchronous operation it does not know:
 // "Job <id> not found" (NotFoundException of the job handlers), "Could not find Flink job
 // (<id>)" (FlinkJobNotFoundException), "Job could not be found." (cancellation) and
@@ -223,7 +241,8 @@ func IsNotFound(err error) bool {
 // IsRetryable reports whether repeating the request may succeed: 5xx answers (except 501
 // and 500s that carry a deterministic failure such as UnsupportedOperationException or
 // FlinkJobNotFoundException), 408 and 429, refused, reset or dropped connections, and
-// timeouts. A cancelled context is not retryable.
+// timeouts, the client's own request timeout (RequestTimeoutError) included. A cancelled
+// context is not retryable.
 func IsRetryable(err error) bool {
 	if err == nil {
 		return false
@@ -240,6 +259,10 @@ func IsRetryable(err error) bool {
 		default:
 			return code >= 500 && code <= 599
 		}
+	}
+	var timeout *RequestTimeoutError
+	if errors.As(err, &timeout) {
+		return true
 	}
 	if errors.Is(err, context.Canceled) {
 		return false
