@@ -200,17 +200,23 @@ func (e *RequestTimeoutError) Timeout() bool { return true }
 // Unwrap lets errors.Is(err, context.DeadlineExceeded) hold, as for any other timeout.
 func (e *RequestTimeoutError) Unwrap() error { return context.DeadlineExceeded }
 
-// notFoundMessages are Flink's words for a job or an asynchronous operation it does not know:
-// "Job <id> not found" (NotFoundException of the job handlers), "Could not find Flink job
-// (<id>)" (FlinkJobNotFoundException), "Job could not be found." (cancellation) and
-// "Operation not found under key: ..." (an unknown or expired savepoint trigger).
-var notFoundMessages = regexp.MustCompile(`\bJob \S+ not found\b|Could not find Flink job \(|FlinkJobNotFoundException|Job could not be found\.|Operation not found under key`)
+// notFoundMessages are Flink's words (checked against real Flink by the contract suite) for
+// a job or an asynchronous operation it does not know: "Job <id> not found" (job handlers),
+// "Could not find Flink job (<id>)" (FlinkJobNotFoundException), "Job could not be found."
+// (cancellation), "There is no savepoint operation with triggerId=..." (an unknown or expired
+// savepoint trigger) and "Operation not found under key: ..." (savepoint disposal).
+var notFoundMessages = regexp.MustCompile(`\bJob \S+ not found\b|Could not find Flink job \(|FlinkJobNotFoundException|` +
+	`Job could not be found\.|There is no savepoint operation with triggerId=|Operation not found under key`)
 
-// routeNotFound reports Flink's answer for a path it has no REST handler for:
-// "Not found: /the/path" (a wrong base path, or a REST API of another Flink version).
+// routeNotFound reports Flink's answer for a path it has no REST handler for (a wrong base
+// path, or a REST API of another Flink version): "Unable to load requested file /the/path."
+// from the web UI's static files for a GET, "Not found: /the/path" for other methods.
 func (e *APIError) routeNotFound() bool {
-	return e.From == FromFlink && e.StatusCode == http.StatusNotFound &&
-		len(e.Messages) == 1 && strings.HasPrefix(e.Messages[0], "Not found: ")
+	if e.From != FromFlink || e.StatusCode != http.StatusNotFound || len(e.Messages) != 1 {
+		return false
+	}
+	m := e.Messages[0]
+	return strings.HasPrefix(m, "Not found: ") || strings.HasPrefix(m, "Unable to load requested file ")
 }
 
 // IsNotFound reports whether err is Flink's own word that the requested job or savepoint

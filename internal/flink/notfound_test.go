@@ -27,6 +27,10 @@ func TestOnlyFlinksOwnNotFoundIsNotFound(t *testing.T) {
 		_, err := c.SavepointStatus(ctx, jobID, triggerID)
 		return err
 	}
+	disposalStatus := func(ctx context.Context, c *Client) error {
+		_, err := c.DisposalStatus(ctx, triggerID)
+		return err
+	}
 	flinkErrors := func(msgs ...string) string {
 		data := `{"errors":[`
 		for i, m := range msgs {
@@ -61,15 +65,27 @@ func TestOnlyFlinksOwnNotFoundIsNotFound(t *testing.T) {
 		},
 		{
 			name: "flink: unknown savepoint trigger", call: savepointStatus, status: 404, contentType: "application/json; charset=UTF-8",
-			body:     flinkErrors("org.apache.flink.runtime.rest.NotFoundException: Operation not found under key: AsynchronousJobOperationKey{triggerId=" + triggerID + ", jobId=" + jobID + "}\n\tat x"),
+			body:     flinkErrors("org.apache.flink.runtime.rest.handler.RestHandlerException: There is no savepoint operation with triggerId=" + triggerID + " for job " + jobID + ".\n\tat org.apache.flink.runtime.rest.handler.job.savepoints.SavepointHandlers$SavepointStatusHandler.maybeCreateNotFoundError(SavepointHandlers.java:325)\n"),
 			wantFrom: FromFlink, wantNotFound: true,
-			wantErr: "flink cluster ns/app: GET /jobs/" + jobID + "/savepoints/" + triggerID + ": 404 Not Found: Operation not found under key: AsynchronousJobOperationKey{triggerId=" + triggerID + ", jobId=" + jobID + "}",
+			wantErr: "flink cluster ns/app: GET /jobs/" + jobID + "/savepoints/" + triggerID + ": 404 Not Found: There is no savepoint operation with triggerId=" + triggerID + " for job " + jobID + ".",
 		},
 		{
-			name: "flink: no route for the path (wrong base path)", call: getJob, status: 404, contentType: "application/json; charset=UTF-8",
-			body:     flinkErrors("Not found: /flink/jobs/" + jobID),
+			name: "flink: unknown disposal trigger", call: disposalStatus, status: 404, contentType: "application/json; charset=UTF-8",
+			body:     flinkErrors("org.apache.flink.runtime.rest.NotFoundException: Operation not found under key: org.apache.flink.runtime.rest.handler.async.OperationKey@1f\n\tat x"),
+			wantFrom: FromFlink, wantNotFound: true,
+			wantErr: "flink cluster ns/app: GET /savepoint-disposal/" + triggerID + ": 404 Not Found: Operation not found under key: org.apache.flink.runtime.rest.handler.async.OperationKey@1f",
+		},
+		{
+			name: "flink: GET of a path without a route (web UI static files)", call: getJob, status: 404, contentType: "application/json; charset=UTF-8",
+			body:     flinkErrors("Unable to load requested file /flink/jobs/" + jobID + "."),
 			wantFrom: FromFlink,
-			wantErr:  "flink cluster ns/app: GET /jobs/" + jobID + ": 404 Not Found: Not found: /flink/jobs/" + jobID + "; Flink's REST API has no such path; " + accessHint,
+			wantErr:  "flink cluster ns/app: GET /jobs/" + jobID + ": 404 Not Found: Unable to load requested file /flink/jobs/" + jobID + ".; Flink's REST API has no such path; " + accessHint,
+		},
+		{
+			name: "flink: PATCH of a path without a route", call: cancelJob, status: 404, contentType: "application/json; charset=UTF-8",
+			body:     flinkErrors("Not found: /flink/jobs/" + jobID + "?mode=cancel"),
+			wantFrom: FromFlink,
+			wantErr:  "flink cluster ns/app: PATCH /jobs/" + jobID + ": 404 Not Found: Not found: /flink/jobs/" + jobID + "?mode=cancel; Flink's REST API has no such path; " + accessHint,
 		},
 		{
 			name: "ingress default backend, text/plain", call: getJob, status: 404, contentType: "text/plain; charset=utf-8",

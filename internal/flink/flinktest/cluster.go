@@ -317,8 +317,9 @@ func (c *Cluster) Savepoints() []string {
 
 // ForgetOperations drops every cached savepoint and stop-with-savepoint operation, as Flink
 // does once rest.async.store-duration (5 min) has passed or after a JobManager restart:
-// asking for their status then answers 404 "Operation not found under key". Operations still
-// in progress carry on (their savepoints still complete); only their status is gone.
+// asking for their status then answers 404 "There is no savepoint operation with
+// triggerId=...". Operations still in progress carry on (their savepoints still complete);
+// only their status is gone.
 func (c *Cluster) ForgetOperations() {
 	c.mu.Lock()
 	defer c.mu.Unlock()

@@ -178,7 +178,7 @@ func (f *Faults) disposalFault() string {
 
 // injectedErrors is the errors body of an injected failure with the given status,
 // worded like Flink's own answers where Flink has a typical one.
-func injectedErrors(status int, path string) []string {
+func injectedErrors(status int, method, path string) []string {
 	switch status {
 	case http.StatusServiceUnavailable:
 		return []string{"Service temporarily unavailable due to an ongoing leader election. Please refresh."}
@@ -194,11 +194,11 @@ func injectedErrors(status int, path string) []string {
 		}
 		switch {
 		case len(segs) == 4 && segs[0] == "jobs" && isHexID(segs[1]) && segs[2] == "savepoints" && isHexID(segs[3]):
-			return []string{operationNotFound(strings.ToLower(segs[1]), strings.ToLower(segs[3]))}
+			return []string{savepointNotFound(strings.ToLower(segs[1]), strings.ToLower(segs[3]))}
 		case len(segs) >= 2 && segs[0] == "jobs" && isHexID(segs[1]):
 			return []string{jobNotFound(strings.ToLower(segs[1]))}
 		}
-		return []string{"Not found: " + path}
+		return []string{routeNotFound(method, path, path)}
 	default:
 		return []string{"flinktest: injected failure: " + http.StatusText(status)}
 	}

@@ -119,8 +119,8 @@ func TestInjected404IsFlinksAnswerForWhatThePathNames(t *testing.T) {
 	c.Faults().FailNext(http.MethodGet, "/", http.StatusNotFound, 3)
 	for _, tt := range []struct{ path, want string }{
 		{"/jobs/" + testJobID, "org.apache.flink.runtime.rest.NotFoundException: Job " + testJobID + " not found"},
-		{"/jobs/" + testJobID + "/savepoints/" + trigger, "org.apache.flink.runtime.rest.NotFoundException: Operation not found under key: AsynchronousJobOperationKey{triggerId=" + trigger + ", jobId=" + testJobID + "}"},
-		{"/overview", "Not found: /overview"},
+		{"/jobs/" + testJobID + "/savepoints/" + trigger, "org.apache.flink.runtime.rest.handler.RestHandlerException: There is no savepoint operation with triggerId=" + trigger + " for job " + testJobID + "."},
+		{"/overview", "Unable to load requested file /overview."},
 	} {
 		code, body := call(t, c, http.MethodGet, tt.path, "")
 		if errs := errorsOf(t, body); code != http.StatusNotFound || len(errs) != 1 || !strings.HasPrefix(errs[0], tt.want) {
@@ -145,7 +145,7 @@ func TestForgetOperationsDropsSavepointStatusLikeAnExpiredFlinkCache(t *testing.
 
 	for _, trigger := range []string{done, running} {
 		code, body := call(t, c, http.MethodGet, "/jobs/"+testJobID+"/savepoints/"+trigger, "")
-		want := "org.apache.flink.runtime.rest.NotFoundException: Operation not found under key: AsynchronousJobOperationKey{triggerId=" + trigger + ", jobId=" + testJobID + "}"
+		want := "org.apache.flink.runtime.rest.handler.RestHandlerException: There is no savepoint operation with triggerId=" + trigger + " for job " + testJobID + "."
 		if errs := errorsOf(t, body); code != http.StatusNotFound || !strings.HasPrefix(errs[0], want) {
 			t.Errorf("status of forgotten trigger %s: %d %q, want 404 %q", trigger, code, errs, want)
 		}
