@@ -21,9 +21,10 @@ import (
 	"net/url"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
-// DefaultTimeout bounds every request of a Client built with a nil *http.Client.
+// DefaultTimeout bounds every request of a Client unless WithRequestTimeout says otherwise.
 const DefaultTimeout = 30 * time.Second
 
 // maxResponseBytes bounds how much of a response body is read.
@@ -35,16 +36,41 @@ type Client struct {
 	base    *url.URL
 	baseErr error
 	hc      *http.Client
+	timeout time.Duration
+	hint    string
+}
+
+// Option configures a Client built by New.
+type Option func(*Client)
+
+// WithRequestTimeout bounds each request (sending it and reading the whole answer) to d;
+// d <= 0 keeps DefaultTimeout. The bound applies whatever the http.Client's own Timeout,
+// so a stuck JobManager cannot hang a caller whose context has no deadline.
+func WithRequestTimeout(d time.Duration) Option {
+	return func(c *Client) {
+		if d > 0 {
+			c.timeout = d
+		}
+	}
+}
+
+// WithAccessHint sets the next step that errors suggest when the REST URL does not reach
+// Flink's REST API (a 404 from an ingress or the Kubernetes API server, or a path Flink has
+// no route for), e.g. "check flink_access (url_template, proxy) and that Service app-rest
+// exists". Without it, errors ask to check that the base URL reaches the REST API.
+func WithAccessHint(hint string) Option {
+	return func(c *Client) { c.hint = hint }
 }
 
 // New returns a client for the JobManager at baseURL. cluster is a human-readable name
-// such as "namespace/app" that prefixes every error. A nil httpClient is replaced by one
-// with DefaultTimeout. An unparsable baseURL is reported by every call.
-func New(cluster string, baseURL string, httpClient *http.Client) *Client {
+// such as "namespace/app" that prefixes every error. A nil httpClient is replaced by a
+// default one; every request is bounded by DefaultTimeout unless an option says otherwise.
+// An unparsable baseURL is reported by every call.
+func New(cluster string, baseURL string, httpClient *http.Client, opts ...Option) *Client {
 	if httpClient == nil {
-		httpClient = &http.Client{Timeout: DefaultTimeout}
+		httpClient = &http.Client{}
 	}
-	c := &Client{cluster: cluster, hc: httpClient}
+	c := &Client{cluster: cluster, hc: httpClient, timeout: DefaultTimeout}
 	u, err := url.Parse(strings.TrimSpace(baseURL))
 	switch {
 	case err != nil:
@@ -57,8 +83,17 @@ func New(cluster string, baseURL string, httpClient *http.Client) *Client {
 		u.RawQuery, u.Fragment, u.RawFragment = "", "", ""
 		c.base = u
 	}
+	for _, opt := range opts {
+		opt(c)
+	}
+	if c.hint == "" && c.base != nil {
+		c.hint = fmt.Sprintf("check that %s reaches the JobManager's REST API", c.base.Redacted())
+	}
 	return c
 }
+
+// RequestTimeout returns the bound of each request.
+func (c *Client) RequestTimeout() time.Duration { return c.timeout }
 
 // Cluster returns the human-readable cluster name used in errors.
 func (c *Client) Cluster() string { return c.cluster }
@@ -98,14 +133,18 @@ func pathf(format string, segments ...string) string {
 }
 
 // do sends one request. body, when non-nil, is sent as JSON; out, when non-nil, receives
-// the decoded JSON response. Any 2xx status is success.
+// the decoded JSON response. Any 2xx status is success. The request, answer included, is
+// bounded by the client's request timeout.
 func (c *Client) do(ctx context.Context, method, path string, query url.Values, body, out any) error {
 	displayPath := path
 	if p, err := url.PathUnescape(path); err == nil {
 		displayPath = p
 	}
+	transportErr := func(err error) error {
+		return &TransportError{Cluster: c.cluster, Method: method, Path: displayPath, Err: err}
+	}
 	if c.baseErr != nil {
-		return &TransportError{Cluster: c.cluster, Method: method, Path: displayPath, Err: c.baseErr}
+		return transportErr(c.baseErr)
 	}
 	var rd io.Reader
 	if body != nil {
@@ -115,9 +154,19 @@ func (c *Client) do(ctx context.Context, method, path string, query url.Values, 
 		}
 		rd = bytes.NewReader(data)
 	}
-	req, err := http.NewRequestWithContext(ctx, method, c.endpoint(path, query), rd)
+	reqCtx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
+	// Our own deadline, not the caller's context, ended the request: say so, and keep it
+	// retryable even when the caller's context ends right after.
+	timedOut := func(err error) error {
+		if ctx.Err() == nil && errors.Is(reqCtx.Err(), context.DeadlineExceeded) {
+			return &RequestTimeoutError{After: c.timeout}
+		}
+		return err
+	}
+	req, err := http.NewRequestWithContext(reqCtx, method, c.endpoint(path, query), rd)
 	if err != nil {
-		return &TransportError{Cluster: c.cluster, Method: method, Path: displayPath, Err: err}
+		return transportErr(err)
 	}
 	req.Header.Set("Accept", "application/json")
 	if body != nil {
@@ -125,21 +174,26 @@ func (c *Client) do(ctx context.Context, method, path string, query url.Values, 
 	}
 	resp, err := c.hc.Do(req)
 	if err != nil {
-		return &TransportError{Cluster: c.cluster, Method: method, Path: displayPath, Err: unwrapURLError(err)}
+		return transportErr(timedOut(unwrapURLError(err)))
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes))
 	if err != nil {
-		return &TransportError{Cluster: c.cluster, Method: method, Path: displayPath, Err: fmt.Errorf("reading response: %w", err)}
+		return transportErr(timedOut(fmt.Errorf("reading response: %w", err)))
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return &APIError{
-			Cluster:    c.cluster,
-			Method:     method,
-			Path:       displayPath,
-			StatusCode: resp.StatusCode,
-			Messages:   errorMessages(data),
+		from, messages := errorMessages(data)
+		apiErr := &APIError{
+			Cluster:     c.cluster,
+			Method:      method,
+			Path:        displayPath,
+			StatusCode:  resp.StatusCode,
+			From:        from,
+			ContentType: resp.Header.Get("Content-Type"),
+			Messages:    messages,
+			Hint:        c.hint,
 		}
+		return apiErr
 	}
 	if out == nil {
 		return nil
@@ -164,29 +218,44 @@ func unwrapURLError(err error) error {
 	return err
 }
 
-// errorMessages extracts the messages of an error response: Flink's {"errors":[...]},
-// a Kubernetes Status's "message" (service proxy failures), or the raw body text.
-func errorMessages(body []byte) []string {
+// errorMessages tells what sent an error body and extracts its messages: Flink's
+// {"errors":[...]} (an object with that one key, a list of strings), a Kubernetes Status's
+// "message" (service proxy failures), or else the body text with whitespace collapsed.
+func errorMessages(body []byte) (AnswerSource, []string) {
 	trimmed := bytes.TrimSpace(body)
 	if len(trimmed) == 0 {
-		return nil
+		return FromOther, nil
 	}
-	var flinkErr struct {
-		Errors []string `json:"errors"`
+	var object map[string]json.RawMessage
+	if json.Unmarshal(trimmed, &object) == nil {
+		var errs []string
+		if raw, ok := object["errors"]; ok && len(object) == 1 && json.Unmarshal(raw, &errs) == nil && len(errs) > 0 {
+			return FromFlink, errs
+		}
+		var status struct {
+			Kind       string `json:"kind"`
+			APIVersion string `json:"apiVersion"`
+			Message    string `json:"message"`
+			Reason     string `json:"reason"`
+		}
+		if json.Unmarshal(trimmed, &status) == nil && status.Kind == "Status" && status.APIVersion == "v1" {
+			msg := status.Message
+			if msg == "" {
+				msg = status.Reason
+			}
+			if msg == "" {
+				return FromKubernetesAPIServer, nil
+			}
+			return FromKubernetesAPIServer, []string{msg}
+		}
 	}
-	if err := json.Unmarshal(trimmed, &flinkErr); err == nil && len(flinkErr.Errors) > 0 {
-		return flinkErr.Errors
-	}
-	var k8sStatus struct {
-		Kind    string `json:"kind"`
-		Message string `json:"message"`
-	}
-	if err := json.Unmarshal(trimmed, &k8sStatus); err == nil && k8sStatus.Message != "" {
-		return []string{k8sStatus.Message}
-	}
-	text := string(trimmed)
+	text := strings.Join(strings.Fields(string(trimmed)), " ")
 	if len(text) > 512 {
-		text = text[:512] + "..."
+		cut := 512
+		for cut > 0 && !utf8.RuneStart(text[cut]) {
+			cut--
+		}
+		text = text[:cut] + "..."
 	}
-	return []string{text}
+	return FromOther, []string{text}
 }

@@ -428,11 +428,11 @@ func TestErrorShapes(t *testing.T) {
 		{
 			name: "kubernetes proxy status", status: 503,
 			body:          `{"kind":"Status","apiVersion":"v1","status":"Failure","message":"no endpoints available for service \"app-rest:rest\"","reason":"ServiceUnavailable","code":503}`,
-			wantErr:       `flink cluster ns/app: GET /jobs/abc: 503 Service Unavailable: no endpoints available for service "app-rest:rest"`,
+			wantErr:       `flink cluster ns/app: GET /jobs/abc: 503 Service Unavailable from the Kubernetes API server: no endpoints available for service "app-rest:rest"`,
 			wantRetryable: true,
 		},
-		{name: "too many requests", status: 429, body: "slow down", wantErr: "flink cluster ns/app: GET /jobs/abc: 429 Too Many Requests: slow down", wantRetryable: true},
-		{name: "empty body", status: 400, body: "", wantErr: "flink cluster ns/app: GET /jobs/abc: 400 Bad Request"},
+		{name: "too many requests", status: 429, body: "slow down", wantErr: `flink cluster ns/app: GET /jobs/abc: 429 Too Many Requests from something that is not Flink's REST API (body: "slow down")`, wantRetryable: true},
+		{name: "empty body", status: 400, body: "", wantErr: "flink cluster ns/app: GET /jobs/abc: 400 Bad Request from something that is not Flink's REST API (empty body)"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

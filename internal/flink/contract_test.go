@@ -12,6 +12,7 @@ package flink_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -58,6 +59,7 @@ type contractTarget struct {
 	name    string
 	version string // full Flink version the JobManager reports, e.g. "1.20.1"
 	fc      *flink.Client
+	hc      *http.Client // fc's HTTP client, for clients with other base URLs
 	jobID   string
 	// savepointDir is a "file://" URI savepoints go to.
 	savepointDir string
@@ -137,6 +139,7 @@ func emulatorTarget(t *testing.T, version string) *contractTarget {
 		name:         "emulator-" + version,
 		version:      version,
 		fc:           flink.New("emulator/"+version, srv.URL, nil),
+		hc:           http.DefaultClient,
 		jobID:        contractJobID,
 		savepointDir: "file://" + filepath.Join(dir, "savepoints"),
 	}
@@ -187,6 +190,7 @@ func realTargets(t *testing.T) []*contractTarget {
 			name:         "flink-" + version,
 			version:      version,
 			fc:           flink.New(ns+"/"+app, kube.RestURL(app, ns), hc),
+			hc:           hc,
 			jobID:        contractJobID,
 			savepointDir: "file://" + filepath.Join(snapshots, ns),
 		}
@@ -329,12 +333,19 @@ func eventually(t *testing.T, ctx context.Context, tg *contractTarget, what stri
 	}
 }
 
-// wantNotFound fails unless err is a not-found error.
+// wantNotFound fails unless err is Flink's own not-found answer (IsNotFound), and logs it:
+// real Flink's wording is what IsNotFound must recognise.
 func wantNotFound(t *testing.T, what string, err error) {
 	t.Helper()
 	if err == nil {
 		t.Errorf("%s: no error, want not found", what)
-	} else if !flink.IsNotFound(err) {
+		return
+	}
+	var apiErr *flink.APIError
+	if errors.As(err, &apiErr) {
+		t.Logf("%s: %d from %s: %q", what, apiErr.StatusCode, apiErr.From, apiErr.Messages)
+	}
+	if !flink.IsNotFound(err) {
 		t.Errorf("%s: %v, want not found (IsNotFound)", what, err)
 	}
 }
@@ -469,6 +480,31 @@ var contractChecks = []contractCheck{
 		err = tg.fc.CancelJob(ctx, unknownID)
 		wantNotFound(t, "CancelJob", err)
 	}},
+	{"unknown-route", func(t *testing.T, ctx context.Context, tg *contractTarget) {
+		// A base URL with a wrong path reaches Flink, which has no route for what follows:
+		// Flink's own 404, which says nothing about the job, so not IsNotFound.
+		wrong := flink.New(tg.name, tg.fc.BaseURL()+"/jobs/"+tg.jobID+"/no-such-route", tg.hc)
+		_, getErr := wrong.Job(ctx, tg.jobID)
+		cancelErr := wrong.CancelJob(ctx, tg.jobID)
+		_, statusErr := wrong.SavepointStatus(ctx, tg.jobID, unknownID)
+		for _, call := range []struct {
+			what string
+			err  error
+		}{{"Job", getErr}, {"CancelJob", cancelErr}, {"SavepointStatus", statusErr}} {
+			var apiErr *flink.APIError
+			if !errors.As(call.err, &apiErr) {
+				t.Errorf("%s under an unknown route: %v, want Flink's 404", call.what, call.err)
+				continue
+			}
+			t.Logf("%s under an unknown route: %d from %s: %q", call.what, apiErr.StatusCode, apiErr.From, apiErr.Messages)
+			if apiErr.StatusCode != http.StatusNotFound || apiErr.From != flink.FromFlink {
+				t.Errorf("%s under an unknown route: %v, want a 404 from Flink", call.what, call.err)
+			}
+			if flink.IsNotFound(call.err) {
+				t.Errorf("%s under an unknown route: IsNotFound for %v", call.what, call.err)
+			}
+		}
+	}},
 	{"checkpoints-grow", func(t *testing.T, ctx context.Context, tg *contractTarget) {
 		first, err := tg.fc.Checkpoints(ctx, tg.jobID)
 		if err != nil {
@@ -535,6 +571,10 @@ var contractChecks = []contractCheck{
 	{"savepoint-status-unknown-trigger", func(t *testing.T, ctx context.Context, tg *contractTarget) {
 		_, err := tg.fc.SavepointStatus(ctx, tg.jobID, unknownID)
 		wantNotFound(t, "SavepointStatus", err)
+	}},
+	{"disposal-status-unknown-trigger", func(t *testing.T, ctx context.Context, tg *contractTarget) {
+		_, err := tg.fc.DisposalStatus(ctx, unknownID)
+		wantNotFound(t, "DisposalStatus", err)
 	}},
 	{"stop-with-savepoint", func(t *testing.T, ctx context.Context, tg *contractTarget) {
 		trigger, err := tg.fc.StopWithSavepoint(ctx, tg.jobID, flink.StopRequest{TargetDirectory: tg.savepointDir})

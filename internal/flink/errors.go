@@ -8,33 +8,106 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"regexp"
 	"strings"
 	"syscall"
+	"time"
 )
 
-// APIError is a non-2xx answer of the JobManager (or of a proxy in front of it).
+// AnswerSource says what sent an error answer: Flink's REST API, the Kubernetes API server
+// (its service proxy), or something else in front of Flink. Only Flink's own answers say
+// anything about the job.
+type AnswerSource int
+
+const (
+	// FromOther is an answer that is neither Flink's nor the Kubernetes API server's: an
+	// ingress default backend, a load balancer, a proxy, a wrong host or port. It is the
+	// zero value, so an APIError nobody classified never counts as Flink's word.
+	FromOther AnswerSource = iota
+	// FromFlink is Flink's own error body, {"errors":[...]}.
+	FromFlink
+	// FromKubernetesAPIServer is a Kubernetes Status object, e.g. the service proxy's
+	// "services \"app-rest\" not found" or "no endpoints available for service".
+	FromKubernetesAPIServer
+)
+
+// String names the source as Error() does.
+func (s AnswerSource) String() string {
+	switch s {
+	case FromFlink:
+		return "Flink's REST API"
+	case FromKubernetesAPIServer:
+		return "the Kubernetes API server"
+	default:
+		return "something that is not Flink's REST API"
+	}
+}
+
+// APIError is a non-2xx answer of the JobManager or of something in front of it (From says
+// which).
 type APIError struct {
 	Cluster    string
 	Method     string
 	Path       string // the Flink path, e.g. "/jobs/<id>", without the base URL's prefix
 	StatusCode int
+	// From says what answered; see AnswerSource.
+	From AnswerSource
+	// ContentType is the answer's Content-Type header.
+	ContentType string
 	// Messages are the entries of Flink's {"errors":[...]} body, verbatim. Newer Flink
-	// versions put whole stack traces there; Error() shows only their first lines.
+	// versions put whole stack traces there; Error() shows only their first lines. For a
+	// Kubernetes Status it is the Status's message; for any other answer the body text
+	// (whitespace collapsed, cut at 512 bytes).
 	Messages []string
+	// Hint is the next step Error() suggests when the answer shows that the REST URL does
+	// not reach Flink's REST API (a 404 not from Flink, or a path Flink has no route for).
+	Hint string
 }
 
 // Error reads like
-// "flink cluster ns/app: GET /jobs/abc: 404 Not Found: Job abc not found".
+// "flink cluster ns/app: GET /jobs/abc: 404 Not Found: Job abc not found" for Flink's own
+// answers and like "flink cluster ns/app: GET /jobs/abc: 404 Not Found from something that
+// is not Flink's REST API (body: "404 page not found"); check ..." for any other.
 func (e *APIError) Error() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "flink cluster %s: %s %s: %d", e.Cluster, e.Method, e.Path, e.StatusCode)
 	if text := http.StatusText(e.StatusCode); text != "" {
 		b.WriteString(" " + text)
 	}
-	if summary := e.Summary(); summary != "" {
-		b.WriteString(": " + summary)
+	summary := e.Summary()
+	switch e.From {
+	case FromFlink:
+		if summary != "" {
+			b.WriteString(": " + summary)
+		}
+		if e.routeNotFound() {
+			b.WriteString("; Flink's REST API has no such path")
+			e.writeHint(&b)
+		}
+		return b.String()
+	case FromKubernetesAPIServer:
+		b.WriteString(" from " + e.From.String())
+		if summary != "" {
+			b.WriteString(": " + summary)
+		}
+	default:
+		b.WriteString(" from " + e.From.String())
+		if summary == "" {
+			b.WriteString(" (empty body)")
+		} else {
+			fmt.Fprintf(&b, " (body: %q)", summary)
+		}
+	}
+	if e.StatusCode == http.StatusNotFound {
+		e.writeHint(&b)
 	}
 	return b.String()
+}
+
+func (e *APIError) writeHint(b *strings.Builder) {
+	if e.Hint != "" {
+		b.WriteString("; " + e.Hint)
+	}
 }
 
 // Summary condenses Messages to one line per message: the first line of each, without
@@ -110,25 +183,72 @@ func (e *TransportError) Error() string {
 
 func (e *TransportError) Unwrap() error { return e.Err }
 
-// IsNotFound reports whether err says the requested job, savepoint operation or resource
-// does not exist: a 404, or the 500 that some Flink handlers (resource requirements) answer
-// with a FlinkJobNotFoundException inside. Note that Flink also answers 404 for a path it
-// has no route for, e.g. when the base URL is wrong.
-func IsNotFound(err error) bool {
-	var apiErr *APIError
-	if !errors.As(err, &apiErr) {
+// RequestTimeoutError is a request that got no complete answer within the client's request
+// timeout (WithRequestTimeout) while the caller's context was still live. It is retryable:
+// a JobManager busy with a long GC pause or a leader change may answer the next request.
+type RequestTimeoutError struct {
+	After time.Duration
+}
+
+func (e *RequestTimeoutError) Error() string {
+	return fmt.Sprintf("no answer within %s from the JobManager; it may be overloaded or stuck", e.After)
+}
+
+// Timeout marks the error as a timeout for net.Error-style checks.
+func (e *RequestTimeoutError) Timeout() bool { return true }
+
+// Unwrap lets errors.Is(err, context.DeadlineExceeded) hold, as for any other timeout.
+func (e *RequestTimeoutError) Unwrap() error { return context.DeadlineExceeded }
+
+// notFoundMessages are Flink's words (checked against real Flink by the contract suite) for
+// a job or an asynchronous operation it does not know: "Job <id> not found" (job handlers),
+// "Could not find Flink job (<id>)" (FlinkJobNotFoundException), "Job could not be found."
+// (cancellation), "There is no savepoint operation with triggerId=..." (an unknown or expired
+// savepoint trigger) and "Operation not found under key: ..." (savepoint disposal).
+var notFoundMessages = regexp.MustCompile(`\bJob \S+ not found\b|Could not find Flink job \(|FlinkJobNotFoundException|` +
+	`Job could not be found\.|There is no savepoint operation with triggerId=|Operation not found under key`)
+
+// routeNotFound reports Flink's answer for a path it has no REST handler for (a wrong base
+// path, or a REST API of another Flink version): "Unable to load requested file /the/path."
+// from the web UI's static files for a GET, "Not found: /the/path" for other methods.
+func (e *APIError) routeNotFound() bool {
+	if e.From != FromFlink || e.StatusCode != http.StatusNotFound || len(e.Messages) != 1 {
 		return false
 	}
-	if apiErr.StatusCode == http.StatusNotFound {
-		return true
+	m := e.Messages[0]
+	return strings.HasPrefix(m, "Not found: ") || strings.HasPrefix(m, "Unable to load requested file ")
+}
+
+// IsNotFound reports whether err is Flink's own word that the requested job or savepoint
+// operation does not exist: a 404 whose Flink errors body names the missing job or
+// operation, or the 500 that some Flink handlers (resource requirements) answer with a
+// FlinkJobNotFoundException inside. A 404 from anything else (an ingress, the Kubernetes
+// API server when the Service is missing, a wrong URL) and Flink's 404 for a path it has no
+// route for say nothing about the job and are not IsNotFound.
+func IsNotFound(err error) bool {
+	var apiErr *APIError
+	if !errors.As(err, &apiErr) || apiErr.From != FromFlink || apiErr.routeNotFound() {
+		return false
 	}
-	return apiErr.StatusCode == http.StatusInternalServerError && apiErr.mentions("FlinkJobNotFoundException")
+	switch apiErr.StatusCode {
+	case http.StatusNotFound:
+		for _, m := range apiErr.Messages {
+			if notFoundMessages.MatchString(m) {
+				return true
+			}
+		}
+		return false
+	case http.StatusInternalServerError:
+		return apiErr.mentions("FlinkJobNotFoundException")
+	}
+	return false
 }
 
 // IsRetryable reports whether repeating the request may succeed: 5xx answers (except 501
 // and 500s that carry a deterministic failure such as UnsupportedOperationException or
 // FlinkJobNotFoundException), 408 and 429, refused, reset or dropped connections, and
-// timeouts. A cancelled context is not retryable.
+// timeouts, the client's own request timeout (RequestTimeoutError) included. A cancelled
+// context is not retryable.
 func IsRetryable(err error) bool {
 	if err == nil {
 		return false
@@ -145,6 +265,10 @@ func IsRetryable(err error) bool {
 		default:
 			return code >= 500 && code <= 599
 		}
+	}
+	var timeout *RequestTimeoutError
+	if errors.As(err, &timeout) {
+		return true
 	}
 	if errors.Is(err, context.Canceled) {
 		return false

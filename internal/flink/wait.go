@@ -2,6 +2,7 @@ package flink
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 )
@@ -59,6 +60,10 @@ func WaitFor(ctx context.Context, cond func(ctx context.Context) (done bool, err
 		case err == nil && done:
 			return nil
 		case err != nil && ctx.Err() != nil:
+			// A call cut short by ctx says only that; the error before it says why the wait failed.
+			if lastErr != nil && errors.Is(err, ctx.Err()) {
+				err = lastErr
+			}
 			return waitErr(ctx.Err(), err)
 		case err != nil && !IsRetryable(err):
 			return err

@@ -132,7 +132,7 @@ func TestWaitForSavepointUnknownTrigger(t *testing.T) {
 	ctx := testContext(t)
 	_, c := startCluster(t, flinktest.JobSpec{})
 	_, err := WaitForSavepoint(ctx, c, jobID, "0123456789abcdef0123456789abcdef")
-	if !IsNotFound(err) || !strings.HasPrefix(err.Error(), "waiting for savepoint of job "+jobID+" (trigger 0123456789abcdef0123456789abcdef): flink cluster ns/app: GET /jobs/"+jobID+"/savepoints/0123456789abcdef0123456789abcdef: 404 Not Found: Operation not found") {
+	if !IsNotFound(err) || !strings.HasPrefix(err.Error(), "waiting for savepoint of job "+jobID+" (trigger 0123456789abcdef0123456789abcdef): flink cluster ns/app: GET /jobs/"+jobID+"/savepoints/0123456789abcdef0123456789abcdef: 404 Not Found: There is no savepoint operation with triggerId=0123456789abcdef0123456789abcdef for job "+jobID+".") {
 		t.Errorf("WaitForSavepoint(unknown) = %v", err)
 	}
 }

@@ -36,7 +36,9 @@ func newPlatform(restConfig *rest.Config, access *flinkAccessModel) (*lifecycle.
 		httpClient := &http.Client{Transport: directTransport(proxyURL)}
 		platform.RestURL = func(ns, app string) string { return expandURLTemplate(template, ns, app) }
 		platform.Flink = func(ns, app string) *flink.Client {
-			return flink.New(ns+"/"+app, platform.RestURL(ns, app), httpClient)
+			hint := fmt.Sprintf("check flink_access (url_template %q, proxy_url) and that Service %s exists in namespace %s",
+				template, kube.RestServiceName(app), ns)
+			return flink.New(ns+"/"+app, platform.RestURL(ns, app), httpClient, flink.WithAccessHint(hint))
 		}
 	default:
 		// Through the API server's service proxy: the same credentials and network path as kubectl.
@@ -46,7 +48,9 @@ func newPlatform(restConfig *rest.Config, access *flinkAccessModel) (*lifecycle.
 		}
 		platform.RestURL = func(ns, app string) string { return serviceProxyURL(restConfig.Host, ns, app) }
 		platform.Flink = func(ns, app string) *flink.Client {
-			return flink.New(ns+"/"+app, platform.RestURL(ns, app), httpClient)
+			hint := fmt.Sprintf("check that Service %s exists in namespace %s with a port named rest (flink_access mode %q goes through the Kubernetes API server's service proxy)",
+				kube.RestServiceName(app), ns, accessProxy)
+			return flink.New(ns+"/"+app, platform.RestURL(ns, app), httpClient, flink.WithAccessHint(hint))
 		}
 	}
 	return platform, nil

@@ -315,6 +315,19 @@ func (c *Cluster) Savepoints() []string {
 	return append([]string(nil), c.completed...)
 }
 
+// ForgetOperations drops every cached savepoint and stop-with-savepoint operation, as Flink
+// does once rest.async.store-duration (5 min) has passed or after a JobManager restart:
+// asking for their status then answers 404 "There is no savepoint operation with
+// triggerId=...". Operations still in progress carry on (their savepoints still complete);
+// only their status is gone.
+func (c *Cluster) ForgetOperations() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for key := range c.savepoints {
+		delete(c.savepoints, key)
+	}
+}
+
 // Cancel cancels the job out of band (as if from the web UI): it is CANCELED at once.
 func (c *Cluster) Cancel() {
 	c.mu.Lock()

@@ -131,9 +131,14 @@ func TestUnknownAndMalformedJobIDs(t *testing.T) {
 	if errs := errorsOf(t, body); code != http.StatusBadRequest || !strings.Contains(errs[0], `Cannot resolve path parameter (jobid) from value "not-a-job-id"`) {
 		t.Errorf("malformed id: %d %v", code, errs)
 	}
+	// Like real Flink: a GET without a route falls through to the web UI's static files.
 	code, body = call(t, c, http.MethodGet, "/no/such/route?x=1", "")
+	if errs := errorsOf(t, body); code != http.StatusNotFound || errs[0] != "Unable to load requested file /no/such/route." {
+		t.Errorf("unknown GET route: %d %v", code, errs)
+	}
+	code, body = call(t, c, http.MethodPost, "/no/such/route?x=1", "")
 	if errs := errorsOf(t, body); code != http.StatusNotFound || errs[0] != "Not found: /no/such/route?x=1" {
-		t.Errorf("unknown route: %d %v", code, errs)
+		t.Errorf("unknown POST route: %d %v", code, errs)
 	}
 	code, body = call(t, c, http.MethodPatch, "/jobs/"+other+"?mode=cancel", "")
 	if errs := errorsOf(t, body); code != http.StatusNotFound || !strings.Contains(errs[0], "Job could not be found.") {
@@ -466,7 +471,7 @@ func TestSavepointOfUnknownJobFailsAsynchronously(t *testing.T) {
 		t.Errorf("status %v", status)
 	}
 	code, body = call(t, c, http.MethodGet, "/jobs/"+testJobID+"/savepoints/0123456789abcdef0123456789abcdef", "")
-	if code != http.StatusNotFound || !strings.Contains(errorsOf(t, body)[0], "Operation not found") {
+	if code != http.StatusNotFound || !strings.Contains(errorsOf(t, body)[0], "There is no savepoint operation with triggerId=0123456789abcdef0123456789abcdef for job "+testJobID+".") {
 		t.Errorf("unknown trigger: %d %v", code, body)
 	}
 }
@@ -636,6 +641,22 @@ func TestSavepointDisposal(t *testing.T) {
 	}
 	if code, _ := call(t, c, http.MethodPost, "/savepoint-disposal", `{}`); code != http.StatusBadRequest {
 		t.Errorf("disposal without path: %d", code)
+	}
+}
+
+// Real Flink 1.20.5 and 2.2.1 name an unknown disposal trigger by OperationKey's Java identity;
+// @1f is what they answered for trigger 0123456789abcdef0123456789abcdef.
+func TestUnknownDisposalTriggerAnswersLikeFlink(t *testing.T) {
+	c := newTestCluster(t, JobSpec{})
+	for trigger, want := range map[string]string{
+		"0123456789abcdef0123456789abcdef": "OperationKey@1f",
+		"00000000000000010000000000000002": "OperationKey@22",
+	} {
+		code, body := call(t, c, http.MethodGet, "/savepoint-disposal/"+trigger, "")
+		want = "org.apache.flink.runtime.rest.NotFoundException: Operation not found under key: org.apache.flink.runtime.rest.handler.async." + want + "\n"
+		if errs := errorsOf(t, body); code != http.StatusNotFound || !strings.HasPrefix(errs[0], want) {
+			t.Errorf("unknown disposal %s: %d %q, want 404 %q", trigger, code, errs, want)
+		}
 	}
 }
 

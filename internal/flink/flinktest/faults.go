@@ -17,11 +17,23 @@ type Faults struct {
 	disposalCause  string
 }
 
+type faultKind int
+
+const (
+	faultFail    faultKind = iota // answer status with a Flink errors body
+	faultAbort                    // drop the connection
+	faultRespond                  // answer status, contentType and body verbatim
+	faultHang                     // never answer until the request's context ends
+)
+
 type faultRule struct {
-	method    string // "" matches every method
-	prefix    string
-	status    int // 0 = abort the connection
-	remaining int // < 0 = unlimited
+	kind        faultKind
+	method      string // "" matches every method
+	prefix      string
+	status      int
+	contentType string
+	body        string
+	remaining   int // < 0 = unlimited
 }
 
 // FailNext makes the next `times` requests whose method equals method ("" or "*" for any)
@@ -29,26 +41,59 @@ type faultRule struct {
 // times < 0 fails every matching request until Clear; times == 0 does nothing. Paths are
 // matched after the service-proxy prefix, if any, was removed, e.g. "/jobs/".
 func (f *Faults) FailNext(method, pathPrefix string, status int, times int) {
-	f.add(method, pathPrefix, status, times)
+	f.add(faultRule{kind: faultFail, method: method, prefix: pathPrefix, status: status, remaining: times})
 }
 
 // AbortNext makes the next `times` matching requests (see FailNext) drop the connection
 // without an answer, as a crashing JobManager or a broken proxy would: clients see a
 // connection reset or an unexpected EOF.
 func (f *Faults) AbortNext(method, pathPrefix string, times int) {
-	f.add(method, pathPrefix, 0, times)
+	f.add(faultRule{kind: faultAbort, method: method, prefix: pathPrefix, remaining: times})
 }
 
-func (f *Faults) add(method, pathPrefix string, status, times int) {
-	if times == 0 {
+// Answers of things in front of Flink, for RespondNext.
+const (
+	// IngressNotFound is what Traefik (like any Go net/http server) answers, as text/plain,
+	// for a host or path it has no route for.
+	IngressNotFound = "404 page not found\n"
+	// NginxNotFoundHTML is nginx's own 404 page.
+	NginxNotFoundHTML = "<html>\r\n<head><title>404 Not Found</title></head>\r\n<body>\r\n<center><h1>404 Not Found</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n"
+)
+
+// KubernetesServiceNotFound is the Kubernetes API server's answer (a v1 Status, 404) on the
+// service proxy path of a Service that does not exist.
+func KubernetesServiceNotFound(service string) string {
+	return `{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"services \"` + service +
+		`\" not found","reason":"NotFound","details":{"name":"` + service + `","kind":"services"},"code":404}` + "\n"
+}
+
+// RespondNext makes the next `times` matching requests (see FailNext) answer status with
+// this Content-Type and body verbatim, as something in front of Flink would: an ingress's
+// "404 page not found" (IngressNotFound), an HTML error page, the Kubernetes API server's
+// Status (KubernetesServiceNotFound).
+func (f *Faults) RespondNext(method, pathPrefix string, status int, contentType, body string, times int) {
+	f.add(faultRule{kind: faultRespond, method: method, prefix: pathPrefix, status: status,
+		contentType: contentType, body: body, remaining: times})
+}
+
+// HangNext makes the next `times` matching requests (see FailNext) get no answer at all
+// until the request's context ends (the client gives up) or the cluster is closed (the
+// connection is then dropped), as a JobManager stuck in a long GC pause would.
+func (f *Faults) HangNext(method, pathPrefix string, times int) {
+	f.add(faultRule{kind: faultHang, method: method, prefix: pathPrefix, remaining: times})
+}
+
+func (f *Faults) add(r faultRule) {
+	if r.remaining == 0 {
 		return
 	}
-	if method == "*" {
-		method = ""
+	if r.method == "*" {
+		r.method = ""
 	}
+	r.method = strings.ToUpper(r.method)
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.rules = append(f.rules, &faultRule{method: strings.ToUpper(method), prefix: pathPrefix, status: status, remaining: times})
+	f.rules = append(f.rules, &r)
 }
 
 // FailSavepoints makes savepoint and stop-with-savepoint operations that complete from
@@ -94,9 +139,8 @@ func (f *Faults) Clear() {
 	f.disposalCause = ""
 }
 
-// take consumes the first rule matching the request. ok reports whether one matched;
-// status 0 means abort.
-func (f *Faults) take(method, path string) (status int, ok bool) {
+// take consumes the first rule matching the request. ok reports whether one matched.
+func (f *Faults) take(method, path string) (rule faultRule, ok bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	for i, r := range f.rules {
@@ -109,9 +153,9 @@ func (f *Faults) take(method, path string) (status int, ok bool) {
 				f.rules = append(f.rules[:i:i], f.rules[i+1:]...)
 			}
 		}
-		return r.status, true
+		return *r, true
 	}
-	return 0, false
+	return faultRule{}, false
 }
 
 func (f *Faults) currentLatency() time.Duration {
@@ -134,7 +178,7 @@ func (f *Faults) disposalFault() string {
 
 // injectedErrors is the errors body of an injected failure with the given status,
 // worded like Flink's own answers where Flink has a typical one.
-func injectedErrors(status int, path string) []string {
+func injectedErrors(status int, method, path string) []string {
 	switch status {
 	case http.StatusServiceUnavailable:
 		return []string{"Service temporarily unavailable due to an ongoing leader election. Please refresh."}
@@ -142,7 +186,19 @@ func injectedErrors(status int, path string) []string {
 		return []string{"Internal server error.", serverSideException(
 			"java.lang.RuntimeException: flinktest: injected failure for " + path)}
 	case http.StatusNotFound:
-		return []string{"Not found: " + path}
+		// Flink's not-found of the job or savepoint operation the path names, else its
+		// answer for a path without a route.
+		segs := strings.Split(strings.Trim(path, "/"), "/")
+		if len(segs) > 0 && segs[0] == "v1" {
+			segs = segs[1:]
+		}
+		switch {
+		case len(segs) == 4 && segs[0] == "jobs" && isHexID(segs[1]) && segs[2] == "savepoints" && isHexID(segs[3]):
+			return []string{savepointNotFound(strings.ToLower(segs[1]), strings.ToLower(segs[3]))}
+		case len(segs) >= 2 && segs[0] == "jobs" && isHexID(segs[1]):
+			return []string{jobNotFound(strings.ToLower(segs[1]))}
+		}
+		return []string{routeNotFound(method, path, path)}
 	default:
 		return []string{"flinktest: injected failure: " + http.StatusText(status)}
 	}

@@ -32,11 +32,27 @@ func (c *Cluster) serve(w http.ResponseWriter, r *http.Request, path string) {
 			return
 		}
 	}
-	if status, ok := c.faults.take(r.Method, path); ok {
-		if status == 0 {
+	if rule, ok := c.faults.take(r.Method, path); ok {
+		switch rule.kind {
+		case faultAbort:
 			panic(http.ErrAbortHandler)
+		case faultHang:
+			select {
+			case <-r.Context().Done():
+				return
+			case <-c.done:
+				panic(http.ErrAbortHandler)
+			}
+		case faultRespond:
+			if rule.contentType != "" {
+				w.Header().Set("Content-Type", rule.contentType)
+			}
+			w.Header().Set("Content-Length", strconv.Itoa(len(rule.body)))
+			w.WriteHeader(rule.status)
+			_, _ = io.WriteString(w, rule.body)
+		default:
+			writeErrors(w, rule.status, injectedErrors(rule.status, r.Method, path)...)
 		}
-		writeErrors(w, status, injectedErrors(status, path)...)
 		return
 	}
 
@@ -57,7 +73,7 @@ func (c *Cluster) serve(w http.ResponseWriter, r *http.Request, path string) {
 	now := time.Now()
 	c.advanceLocked(now)
 	if !c.routeLocked(w, r, segs, now) {
-		writeErrors(w, http.StatusNotFound, "Not found: "+uri)
+		writeErrors(w, http.StatusNotFound, routeNotFound(r.Method, path, uri))
 	}
 }
 
@@ -180,9 +196,30 @@ func parseIDParam(w http.ResponseWriter, name, raw string) (string, bool) {
 }
 
 func writeJobNotFound(w http.ResponseWriter, jobID string) {
-	writeErrors(w, http.StatusNotFound, stackTrace(
+	writeErrors(w, http.StatusNotFound, jobNotFound(jobID))
+}
+
+// jobNotFound is the errors entry of Flink's 404 for a job it does not know.
+func jobNotFound(jobID string) string {
+	return stackTrace(
 		"org.apache.flink.runtime.rest.NotFoundException: Job "+jobID+" not found",
-		"org.apache.flink.runtime.messages.FlinkJobNotFoundException: Could not find Flink job ("+jobID+")"))
+		"org.apache.flink.runtime.messages.FlinkJobNotFoundException: Could not find Flink job ("+jobID+")")
+}
+
+// savepointNotFound is the errors entry of Flink's 404 for a savepoint trigger it does not
+// know (never triggered, or forgotten after rest.async.store-duration or a restart).
+func savepointNotFound(jobID, triggerID string) string {
+	return stackTrace(fmt.Sprintf(
+		"org.apache.flink.runtime.rest.handler.RestHandlerException: There is no savepoint operation with triggerId=%s for job %s.", triggerID, jobID))
+}
+
+// routeNotFound is Flink's 404 for a path it has no REST handler for. GETs fall through to
+// the web UI's static file handler, other methods to the router's own answer.
+func routeNotFound(method, path, uri string) string {
+	if method == http.MethodGet {
+		return "Unable to load requested file " + path + "."
+	}
+	return "Not found: " + uri
 }
 
 // writeServerError answers like Flink does for an exception no handler maps: 500 with
@@ -762,8 +799,7 @@ func asyncJSON(op *operation, withLocation bool) map[string]any {
 func (c *Cluster) savepointStatusLocked(w http.ResponseWriter, jobID, triggerID string) {
 	op, ok := c.savepoints[jobID+"/"+triggerID]
 	if !ok {
-		writeErrors(w, http.StatusNotFound, stackTrace(fmt.Sprintf(
-			"org.apache.flink.runtime.rest.NotFoundException: Operation not found under key: AsynchronousJobOperationKey{triggerId=%s, jobId=%s}", triggerID, jobID)))
+		writeErrors(w, http.StatusNotFound, savepointNotFound(jobID, triggerID))
 		return
 	}
 	writeJSON(w, http.StatusOK, asyncJSON(op, true))
@@ -792,10 +828,20 @@ func (c *Cluster) disposalStatusLocked(w http.ResponseWriter, rawTrigger string)
 	op, ok := c.disposals[triggerID]
 	if !ok {
 		writeErrors(w, http.StatusNotFound, stackTrace(
-			"org.apache.flink.runtime.rest.NotFoundException: Operation not found under key: OperationKey{triggerId="+triggerID+"}"))
+			"org.apache.flink.runtime.rest.NotFoundException: Operation not found under key: org.apache.flink.runtime.rest.handler.async.OperationKey@"+operationKeyHash(triggerID)))
 		return
 	}
 	writeJSON(w, http.StatusOK, asyncJSON(op, false))
+}
+
+// operationKeyHash renders the Java identity Flink prints for an OperationKey, which has no
+// toString: its hashCode in hex, 31 + the trigger id's AbstractID hash (the XOR of the
+// 32-bit halves of its two longs), as Objects.hash computes it.
+func operationKeyHash(triggerID string) string {
+	upper, _ := strconv.ParseUint(triggerID[:16], 16, 64)
+	lower, _ := strconv.ParseUint(triggerID[16:], 16, 64)
+	idHash := uint32(lower) ^ uint32(lower>>32) ^ uint32(upper) ^ uint32(upper>>32)
+	return strconv.FormatUint(uint64(31+idHash), 16)
 }
 
 // ---- resource requirements ----
