@@ -812,14 +812,3 @@ func sortedKeys(m map[string]string) []string {
 	sort.Strings(keys)
 	return keys
 }
-
-// ForgetOperations drops every cached savepoint operation, as real Flink does once
-// rest.async.store-duration (default 5 min) has passed since an operation completed.
-// (Review helper, not part of the project.)
-func (c *Cluster) ForgetOperations() {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	for k := range c.savepoints {
-		delete(c.savepoints, k)
-	}
-}
