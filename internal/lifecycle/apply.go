@@ -152,10 +152,12 @@ func (o *operation) run(ctx context.Context, op Operation) error {
 		if err != nil {
 			return err
 		}
-		if err := o.deploy(ctx, d.Version, snap.Path); err != nil {
+		if err := o.begin(ctx, op, StateRunning); err != nil {
 			return err
 		}
-		return o.finish(ctx, StateRunning)
+		// The journal names the snapshot the new job restores, for recover to use the same.
+		o.record.Journal.SavepointPath, o.record.Journal.SnapshotName = snap.Path, snap.Name
+		return o.deployOnce(ctx)
 
 	case OpStatelessRedeploy, OpCancel:
 		target := StateRunning
@@ -259,12 +261,20 @@ func (o *operation) cancelThen(ctx context.Context) error {
 		}
 		return o.finish(ctx, StateCancelled)
 	}
+	return o.deployOnce(ctx)
+}
+
+// deployOnce starts the desired version from the journal's snapshot (deploy, resume and
+// stateless_redeploy: nothing older runs to roll back to). A job that does not become
+// healthy ends the operation: the next plan shows it as ended and starts it again. Any
+// other failure (the API server, an interrupted apply) keeps the journal for recover.
+func (o *operation) deployOnce(ctx context.Context) error {
 	if err := o.step(ctx, stepDeploying); err != nil {
 		return err
 	}
-	if err := o.deploy(ctx, o.desired.Version, ""); err != nil {
-		if !errors.Is(ctx.Err(), context.Canceled) {
-			// The new job failed and no state was kept: the next plan restarts it as drift.
+	if err := o.deploy(ctx, o.desired.Version, o.record.Journal.SavepointPath); err != nil {
+		var unhealthy *notHealthy
+		if errors.As(err, &unhealthy) && !errors.Is(ctx.Err(), context.Canceled) {
 			o.record.Journal = nil
 			err = errors.Join(err, o.save(context.WithoutCancel(ctx)))
 		}
@@ -272,6 +282,12 @@ func (o *operation) cancelThen(ctx context.Context) error {
 	}
 	return o.finish(ctx, StateRunning)
 }
+
+// notHealthy is a deployment whose objects were applied but whose job did not become
+// healthy in time.
+type notHealthy struct{ error }
+
+func (e *notHealthy) Unwrap() error { return e.error }
 
 // deployVerifyRollback starts the desired version from the journal's snapshot and, if it
 // does not become healthy and rollback is enabled, restarts the previous version from the
@@ -282,6 +298,10 @@ func (o *operation) deployVerifyRollback(ctx context.Context) error {
 		return err
 	}
 	if err := o.deploy(ctx, o.desired.Version, j.SavepointPath); err != nil {
+		var unhealthy *notHealthy
+		if !errors.As(err, &unhealthy) {
+			return err // not the version's fault: the journal stays for recover
+		}
 		return o.rollBack(ctx, err)
 	}
 	return o.finish(ctx, StateRunning)
@@ -345,10 +365,13 @@ func (o *operation) rollOutAndVerify(ctx context.Context) error {
 	defer cancel()
 	o.progress(fmt.Sprintf("%s: waiting for job %s to run", o.desired.Name, shortJobID(r.JobID)))
 	if err := o.p.verify(readyCtx, r, r.RestorePath, o.desired.Rollback.RequireCheckpoint); err != nil {
-		return err
+		return &notHealthy{err}
 	}
 	o.progress(fmt.Sprintf("%s: waiting for the JobManager and TaskManager rollout", o.desired.Name))
-	return o.p.Kube.WaitRolledOut(readyCtx, r.Namespace, r.Application, o.progress)
+	if err := o.p.Kube.WaitRolledOut(readyCtx, r.Namespace, r.Application, o.progress); err != nil {
+		return &notHealthy{err}
+	}
+	return nil
 }
 
 // finish clears the journal, records the outcome and prunes automatic snapshots.
@@ -376,11 +399,17 @@ func (o *operation) recover(ctx context.Context) error {
 			return err
 		}
 		return o.thenAsConfigured(ctx)
-	case OpStatelessRedeploy, OpCancel:
+	case OpStatelessRedeploy, OpCancel, OpDeploy, OpResume:
 		if o.deployStarted() {
 			if err := o.rollOutAndVerify(ctx); err == nil {
 				return o.finishThenAsConfigured(ctx)
 			}
+		}
+		switch {
+		case o.desired.State != StateRunning && Operation(j.Operation) != OpCancel:
+			return o.scaleToZero(ctx) // nothing healthy runs: stop as the configuration asks
+		case Operation(j.Operation) == OpDeploy || Operation(j.Operation) == OpResume:
+			return o.deployOnce(ctx)
 		}
 		return o.cancelThen(ctx)
 	}
