@@ -156,6 +156,19 @@ func Namespace(t testing.TB) string {
 // Flink in direct mode through the harness proxy, with snapshots in SnapshotDir.
 func ProviderConfig(t testing.TB) string {
 	t.Helper()
+	return providerConfig(t, "")
+}
+
+// ProviderConfigThrough is ProviderConfig with the Flink REST calls sent through the HTTP
+// proxy at proxyURL instead (flink_access.proxy_url): a test puts something in front of
+// the JobManagers that way.
+func ProviderConfigThrough(t testing.TB, proxyURL string) string {
+	t.Helper()
+	return providerConfig(t, "proxy_url    = "+hclString(proxyURL))
+}
+
+func providerConfig(t testing.TB, accessExtra string) string {
+	t.Helper()
 	return fmt.Sprintf(`
 provider "flink" {
   snapshot_storage_url = %s
@@ -165,9 +178,10 @@ provider "flink" {
   flink_access {
     mode         = "direct"
     url_template = "http://{name}-rest.{namespace}.svc:8081"
+    %s
   }
 }
-`, hclString("file://"+SnapshotDir(t)), hclString(KubeconfigPath(t)))
+`, hclString("file://"+SnapshotDir(t)), hclString(KubeconfigPath(t)), accessExtra)
 }
 
 // SnapshotDir is the local directory behind the provider's snapshot_storage_url: emulated

@@ -607,3 +607,74 @@ resource "flink_streaming_application" "fork" {
 		},
 	})
 }
+
+// TestAccSnapshot_restorePointIsNotDeleted (H3): a flink_snapshot that adopts the suspended
+// application's savepoint takes over its record (one path, one set of files), and destroying
+// it with deletion_policy = "delete" is refused while the application would resume from it:
+// the error names the application, and the files stay. With "retain" it goes.
+func TestAccSnapshot_restorePointIsNotDeleted(t *testing.T) {
+	ns := acctest.Namespace(t)
+	pinned := func(policy string) string {
+		return snapshotHCL(ns, "manual", fmt.Sprintf(`  path            = flink_streaming_application.orders.last_snapshot_path
+  deletion_policy = %q`, policy))
+	}
+	var path string
+
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: providertest.Factories,
+		Steps: []resource.TestStep{
+			{Config: ordersConfig(t, ns, "v1", "running")},
+			{Config: ordersConfig(t, ns, "v1", "suspended")},
+			{
+				Config: ordersConfig(t, ns, "v1", "suspended", pinned("delete")),
+				Check: func(s *terraform.State) error {
+					app, err := attrsOf(s, application)
+					if err != nil {
+						return err
+					}
+					snap, err := attrsOf(s, manual)
+					if err != nil {
+						return err
+					}
+					path = app["last_snapshot_path"]
+					if snap["id"] != app["last_snapshot_id"] {
+						return fmt.Errorf("adopting the suspend savepoint made record %s; want the existing %s taken over", snap["id"], app["last_snapshot_id"])
+					}
+					return nil
+				},
+			},
+			{
+				Config:      ordersConfig(t, ns, "v1", "suspended"),
+				ExpectError: words("application orders is suspended and would resume from it"),
+			},
+			{
+				PreConfig: func() {
+					if err := metadataExists(path); err != nil {
+						t.Fatalf("the refused destroy deleted the only restore point: %v", err)
+					}
+				},
+				Config: ordersConfig(t, ns, "v1", "suspended", pinned("retain")),
+			},
+			{
+				Config: ordersConfig(t, ns, "v1", "suspended"),
+				Check:  func(*terraform.State) error { return metadataExists(path) },
+			},
+			{
+				Config: ordersConfig(t, ns, "v1", "running"),
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue(application, tfjsonpath.New("status"), knownvalue.StringExact("RUNNING")),
+				},
+				Check: func(s *terraform.State) error {
+					c, err := ordersCluster(t, ns)
+					if err != nil {
+						return err
+					}
+					if c.RestoredFrom() != path {
+						return fmt.Errorf("resumed from %q, want the kept savepoint %s", c.RestoredFrom(), path)
+					}
+					return nil
+				},
+			},
+		},
+	})
+}
