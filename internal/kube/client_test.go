@@ -173,7 +173,7 @@ func TestDeleteClusterAndWaitGone(t *testing.T) {
 	if err := c.Apply(ctx, mustRender(t, testDeployment(), nil)); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.PutAppRecord(ctx, AppRecord{Namespace: "streams", Application: "orders"}); err != nil {
+	if _, err := c.PutAppRecord(ctx, &AppRecord{Namespace: "streams", Application: "orders"}); err != nil {
 		t.Fatal(err)
 	}
 	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "orders-taskmanager-1", Namespace: "streams", Labels: ComponentSelectorLabels("orders", ComponentTaskManager)}}

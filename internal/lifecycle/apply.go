@@ -395,7 +395,7 @@ func (o *operation) applyCluster(ctx context.Context, version spec.Version, rest
 }
 
 func (o *operation) save(ctx context.Context) error {
-	_, err := o.p.Kube.PutAppRecord(ctx, *o.record)
+	_, err := o.p.Kube.PutAppRecord(ctx, o.record)
 	return err
 }
 
@@ -418,7 +418,7 @@ func (p *Platform) Delete(ctx context.Context, namespace, name, onDestroy string
 	if err != nil {
 		return err
 	}
-	save := func(ctx context.Context) error { _, err := p.Kube.PutAppRecord(ctx, record); return err }
+	save := func(ctx context.Context) error { _, err := p.Kube.PutAppRecord(ctx, &record); return err }
 	if j := record.Journal; j != nil && j.SavepointPath != "" && j.SnapshotName == "" {
 		if err := p.recordJournalSnapshot(ctx, &record, progress); err != nil {
 			return err
@@ -486,6 +486,6 @@ func (p *Platform) recordJournalSnapshot(ctx context.Context, record *kube.AppRe
 	}
 	j.SnapshotName = snap.Name
 	record.LastSnapshotPath, record.LastSnapshotName = snap.Path, snap.Name
-	_, err = p.Kube.PutAppRecord(ctx, *record)
+	_, err = p.Kube.PutAppRecord(ctx, record)
 	return err
 }

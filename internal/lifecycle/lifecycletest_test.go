@@ -41,6 +41,7 @@ import (
 	"github.com/flinkplatform/terraform-provider-flink/internal/flink"
 	"github.com/flinkplatform/terraform-provider-flink/internal/flink/flinktest"
 	"github.com/flinkplatform/terraform-provider-flink/internal/kube"
+	"github.com/flinkplatform/terraform-provider-flink/internal/kube/kubetest"
 	"github.com/flinkplatform/terraform-provider-flink/internal/spec"
 )
 
@@ -159,9 +160,11 @@ func newHarness(t *testing.T) *harness {
 }
 
 // installAPIServerBehaviour adds what a real API server does and the fake does not: UIDs on
-// created ConfigMaps (owner references point at them), generations on Deployments, and the
+// created ConfigMaps (owner references point at them), resourceVersions on ConfigMaps (the
+// application record is written conditionally on them), generations on Deployments, and the
 // kubelet reacting to applied Deployments.
 func (h *harness) installAPIServerBehaviour() {
+	kubetest.EmulateResourceVersions(h.fake, "configmaps")
 	var uids atomic.Int64
 	h.fake.PrependReactor("create", "configmaps", func(a k8stesting.Action) (bool, runtime.Object, error) {
 		if cm, ok := a.(k8stesting.CreateAction).GetObject().(*corev1.ConfigMap); ok && cm.UID == "" {
