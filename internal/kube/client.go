@@ -31,6 +31,10 @@ type Client struct {
 	// Logf, when set, receives diagnostics that do not fail an operation (an Event that
 	// could not be written). Defaults to the standard logger.
 	Logf func(format string, args ...any)
+	// TransientBackoff is how object applies and record writes retry throttling (429),
+	// server errors and timeouts; the zero value means about half a minute (see
+	// transientBackoff). Tests may set a short one.
+	TransientBackoff wait.Backoff
 }
 
 func (c *Client) fieldManager() string {
@@ -56,14 +60,14 @@ func (c *Client) Apply(ctx context.Context, o Objects) error {
 	}
 	opts := metav1.ApplyOptions{FieldManager: c.fieldManager(), Force: true}
 	ns := o.Namespace
-	if err := retryTransient(ctx, func() error {
+	if err := c.retryTransient(ctx, func() error {
 		_, err := c.Kube.CoreV1().ConfigMaps(ns).Apply(ctx, o.ConfigMap, opts)
 		return err
 	}); err != nil {
 		return fmt.Errorf("apply ConfigMap %s/%s: %w", ns, *o.ConfigMap.Name, err)
 	}
 	for _, svc := range []*corev1ac.ServiceApplyConfiguration{o.RestService, o.JobManagerService} {
-		if err := retryTransient(ctx, func() error {
+		if err := c.retryTransient(ctx, func() error {
 			_, err := c.Kube.CoreV1().Services(ns).Apply(ctx, svc, opts)
 			return err
 		}); err != nil {
@@ -71,7 +75,7 @@ func (c *Client) Apply(ctx context.Context, o Objects) error {
 		}
 	}
 	for _, dep := range []*appsv1ac.DeploymentApplyConfiguration{o.JobManager, o.TaskManager} {
-		if err := retryTransient(ctx, func() error {
+		if err := c.retryTransient(ctx, func() error {
 			_, err := c.Kube.AppsV1().Deployments(ns).Apply(ctx, dep, opts)
 			return err
 		}); err != nil {
@@ -85,9 +89,22 @@ func (c *Client) Apply(ctx context.Context, o Objects) error {
 // minute: an API server that is restarting or overloaded must not fail an apply half-way.
 var transientBackoff = wait.Backoff{Duration: 200 * time.Millisecond, Factor: 2, Jitter: 0.2, Steps: 8, Cap: 10 * time.Second}
 
-// retryTransient runs write until it succeeds, fails for good, or ctx ends.
-func retryTransient(ctx context.Context, write func() error) error {
-	return retry.OnError(transientBackoff, func(err error) bool { return isTransient(err) && ctx.Err() == nil }, write)
+// retryTransient runs write until it succeeds, fails for good, or ctx ends, and returns the
+// last attempt's error.
+func (c *Client) retryTransient(ctx context.Context, write func() error) error {
+	backoff := c.TransientBackoff
+	if backoff == (wait.Backoff{}) {
+		backoff = transientBackoff
+	}
+	backoff.Steps = max(backoff.Steps, 1)
+	var last error
+	// Not OnError's result: it reports an attempt that failed with a context error as the
+	// attempt before's error, or as success when there was none.
+	_ = retry.OnError(backoff, func(err error) bool { return isTransient(err) && ctx.Err() == nil }, func() error {
+		last = write()
+		return last
+	})
+	return last
 }
 
 // poll calls condition immediately and then with an interval starting at 100ms and backing

@@ -242,3 +242,17 @@ func TestApplyRetriesTransientErrors(t *testing.T) {
 		})
 	}
 }
+
+// A write cancelled with its context fails: retry.OnError alone would report it as success.
+func TestApplyCancelledIsAnError(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	client := fake.NewClientset()
+	client.PrependReactor("patch", "configmaps", func(k8stesting.Action) (bool, runtime.Object, error) {
+		cancel()
+		return true, nil, ctx.Err()
+	})
+	err := (&Client{Kube: client}).Apply(ctx, mustRender(t, testDeployment(), nil))
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("Apply = %v, want context.Canceled", err)
+	}
+}

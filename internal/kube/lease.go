@@ -57,18 +57,37 @@ func randomHex(n int) string {
 // LockOptions tune AcquireLock.
 type LockOptions struct {
 	// Duration of the lease; DefaultLockDuration (60s) when zero. The lease is renewed
-	// every Duration/3; another acquirer may take it over once renewTime + duration has
-	// passed. leaseDurationSeconds on the Lease is Duration rounded up to whole seconds.
+	// every Duration/3. leaseDurationSeconds on the Lease is Duration rounded up to whole
+	// seconds.
 	Duration time.Duration
 	// Wait, when the lease is held by someone else, polls with backoff (100ms growing to
-	// 5s) until it is released or expires, or ctx ends, instead of failing at once.
+	// 5s) until it is released or abandoned, or ctx ends, instead of failing at once.
 	Wait bool
-	// Now is the clock (time.Now when nil), for acquire/renew timestamps and expiry
-	// decisions. The renewal interval itself runs on real time.
+	// Now is the clock (time.Now when nil) for the acquire/renew timestamps written to the
+	// Lease and for whether another holder's lease looks expired (renewTime +
+	// leaseDurationSeconds before Now), which only decides between failing at once and
+	// watching it. Taking a lease over, the renewal interval and Lock.Check run on this
+	// process's monotonic clock.
 	Now func() time.Time
 	// OnWait, when set and Wait is true, is called whenever AcquireLock starts waiting
 	// for a (new) holder, so the caller can tell the user who it is waiting for.
 	OnWait func(*LockedError)
+	// OnConfirm, when set, is called when AcquireLock starts watching a lease that looks
+	// expired before taking it over (once per holder and acquire time), so the caller can
+	// tell the user why the operation pauses; Confirming.String says it in words.
+	OnConfirm func(Confirming)
+}
+
+// Confirming describes a lease held by someone else that looks expired and that AcquireLock
+// watches before taking it over: it is taken over only if it stays unchanged for Within.
+type Confirming struct {
+	*LockedError
+	Within time.Duration
+}
+
+func (c Confirming) String() string {
+	return fmt.Sprintf("confirming that the lock of %s/%s held by %s (%s) since %s is abandoned; taking it over if it is not renewed within %s",
+		c.Namespace, c.Application, c.Holder.Identity, orUnrecorded(c.Holder.Operation), fmtLockTime(c.Since), c.Within.Round(time.Second))
 }
 
 // LockedError is returned (by AcquireLock) when another holder has the lease. It matches
@@ -81,13 +100,16 @@ type LockedError struct {
 }
 
 func (e *LockedError) Error() string {
-	op := e.Holder.Operation
-	if op == "" {
-		op = "operation not recorded"
-	}
 	return fmt.Sprintf("application %s/%s is locked by %s (%s) since %s; it expires at %s unless renewed. "+
 		"Another apply is running; wait for it, or if that process died, retry after the expiry",
-		e.Namespace, e.Application, e.Holder.Identity, op, fmtLockTime(e.Since), fmtLockTime(e.ExpiresAt))
+		e.Namespace, e.Application, e.Holder.Identity, orUnrecorded(e.Holder.Operation), fmtLockTime(e.Since), fmtLockTime(e.ExpiresAt))
+}
+
+func orUnrecorded(op string) string {
+	if op == "" {
+		return "operation not recorded"
+	}
+	return op
 }
 
 // Is makes errors.Is(err, ErrLocked) true.
@@ -112,8 +134,11 @@ type Lock struct {
 
 	mu        sync.Mutex
 	acquired  time.Time // acquireTime of the lease
-	lastRenew time.Time // last successful acquire/renew, by now()
-	err       error     // why the lock was lost
+	lastRenew time.Time // renewTime of the last successful acquire/renew, by now()
+	// renewedAt is when the last successful acquire/renew was sent, by time.Now
+	// (monotonic): the lease is surely ours until renewedAt + duration.
+	renewedAt time.Time
+	err       error // why the lock was lost
 
 	lost     chan struct{}
 	lostOnce sync.Once
@@ -203,7 +228,7 @@ func (l *Lock) leaveSlot() {
 }
 
 // acquireOnce makes one acquisition attempt, exclusive within this process.
-func (c *Client) acquireOnce(ctx context.Context, ns, app string, holder LeaseHolder, dur time.Duration, now func() time.Time) (*Lock, *LockedError, error) {
+func (c *Client) acquireOnce(ctx context.Context, ns, app string, holder LeaseHolder, dur time.Duration, now func() time.Time, w *leaseWatch) (*Lock, *LockedError, error) {
 	k := lockKey{c, ns, app}
 	s := enterSlot(k)
 	defer exitSlot(k, s)
@@ -214,27 +239,39 @@ func (c *Client) acquireOnce(ctx context.Context, ns, app string, holder LeaseHo
 	h := s.held
 	lockSlotsMu.Unlock()
 	if h != nil {
+		w.confirming = false // held in this process, so alive
 		h.mu.Lock()
 		defer h.mu.Unlock()
 		return nil, &LockedError{Namespace: ns, Application: app, Holder: h.holder, Since: h.acquired, ExpiresAt: h.lastRenew.Add(h.duration)}, nil
 	}
-	lease, locked, err := c.tryAcquire(ctx, ns, app, holder, dur, now)
+	// The lease is ours from the moment we send the write at the latest: timing it from
+	// before the read errs on the safe side.
+	started := time.Now()
+	lease, locked, err := c.tryAcquire(ctx, ns, app, holder, dur, now, w)
 	if err != nil || locked != nil {
 		return nil, locked, err
 	}
-	l := c.startLock(ctx, ns, app, holder, dur, now, lease, s)
+	l := c.startLock(ctx, ns, app, holder, dur, now, lease, s, started)
 	return l, nil, nil
 }
 
 // AcquireLock takes the Lease LockName(app) in ns for holder: it creates the Lease, or
-// updates it when it has no holder, has expired (renewTime + duration < now) or is already
-// held by holder.Identity. Every write is guarded by the API server (create fails when the
-// Lease exists; update carries the resourceVersion that was read), so of two racing
-// acquirers exactly one wins; the loser re-reads and sees the lease held.
+// updates it when it has no holder, is already held by holder.Identity, or is abandoned.
+// Every write is guarded by the API server (create fails when the Lease exists; update
+// carries the resourceVersion that was read), so of two racing acquirers exactly one wins;
+// the loser re-reads and sees the lease held.
 //
-// When the lease is held by someone else AcquireLock returns a *LockedError (errors.Is
-// ErrLocked) naming the holder, or with opts.Wait polls until it can take it or ctx ends
-// (the error then wraps both the last LockedError and ctx.Err()).
+// A lease held by someone else is abandoned only once this process has seen it unchanged
+// (holder, times, resourceVersion) for its whole leaseDurationSeconds, timed on this
+// process's monotonic clock, as client-go's leader election does: the holder's renewTime
+// is never compared with our clock to take a lease, since clocks of two machines differ.
+// So when the lease looks fresh (renewTime + leaseDurationSeconds is after opts.Now),
+// AcquireLock returns a *LockedError (errors.Is ErrLocked) naming the holder at once. When
+// it looks expired, AcquireLock watches it, polling with backoff, tells opts.OnConfirm, and
+// takes it over once it has stayed unchanged for its duration; if it changes meanwhile
+// (the holder renewed it, or someone else took it) AcquireLock returns a *LockedError.
+// With opts.Wait it instead keeps polling until it can take the lease or ctx ends (the
+// error then wraps both the last LockedError and ctx.Err()).
 //
 // Within one process, per Client, the lock is also exclusive between goroutines that share
 // an identity: while a Lock of this Client is held, AcquireLock reports it as held.
@@ -266,17 +303,28 @@ func (c *Client) AcquireLock(ctx context.Context, ns, app string, holder LeaseHo
 	backoff := wait.Backoff{Duration: 100 * time.Millisecond, Factor: 1.5, Jitter: 0.1, Cap: 5 * time.Second, Steps: math.MaxInt32}
 	const maxImmediateRetries = 5
 	var (
+		watch       leaseWatch
 		lastLocked  *LockedError
 		lastErr     error
 		waitingFor  string
+		confirming  string // holder and acquire time last reported to OnConfirm
 		conflicts   int
 		waitStarted bool
 	)
 	for {
-		lock, locked, err := c.acquireOnce(ctx, ns, app, holder, dur, now)
+		lock, locked, err := c.acquireOnce(ctx, ns, app, holder, dur, now, &watch)
 		switch {
 		case err == nil && locked == nil:
 			return lock, nil
+		case locked != nil && watch.confirming:
+			conflicts = 0
+			lastLocked, lastErr = locked, nil
+			if key := locked.Holder.Identity + "@" + locked.Since.String(); key != confirming {
+				confirming = key
+				if opts.OnConfirm != nil {
+					opts.OnConfirm(Confirming{LockedError: locked, Within: watch.remaining()})
+				}
+			}
 		case locked != nil:
 			conflicts = 0
 			lastLocked, lastErr = locked, nil
@@ -297,13 +345,17 @@ func (c *Client) AcquireLock(ctx context.Context, ns, app string, holder LeaseHo
 				return nil, fmt.Errorf("lock %s/%s: gave up after %d write conflicts on Lease %s: %w", ns, app, conflicts, LockName(app), err)
 			}
 			conflicts, lastErr = 0, err
-		case opts.Wait && isTransient(err):
+		case (opts.Wait || watch.confirming) && isTransient(err):
 			lastErr = err
 		default:
 			return nil, err
 		}
 
-		t := time.NewTimer(backoff.Step())
+		delay := backoff.Step()
+		if watch.confirming {
+			delay = min(delay, watch.remaining()) // look again as soon as it may be taken over
+		}
+		t := time.NewTimer(delay)
 		select {
 		case <-ctx.Done():
 			t.Stop()
@@ -319,10 +371,40 @@ func (c *Client) AcquireLock(ctx context.Context, ns, app string, holder LeaseHo
 	}
 }
 
+// leaseWatch is what one AcquireLock call has seen of a lease held by someone else.
+type leaseWatch struct {
+	seen  string        // holder, acquire and expiry times, resourceVersion
+	since time.Time     // when seen was first seen, by time.Now (monotonic)
+	dur   time.Duration // the lease's duration
+	// confirming: the lease looks expired by the Now clock and has not changed since it
+	// first did, so it is being watched before a takeover.
+	confirming bool
+}
+
+// abandoned notes cur (held as described by held, for dur) and reports whether it has
+// stayed unchanged for dur since this process first saw it so.
+func (w *leaseWatch) abandoned(cur *coordinationv1.Lease, held *LockedError, dur time.Duration, now time.Time) bool {
+	seen := fmt.Sprint(held.Holder.Identity, " ", held.Since.UnixNano(), " ", held.ExpiresAt.UnixNano(), " ", cur.ResourceVersion)
+	changed := seen != w.seen
+	if changed {
+		w.seen, w.since = seen, time.Now()
+	}
+	w.dur = dur
+	if time.Since(w.since) >= w.dur {
+		return true
+	}
+	// A lease that changes while we confirm it has been renewed: its holder is alive.
+	w.confirming = now.After(held.ExpiresAt) && !(changed && w.confirming)
+	return false
+}
+
+// remaining is how much longer the lease must stay unchanged to be abandoned.
+func (w *leaseWatch) remaining() time.Duration { return w.dur - time.Since(w.since) }
+
 // tryAcquire makes one attempt. It returns the written lease, or a LockedError when the
-// lease is held by someone else, or an error (API errors keep their type, so a Conflict or
-// AlreadyExists can be told apart).
-func (c *Client) tryAcquire(ctx context.Context, ns, app string, holder LeaseHolder, dur time.Duration, now func() time.Time) (*coordinationv1.Lease, *LockedError, error) {
+// lease is held by someone else and not abandoned (see w), or an error (API errors keep
+// their type, so a Conflict or AlreadyExists can be told apart).
+func (c *Client) tryAcquire(ctx context.Context, ns, app string, holder LeaseHolder, dur time.Duration, now func() time.Time, w *leaseWatch) (*coordinationv1.Lease, *LockedError, error) {
 	leases := c.Kube.CoordinationV1().Leases(ns)
 	name := LockName(app)
 	cur, err := leases.Get(ctx, name, metav1.GetOptions{})
@@ -360,14 +442,14 @@ func (c *Client) tryAcquire(ctx context.Context, ns, app string, holder LeaseHol
 	t := now()
 	info := leaseInfo(cur, ns, app, dur)
 	sameHolder := info.Holder.Identity == holder.Identity
-	expired := t.After(info.ExpiresAt)
-	if info.Holder.Identity != "" && !sameHolder && !expired {
+	if info.Holder.Identity != "" && !sameHolder && !w.abandoned(cur, info, leaseDuration(cur, dur), t) {
 		return nil, info, nil
 	}
 
+	// The update carries the resourceVersion read, so it fails if the lease changed since.
 	upd := cur.DeepCopy()
 	mt := metav1.NewMicroTime(t)
-	if !sameHolder || expired || upd.Spec.AcquireTime == nil {
+	if !sameHolder || t.After(info.ExpiresAt) || upd.Spec.AcquireTime == nil {
 		upd.Spec.AcquireTime = &mt
 	}
 	if !sameHolder && info.Holder.Identity != "" {
@@ -397,12 +479,13 @@ func (c *Client) tryAcquire(ctx context.Context, ns, app string, holder LeaseHol
 	return updated, nil, nil
 }
 
-func (c *Client) startLock(ctx context.Context, ns, app string, holder LeaseHolder, dur time.Duration, now func() time.Time, lease *coordinationv1.Lease, s *lockSlot) *Lock {
+func (c *Client) startLock(ctx context.Context, ns, app string, holder LeaseHolder, dur time.Duration, now func() time.Time, lease *coordinationv1.Lease, s *lockSlot, started time.Time) *Lock {
 	rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	l := &Lock{
 		c: c, ns: ns, app: app, name: LockName(app),
 		holder: holder, duration: dur, now: now, slot: s,
 		lastRenew: now(),
+		renewedAt: started,
 		lost:      make(chan struct{}),
 		cancel:    cancel,
 		done:      make(chan struct{}),
@@ -451,9 +534,9 @@ func (l *Lock) renewLoop(ctx context.Context) {
 			return
 		}
 		l.mu.Lock()
-		since := l.lastRenew
+		since := l.renewedAt
 		l.mu.Unlock()
-		if failing := l.now().Sub(since); failing > l.duration {
+		if failing := time.Since(since); failing > l.duration {
 			l.markLost(fmt.Errorf("%w: application %s/%s: could not renew Lease %s for %s (longer than its duration %s), so another apply may have taken it: %v",
 				ErrLockLost, l.ns, l.app, l.name, failing.Round(time.Millisecond), l.duration, err))
 			return
@@ -477,6 +560,7 @@ func (l *Lock) renew(ctx context.Context) error {
 		if err := l.checkOurs(cur); err != nil {
 			return err
 		}
+		sent := time.Now()
 		t := l.now()
 		upd := cur.DeepCopy()
 		mt := metav1.NewMicroTime(t)
@@ -485,7 +569,7 @@ func (l *Lock) renew(ctx context.Context) error {
 		_, err = leases.Update(ctx, upd, metav1.UpdateOptions{FieldManager: l.c.fieldManager()})
 		if err == nil {
 			l.mu.Lock()
-			l.lastRenew = t
+			l.lastRenew, l.renewedAt = t, sent
 			l.mu.Unlock()
 			return nil
 		}
@@ -504,12 +588,45 @@ func (l *Lock) checkOurs(cur *coordinationv1.Lease) error {
 	if info.Holder.Identity == "" {
 		return fmt.Errorf("%w: application %s/%s: Lease %s was released by someone else", ErrLockLost, l.ns, l.app, l.name)
 	}
-	op := info.Holder.Operation
-	if op == "" {
-		op = "operation not recorded"
-	}
 	return fmt.Errorf("%w: application %s/%s is now locked by %s (%s) since %s",
-		ErrLockLost, l.ns, l.app, info.Holder.Identity, op, fmtLockTime(info.Since))
+		ErrLockLost, l.ns, l.app, info.Holder.Identity, orUnrecorded(info.Holder.Operation), fmtLockTime(info.Since))
+}
+
+// Check returns nil while the lock is verifiably ours: it has not been lost, a read of the
+// Lease now names us, and our last successful renewal was sent less than the lease
+// duration ago on this process's monotonic clock (so nobody can have taken the lease over
+// meanwhile, see AcquireLock). Otherwise it returns an error wrapping ErrLockLost that says
+// why, naming the new holder when there is one; if the Lease cannot be read (after retrying
+// transient errors) the error says so and does not wrap ErrLockLost. Call it before every
+// step that changes the cluster.
+func (l *Lock) Check(ctx context.Context) error {
+	if err := l.Err(); err != nil {
+		return err
+	}
+	var cur *coordinationv1.Lease
+	err := l.c.retryTransient(ctx, func() error {
+		var err error
+		cur, err = l.c.Kube.CoordinationV1().Leases(l.ns).Get(ctx, l.name, metav1.GetOptions{})
+		return err
+	})
+	if apierrors.IsNotFound(err) {
+		return fmt.Errorf("%w: application %s/%s: Lease %s was deleted", ErrLockLost, l.ns, l.app, l.name)
+	}
+	if err != nil {
+		return fmt.Errorf("cannot verify the lock of application %s/%s: read Lease %s: %w", l.ns, l.app, l.name, err)
+	}
+	if err := l.checkOurs(cur); err != nil {
+		return err
+	}
+	// Checked after the read, so the verdict holds for at least the read's duration.
+	l.mu.Lock()
+	renewed := l.renewedAt
+	l.mu.Unlock()
+	if age := time.Since(renewed); age >= l.duration {
+		return fmt.Errorf("%w: application %s/%s: Lease %s was last renewed %s ago, not within its duration %s, so another apply may take it over",
+			ErrLockLost, l.ns, l.app, l.name, age.Round(time.Millisecond), l.duration)
+	}
+	return nil
 }
 
 // Release stops renewing and deletes the Lease if it is still ours (the delete is
@@ -574,12 +691,16 @@ func leaseInfo(lease *coordinationv1.Lease, ns, app string, fallback time.Durati
 	if lease.Spec.RenewTime != nil {
 		renewed = lease.Spec.RenewTime.Time
 	}
-	dur := fallback
-	if s := lease.Spec.LeaseDurationSeconds; s != nil && *s > 0 {
-		dur = time.Duration(*s) * time.Second
-	}
-	e.ExpiresAt = renewed.Add(dur)
+	e.ExpiresAt = renewed.Add(leaseDuration(lease, fallback))
 	return e
+}
+
+// leaseDuration is the lease's leaseDurationSeconds, or fallback when it has none.
+func leaseDuration(lease *coordinationv1.Lease, fallback time.Duration) time.Duration {
+	if s := lease.Spec.LeaseDurationSeconds; s != nil && *s > 0 {
+		return time.Duration(*s) * time.Second
+	}
+	return fallback
 }
 
 func isOurLease(lease *coordinationv1.Lease, app string) bool {
@@ -611,14 +732,4 @@ func (c *Client) LockOperation(ctx context.Context, ns, app string) (string, err
 		return "", nil
 	}
 	return lease.Annotations[AnnotationLockOperation], nil
-}
-
-// Check reports whether the lock is still held (placeholder until fencing lands).
-func (l *Lock) Check(ctx context.Context) error {
-	select {
-	case <-l.lost:
-		return l.Err()
-	default:
-		return nil
-	}
 }

@@ -12,14 +12,15 @@ import (
 
 	coordinationv1 "k8s.io/api/coordination/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/kubernetes/fake"
 	coordv1client "k8s.io/client-go/kubernetes/typed/coordination/v1"
 	k8stesting "k8s.io/client-go/testing"
+
+	"github.com/flinkplatform/terraform-provider-flink/internal/kube/kubetest"
 )
 
 var leaseGVR = coordinationv1.SchemeGroupVersion.WithResource("leases")
@@ -44,54 +45,13 @@ func (c *testClock) Set(t time.Time) {
 	c.t = t
 }
 
-// emulateResourceVersions makes the fake clientset behave like the API server for Leases:
-// objects get a UID and a resourceVersion, an update with a stale resourceVersion is a
-// Conflict, and a delete whose preconditions do not match is a Conflict. (The fake's
-// reactors run one at a time, so check-and-set here is atomic.)
-func emulateResourceVersions(cs *fake.Clientset) {
-	var rv atomic.Int64
-	next := func() string { return fmt.Sprint(rv.Add(1)) }
-	cs.PrependReactor("create", "leases", func(a k8stesting.Action) (bool, runtime.Object, error) {
-		obj := a.(k8stesting.CreateAction).GetObject()
-		m, _ := meta.Accessor(obj)
-		m.SetResourceVersion(next())
-		m.SetUID(types.UID("uid-" + next()))
-		return false, nil, nil // the default reactor stores it
-	})
-	cs.PrependReactor("update", "leases", func(a k8stesting.Action) (bool, runtime.Object, error) {
-		obj := a.(k8stesting.UpdateAction).GetObject()
-		m, _ := meta.Accessor(obj)
-		cur, err := cs.Tracker().Get(leaseGVR, a.GetNamespace(), m.GetName())
-		if err != nil {
-			return true, nil, err
-		}
-		cm, _ := meta.Accessor(cur)
-		if m.GetResourceVersion() != cm.GetResourceVersion() {
-			return true, nil, apierrors.NewConflict(leaseGVR.GroupResource(), m.GetName(), errors.New("the object has been modified"))
-		}
-		m.SetResourceVersion(next())
-		return false, nil, nil
-	})
-	cs.PrependReactor("delete", "leases", func(a k8stesting.Action) (bool, runtime.Object, error) {
-		da := a.(k8stesting.DeleteAction)
-		pre := da.GetDeleteOptions().Preconditions
-		if pre == nil {
-			return false, nil, nil
-		}
-		cur, err := cs.Tracker().Get(leaseGVR, a.GetNamespace(), da.GetName())
-		if err != nil {
-			return true, nil, err
-		}
-		cm, _ := meta.Accessor(cur)
-		if (pre.ResourceVersion != nil && *pre.ResourceVersion != cm.GetResourceVersion()) || (pre.UID != nil && *pre.UID != cm.GetUID()) {
-			return true, nil, apierrors.NewConflict(leaseGVR.GroupResource(), da.GetName(), errors.New("precondition failed"))
-		}
-		return false, nil, nil
-	})
-}
+// emulateResourceVersions makes the fake behave like the API server for Leases (UIDs,
+// resourceVersions, conflicts).
+func emulateResourceVersions(cs *fake.Clientset) { kubetest.EmulateResourceVersions(cs, "leases") }
 
-// gatedKube holds the first n Lease Gets until all n have been made, so n acquirers all
-// read the same state before any of them writes: a guaranteed race.
+// gatedKube holds the first n Lease writes (create or update) until all n have been made,
+// so n acquirers all decide to write on the same state before any of them writes: a
+// guaranteed race.
 type gatedKube struct {
 	kubernetes.Interface
 	g *gate
@@ -139,10 +99,14 @@ func (c gatedCoordination) Leases(ns string) coordv1client.LeaseInterface {
 	return gatedLeases{c.CoordinationV1Interface.Leases(ns), c.g}
 }
 
-func (l gatedLeases) Get(ctx context.Context, name string, opts metav1.GetOptions) (*coordinationv1.Lease, error) {
-	lease, err := l.LeaseInterface.Get(ctx, name, opts)
+func (l gatedLeases) Create(ctx context.Context, lease *coordinationv1.Lease, opts metav1.CreateOptions) (*coordinationv1.Lease, error) {
 	l.g.pass()
-	return lease, err
+	return l.LeaseInterface.Create(ctx, lease, opts)
+}
+
+func (l gatedLeases) Update(ctx context.Context, lease *coordinationv1.Lease, opts metav1.UpdateOptions) (*coordinationv1.Lease, error) {
+	l.g.pass()
+	return l.LeaseInterface.Update(ctx, lease, opts)
 }
 
 func getLease(t *testing.T, cs kubernetes.Interface) *coordinationv1.Lease {
@@ -403,29 +367,46 @@ func TestLockWaitsForRelease(t *testing.T) {
 	}
 }
 
-func TestLockExpiredLeaseIsTakenOver(t *testing.T) {
+// A lease that looks expired is taken over only after this process has watched it stay
+// unchanged for its whole duration, and the user is told why the apply pauses.
+func TestLockAbandonedLeaseIsTakenOverAfterWatchingItForItsDuration(t *testing.T) {
 	ctx := context.Background()
-	cs := fake.NewClientset(heldLease("dead-host/7/dead", "suspend", t0, 60))
+	cs := fake.NewClientset(heldLease("dead-host/7/dead", "suspend", t0, 1))
+	emulateResourceVersions(cs)
 	c := &Client{Kube: cs}
-	clock := newTestClock(t0.Add(60 * time.Second)) // renewTime + duration == now: not yet expired
-	opts := LockOptions{Now: clock.Now}
+	clock := newTestClock(t0.Add(time.Second)) // renewTime + duration == now: not yet expired
+	var confirms []string
+	opts := LockOptions{Now: clock.Now, OnConfirm: func(c Confirming) { confirms = append(confirms, c.String()) }}
 	me := LeaseHolder{Identity: "me", Operation: "resume"}
 
+	start := time.Now()
 	_, err := c.AcquireLock(ctx, "streams", "orders", me, opts)
-	if !errors.Is(err, ErrLocked) || !strings.Contains(err.Error(), "dead-host/7/dead (suspend)") || !strings.Contains(err.Error(), "expires at 2026-03-01T12:01:00Z") {
+	if !errors.Is(err, ErrLocked) || !strings.Contains(err.Error(), "dead-host/7/dead (suspend)") || !strings.Contains(err.Error(), "expires at 2026-03-01T12:00:01Z") {
 		t.Fatalf("AcquireLock before expiry: %v", err)
 	}
+	if waited := time.Since(start); waited > 500*time.Millisecond || len(confirms) != 0 {
+		t.Errorf("a fresh-looking lease was watched (%s, %q) instead of refused at once", waited, confirms)
+	}
 
-	clock.Set(t0.Add(61 * time.Second))
+	clock.Set(t0.Add(2 * time.Second))
+	start = time.Now()
 	lock, err := c.AcquireLock(ctx, "streams", "orders", me, opts)
 	if err != nil {
 		t.Fatalf("AcquireLock after expiry: %v", err)
+	}
+	if waited := time.Since(start); waited < time.Second {
+		t.Errorf("took the lease over after watching it for %s, less than its duration 1s", waited)
+	}
+	want := "confirming that the lock of streams/orders held by dead-host/7/dead (suspend) since 2026-03-01T12:00:00Z is abandoned; " +
+		"taking it over if it is not renewed within 1s"
+	if len(confirms) != 1 || confirms[0] != want {
+		t.Errorf("OnConfirm calls %q, want [%q]", confirms, want)
 	}
 	l := getLease(t, cs)
 	if *l.Spec.HolderIdentity != "me" || l.Annotations[AnnotationLockOperation] != "resume" {
 		t.Errorf("holder %q op %q", *l.Spec.HolderIdentity, l.Annotations[AnnotationLockOperation])
 	}
-	if !l.Spec.AcquireTime.Time.Equal(t0.Add(61*time.Second)) || !l.Spec.RenewTime.Time.Equal(t0.Add(61*time.Second)) {
+	if !l.Spec.AcquireTime.Time.Equal(t0.Add(2*time.Second)) || !l.Spec.RenewTime.Time.Equal(t0.Add(2*time.Second)) {
 		t.Errorf("acquire/renew %v/%v", l.Spec.AcquireTime, l.Spec.RenewTime)
 	}
 	if l.Spec.LeaseTransitions == nil || *l.Spec.LeaseTransitions != 1 {
@@ -436,13 +417,76 @@ func TestLockExpiredLeaseIsTakenOver(t *testing.T) {
 	}
 }
 
+// The reliability review's reproduction: a taker whose clock runs a minute ahead sees a lease
+// renewed just now as expired. It must not take it: the holder renews it while the taker
+// watches, so the taker reports it locked.
+func TestLockNotTakenFromLiveHolderWhoseClockDiffers(t *testing.T) {
+	ctx := context.Background()
+	cs := fake.NewClientset()
+	emulateResourceVersions(cs)
+	c := &Client{Kube: cs}
+	a, err := c.AcquireLock(ctx, "streams", "orders", LeaseHolder{Identity: "runner-a", Operation: "savepoint_redeploy"}, LockOptions{Duration: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Release(ctx)
+
+	c2 := &Client{Kube: cs} // another process
+	skewed := func() time.Time { return time.Now().Add(61 * time.Second) }
+	var confirms atomic.Int32
+	b, err := c2.AcquireLock(ctx, "streams", "orders", LeaseHolder{Identity: "runner-b", Operation: "destroy"},
+		LockOptions{Now: skewed, OnConfirm: func(Confirming) { confirms.Add(1) }})
+	if err == nil {
+		b.Release(ctx)
+		t.Fatalf("runner-b took the lease runner-a is renewing")
+	}
+	if !errors.Is(err, ErrLocked) || !strings.Contains(err.Error(), "locked by runner-a (savepoint_redeploy)") {
+		t.Errorf("AcquireLock by runner-b: %v, want ErrLocked naming runner-a", err)
+	}
+	if confirms.Load() != 1 {
+		t.Errorf("OnConfirm called %d times, want once (the lease looked expired to runner-b)", confirms.Load())
+	}
+	if got := *getLease(t, cs).Spec.HolderIdentity; got != "runner-a" {
+		t.Errorf("holder %q, want runner-a", got)
+	}
+	if err := a.Check(ctx); err != nil {
+		t.Errorf("runner-a's Check: %v", err)
+	}
+}
+
+// A waiting acquirer takes over a lease that stops changing even when it never looks
+// expired (the dead holder's clock ran ahead).
+func TestLockWaiterTakesOverADeadLeaseThatLooksFresh(t *testing.T) {
+	ctx := context.Background()
+	cs := fake.NewClientset(heldLease("ahead", "suspend", time.Now().Add(time.Hour), 1))
+	emulateResourceVersions(cs)
+	c := &Client{Kube: cs}
+	var waits atomic.Int32
+	start := time.Now()
+	lock, err := c.AcquireLock(ctx, "streams", "orders", LeaseHolder{Identity: "me"},
+		LockOptions{Wait: true, OnWait: func(*LockedError) { waits.Add(1) }})
+	if err != nil {
+		t.Fatalf("AcquireLock: %v", err)
+	}
+	defer lock.Release(ctx)
+	if waited := time.Since(start); waited < time.Second {
+		t.Errorf("took the lease over after %s, less than its duration 1s", waited)
+	}
+	if waits.Load() != 1 {
+		t.Errorf("OnWait called %d times, want 1", waits.Load())
+	}
+	if got := *getLease(t, cs).Spec.HolderIdentity; got != "me" {
+		t.Errorf("holder %q", got)
+	}
+}
+
 func TestLockRacingAcquirersExactlyOneWins(t *testing.T) {
 	for _, tc := range []struct {
 		name    string
 		initial []runtime.Object
 	}{
 		{"no lease yet", nil},
-		{"expired lease", []runtime.Object{heldLease("dead", "suspend", t0.Add(-time.Hour), 60)}},
+		{"expired lease", []runtime.Object{heldLease("dead", "suspend", t0.Add(-time.Hour), 1)}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			const n = 4
@@ -476,7 +520,7 @@ func TestLockRacingAcquirersExactlyOneWins(t *testing.T) {
 			}
 			wg.Wait()
 			if kube.g.timedOut.Load() {
-				t.Errorf("the racers did not all read the lease before writing: no race was tested")
+				t.Errorf("the racers did not all decide to write before one wrote: no race was tested")
 			}
 			winner := -1
 			for i := 0; i < n; i++ {
@@ -573,11 +617,11 @@ func TestLockSameIdentityInProcessExactlyOneWins(t *testing.T) {
 	}
 }
 
-// A Conflict on update (someone took the expired lease between our read and our write)
+// A Conflict on update (someone took the abandoned lease between our read and our write)
 // makes the acquirer re-read and report the new holder.
 func TestLockConflictOnUpdateRereads(t *testing.T) {
 	ctx := context.Background()
-	cs := fake.NewClientset(heldLease("dead", "suspend", t0.Add(-time.Hour), 60))
+	cs := fake.NewClientset(heldLease("dead", "suspend", t0.Add(-time.Hour), 1))
 	var injected atomic.Int32
 	cs.PrependReactor("update", "leases", func(a k8stesting.Action) (bool, runtime.Object, error) {
 		if injected.Add(1) > 1 {
@@ -631,6 +675,8 @@ func TestLockLostWhenTakenOver(t *testing.T) {
 	}
 }
 
+// Renewal failures are retried while the last renewal is within the lease duration (on the
+// monotonic clock); past it the lock is lost, since another process may then take it.
 func TestLockLostWhenRenewalFailsTooLong(t *testing.T) {
 	ctx := context.Background()
 	cs := fake.NewClientset()
@@ -645,17 +691,16 @@ func TestLockLostWhenRenewalFailsTooLong(t *testing.T) {
 	})
 	var logs atomic.Int32
 	c := &Client{Kube: cs, Logf: func(string, ...any) { logs.Add(1) }}
-	clock := newTestClock(t0)
-	dur := 150 * time.Millisecond
-	lock, err := c.AcquireLock(ctx, "streams", "orders", LeaseHolder{Identity: "a"}, LockOptions{Duration: dur, Now: clock.Now})
+	dur := 1200 * time.Millisecond // renewed every 400ms
+	lock, err := c.AcquireLock(ctx, "streams", "orders", LeaseHolder{Identity: "a"}, LockOptions{Duration: dur})
 	if err != nil {
 		t.Fatalf("AcquireLock: %v", err)
 	}
 	failing.Store(true)
-	// Failures within the duration (by the clock) are retried, not fatal.
-	clock.Set(t0.Add(dur))
+	failedFrom := time.Now()
+	// The first failure, about 400ms in, is retried, not fatal.
 	deadline := time.Now().Add(5 * time.Second)
-	for attempts.Load() < 3 && time.Now().Before(deadline) {
+	for attempts.Load() < 1 && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	select {
@@ -667,14 +712,19 @@ func TestLockLostWhenRenewalFailsTooLong(t *testing.T) {
 		t.Errorf("renewal failures were not logged")
 	}
 	// Past the duration: lost.
-	clock.Set(t0.Add(dur + time.Millisecond))
 	select {
 	case <-lock.Lost():
 	case <-time.After(5 * time.Second):
 		t.Fatalf("Lost() not closed after renewal failed for longer than the duration")
 	}
+	if failed := time.Since(failedFrom); failed < dur-400*time.Millisecond {
+		t.Errorf("lost after failing for %s, within the duration %s", failed, dur)
+	}
 	if err := lock.Err(); !errors.Is(err, ErrLockLost) || !strings.Contains(err.Error(), "etcd unavailable") {
 		t.Errorf("Err() = %v", err)
+	}
+	if err := lock.Check(ctx); !errors.Is(err, ErrLockLost) {
+		t.Errorf("Check of a lost lock: %v, want ErrLockLost", err)
 	}
 	failing.Store(false)
 	// The lease is still ours on the server, so Release deletes it.
@@ -684,6 +734,64 @@ func TestLockLostWhenRenewalFailsTooLong(t *testing.T) {
 	if _, err := cs.CoordinationV1().Leases("streams").Get(ctx, "orders-flink-lock", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
 		t.Errorf("lease after release: %v", err)
 	}
+}
+
+// Check passes only while the lease is verifiably ours, so the lifecycle can stop before a
+// step that changes the cluster.
+func TestLockCheckFailsOnceTheLeaseIsNotVerifiablyOurs(t *testing.T) {
+	ctx := context.Background()
+	newLock := func(t *testing.T) (*fake.Clientset, *Lock) {
+		cs := fake.NewClientset()
+		lock, err := (&Client{Kube: cs, TransientBackoff: wait.Backoff{Duration: time.Millisecond, Steps: 2}}).
+			AcquireLock(ctx, "streams", "orders", LeaseHolder{Identity: "a", Operation: "upgrade"}, LockOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { lock.Release(ctx) })
+		if err := lock.Check(ctx); err != nil {
+			t.Fatalf("Check while held: %v", err)
+		}
+		return cs, lock
+	}
+	t.Run("taken over", func(t *testing.T) {
+		cs, lock := newLock(t)
+		if err := cs.Tracker().Update(leaseGVR, heldLease("b", "suspend", t0, 60), "streams"); err != nil {
+			t.Fatal(err)
+		}
+		if err := lock.Check(ctx); !errors.Is(err, ErrLockLost) || !strings.Contains(err.Error(), "now locked by b (suspend)") {
+			t.Errorf("Check: %v, want ErrLockLost naming b", err)
+		}
+	})
+	t.Run("deleted", func(t *testing.T) {
+		cs, lock := newLock(t)
+		if err := cs.Tracker().Delete(leaseGVR, "streams", "orders-flink-lock"); err != nil {
+			t.Fatal(err)
+		}
+		if err := lock.Check(ctx); !errors.Is(err, ErrLockLost) || !strings.Contains(err.Error(), "was deleted") {
+			t.Errorf("Check: %v, want ErrLockLost", err)
+		}
+	})
+	t.Run("not renewed within the duration", func(t *testing.T) {
+		// The Lease still names us, but our last renewal is so old that another process
+		// may have watched it unchanged for its duration and taken it over.
+		_, lock := newLock(t)
+		lock.mu.Lock()
+		lock.renewedAt = time.Now().Add(-lock.duration)
+		lock.mu.Unlock()
+		if err := lock.Check(ctx); !errors.Is(err, ErrLockLost) || !strings.Contains(err.Error(), "not within its duration 1m0s") {
+			t.Errorf("Check: %v, want ErrLockLost", err)
+		}
+	})
+	t.Run("unreadable", func(t *testing.T) {
+		cs, lock := newLock(t)
+		cs.PrependReactor("get", "leases", func(k8stesting.Action) (bool, runtime.Object, error) {
+			return true, nil, apierrors.NewServiceUnavailable("apiserver restarting")
+		})
+		err := lock.Check(ctx)
+		if err == nil || errors.Is(err, ErrLockLost) || !strings.Contains(err.Error(), "cannot verify the lock") {
+			t.Errorf("Check: %v, want an error that is not ErrLockLost", err)
+		}
+	})
 }
 
 func TestNewLeaseIdentity(t *testing.T) {

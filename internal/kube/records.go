@@ -13,7 +13,6 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/validation"
-	"k8s.io/client-go/util/retry"
 
 	"github.com/flinkplatform/terraform-provider-flink/internal/spec"
 )
@@ -24,6 +23,10 @@ var ErrNotFound = errors.New("not found")
 // ErrImmutable is returned (wrapped) by PutVersionRecord when a version record with the same
 // label but different content exists.
 var ErrImmutable = errors.New("versions are immutable")
+
+// ErrRecordChanged is returned (wrapped) by PutAppRecord when the application record was
+// changed by another writer since the caller read it.
+var ErrRecordChanged = errors.New("application record changed by another writer")
 
 // Journal is the operation in progress on an application, written before the first step
 // that changes anything and cleared when the operation ends. A process that dies mid-way
@@ -89,6 +92,9 @@ type AppRecord struct {
 	// ConfigMap itself.
 	Labels      map[string]string `json:"labels,omitempty"`
 	Annotations map[string]string `json:"annotations,omitempty"`
+	// ResourceVersion is the resourceVersion of the ConfigMap this record was read from or
+	// last written to ("" for a record not stored yet); PutAppRecord writes only over it.
+	ResourceVersion string `json:"-"`
 }
 
 // AppOwnerRef returns an owner reference to the application record ConfigMap (controller,
@@ -148,16 +154,24 @@ func (c *Client) PutVersionRecord(ctx context.Context, v spec.Version) error {
 		Data:       map[string]string{RecordDataKey: string(data)},
 	}
 	cms := c.Kube.CoreV1().ConfigMaps(v.Namespace)
-	_, err = cms.Create(ctx, cm, metav1.CreateOptions{FieldManager: c.fieldManager()})
-	if err == nil {
+	var cur *corev1.ConfigMap
+	err = c.retryTransient(ctx, func() error {
+		_, err := cms.Create(ctx, cm, metav1.CreateOptions{FieldManager: c.fieldManager()})
+		if !apierrors.IsAlreadyExists(err) {
+			return err
+		}
+		// Compare with what is stored (perhaps our own create whose answer was lost).
+		cur, err = cms.Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			return fmt.Errorf("read version record %s/%s: %w", v.Namespace, name, err)
+		}
 		return nil
-	}
-	if !apierrors.IsAlreadyExists(err) {
+	})
+	if err != nil {
 		return fmt.Errorf("create version record %s/%s: %w", v.Namespace, name, err)
 	}
-	cur, err := cms.Get(ctx, name, metav1.GetOptions{})
-	if err != nil {
-		return fmt.Errorf("read version record %s/%s: %w", v.Namespace, name, err)
+	if cur == nil {
+		return nil
 	}
 	if !isOurRecord(cur, v.Application, RecordVersion) {
 		return fmt.Errorf("ConfigMap %s/%s exists and is not a version record of application %q managed by %s", v.Namespace, name, v.Application, ManagedByValue)
@@ -230,7 +244,9 @@ func (c *Client) GetVersionRecord(ctx context.Context, ns, app, label string) (s
 // DeleteVersionRecord deletes a version record; a missing record is not an error.
 func (c *Client) DeleteVersionRecord(ctx context.Context, ns, app, label string) error {
 	name := VersionRecordName(app, label)
-	err := c.Kube.CoreV1().ConfigMaps(ns).Delete(ctx, name, metav1.DeleteOptions{})
+	err := c.retryTransient(ctx, func() error {
+		return c.Kube.CoreV1().ConfigMaps(ns).Delete(ctx, name, metav1.DeleteOptions{})
+	})
 	if err != nil && !apierrors.IsNotFound(err) {
 		return fmt.Errorf("delete version record %s/%s: %w", ns, name, err)
 	}
@@ -283,11 +299,13 @@ func decodeAppRecord(cm *corev1.ConfigMap) (AppRecord, error) {
 	if r.Application == "" {
 		r.Application = cm.Labels[LabelName]
 	}
+	r.ResourceVersion = cm.ResourceVersion
 	return r, nil
 }
 
-// GetAppRecord reads the application record of app and returns it with its ConfigMap (for
-// AppOwnerRef). A missing record is an error wrapping ErrNotFound.
+// GetAppRecord reads the application record of app and returns it (with its
+// ResourceVersion, for PutAppRecord) and its ConfigMap (for AppOwnerRef). A missing record
+// is an error wrapping ErrNotFound.
 func (c *Client) GetAppRecord(ctx context.Context, ns, app string) (AppRecord, *corev1.ConfigMap, error) {
 	name := AppRecordName(app)
 	cm, err := c.Kube.CoreV1().ConfigMaps(ns).Get(ctx, name, metav1.GetOptions{})
@@ -325,129 +343,148 @@ func (c *Client) ListAppRecords(ctx context.Context, ns string) ([]AppRecord, er
 	return out, nil
 }
 
-// PutAppRecord creates or replaces the application record r.Application and returns the
-// stored ConfigMap. Concurrent writers are retried on resourceVersion conflicts; the last
-// write wins (mutual exclusion is the lifecycle's Lease). Use UpdateAppRecord for a
-// read-modify-write.
+// maxRecordConflicts bounds the writes of one PutAppRecord that fail with a conflict
+// although the record is unchanged.
+const maxRecordConflicts = 5
+
+// PutAppRecord stores r as the application record r.Application if the stored record is
+// still the one r was read as: the one with r.ResourceVersion, or none when
+// r.ResourceVersion is "". On success it sets r.ResourceVersion to the new resourceVersion
+// and returns the stored ConfigMap. So a stale lock holder cannot overwrite a newer journal:
+// when another writer changed the record since, the error wraps ErrRecordChanged, unless
+// the stored record already holds exactly r (our earlier write landed but its answer was
+// lost), which is success. Throttling, server errors and timeouts are retried (see
+// Client.TransientBackoff). r's Labels and Annotations go on the ConfigMap too, replacing
+// those the stored record set; labels and annotations others set are kept.
 func (c *Client) PutAppRecord(ctx context.Context, r *AppRecord) (*corev1.ConfigMap, error) {
-	_, cm, err := c.writeAppRecord(ctx, r.Namespace, r.Application, true, func(cur *AppRecord) error {
-		*cur = *r
-		return nil
-	})
-	return cm, err
-}
-
-// UpdateAppRecord reads the application record, applies mutate and writes it back, retrying
-// from the read on resourceVersion conflicts (mutate may run more than once). A missing
-// record is an error wrapping ErrNotFound.
-func (c *Client) UpdateAppRecord(ctx context.Context, ns, app string, mutate func(*AppRecord) error) (AppRecord, *corev1.ConfigMap, error) {
-	return c.writeAppRecord(ctx, ns, app, false, mutate)
-}
-
-func (c *Client) writeAppRecord(ctx context.Context, ns, app string, create bool, mutate func(*AppRecord) error) (AppRecord, *corev1.ConfigMap, error) {
-	if err := ValidateNamespace(ns); err != nil {
-		return AppRecord{}, nil, err
+	if err := ValidateNamespace(r.Namespace); err != nil {
+		return nil, err
 	}
-	if err := ValidateApplicationName(app); err != nil {
-		return AppRecord{}, nil, err
+	if err := ValidateApplicationName(r.Application); err != nil {
+		return nil, err
 	}
-	name := AppRecordName(app)
-	cms := c.Kube.CoreV1().ConfigMaps(ns)
-	var (
-		outRec AppRecord
-		outCM  *corev1.ConfigMap
-	)
-	retriable := func(err error) bool {
-		return apierrors.IsConflict(err) || apierrors.IsAlreadyExists(err) || (isTransient(err) && ctx.Err() == nil)
-	}
-	err := retry.OnError(retry.DefaultRetry, retriable, func() error {
-		cur, err := cms.Get(ctx, name, metav1.GetOptions{})
-		notFound := apierrors.IsNotFound(err)
-		if err != nil && !notFound {
-			return fmt.Errorf("read application record %s/%s: %w", ns, name, err)
+	if r.DeployedVersion != "" {
+		if errs := validation.IsValidLabelValue(r.DeployedVersion); len(errs) > 0 {
+			return nil, fmt.Errorf("deployed version %q is not a valid version label", r.DeployedVersion)
 		}
-		if notFound && !create {
-			return fmt.Errorf("application %s/%s: %w", ns, app, ErrNotFound)
-		}
-		var prev AppRecord
-		if !notFound {
-			if !isOurRecord(cur, app, RecordApplication) {
-				return fmt.Errorf("ConfigMap %s/%s exists and is not the application record of %q managed by %s", ns, name, app, ManagedByValue)
+	}
+	ns, name := r.Namespace, AppRecordName(r.Application)
+	data, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return nil, fmt.Errorf("encode application record %s/%s: %w", ns, name, err)
+	}
+	var written *corev1.ConfigMap
+	err = c.retryTransient(ctx, func() error {
+		for attempt := 1; ; attempt++ {
+			cm, err := c.putAppRecordOnce(ctx, r, string(data))
+			if err == nil {
+				written = cm
+				return nil
 			}
-			if prev, err = decodeAppRecord(cur); err != nil && !create {
+			if !apierrors.IsConflict(err) && !apierrors.IsAlreadyExists(err) {
 				return err
 			}
-		}
-		rec := prev
-		// Deep-enough copy of the maps mutate may edit, so prev keeps the old keys.
-		rec.Labels = copyMap(prev.Labels)
-		rec.Annotations = copyMap(prev.Annotations)
-		if err := mutate(&rec); err != nil {
-			return err
-		}
-		rec.Namespace, rec.Application = ns, app
-		if rec.DeployedVersion != "" {
-			if errs := validation.IsValidLabelValue(rec.DeployedVersion); len(errs) > 0 {
-				return fmt.Errorf("deployed version %q is not a valid version label", rec.DeployedVersion)
+			// Read again: a conflict that left the record as r read it is tried again.
+			if attempt == maxRecordConflicts {
+				return fmt.Errorf("write application record %s/%s: gave up after repeated conflicts: %w", ns, name, err)
 			}
 		}
-		data, err := json.MarshalIndent(rec, "", "  ")
-		if err != nil {
-			return fmt.Errorf("encode application record %s/%s: %w", ns, name, err)
-		}
-		ours := recordLabels(app, RecordApplication)
-		if rec.DeployedVersion != "" {
-			ours[LabelVersion] = rec.DeployedVersion
-		}
-		if notFound {
-			cm := &corev1.ConfigMap{
-				ObjectMeta: metav1.ObjectMeta{
-					Name: name, Namespace: ns,
-					Labels:      mergeLabels(rec.Labels, ours),
-					Annotations: nilIfEmpty(copyMap(rec.Annotations)),
-				},
-				Data: map[string]string{RecordDataKey: string(data)},
-			}
-			created, err := cms.Create(ctx, cm, metav1.CreateOptions{FieldManager: c.fieldManager()})
-			if err != nil {
-				if retriable(err) {
-					return err
-				}
-				return fmt.Errorf("create application record %s/%s: %w", ns, name, err)
-			}
-			outRec, outCM = rec, created
-			return nil
-		}
-		upd := cur.DeepCopy()
-		// Replace the user labels/annotations we set before; keep everything others set.
-		upd.Labels = replaceUserKeys(upd.Labels, prev.Labels, rec.Labels)
-		delete(upd.Labels, LabelVersion)
-		for k, v := range ours {
-			upd.Labels[k] = v
-		}
-		upd.Annotations = nilIfEmpty(replaceUserKeys(upd.Annotations, prev.Annotations, rec.Annotations))
-		if upd.Data == nil {
-			upd.Data = map[string]string{}
-		}
-		upd.Data[RecordDataKey] = string(data)
-		updated, err := cms.Update(ctx, upd, metav1.UpdateOptions{FieldManager: c.fieldManager()})
-		if err != nil {
-			if retriable(err) {
-				return err
-			}
-			return fmt.Errorf("update application record %s/%s: %w", ns, name, err)
-		}
-		outRec, outCM = rec, updated
-		return nil
 	})
 	if err != nil {
-		if retriable(err) {
-			return AppRecord{}, nil, fmt.Errorf("write application record %s/%s: gave up after repeated conflicts: %w", ns, name, err)
-		}
-		return AppRecord{}, nil, err
+		return nil, err
 	}
-	return outRec, outCM, nil
+	r.ResourceVersion = written.ResourceVersion
+	return written, nil
 }
+
+// putAppRecordOnce reads the record and writes data over it if it is unchanged since r was
+// read; the write carries that resourceVersion (or is a create), so the API server refuses
+// it if the record changes in between.
+func (c *Client) putAppRecordOnce(ctx context.Context, r *AppRecord, data string) (*corev1.ConfigMap, error) {
+	ns, app, name := r.Namespace, r.Application, AppRecordName(r.Application)
+	cms := c.Kube.CoreV1().ConfigMaps(ns)
+	cur, err := cms.Get(ctx, name, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		cur, err = nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read application record %s/%s: %w", ns, name, err)
+	}
+	if cur != nil && !isOurRecord(cur, app, RecordApplication) {
+		return nil, fmt.Errorf("ConfigMap %s/%s exists and is not the application record of %q managed by %s", ns, name, app, ManagedByValue)
+	}
+	unchanged := (cur == nil && r.ResourceVersion == "") || (cur != nil && r.ResourceVersion != "" && cur.ResourceVersion == r.ResourceVersion)
+	if !unchanged {
+		if cur != nil && cur.Data[RecordDataKey] == data {
+			return cur, nil
+		}
+		e := &recordChangedError{ns: ns, name: name, was: r.ResourceVersion}
+		if cur != nil {
+			e.now = cur.ResourceVersion
+		}
+		return nil, e
+	}
+
+	ours := recordLabels(app, RecordApplication)
+	if r.DeployedVersion != "" {
+		ours[LabelVersion] = r.DeployedVersion
+	}
+	if cur == nil {
+		cm := &corev1.ConfigMap{
+			ObjectMeta: metav1.ObjectMeta{
+				Name: name, Namespace: ns,
+				Labels:      mergeLabels(r.Labels, ours),
+				Annotations: nilIfEmpty(copyMap(r.Annotations)),
+			},
+			Data: map[string]string{RecordDataKey: data},
+		}
+		created, err := cms.Create(ctx, cm, metav1.CreateOptions{FieldManager: c.fieldManager()})
+		if err != nil {
+			return nil, fmt.Errorf("create application record %s/%s: %w", ns, name, err)
+		}
+		return created, nil
+	}
+	// What the stored record set (a corrupt one set nothing we know of).
+	prev, _ := decodeAppRecord(cur)
+	upd := cur.DeepCopy()
+	// Replace the user labels/annotations we set before; keep everything others set.
+	upd.Labels = replaceUserKeys(upd.Labels, prev.Labels, r.Labels)
+	delete(upd.Labels, LabelVersion)
+	for k, v := range ours {
+		upd.Labels[k] = v
+	}
+	upd.Annotations = nilIfEmpty(replaceUserKeys(upd.Annotations, prev.Annotations, r.Annotations))
+	if upd.Data == nil {
+		upd.Data = map[string]string{}
+	}
+	upd.Data[RecordDataKey] = data
+	updated, err := cms.Update(ctx, upd, metav1.UpdateOptions{FieldManager: c.fieldManager()})
+	if err != nil {
+		return nil, fmt.Errorf("update application record %s/%s: %w", ns, name, err)
+	}
+	return updated, nil
+}
+
+// recordChangedError is PutAppRecord's error when another writer changed the record.
+type recordChangedError struct {
+	ns, name string
+	was, now string // resourceVersions; "" when there was no record
+}
+
+func (e *recordChangedError) Error() string {
+	was, now := "resourceVersion "+e.was, e.now
+	switch {
+	case e.was == "":
+		was, now = "it did not exist", "resourceVersion "+e.now
+	case e.now == "":
+		now = "deleted"
+	}
+	return fmt.Sprintf("application record %s/%s was changed by another writer since this apply read it (%s, now %s); run terraform plan again",
+		e.ns, e.name, was, now)
+}
+
+// Is makes errors.Is(err, ErrRecordChanged) true.
+func (e *recordChangedError) Is(target error) bool { return target == ErrRecordChanged }
 
 // DeleteAppRecord deletes the application record with Background propagation: the record
 // goes at once and the garbage collector removes the cluster objects it owns (see
@@ -455,7 +492,9 @@ func (c *Client) writeAppRecord(ctx context.Context, ns, app string, create bool
 func (c *Client) DeleteAppRecord(ctx context.Context, ns, app string) error {
 	name := AppRecordName(app)
 	bg := metav1.DeletePropagationBackground
-	err := c.Kube.CoreV1().ConfigMaps(ns).Delete(ctx, name, metav1.DeleteOptions{PropagationPolicy: &bg})
+	err := c.retryTransient(ctx, func() error {
+		return c.Kube.CoreV1().ConfigMaps(ns).Delete(ctx, name, metav1.DeleteOptions{PropagationPolicy: &bg})
+	})
 	if err != nil && !apierrors.IsNotFound(err) {
 		return fmt.Errorf("delete application record %s/%s: %w", ns, name, err)
 	}

@@ -15,9 +15,11 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes/fake"
 	k8stesting "k8s.io/client-go/testing"
 
+	"github.com/flinkplatform/terraform-provider-flink/internal/kube/kubetest"
 	"github.com/flinkplatform/terraform-provider-flink/internal/spec"
 )
 
@@ -145,6 +147,7 @@ func TestVersionRecordRejectsForeignConfigMap(t *testing.T) {
 func TestAppRecordRoundTrip(t *testing.T) {
 	ctx := context.Background()
 	cs := fake.NewClientset()
+	kubetest.EmulateResourceVersions(cs, "configmaps")
 	c := &Client{Kube: cs}
 
 	if _, _, err := c.GetAppRecord(ctx, "streams", "orders"); !errors.Is(err, ErrNotFound) {
@@ -170,6 +173,9 @@ func TestAppRecordRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatalf("PutAppRecord: %v", err)
 	}
+	if rec.ResourceVersion == "" || rec.ResourceVersion != cm.ResourceVersion {
+		t.Errorf("record resourceVersion %q after the write, ConfigMap's %q", rec.ResourceVersion, cm.ResourceVersion)
+	}
 	if cm.Name != "orders-flink-application" || cm.Labels[LabelRecord] != RecordApplication || cm.Labels["team"] != "payments" ||
 		cm.Labels[LabelVersion] != "v3" || cm.Labels[LabelComponent] != ComponentRecord || cm.Annotations["note"] != "hello" {
 		t.Errorf("record ConfigMap meta: %v %v", cm.Labels, cm.Annotations)
@@ -192,18 +198,17 @@ func TestAppRecordRoundTrip(t *testing.T) {
 	if _, err := cs.CoreV1().ConfigMaps("streams").Update(ctx, gotCM, metav1.UpdateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	updated, cm2, err := c.UpdateAppRecord(ctx, "streams", "orders", func(r *AppRecord) error {
-		r.Journal = nil
-		r.Generation++
-		r.LastSnapshotPath = "s3://b/sp-1"
-		r.Labels = map[string]string{"tier": "gold"}
-		return nil
-	})
+	cur, _, err := c.GetAppRecord(ctx, "streams", "orders")
 	if err != nil {
-		t.Fatalf("UpdateAppRecord: %v", err)
+		t.Fatal(err)
 	}
-	if updated.Journal != nil || updated.Generation != 5 || updated.LastSnapshotPath != "s3://b/sp-1" {
-		t.Errorf("updated record %+v", updated)
+	cur.Journal = nil
+	cur.Generation++
+	cur.LastSnapshotPath = "s3://b/sp-1"
+	cur.Labels = map[string]string{"tier": "gold"}
+	cm2, err := c.PutAppRecord(ctx, &cur)
+	if err != nil {
+		t.Fatalf("PutAppRecord over the re-read record: %v", err)
 	}
 	if cm2.Labels["other-tool"] != "x" || cm2.Labels["tier"] != "gold" {
 		t.Errorf("labels after update %v", cm2.Labels)
@@ -212,17 +217,8 @@ func TestAppRecordRoundTrip(t *testing.T) {
 		t.Errorf("removed user label still present: %v", cm2.Labels)
 	}
 	again, _, err := c.GetAppRecord(ctx, "streams", "orders")
-	if err != nil || again.Generation != 5 || again.Journal != nil {
+	if err != nil || again.Generation != 5 || again.Journal != nil || again.ResourceVersion != cur.ResourceVersion {
 		t.Errorf("re-read %+v %v", again, err)
-	}
-
-	// mutate errors are returned as is
-	boom := errors.New("boom")
-	if _, _, err := c.UpdateAppRecord(ctx, "streams", "orders", func(*AppRecord) error { return boom }); !errors.Is(err, boom) {
-		t.Errorf("mutate error: %v", err)
-	}
-	if _, _, err := c.UpdateAppRecord(ctx, "streams", "nothere", func(*AppRecord) error { return nil }); !errors.Is(err, ErrNotFound) {
-		t.Errorf("UpdateAppRecord missing: %v", err)
 	}
 
 	list, err := c.ListAppRecords(ctx, "streams")
@@ -241,39 +237,185 @@ func TestAppRecordRoundTrip(t *testing.T) {
 	}
 }
 
-func TestAppRecordConflictRetry(t *testing.T) {
+// A stale writer (one whose lock was taken over) must not overwrite the newer journal
+// another apply wrote since it read the record.
+func TestPutAppRecordRefusesToOverwriteANewerRecord(t *testing.T) {
 	ctx := context.Background()
 	cs := fake.NewClientset()
+	kubetest.EmulateResourceVersions(cs, "configmaps")
 	c := &Client{Kube: cs}
 	if _, err := c.PutAppRecord(ctx, &AppRecord{Namespace: "streams", Application: "orders", Generation: 1}); err != nil {
 		t.Fatal(err)
 	}
-	var conflicts atomic.Int32
+	stale, _, err := c.GetAppRecord(ctx, "streams", "orders")
+	if err != nil {
+		t.Fatal(err)
+	}
+	newer := stale
+	newer.Journal = &Journal{Operation: "savepoint_redeploy", Step: "deploying", SavepointPath: "s3://b/sp-2"}
+	if _, err := c.PutAppRecord(ctx, &newer); err != nil {
+		t.Fatalf("newer write: %v", err)
+	}
+
+	staleRV := stale.ResourceVersion
+	stale.Journal = &Journal{Operation: "suspend", Step: "savepoint"}
+	_, err = c.PutAppRecord(ctx, &stale)
+	if !errors.Is(err, ErrRecordChanged) {
+		t.Fatalf("stale write: %v, want ErrRecordChanged", err)
+	}
+	want := fmt.Sprintf("application record streams/orders-flink-application was changed by another writer since this apply read it "+
+		"(resourceVersion %s, now %s); run terraform plan again", staleRV, newer.ResourceVersion)
+	if err.Error() != want {
+		t.Errorf("error text:\n got %s\nwant %s", err, want)
+	}
+	if stale.ResourceVersion != staleRV {
+		t.Errorf("a refused write changed the record's resourceVersion to %q", stale.ResourceVersion)
+	}
+	if got, _, _ := c.GetAppRecord(ctx, "streams", "orders"); got.Journal == nil || got.Journal.SavepointPath != "s3://b/sp-2" {
+		t.Errorf("stored journal %+v, want the newer one", got.Journal)
+	}
+
+	// A record that must not exist yet ("" resourceVersion) is not written over one that does.
+	_, err = c.PutAppRecord(ctx, &AppRecord{Namespace: "streams", Application: "orders", Generation: 7})
+	if !errors.Is(err, ErrRecordChanged) || !strings.Contains(err.Error(), "(it did not exist, now resourceVersion "+newer.ResourceVersion+")") {
+		t.Errorf("create over an existing record: %v", err)
+	}
+	// Nor is a record written back after someone deleted it.
+	if err := c.DeleteAppRecord(ctx, "streams", "orders"); err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.PutAppRecord(ctx, &newer)
+	if !errors.Is(err, ErrRecordChanged) || !strings.Contains(err.Error(), "now deleted") {
+		t.Errorf("write after delete: %v", err)
+	}
+	if _, _, err := c.GetAppRecord(ctx, "streams", "orders"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("record after refused write: %v, want none", err)
+	}
+}
+
+// A write that landed although its answer was lost is not mistaken for someone else's.
+func TestPutAppRecordAcceptsItsOwnWriteWhoseAnswerWasLost(t *testing.T) {
+	ctx := context.Background()
+	cs := fake.NewClientset()
+	kubetest.EmulateResourceVersions(cs, "configmaps")
+	c := &Client{Kube: cs, TransientBackoff: shortBackoff}
+	rec := AppRecord{Namespace: "streams", Application: "orders", Generation: 1}
+	if _, err := c.PutAppRecord(ctx, &rec); err != nil {
+		t.Fatal(err)
+	}
+	var lost atomic.Int32
 	cs.PrependReactor("update", "configmaps", func(a k8stesting.Action) (bool, runtime.Object, error) {
-		if conflicts.Add(1) <= 2 {
+		if lost.Add(1) > 1 {
+			return false, nil, nil
+		}
+		landed := a.(k8stesting.UpdateAction).GetObject().DeepCopyObject().(*corev1.ConfigMap)
+		landed.ResourceVersion = "landed-1"
+		if err := cs.Tracker().Update(configMapsGVR, landed, "streams"); err != nil {
+			return true, nil, err
+		}
+		return true, nil, apierrors.NewServerTimeout(configMapsGVR.GroupResource(), "update", 1)
+	})
+	rec.Generation = 2
+	if _, err := c.PutAppRecord(ctx, &rec); err != nil {
+		t.Fatalf("PutAppRecord whose first answer was lost: %v", err)
+	}
+	if lost.Load() < 1 {
+		t.Fatal("the lost answer was never injected")
+	}
+	if rec.ResourceVersion != "landed-1" {
+		t.Errorf("resourceVersion %q, want the landed write's", rec.ResourceVersion)
+	}
+	if got, _, _ := c.GetAppRecord(ctx, "streams", "orders"); got.Generation != 2 {
+		t.Errorf("stored generation %d", got.Generation)
+	}
+}
+
+// A Conflict that leaves the record unchanged (the API server's answer to something other
+// than another writer) is tried again from a fresh read, a few times.
+func TestPutAppRecordRetriesConflictsThatLeaveTheRecordUnchanged(t *testing.T) {
+	ctx := context.Background()
+	cs := fake.NewClientset()
+	kubetest.EmulateResourceVersions(cs, "configmaps")
+	c := &Client{Kube: cs}
+	rec := AppRecord{Namespace: "streams", Application: "orders", Generation: 1}
+	if _, err := c.PutAppRecord(ctx, &rec); err != nil {
+		t.Fatal(err)
+	}
+	var updates atomic.Int32
+	cs.PrependReactor("update", "configmaps", func(a k8stesting.Action) (bool, runtime.Object, error) {
+		if updates.Add(1) <= 2 {
 			return true, nil, apierrors.NewConflict(schema.GroupResource{Resource: "configmaps"}, "orders-flink-application", fmt.Errorf("the object has been modified"))
 		}
 		return false, nil, nil
 	})
-	calls := 0
-	rec, _, err := c.UpdateAppRecord(ctx, "streams", "orders", func(r *AppRecord) error {
-		calls++
-		r.Generation++
-		return nil
-	})
-	if err != nil {
-		t.Fatalf("UpdateAppRecord with conflicts: %v", err)
+	rec.Generation = 2
+	if _, err := c.PutAppRecord(ctx, &rec); err != nil {
+		t.Fatalf("PutAppRecord with conflicts: %v", err)
 	}
-	if calls != 3 || rec.Generation != 2 {
-		t.Errorf("calls=%d generation=%d, want 3 calls (2 conflicts) and generation 2", calls, rec.Generation)
+	if got, _, _ := c.GetAppRecord(ctx, "streams", "orders"); updates.Load() != 3 || got.Generation != 2 {
+		t.Errorf("updates=%d generation=%d, want 3 updates (2 conflicts) and generation 2", updates.Load(), got.Generation)
 	}
 
 	// permanent conflicts give up with a clear error
 	cs.PrependReactor("update", "configmaps", func(a k8stesting.Action) (bool, runtime.Object, error) {
 		return true, nil, apierrors.NewConflict(schema.GroupResource{Resource: "configmaps"}, "orders-flink-application", fmt.Errorf("modified"))
 	})
-	if _, err := c.PutAppRecord(ctx, &AppRecord{Namespace: "streams", Application: "orders"}); err == nil || !strings.Contains(err.Error(), "conflicts") {
+	rec.Generation = 3
+	if _, err := c.PutAppRecord(ctx, &rec); err == nil || !strings.Contains(err.Error(), "gave up after repeated conflicts") {
 		t.Errorf("permanent conflict: %v", err)
+	}
+}
+
+// shortBackoff makes as many attempts as the default policy (8), only faster.
+var shortBackoff = wait.Backoff{Duration: time.Millisecond, Factor: 1, Steps: 8}
+
+var configMapsGVR = corev1.SchemeGroupVersion.WithResource("configmaps")
+
+// failFirst makes the first n verb requests on resource answer err.
+func failFirst(cs *fake.Clientset, verb, resource string, n int32, err error) *atomic.Int32 {
+	var hits atomic.Int32
+	cs.PrependReactor(verb, resource, func(k8stesting.Action) (bool, runtime.Object, error) {
+		if hits.Add(1) <= n {
+			return true, nil, err
+		}
+		return false, nil, nil
+	})
+	return &hits
+}
+
+// An API server blip of a second or so must not fail the record write at the end of an
+// upgrade whose new job is healthy.
+func TestAppRecordWriteRetriesServiceUnavailable(t *testing.T) {
+	ctx := context.Background()
+	cs := fake.NewClientset()
+	kubetest.EmulateResourceVersions(cs, "configmaps")
+	c := &Client{Kube: cs, TransientBackoff: shortBackoff}
+	rec := AppRecord{Namespace: "streams", Application: "orders", Generation: 1}
+	if _, err := c.PutAppRecord(ctx, &rec); err != nil {
+		t.Fatal(err)
+	}
+	hits := failFirst(cs, "update", "configmaps", 5, apierrors.NewServiceUnavailable("apiserver restarting"))
+	rec.Generation = 2
+	if _, err := c.PutAppRecord(ctx, &rec); err != nil {
+		t.Fatalf("PutAppRecord through five 503s: %v", err)
+	}
+	if got, _, _ := c.GetAppRecord(ctx, "streams", "orders"); hits.Load() != 6 || got.Generation != 2 {
+		t.Errorf("updates=%d generation=%d, want 6 updates (5 refused) and generation 2", hits.Load(), got.Generation)
+	}
+
+	// The record's delete too.
+	hits = failFirst(cs, "delete", "configmaps", 3, apierrors.NewTooManyRequests("slow down", 0))
+	if err := c.DeleteAppRecord(ctx, "streams", "orders"); err != nil {
+		t.Fatalf("DeleteAppRecord through three 429s: %v", err)
+	}
+	if _, _, err := c.GetAppRecord(ctx, "streams", "orders"); !errors.Is(err, ErrNotFound) || hits.Load() != 4 {
+		t.Errorf("after delete: %v, %d deletes", err, hits.Load())
+	}
+
+	// A permanent error is not retried.
+	hits = failFirst(cs, "create", "configmaps", 100, apierrors.NewForbidden(schema.GroupResource{Resource: "configmaps"}, "x", errors.New("rbac")))
+	if _, err := c.PutAppRecord(ctx, &AppRecord{Namespace: "streams", Application: "orders"}); !apierrors.IsForbidden(err) || hits.Load() != 1 {
+		t.Errorf("forbidden: %v after %d creates", err, hits.Load())
 	}
 }
 

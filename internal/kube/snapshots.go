@@ -12,7 +12,6 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/validation"
-	"k8s.io/client-go/util/retry"
 )
 
 // Snapshot origins (SnapshotRecord.Origin).
@@ -208,7 +207,8 @@ func decodeSnapshotRecord(cm *corev1.ConfigMap) (SnapshotRecord, error) {
 // snapshot record of the same application). The labels for application, origin and version
 // are kept in step with the record; labels and annotations others set are kept. Concurrent
 // writers are retried on resourceVersion conflicts; the last write wins (mutual exclusion
-// is the application Lease). CreatedAt is stored in UTC.
+// is the application Lease). Throttling, server errors and timeouts are retried (see
+// Client.TransientBackoff). CreatedAt is stored in UTC.
 func (c *Client) PutSnapshotRecord(ctx context.Context, r SnapshotRecord) error {
 	if err := r.Validate(); err != nil {
 		return err
@@ -222,7 +222,7 @@ func (c *Client) PutSnapshotRecord(ctx context.Context, r SnapshotRecord) error 
 	ours := snapshotLabels(r)
 	cms := c.Kube.CoreV1().ConfigMaps(ns)
 	retriable := func(err error) bool { return apierrors.IsConflict(err) || apierrors.IsAlreadyExists(err) }
-	err = retry.OnError(retry.DefaultRetry, retriable, func() error {
+	write := func() error {
 		cur, err := cms.Get(ctx, name, metav1.GetOptions{})
 		if apierrors.IsNotFound(err) {
 			cm := &corev1.ConfigMap{
@@ -256,11 +256,18 @@ func (c *Client) PutSnapshotRecord(ctx context.Context, r SnapshotRecord) error 
 			return fmt.Errorf("update snapshot record %s/%s: %w", ns, name, err)
 		}
 		return err
-	})
-	if err != nil && retriable(err) {
-		return fmt.Errorf("write snapshot record %s/%s: gave up after repeated conflicts: %w", ns, name, err)
 	}
-	return err
+	return c.retryTransient(ctx, func() error {
+		for attempt := 1; ; attempt++ {
+			err := write()
+			if err == nil || !retriable(err) {
+				return err
+			}
+			if attempt == maxRecordConflicts {
+				return fmt.Errorf("write snapshot record %s/%s: gave up after repeated conflicts: %w", ns, name, err)
+			}
+		}
+	})
 }
 
 // GetSnapshotRecord reads snapshot record name. A missing record is an error wrapping
@@ -315,6 +322,10 @@ func (c *Client) ListSnapshotRecords(ctx context.Context, ns string, filter Snap
 // snapshot files is the caller's job, before). A missing record is not an error; a
 // ConfigMap of that name that is not a snapshot record is left alone and reported.
 func (c *Client) DeleteSnapshotRecord(ctx context.Context, ns, name string) error {
+	return c.retryTransient(ctx, func() error { return c.deleteSnapshotRecord(ctx, ns, name) })
+}
+
+func (c *Client) deleteSnapshotRecord(ctx context.Context, ns, name string) error {
 	cms := c.Kube.CoreV1().ConfigMaps(ns)
 	cur, err := cms.Get(ctx, name, metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {

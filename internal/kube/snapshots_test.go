@@ -10,6 +10,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/client-go/kubernetes/fake"
@@ -119,6 +120,40 @@ func TestSnapshotRecordRoundTrip(t *testing.T) {
 	}
 	if err := c.DeleteSnapshotRecord(ctx, "streams", r.Name); err != nil {
 		t.Errorf("DeleteSnapshotRecord again: %v", err)
+	}
+}
+
+// Snapshot record writes ride out throttling and server errors like object applies do.
+func TestSnapshotRecordWritesRetryThrottling(t *testing.T) {
+	ctx := context.Background()
+	cs := fake.NewClientset()
+	c := &Client{Kube: cs, TransientBackoff: shortBackoff}
+	created := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	r := testSnapshot(NewSnapshotName("orders", created), OriginUpgrade, "v2", created)
+
+	hits := failFirst(cs, "create", "configmaps", 5, apierrors.NewTooManyRequests("slow down", 0))
+	if err := c.PutSnapshotRecord(ctx, r); err != nil {
+		t.Fatalf("PutSnapshotRecord through five 429s: %v", err)
+	}
+	if got, err := c.GetSnapshotRecord(ctx, "streams", r.Name); err != nil || got.Path != r.Path || hits.Load() != 6 {
+		t.Errorf("after Put: %+v, %v; %d creates, want 6", got, err, hits.Load())
+	}
+
+	r.State = SnapshotDisposing
+	hits = failFirst(cs, "update", "configmaps", 2, apierrors.NewInternalError(errors.New("etcd leader changed")))
+	if err := c.PutSnapshotRecord(ctx, r); err != nil {
+		t.Fatalf("PutSnapshotRecord update through two 500s: %v", err)
+	}
+	if got, _ := c.GetSnapshotRecord(ctx, "streams", r.Name); got.State != SnapshotDisposing || hits.Load() != 3 {
+		t.Errorf("after update: state %s; %d updates, want 3", got.State, hits.Load())
+	}
+
+	hits = failFirst(cs, "delete", "configmaps", 3, apierrors.NewServiceUnavailable("apiserver restarting"))
+	if err := c.DeleteSnapshotRecord(ctx, "streams", r.Name); err != nil {
+		t.Fatalf("DeleteSnapshotRecord through three 503s: %v", err)
+	}
+	if _, err := c.GetSnapshotRecord(ctx, "streams", r.Name); !errors.Is(err, ErrNotFound) || hits.Load() != 4 {
+		t.Errorf("after delete: %v; %d deletes, want 4", err, hits.Load())
 	}
 }
 

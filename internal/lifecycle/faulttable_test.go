@@ -414,7 +414,7 @@ func (s *stateful) tableDesired(n int, state string) Desired {
 func (s *stateful) newRunner() *Platform {
 	old := s.p
 	return &Platform{
-		Kube:  &kube.Client{Kube: old.Kube.Kube, FieldManager: old.Kube.FieldManager, Logf: old.Kube.Logf},
+		Kube:  &kube.Client{Kube: old.Kube.Kube, FieldManager: old.Kube.FieldManager, Logf: old.Kube.Logf, TransientBackoff: old.Kube.TransientBackoff},
 		Flink: old.Flink, RestURL: old.RestURL, DefaultNamespace: old.DefaultNamespace,
 		SnapshotStorageURL: old.SnapshotStorageURL, OpenStore: old.OpenStore,
 	}

@@ -31,6 +31,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/wait"
 	corev1ac "k8s.io/client-go/applyconfigurations/core/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/kubernetes/fake"
@@ -41,6 +42,7 @@ import (
 	"github.com/flinkplatform/terraform-provider-flink/internal/flink"
 	"github.com/flinkplatform/terraform-provider-flink/internal/flink/flinktest"
 	"github.com/flinkplatform/terraform-provider-flink/internal/kube"
+	"github.com/flinkplatform/terraform-provider-flink/internal/kube/kubetest"
 	"github.com/flinkplatform/terraform-provider-flink/internal/spec"
 )
 
@@ -98,6 +100,9 @@ var fastTimings = flinktest.Timings{
 	Cancelling: time.Microsecond, Savepoint: time.Millisecond, Disposal: time.Millisecond,
 }
 
+// testTransientBackoff retries a transient API error five times within ~30ms.
+var testTransientBackoff = wait.Backoff{Duration: time.Millisecond, Factor: 2, Steps: 5}
+
 // harness is one isolated platform: its own fake API server, emulator and HTTP server.
 type harness struct {
 	t       *testing.T
@@ -143,6 +148,8 @@ func newHarness(t *testing.T) *harness {
 		Kube: &kube.Client{
 			Kube:         ctxHonouringClientset{h.fake},
 			FieldManager: kube.FieldManager,
+			// Transient API errors are retried as in production, only faster.
+			TransientBackoff: testTransientBackoff,
 			Logf: func(format string, args ...any) {
 				h.mu.Lock()
 				defer h.mu.Unlock()
@@ -159,9 +166,11 @@ func newHarness(t *testing.T) *harness {
 }
 
 // installAPIServerBehaviour adds what a real API server does and the fake does not: UIDs on
-// created ConfigMaps (owner references point at them), generations on Deployments, and the
+// created ConfigMaps (owner references point at them), resourceVersions on ConfigMaps (the
+// application record is written conditionally on them), generations on Deployments, and the
 // kubelet reacting to applied Deployments.
 func (h *harness) installAPIServerBehaviour() {
+	kubetest.EmulateResourceVersions(h.fake, "configmaps")
 	var uids atomic.Int64
 	h.fake.PrependReactor("create", "configmaps", func(a k8stesting.Action) (bool, runtime.Object, error) {
 		if cm, ok := a.(k8stesting.CreateAction).GetObject().(*corev1.ConfigMap); ok && cm.UID == "" {

@@ -13,10 +13,12 @@ import (
 )
 
 // lock takes the application's Lease so two applies never interleave on one application.
-// It fails at once, naming the holder, rather than queueing behind an unknown pipeline.
+// It fails at once, naming the holder, rather than queueing behind an unknown pipeline. A
+// lease that looks abandoned is watched for its duration before it is taken over, and the
+// user is told why the apply pauses.
 func (p *Platform) lock(ctx context.Context, namespace, name, operation string, progress Progress) (*kube.Lock, error) {
 	return p.Kube.AcquireLock(ctx, namespace, name, kube.LeaseHolder{Identity: p.identity(), Operation: operation},
-		kube.LockOptions{OnWait: func(held *kube.LockedError) { progress(held.Error()) }})
+		kube.LockOptions{OnConfirm: func(c kube.Confirming) { progress(c.String()) }})
 }
 
 // SavepointDirectory is where the lifecycle asks Flink to write an application's

@@ -384,7 +384,7 @@ func (c *crash) over() { c.stopped.Store(true) }
 func (s *stateful) restart() {
 	old := s.p
 	s.p = &Platform{
-		Kube:  &kube.Client{Kube: old.Kube.Kube, FieldManager: old.Kube.FieldManager, Logf: old.Kube.Logf},
+		Kube:  &kube.Client{Kube: old.Kube.Kube, FieldManager: old.Kube.FieldManager, Logf: old.Kube.Logf, TransientBackoff: old.Kube.TransientBackoff},
 		Flink: old.Flink, RestURL: old.RestURL, DefaultNamespace: old.DefaultNamespace,
 		SnapshotStorageURL: old.SnapshotStorageURL, OpenStore: old.OpenStore, Now: old.Now,
 	}

@@ -810,15 +810,12 @@ func dieAfter(t *testing.T, ns, to, step string) (string, *flinktest.Cluster) {
 		t.Fatal(err)
 	}
 	from := r.Version
-	_, _, err = kc.UpdateAppRecord(ctx, ns, "orders", func(r *kube.AppRecord) error {
-		r.Journal = &kube.Journal{
-			Operation: "savepoint_redeploy", FromVersion: from.Label, ToVersion: to, Step: step, StartedAt: now,
-			SavepointPath: path, TriggerID: trigger, SnapshotName: snap.Name, TargetState: "running", From: &from, FromJobID: r.JobID,
-		}
-		r.LastSnapshotPath, r.LastSnapshotName = path, snap.Name
-		return nil
-	})
-	if err != nil {
+	r.Journal = &kube.Journal{
+		Operation: "savepoint_redeploy", FromVersion: from.Label, ToVersion: to, Step: step, StartedAt: now,
+		SavepointPath: path, TriggerID: trigger, SnapshotName: snap.Name, TargetState: "running", From: &from, FromJobID: r.JobID,
+	}
+	r.LastSnapshotPath, r.LastSnapshotName = path, snap.Name
+	if _, err := kc.PutAppRecord(ctx, &r); err != nil {
 		t.Fatal(err)
 	}
 	return path, c
