@@ -152,11 +152,12 @@ func (o *operation) run(ctx context.Context, op Operation) error {
 		if err != nil {
 			return err
 		}
-		if err := o.begin(ctx, op, StateRunning); err != nil {
+		// The journal names the snapshot the new job restores, for recover to use the same.
+		o.record.Journal = o.newJournal(op, StateRunning)
+		o.record.Journal.SavepointPath, o.record.Journal.SnapshotName = snap.Path, snap.Name
+		if err := o.save(ctx); err != nil {
 			return err
 		}
-		// The journal names the snapshot the new job restores, for recover to use the same.
-		o.record.Journal.SavepointPath, o.record.Journal.SnapshotName = snap.Path, snap.Name
 		return o.deployOnce(ctx)
 
 	case OpStatelessRedeploy, OpCancel:
@@ -196,12 +197,17 @@ func (o *operation) run(ctx context.Context, op Operation) error {
 // begin writes the journal: from here on, a crash leaves the next apply a record of what
 // was under way.
 func (o *operation) begin(ctx context.Context, op Operation, target string) error {
+	o.record.Journal = o.newJournal(op, target)
+	return o.save(ctx)
+}
+
+// newJournal describes op, from what the record names now to the desired version.
+func (o *operation) newJournal(op Operation, target string) *kube.Journal {
 	from := o.record.Version
-	o.record.Journal = &kube.Journal{
+	return &kube.Journal{
 		Operation: string(op), FromVersion: from.Label, ToVersion: o.desired.Version.Label,
 		Step: stepStarted, StartedAt: o.p.now(), TargetState: target, From: &from, FromJobID: o.record.JobID,
 	}
-	return o.save(ctx)
 }
 
 // step records that the journal reached step.
