@@ -640,3 +640,51 @@ func mustJob(t *testing.T, h *harness, jobID string) flink.JobDetails {
 	}
 	return j
 }
+
+// An adopted path's provenance is unknown: it is not attributed to whatever version runs now.
+func TestAdoptSnapshot_RecordsUnknownProvenance(t *testing.T) {
+	t.Parallel()
+	s := newStateful(t)
+	s.deploy(versionN(1))
+	snap, err := s.p.AdoptSnapshot(context.Background(), testNS, testApp, s.writeSavepoint("imported/savepoint-x"), kube.FormatCanonical, s.progressFn())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if snap.VersionLabel != "" || snap.FlinkVersion != "" || snap.JobID != "" {
+		t.Errorf("adopted snapshot attributed to version %q (Flink %q) job %q; its provenance is unknown", snap.VersionLabel, snap.FlinkVersion, snap.JobID)
+	}
+}
+
+// terraform import of an automatic snapshot puts it under the flink_snapshot: retention no
+// longer disposes it.
+func TestManageSnapshot_ImportedAutomaticSnapshot_IsNoLongerPruned(t *testing.T) {
+	t.Parallel()
+	s := newStateful(t)
+	s.deploy(versionN(1))
+	first := s.upgradeTo(2, Retention{})
+	if _, err := s.p.ManageSnapshot(context.Background(), testNS, first.Name); err != nil {
+		t.Fatal(err)
+	}
+	s.upgradeTo(3, Retention{MaxCount: 1})
+	s.upgradeTo(4, Retention{MaxCount: 1})
+	if rec, ok := s.snapshotRecord(first.Name); !ok || rec.ManagedBy != kube.SnapshotManagedByResource || !s.savepointExists(first.Path) {
+		t.Errorf("imported snapshot %s: record kept %v (%+v), files kept %v", first.Name, ok, rec, s.savepointExists(first.Path))
+	}
+}
+
+// A flink_snapshot of an application writes where the application's savepoints go
+// (savepoint_directory), not to the provider's default folder.
+func TestTakeSnapshot_UsesTheApplicationsSavepointDirectory(t *testing.T) {
+	t.Parallel()
+	s := newStateful(t)
+	d := statefulFor(versionN(1), StateRunning)
+	d.Savepoint.Directory = snapshotRoot + "/custom/fraud"
+	s.mustApply(d, OpDeploy)
+	snap, err := s.p.TakeSnapshot(context.Background(), testNS, testApp, SavepointOptions{}, s.progressFn())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(snap.Path, d.Savepoint.Directory+"/") {
+		t.Errorf("snapshot at %s, want it under the application's savepoint_directory %s", snap.Path, d.Savepoint.Directory)
+	}
+}
