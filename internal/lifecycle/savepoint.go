@@ -51,12 +51,9 @@ func (p *Platform) stopWithSavepoint(ctx context.Context, record *kube.AppRecord
 	}
 	savepointCtx, cancel := context.WithTimeout(ctx, opts.Timeout)
 	defer cancel()
-	s := stop{p: p, record: record, opts: opts, save: save, progress: progress, client: p.Flink(record.Namespace, record.Application)}
+	s := stop{p: p, record: record, opts: opts, save: save, progress: progress, client: p.Flink(record.Namespace, record.Application), parent: ctx}
 	path, err := s.run(savepointCtx, resumed)
 	if err != nil {
-		if savepointCtx.Err() != nil && ctx.Err() == nil {
-			err = fmt.Errorf("%w (savepoint_timeout is %s)", err, opts.Timeout)
-		}
 		return kube.SnapshotRecord{}, err
 	}
 	j.SavepointPath = path
@@ -87,6 +84,7 @@ type stop struct {
 	save     func(context.Context) error
 	progress Progress
 	client   *flink.Client
+	parent   context.Context // the apply's context, which savepoint_timeout shortens
 }
 
 // run returns the path of the savepoint the job stopped with.
@@ -131,8 +129,8 @@ func (s *stop) run(ctx context.Context, resumed bool) (string, error) {
 	})
 	var refused *flink.APIError
 	switch {
-	case errors.As(err, &refused) && refused.StatusCode < 500 && !flink.IsRetryable(err):
-		return s.afterFailure(ctx, fmt.Errorf("stop-with-savepoint of job %s was refused: %w", jobID, err))
+	case errors.As(err, &refused) && refused.From == flink.FromFlink && refused.StatusCode < 500 && !flink.IsRetryable(err):
+		return s.afterFailure(ctx, "stop-with-savepoint of job "+jobID+" was refused", err)
 	case err != nil:
 		return "", s.pending(err)
 	}
@@ -145,26 +143,27 @@ func (s *stop) await(ctx context.Context) (string, error) {
 	var failed *flink.OperationError
 	switch {
 	case errors.As(err, &failed):
-		return s.afterFailure(ctx, fmt.Errorf("the savepoint of job %s failed: %w", s.record.JobID, err))
+		return s.afterFailure(ctx, "the savepoint of job "+s.record.JobID+" failed", err)
 	case err != nil:
 		return "", s.pending(err)
 	}
 	return path, nil
 }
 
-// afterFailure decides what a refused or failed stop left behind: a job still running is
-// untouched; a job that ended anyway may have completed the savepoint.
-func (s *stop) afterFailure(ctx context.Context, cause error) (string, error) {
+// afterFailure decides what a refused or failed stop (what happened, Flink's answer cause)
+// left behind: a job still running is untouched; one that ended anyway may have completed
+// the savepoint.
+func (s *stop) afterFailure(ctx context.Context, what string, cause error) (string, error) {
 	job, err := s.client.Job(context.WithoutCancel(ctx), s.record.JobID)
 	switch {
 	case err == nil && !flink.IsGloballyTerminal(job.State):
-		return "", &nothingChanged{fmt.Errorf("%w; the job keeps running (%s)", cause, job.State)}
+		return "", unchanged("%s; the job keeps running: %w", what, cause)
 	case err == nil:
 		return s.ended(ctx, &jobEnded{state: job.State}, true)
 	case flink.IsNotFound(err):
 		return s.ended(ctx, &jobEnded{}, true)
 	}
-	return "", s.pending(errors.Join(cause, err))
+	return "", s.pending(fmt.Errorf("%s (%w), and the job could not be read after: %w", what, cause, err))
 }
 
 // ended handles a job that is no longer running when the provider wants to stop it: the
@@ -207,8 +206,12 @@ func (s *stop) recordStrays(ctx context.Context, job flink.JobDetails) {
 
 // pending is a failure after which the savepoint may still be in flight or complete.
 func (s *stop) pending(err error) error {
-	return fmt.Errorf("the savepoint of job %s (trigger %s) did not complete: %w. Flink may still finish it, "+
-		"so the next apply asks about it again before anything else", s.record.JobID, s.record.Journal.TriggerID, err)
+	within := ""
+	if errors.Is(err, context.DeadlineExceeded) && s.parent.Err() == nil {
+		within = fmt.Sprintf(" within savepoint_timeout (%s)", s.opts.Timeout)
+	}
+	return fmt.Errorf("the savepoint of job %s (trigger %s) did not complete%s: %w. Flink may still finish it, "+
+		"so the next apply asks about it again before anything else", s.record.JobID, s.record.Journal.TriggerID, within, err)
 }
 
 // jobEnded is awaitRunning's answer for a job that will not run again.

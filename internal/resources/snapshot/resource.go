@@ -84,7 +84,12 @@ func (r *snapshotResource) Schema(ctx context.Context, _ resource.SchemaRequest,
 			"savepoint of the running application (the job keeps running). With `path` it adopts an existing savepoint or " +
 			"retained checkpoint (its `_metadata` must exist). With `source_snapshot_id` and `destination_url` it copies a " +
 			"snapshot to another bucket (disaster recovery, promotion to another cluster). Destroying it keeps or disposes the " +
-			"files per `deletion_policy`. Change `triggers` to take a new one.",
+			"files per `deletion_policy`. Change `triggers` to take a new one.\n\n" +
+			"One path is one set of files: adopting a path the provider already records (for example the savepoint a suspend " +
+			"took) takes that record over instead of writing a second one, and so does `terraform import` of an automatic " +
+			"snapshot; from then on retention never disposes it. A savepoint is written to the application's " +
+			"`savepoint_directory` when it has one. If the apply ends while Flink still writes the savepoint, the next " +
+			"create (or the application's next apply) records that same savepoint instead of leaving its files unrecorded.",
 		Attributes: map[string]schema.Attribute{
 			"id": computed("`namespace/name` of the snapshot record; use it as `restore.snapshot_id` of an application."),
 			"application": schema.StringAttribute{Required: true, PlanModifiers: replace,
@@ -110,7 +115,10 @@ func (r *snapshotResource) Schema(ctx context.Context, _ resource.SchemaRequest,
 				MarkdownDescription: "`canonical` (default), `native`, or `checkpoint` for an adopted retained checkpoint.",
 				Validators:          []validator.String{stringvalidator.OneOf("canonical", "native", kube.FormatCheckpoint)}},
 			"deletion_policy": schema.StringAttribute{Optional: true, Computed: true, Default: stringdefault.StaticString(policyRetain),
-				MarkdownDescription: "On destroy: `retain` (default) keeps the files and the record; `delete` disposes the files, then the record.",
+				MarkdownDescription: "On destroy: `retain` (default) keeps the files and the record; `delete` disposes the files, then the " +
+					"record. A `delete` is refused, naming the application, while an application still needs the files: the one it " +
+					"runs from (a JobManager restart restores it again), or the one a suspended or cancelled application would " +
+					"resume from. Files another record also names are kept.",
 				Validators:          []validator.String{stringvalidator.OneOf(policyRetain, policyDelete)}},
 			"triggers": schema.MapAttribute{Optional: true, ElementType: types.StringType,
 				PlanModifiers:       []planmodifier.Map{mapplanmodifier.RequiresReplace()},

@@ -45,6 +45,9 @@ resource "flink_streaming_application" "test" {
 		"fragment":               {`savepoint_directory = "s3://bucket/sp#1"`, `has a query or fragment`},
 		"label value with space": {`labels = { team = "payments team" }`, `"payments team" is not a valid label value`},
 		"annotation key":         {`annotations = { "owner name" = "x" }`, `"owner name" is not a valid annotation key`},
+		// A file:// directory is durable only as shared storage the provider sees too.
+		"local file path outside the snapshot storage": {`savepoint_directory = "file:///mnt/shared/savepoints"`,
+			`savepoint_directory "file:///mnt/shared/savepoints" is a local file path`},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -60,7 +63,7 @@ resource "flink_streaming_application" "test" {
 	}
 	// Every scheme family the rule accepts passes plan (only planned: nothing runs).
 	for _, dir := range []string{"s3://bucket/savepoints/orders", "gs://bucket/sp", "abfss://sp@account.dfs.core.windows.net/orders",
-		"hdfs:///flink/savepoints", "file:///mnt/shared/savepoints"} {
+		"hdfs:///flink/savepoints", "file://" + acctest.SnapshotDir(t) + "/orders"} {
 		t.Run("accepts "+dir, func(t *testing.T) {
 			resource.Test(t, resource.TestCase{
 				ProtoV6ProviderFactories: providertest.Factories,
