@@ -422,3 +422,17 @@ func terminationDetail(message string) string {
 	}
 	return ": " + truncate(message, 300)
 }
+
+// DeleteTaskManagerPods deletes the TaskManager pods of app; their ReplicaSet replaces them.
+// A JobManager whose TaskManagers are replaced restores its job from the latest completed
+// checkpoint.
+func (c *Client) DeleteTaskManagerPods(ctx context.Context, ns, app string) error {
+	selector := labels.SelectorFromSet(ComponentSelectorLabels(app, ComponentTaskManager)).String()
+	err := c.retryTransient(ctx, func() error {
+		return c.Kube.CoreV1().Pods(ns).DeleteCollection(ctx, metav1.DeleteOptions{}, metav1.ListOptions{LabelSelector: selector})
+	})
+	if err != nil {
+		return fmt.Errorf("delete the TaskManager pods of %s/%s: %w", ns, app, err)
+	}
+	return nil
+}

@@ -86,6 +86,9 @@ type AppRecord struct {
 	// SavepointDirectory is the application's savepoint_directory ("" = the provider's
 	// default), which a flink_snapshot of the application uses too.
 	SavepointDirectory string `json:"savepointDirectory,omitempty"`
+	// ReadinessTimeout is the application's rollback.readiness_timeout: a job whose tasks do
+	// not all run for longer than this reads back as stuck.
+	ReadinessTimeout time.Duration `json:"readinessTimeout,omitempty"`
 	// Journal is nil when no operation is in progress.
 	Journal *Journal `json:"journal,omitempty"`
 	// Labels and Annotations of flink_streaming_application; also put on the record

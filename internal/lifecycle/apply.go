@@ -73,7 +73,7 @@ func (p *Platform) Apply(ctx context.Context, desired Desired, planned Operation
 	progress(plan.Summary)
 
 	record.Labels, record.Annotations = desired.Labels, desired.Annotations
-	record.SavepointDirectory = desired.Savepoint.Directory
+	record.SavepointDirectory, record.ReadinessTimeout = desired.Savepoint.Directory, desired.Rollback.ReadinessTimeout
 	op := &operation{p: p, record: record, current: current, desired: desired, progress: progress, lock: lock}
 	runErr := op.run(ctx, plan.Operation)
 	result := p.resultFrom(record, plan.Operation)
@@ -152,6 +152,13 @@ func (o *operation) run(ctx context.Context, op Operation) error {
 		if err != nil {
 			return err
 		}
+		if snap.Name == "" && snap.Path != "" {
+			// A checkpoint newer than every snapshot: on record before the new job uses it.
+			if snap, err = o.p.recordSnapshot(ctx, o.record, snap.Path, snap.Origin, snap.Format, o.progress); err != nil {
+				return err
+			}
+			o.record.LastSnapshotPath, o.record.LastSnapshotName = snap.Path, snap.Name
+		}
 		// The journal names the snapshot the new job restores, for recover to use the same.
 		o.record.Journal = o.newJournal(op, StateRunning)
 		o.record.Journal.SavepointPath, o.record.Journal.SnapshotName = snap.Path, snap.Name
@@ -187,6 +194,12 @@ func (o *operation) run(ctx context.Context, op Operation) error {
 			return err
 		}
 		return o.scaleToZero(ctx)
+
+	case OpRestartTaskManagers:
+		if err := o.begin(ctx, op, StateRunning); err != nil {
+			return err
+		}
+		return o.restartTaskManagers(ctx)
 
 	case OpRecover:
 		return o.recover(ctx)
@@ -294,6 +307,33 @@ func (o *operation) deployOnce(ctx context.Context) error {
 type notHealthy struct{ error }
 
 func (e *notHealthy) Unwrap() error { return e.error }
+
+// restartTaskManagers replaces the TaskManager pods of a stuck job and waits, within
+// readiness_timeout, until all its tasks run again. The job keeps its JobManager, which
+// restores it from its latest completed checkpoint: nothing is lost either way, so a job
+// that stays stuck ends the operation with Flink's reason.
+func (o *operation) restartTaskManagers(ctx context.Context) error {
+	r := o.record
+	if err := o.lock.Check(ctx); err != nil {
+		return err
+	}
+	o.progress(fmt.Sprintf("%s: replacing the TaskManager pods of job %s", r.Application, shortJobID(r.JobID)))
+	if err := o.p.Kube.DeleteTaskManagerPods(ctx, r.Namespace, r.Application); err != nil {
+		return err
+	}
+	readyCtx, cancel := context.WithTimeout(ctx, o.desired.Rollback.ReadinessTimeout)
+	defer cancel()
+	if err := o.p.waitJobHealthy(readyCtx, r.Namespace, r.Application, r.JobID); err != nil {
+		if errors.Is(ctx.Err(), context.Canceled) {
+			return err
+		}
+		o.record.Journal = nil
+		return errors.Join(fmt.Errorf("job %s of %s/%s still does not run after its TaskManagers were replaced: %w. Its state "+
+			"is untouched; fix the cause (often a new version, with upgrade_mode = \"last_state\" while it cannot take a "+
+			"savepoint)", r.JobID, r.Namespace, r.Application, err), o.save(context.WithoutCancel(ctx)))
+	}
+	return o.finish(ctx, StateRunning)
+}
 
 // deployVerifyRollback starts the desired version from the journal's snapshot and, if it
 // does not become healthy and rollback is enabled, restarts the previous version from the
@@ -405,6 +445,11 @@ func (o *operation) recover(ctx context.Context) error {
 			return err
 		}
 		return o.thenAsConfigured(ctx)
+	case OpRestartTaskManagers:
+		if err := o.rollOutAndVerify(ctx); err == nil {
+			return o.finishThenAsConfigured(ctx)
+		}
+		return o.restartTaskManagers(ctx)
 	case OpStatelessRedeploy, OpCancel, OpDeploy, OpResume:
 		if o.deployStarted() {
 			if err := o.rollOutAndVerify(ctx); err == nil {

@@ -30,6 +30,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/wait"
 	corev1ac "k8s.io/client-go/applyconfigurations/core/v1"
@@ -179,6 +180,7 @@ func (h *harness) installAPIServerBehaviour() {
 		return false, nil, nil
 	})
 	h.fake.PrependReactor("patch", "deployments", h.kubelet.react)
+	h.fake.PrependReactor("delete-collection", "pods", h.kubelet.replacePods)
 }
 
 func (h *harness) progressFn() Progress {
@@ -349,6 +351,8 @@ type kubelet struct {
 	// onSavepoint, when set, is installed as OnSavepoint hook of every new JobManager (e.g.
 	// to write the savepoint's files into a test bucket).
 	onSavepoint func(path string) error
+	// onCheckpoint, when set, is installed as OnCheckpoint hook of every new JobManager.
+	onCheckpoint func(path string)
 	// note, when set, receives a line for every JobManager start and stop.
 	note func(string)
 	// restoreFrom, when set, replaces the restore path a JobManager starts with (a Flink that
@@ -526,10 +530,13 @@ func (k *kubelet) jobManager(ns, app string, d *appsv1.Deployment, replicas int3
 	k.running[host] = version
 	k.starts = append(k.starts, st)
 	k.clusters = append(k.clusters, c)
-	hook, onSavepoint, note, failure := k.onStart, k.onSavepoint, k.note, k.failVersions[version]
+	hook, onSavepoint, onCheckpoint, note, failure := k.onStart, k.onSavepoint, k.onCheckpoint, k.note, k.failVersions[version]
 	k.mu.Unlock()
 	if onSavepoint != nil {
 		c.OnSavepoint(onSavepoint)
+	}
+	if onCheckpoint != nil {
+		c.OnCheckpoint(onCheckpoint)
 	}
 	if note != nil {
 		note(fmt.Sprintf("jobmanager start job=%s version=%s restore=%s", js.JobID, version, js.RestorePath))
@@ -540,6 +547,30 @@ func (k *kubelet) jobManager(ns, app string, d *appsv1.Deployment, replicas int3
 	if hook != nil {
 		hook(c)
 	}
+}
+
+// replacePods plays the ReplicaSet and kubelet when TaskManager pods are deleted: new ones
+// start and register with the JobManager.
+func (k *kubelet) replacePods(a k8stesting.Action) (bool, runtime.Object, error) {
+	dc, ok := a.(k8stesting.DeleteCollectionAction)
+	if !ok {
+		return false, nil, nil
+	}
+	set, err := labels.ConvertSelectorToLabelsMap(dc.GetListRestrictions().Labels.String())
+	if err != nil || set[kube.LabelComponent] != kube.ComponentTaskManager {
+		return false, nil, nil
+	}
+	ns, app := dc.GetNamespace(), set[kube.LabelName]
+	obj, err := k.tracker.Get(deploymentsGVR, ns, kube.TaskManagerDeploymentName(app), metav1.GetOptions{})
+	if err != nil {
+		return true, nil, err
+	}
+	replicas := int32(1)
+	if r := obj.(*appsv1.Deployment).Spec.Replicas; r != nil {
+		replicas = *r
+	}
+	k.taskManagers(ns, app, replicas)
+	return true, nil, nil
 }
 
 func (k *kubelet) taskManagers(ns, app string, replicas int32) {

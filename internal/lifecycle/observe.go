@@ -3,6 +3,8 @@ package lifecycle
 import (
 	"context"
 	"errors"
+	"fmt"
+	"time"
 
 	"github.com/flinkplatform/terraform-provider-flink/internal/flink"
 	"github.com/flinkplatform/terraform-provider-flink/internal/kube"
@@ -58,11 +60,14 @@ func (p *Platform) observeJob(ctx context.Context, record *kube.AppRecord) (Curr
 	if record.State != StateRunning {
 		return current, StatusStopped
 	}
-	job, err := p.Flink(record.Namespace, record.Application).Job(ctx, record.JobID)
+	client := p.Flink(record.Namespace, record.Application)
+	job, err := client.Job(ctx, record.JobID)
 	switch {
 	case err == nil:
 		if flink.IsGloballyTerminal(job.State) {
 			current.State = StateCancelled
+		} else if problem := stuck(ctx, client, record, job); problem != "" {
+			current.State, current.Problem = StateStuck, problem
 		}
 		return current, job.State
 	case flink.IsNotFound(err):
@@ -81,4 +86,44 @@ func (p *Platform) resultFrom(record *kube.AppRecord, op Operation) Result {
 	}
 	return Result{Operation: op, State: record.State, JobID: record.JobID, Status: status, DeployedVersionID: record.Version.ID(),
 		LastSnapshotName: record.LastSnapshotName, LastSnapshotPath: record.LastSnapshotPath, RecordExists: true}
+}
+
+// restartLoop is how many restarts within the readiness timeout make a job stuck.
+const restartLoop = 3
+
+// stuck says why a job that has not ended cannot be called running, or "" when it can: its
+// tasks have not all run for longer than the application's readiness timeout, or it
+// restarted restartLoop times within it. Both are measured on Flink's own clock.
+func stuck(ctx context.Context, client *flink.Client, record *kube.AppRecord, job flink.JobDetails) string {
+	if flink.JobHealthy(job) || job.Now == 0 {
+		return ""
+	}
+	window := record.ReadinessTimeout
+	if window <= 0 {
+		window = Desired{}.withDefaults().Rollback.ReadinessTimeout
+	}
+	now := time.UnixMilli(job.Now)
+	since := time.UnixMilli(job.Timestamps[job.State])
+	exceptions, err := client.JobExceptions(ctx, record.JobID)
+	restarts := 0
+	if err == nil {
+		for _, e := range exceptions.History.Entries {
+			if now.Sub(time.UnixMilli(e.Timestamp)) <= window {
+				restarts++
+			}
+		}
+	}
+	var why string
+	switch {
+	case restarts >= restartLoop:
+		why = fmt.Sprintf("it restarted %d times in the last %s", restarts, window)
+	case job.Timestamps[job.State] > 0 && now.Sub(since) > window:
+		why = fmt.Sprintf("%s for %s%s", job.State, now.Sub(since).Round(time.Second), waitingTasks(job))
+	default:
+		return ""
+	}
+	if err == nil && exceptions.RootException != "" {
+		why += "; Flink's last failure: " + firstLine(exceptions.RootException)
+	}
+	return why
 }

@@ -28,6 +28,9 @@ const (
 	OpResume            Operation = "resume"
 	OpCancel            Operation = "cancel"
 	OpRecover           Operation = "recover"
+	// OpRestartTaskManagers replaces the TaskManager pods of a stuck job; its JobManager
+	// restores the job from its latest completed checkpoint, so no state is lost.
+	OpRestartTaskManagers Operation = "restart_task_managers"
 )
 
 // Application states.
@@ -37,6 +40,9 @@ const (
 	StateCancelled = "cancelled"
 	// StateRecovering is only ever read back: an apply was interrupted mid-operation.
 	StateRecovering = "recovering"
+	// StateStuck is only ever read back: the job has not had all its tasks running for
+	// longer than its readiness timeout, or keeps restarting.
+	StateStuck = "stuck"
 )
 
 // Upgrade modes: how a running job moves to a new spec.
@@ -116,7 +122,7 @@ func (d Desired) withDefaults() Desired {
 		d.UpgradeMode = UpgradeSavepoint
 	}
 	if d.Restore.Strategy == "" {
-		d.Restore.Strategy = RestoreLatestSnapshot
+		d.Restore.Strategy = RestoreLatestState
 	}
 	if d.Savepoint.Timeout == 0 {
 		d.Savepoint.Timeout = 10 * time.Minute
@@ -139,6 +145,8 @@ type Current struct {
 	Journal          *kube.Journal
 	LastSnapshotPath string
 	LastSnapshotName string
+	// Problem says why a StateStuck job is stuck: Flink's newest root exception.
+	Problem string
 }
 
 // transition is one row of the operation table. Empty from/to match "does not exist"; a nil
@@ -160,6 +168,9 @@ var operationTable = []transition{
 	{from: "", to: StateSuspended, op: OpNone},
 	{from: "", to: StateCancelled, op: OpNone},
 	{from: StateRunning, to: StateRunning, specChanged: &no, op: OpNone},
+	// A stuck job changes like a running one, except that with nothing else to do its
+	// TaskManagers are replaced (see Classify).
+	{from: StateStuck, to: StateRunning, specChanged: &no, op: OpRestartTaskManagers},
 	{from: StateRunning, to: StateRunning, mode: UpgradeSavepoint, op: OpSavepointRedeploy},
 	{from: StateRunning, to: StateRunning, mode: UpgradeLastState, op: OpLastStateRedeploy},
 	{from: StateRunning, to: StateRunning, mode: UpgradeStateless, op: OpStatelessRedeploy},
@@ -181,6 +192,8 @@ type Plan struct {
 	// RestorePath is the savepoint or checkpoint the new job starts from, when known at
 	// plan time ("" = empty state, or taken during apply).
 	RestorePath string
+	// RestoreNote says why RestorePath, when that is not simply the newest snapshot.
+	RestoreNote string
 }
 
 // Classify decides the operation for moving from current to desired.
@@ -193,6 +206,9 @@ func Classify(current *Current, desired Desired) Plan {
 	if current != nil {
 		from = current.State
 		specChanged = RuntimeHash(current.Version) != RuntimeHash(desired.Version)
+	}
+	if from == StateStuck && (specChanged || desired.State != StateRunning) {
+		from = StateRunning
 	}
 	return Plan{Operation: lookup(from, desired.State, specChanged, desired.UpgradeMode)}
 }
@@ -221,7 +237,7 @@ func describe(plan Plan, current *Current, desired Desired) string {
 	start := "with empty state"
 	switch {
 	case plan.RestorePath != "":
-		start = "from " + plan.RestorePath
+		start = "from " + plan.RestorePath + plan.RestoreNote
 	case desired.Restore.SnapshotPending:
 		start = "from the snapshot created in this apply"
 	}
@@ -244,6 +260,10 @@ func describe(plan Plan, current *Current, desired Desired) string {
 		return fmt.Sprintf("%s: resume version %s %s", name, to, start)
 	case OpCancel:
 		return fmt.Sprintf("%s: cancel %s and scale the cluster to zero; its state is not kept", name, job)
+	case OpRestartTaskManagers:
+		return fmt.Sprintf("%s: %s is stuck (%s); replace its TaskManager pods, after which its JobManager restores it "+
+			"from its latest completed checkpoint, and wait up to %s for all its tasks to run",
+			name, job, current.Problem, desired.Rollback.ReadinessTimeout)
 	case OpRecover:
 		j := current.Journal
 		if j.Operation == opSnapshot {
@@ -330,6 +350,9 @@ func (p *Platform) PlanChange(ctx context.Context, desired Desired) (Plan, error
 			return plan, err
 		}
 		plan.RestorePath = snap.Path
+		if snap.Origin == kube.OriginCheckpoint && snap.Name == "" {
+			plan.RestoreNote = fmt.Sprintf(" (the latest checkpoint of job %s, which ran after the newest snapshot)", shortJobID(snap.JobID))
+		}
 	}
 	plan.Summary = describe(plan, current, desired)
 	return plan, nil

@@ -116,6 +116,10 @@ func TestClassify(t *testing.T) {
 // what each (current state, desired state, runtime spec changed, upgrade mode) must do.
 func expectedOperation(from, to string, changed bool, mode string) Operation {
 	switch {
+	case from == StateStuck && to == StateRunning && !changed:
+		return OpRestartTaskManagers
+	case from == StateStuck: // otherwise a stuck job changes like a running one
+		return expectedOperation(StateRunning, to, changed, mode)
 	case from == "" && to == StateRunning:
 		return OpDeploy
 	case from == "":
@@ -148,7 +152,7 @@ func TestClassifyCoversOperationTable(t *testing.T) {
 	changed := testVersion("v1")
 	changed.Parallelism = 4
 	reached := make([]bool, len(operationTable))
-	for _, from := range []string{"", StateRunning, StateSuspended, StateCancelled} {
+	for _, from := range []string{"", StateRunning, StateStuck, StateSuspended, StateCancelled} {
 		for _, to := range []string{StateRunning, StateSuspended, StateCancelled} {
 			for _, specChanged := range []bool{false, true} {
 				if from == "" && !specChanged {

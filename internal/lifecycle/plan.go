@@ -160,11 +160,17 @@ func (p *Platform) restoreSource(ctx context.Context, current *Current, d Desire
 		if err != nil {
 			return snap, err
 		}
-		latest := latestState(snaps)
-		if latest == nil {
+		if latest := latestState(snaps); latest != nil {
+			snap = *latest
+		}
+		if d.Restore.Strategy == RestoreLatestState && current != nil {
+			if cp, err := p.newerCheckpoint(ctx, d, current, snap); err != nil || cp.Path != "" {
+				return cp, err
+			}
+		}
+		if snap.Path == "" {
 			return snap, nil
 		}
-		snap = *latest
 	}
 	return snap, p.checkRestorable(ctx, d.Name, snap)
 }
@@ -212,4 +218,105 @@ func (p *Platform) checkRestorable(ctx context.Context, app string, snap kube.Sn
 			"or start empty with restore.strategy = \"none\"", app, snap.Name, snap.Path, err)
 	}
 	return nil
+}
+
+// newerCheckpoint is, for restore.strategy = "latest_state", the latest completed checkpoint
+// of the application's last job when it is newer than snap (the newest snapshot record): a
+// job that ended outside Terraform has checkpointed since its last savepoint, and starting
+// from the savepoint would throw that away. It returns an unrecorded SnapshotRecord of origin
+// "checkpoint" (apply records it), or an empty one when snap is the newest state.
+//
+// The checkpoint comes from Flink's own statistics while its JobManager still answers, else
+// from the checkpoint directory (<dir>/<job id>/chk-<n>, with _metadata). Which is newer is
+// decided by Flink's checkpoint ids, or by the storage's own times when Flink is gone, never
+// by the clocks of the machines that ran the applies.
+func (p *Platform) newerCheckpoint(ctx context.Context, d Desired, current *Current, snap kube.SnapshotRecord) (kube.SnapshotRecord, error) {
+	if current.JobID == "" {
+		return kube.SnapshotRecord{}, nil
+	}
+	cp := kube.SnapshotRecord{Namespace: d.Namespace, Application: d.Name, Origin: kube.OriginCheckpoint,
+		Format: kube.FormatCheckpoint, JobID: current.JobID, VersionLabel: current.Version.Label, FlinkVersion: current.Version.FlinkVersion}
+	newer := false
+	stats, err := p.Flink(d.Namespace, d.Name).Checkpoints(ctx, current.JobID)
+	if latest := stats.Latest.Completed; err == nil && latest != nil && isExternal(latest.ExternalPath) {
+		cp.Path = latest.ExternalPath
+		// Savepoints and checkpoints of one job share Flink's id counter.
+		sp := stats.Latest.Savepoint
+		newer = snap.JobID != current.JobID || (sp != nil && samePath(sp.ExternalPath, snap.Path) && latest.ID > sp.ID)
+		if !newer && (sp == nil || !samePath(sp.ExternalPath, snap.Path)) {
+			newer, err = p.writtenAfter(ctx, cp.Path, snap.Path)
+			if err != nil {
+				return kube.SnapshotRecord{}, err
+			}
+		}
+	} else {
+		found, err := p.latestRetainedCheckpoint(ctx, current)
+		if err != nil || found == "" {
+			return kube.SnapshotRecord{}, err
+		}
+		cp.Path = found
+		if newer = snap.Path == "" || snap.JobID != current.JobID; !newer {
+			if newer, err = p.writtenAfter(ctx, cp.Path, snap.Path); err != nil {
+				return kube.SnapshotRecord{}, err
+			}
+		}
+	}
+	if !newer {
+		return kube.SnapshotRecord{}, nil
+	}
+	if err := p.checkRestorable(ctx, d.Name, cp); err != nil {
+		return kube.SnapshotRecord{}, fmt.Errorf("%w. It is the latest checkpoint of job %s, newer than its last snapshot %s; "+
+			"restore.strategy = \"latest_snapshot\" would start from that older snapshot instead", err, current.JobID, snap.Path)
+	}
+	return cp, nil
+}
+
+// isExternal tells a retained checkpoint's path from Flink's placeholder for one that is
+// not externally addressable (no checkpoint directory).
+func isExternal(path string) bool { return path != "" && !strings.HasPrefix(path, "<") }
+
+// latestRetainedCheckpoint finds the newest complete checkpoint of the record's job in the
+// checkpoint directory of its version, or "" when there is none the store can see.
+func (p *Platform) latestRetainedCheckpoint(ctx context.Context, current *Current) (string, error) {
+	dir := ""
+	for _, k := range []string{"execution.checkpointing.dir", "state.checkpoints.dir"} {
+		if v := current.Version.FlinkConfiguration[k]; v != "" {
+			dir = strings.TrimSuffix(v, "/") + "/" + current.JobID
+			break
+		}
+	}
+	store, err := p.store(ctx)
+	if err != nil || store == nil || dir == "" {
+		return "", err
+	}
+	if _, err := store.Key(dir); err != nil {
+		return "", nil // outside the store
+	}
+	found, err := store.FindSavepoints(ctx, dir, "chk-")
+	if err != nil {
+		return "", err
+	}
+	best, bestID := "", int64(-1)
+	for _, f := range found {
+		var id int64
+		if _, err := fmt.Sscanf(f.Path[strings.LastIndex(f.Path, "/chk-")+5:], "%d", &id); err == nil && id > bestID {
+			best, bestID = f.Path, id
+		}
+	}
+	return best, nil
+}
+
+// writtenAfter reports whether the _metadata of a was written after that of b, by the
+// storage's clock. Unknown (not in the store) counts as not after: the snapshot wins.
+func (p *Platform) writtenAfter(ctx context.Context, a, b string) (bool, error) {
+	store, err := p.store(ctx)
+	if err != nil || store == nil {
+		return false, err
+	}
+	ta, errA := store.MetadataTime(ctx, a)
+	tb, errB := store.MetadataTime(ctx, b)
+	if errA != nil || errB != nil {
+		return false, nil
+	}
+	return ta.After(tb), nil
 }

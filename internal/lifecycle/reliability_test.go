@@ -10,6 +10,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -582,29 +583,58 @@ func TestSavepointRedeploy_NewVersionNeverReady_RollsBackWithinItsOwnBudget(t *t
 	s := newStateful(t)
 	s.deploy(versionN(1))
 	s.kubelet.setNeverReady("v2") // its pods never become available, its tasks never get slots
-	for _, tc := range []struct {
-		name     string
-		deadline time.Duration // the apply's own timeout
-	}{
-		{"the rollout wait is bounded by readiness_timeout", 10 * time.Second},
-		{"the apply's deadline fires first", 200 * time.Millisecond},
-	} {
-		desired := statefulFor(versionN(2), StateRunning)
-		desired.Rollback.ReadinessTimeout = 400 * time.Millisecond
-		ctx, cancel := context.WithTimeout(context.Background(), tc.deadline)
-		start := time.Now()
-		_, err := s.p.Apply(ctx, desired, OpSavepointRedeploy, s.progressFn())
-		cancel()
-		if err == nil {
-			t.Fatalf("%s: apply succeeded although v2 never became ready", tc.name)
+
+	// The rollout wait is bounded by readiness_timeout: the apply's own deadline is far away.
+	desired := statefulFor(versionN(2), StateRunning)
+	desired.Rollback.ReadinessTimeout = 400 * time.Millisecond
+	start := time.Now()
+	_, err := s.apply(desired, OpSavepointRedeploy)
+	if err == nil {
+		t.Fatal("apply succeeded although v2 never became ready")
+	}
+	if took := time.Since(start); took > 3*time.Second {
+		t.Errorf("the failed upgrade took %s; readiness_timeout is 400ms", took)
+	}
+	wantContains(t, "error", err.Error(), "rolled back to version v1")
+
+	// The apply's deadline passes while v2 is being verified: the rollback still runs.
+	desired.Rollback.ReadinessTimeout = 10 * time.Second
+	ctx := newDeadline()
+	s.onFlink(func(method, path string, _ []byte, _ int) {
+		if method == http.MethodGet && strings.HasSuffix(path, "/jobs/"+JobIDFor(testNS, testApp, 4)) {
+			time.AfterFunc(50*time.Millisecond, ctx.expire)
 		}
-		if took := time.Since(start); took > 3*time.Second {
-			t.Errorf("%s: the failed upgrade took %s; readiness_timeout is 400ms", tc.name, took)
-		}
-		wantContains(t, tc.name+": error", err.Error(), "rolled back to version v1")
-		if c := s.cluster(); c.JobState() != flink.JobRunning || s.record().DeployedVersion != "v1" || s.record().Journal != nil {
-			t.Errorf("%s: after the rollback job %s is %s, deployed %s; want v1 running", tc.name, c.JobID(), c.JobState(), s.record().DeployedVersion)
-		}
+	})
+	_, err = s.p.Apply(ctx, desired, OpSavepointRedeploy, s.progressFn())
+	s.onFlink(nil)
+	if err == nil {
+		t.Fatal("apply succeeded although v2 never became ready")
+	}
+	wantContains(t, "error", err.Error(), "rolled back to version v1")
+	if c := s.cluster(); c.JobState() != flink.JobRunning || s.record().DeployedVersion != "v1" || s.record().Journal != nil {
+		t.Errorf("after the rollback job %s is %s, deployed %s; want v1 running", c.JobID(), c.JobState(), s.record().DeployedVersion)
+	}
+}
+
+// deadline is a context whose deadline passes when the test says so.
+type deadline struct {
+	context.Context
+	done chan struct{}
+	once sync.Once
+}
+
+func newDeadline() *deadline {
+	return &deadline{Context: context.Background(), done: make(chan struct{})}
+}
+
+func (d *deadline) expire()               { d.once.Do(func() { close(d.done) }) }
+func (d *deadline) Done() <-chan struct{} { return d.done }
+func (d *deadline) Err() error {
+	select {
+	case <-d.done:
+		return context.DeadlineExceeded
+	default:
+		return nil
 	}
 }
 

@@ -571,7 +571,10 @@ func TestLastStateRedeploy_NoCheckpointYet_JobKeepsRunning(t *testing.T) {
 func TestLastStateRedeploy_RecordingFailsAfterCancel_KeepsJournal(t *testing.T) {
 	t.Parallel()
 	s := newStateful(t)
-	dir := snapshotRoot + "/checkpoints" // inside the store; the emulator writes no checkpoint files
+	s.kubelet.mu.Lock()
+	s.kubelet.onCheckpoint = nil // checkpoints inside the store whose files nobody wrote
+	s.kubelet.mu.Unlock()
+	dir := snapshotRoot + "/checkpoints"
 	s.deploy(checkpointed(1, "20ms", dir))
 	old := s.cluster()
 	client := s.p.Flink(testNS, testApp)

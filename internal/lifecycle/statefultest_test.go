@@ -81,6 +81,12 @@ func newStateful(t *testing.T) *stateful {
 			savepointDataFile: []byte(strings.Repeat("x", 1000)),
 		})
 	}
+	// Retained checkpoints inside the store get their _metadata too, as Flink writes them.
+	s.kubelet.onCheckpoint = func(path string) {
+		if _, err := store.Key(path); err == nil {
+			_ = store.WriteSavepoint(context.Background(), path, nil)
+		}
+	}
 	s.kubelet.note = s.note
 	s.kubelet.mu.Unlock()
 

@@ -27,7 +27,8 @@ func (p *Platform) verify(ctx context.Context, record *kube.AppRecord, restorePa
 			if restored == nil {
 				return false, fmt.Errorf("job %s runs but reports no restored snapshot; it should have started from %s", record.JobID, restorePath)
 			}
-			if !samePath(restored.ExternalPath, restorePath) {
+			// After a failover the job restores its own latest checkpoint, which is newer.
+			if !samePath(restored.ExternalPath, restorePath) && !strings.Contains(restored.ExternalPath, "/"+record.JobID+"/chk-") {
 				return false, fmt.Errorf("job %s restored from %s, not from %s", record.JobID, restored.ExternalPath, restorePath)
 			}
 		}

@@ -487,3 +487,17 @@ func (s *Store) FindSavepoints(ctx context.Context, dir, prefix string) ([]Found
 	sort.SliceStable(found, func(i, j int) bool { return found[i].ModTime.After(found[j].ModTime) })
 	return found, nil
 }
+
+// MetadataTime is when the _metadata of the savepoint or checkpoint at flinkPath was
+// written, by the storage's clock.
+func (s *Store) MetadataTime(ctx context.Context, flinkPath string) (time.Time, error) {
+	key, err := s.Key(flinkPath)
+	if err != nil {
+		return time.Time{}, err
+	}
+	attrs, err := s.bucket.Attributes(ctx, key+"/"+MetadataFile)
+	if err != nil {
+		return time.Time{}, s.fail("read", flinkPath, err)
+	}
+	return attrs.ModTime, nil
+}

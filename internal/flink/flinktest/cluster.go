@@ -59,6 +59,8 @@ type Cluster struct {
 	completed  []string // locations of completed savepoints, oldest first
 
 	onSavepoint func(path string) error
+	// onCheckpoint sees every retained checkpoint as it completes (under the lock).
+	onCheckpoint func(path string)
 	onDispose   func(path string) error
 }
 
@@ -243,6 +245,15 @@ func (c *Cluster) OnSavepoint(fn func(path string) error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.onSavepoint = fn
+}
+
+// OnCheckpoint registers a hook called with the path of every externally addressable
+// checkpoint as it completes (e.g. to write its _metadata into a test bucket). It runs with
+// the cluster's lock held and must not call back into the cluster.
+func (c *Cluster) OnCheckpoint(fn func(path string)) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.onCheckpoint = fn
 }
 
 // OnDispose registers a hook called when a savepoint disposal is about to complete. If it
@@ -576,6 +587,9 @@ func (c *Cluster) checkpointsLocked(now time.Time) {
 		c.latestCompleted = stat
 		c.addHistoryLocked(stat)
 		c.nextCheckpointAt = at.Add(c.checkpointInterval)
+		if c.onCheckpoint != nil && c.checkpointDir != "" {
+			c.onCheckpoint(path)
+		}
 	}
 }
 

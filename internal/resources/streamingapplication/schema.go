@@ -119,8 +119,9 @@ func resourceSchema(ctx context.Context) schema.Schema {
 				Optional: true, Computed: true, Default: stringdefault.StaticString(lifecycle.StateRunning),
 				MarkdownDescription: "`running` (default), `suspended` (stopped with a savepoint and scaled to zero; `running` " +
 					"again resumes from it) or `cancelled` (cancelled without a savepoint and scaled to zero). A job that " +
-					"stopped outside Terraform reads back as `cancelled`, and an application whose last apply was interrupted reads " +
-					"back as `recovering`, so the next plan shows the drift and what it will do about it.",
+					"stopped outside Terraform reads back as `cancelled`, one whose tasks have not all run for longer than " +
+					"`rollback.readiness_timeout` (or that keeps restarting) as `stuck`, and an application whose last apply was " +
+					"interrupted as `recovering`, so the next plan shows the drift, why, and what it will do about it.",
 				Validators: []validator.String{stringvalidator.OneOf(lifecycle.StateRunning, lifecycle.StateSuspended, lifecycle.StateCancelled)},
 			},
 			"labels": schema.MapAttribute{
@@ -166,14 +167,16 @@ func resourceSchema(ctx context.Context) schema.Schema {
 				Optional: true, Computed: true,
 				MarkdownDescription: "Where a job starts when none of this application is running (create, `cancelled` → `running`, resume).",
 				Default: objectdefault.StaticValue(types.ObjectValueMust(restoreAttrTypes, map[string]attr.Value{
-					"strategy": types.StringValue(lifecycle.RestoreLatestSnapshot), "snapshot_id": types.StringNull(),
+					"strategy": types.StringValue(lifecycle.RestoreLatestState), "snapshot_id": types.StringNull(),
 					"allow_non_restored_state": types.BoolValue(false),
 				})),
 				Attributes: map[string]schema.Attribute{
 					"strategy": schema.StringAttribute{
-						Optional: true, Computed: true, Default: stringdefault.StaticString(lifecycle.RestoreLatestSnapshot),
-						MarkdownDescription: "`latest_snapshot` (default: the newest snapshot of the application, none = empty " +
-							"state), `latest_state` (same, for now), `snapshot` (the one in `snapshot_id`) or `none`.",
+						Optional: true, Computed: true, Default: stringdefault.StaticString(lifecycle.RestoreLatestState),
+						MarkdownDescription: "`latest_state` (default: the newest state of the application — its newest snapshot, or " +
+							"the latest completed checkpoint of its last job when that is newer, e.g. after the job failed or was " +
+							"cancelled outside Terraform; the plan says which and why), `latest_snapshot` (the newest snapshot only; " +
+							"none = empty state), `snapshot` (the one in `snapshot_id`) or `none`.",
 						Validators: []validator.String{stringvalidator.OneOf(lifecycle.RestoreLatestSnapshot, lifecycle.RestoreLatestState,
 							lifecycle.RestoreSnapshot, lifecycle.RestoreNone)},
 					},
