@@ -38,7 +38,7 @@ done
 # java_major prints the major version of the JDK on PATH (8 for 1.8.0_x).
 java_major() {
   local v
-  v=$(java -version 2>&1 | sed -n 's/.*version "\([^"]*\)".*/\1/p' | head -1)
+  v=$(java -version 2>&1 | sed -n 's/.*version "\([^"]*\)".*/\1/p' | sed -n 1p)
   v=${v#1.}
   echo "${v%%[.+-]*}"
 }
@@ -79,7 +79,7 @@ fetch_flink() {
   tmp=$(mktemp -d "$cache/flink/.fetch-$v.XXXXXX")
   pip download --quiet --no-deps --disable-pip-version-check -d "$tmp/dl" "$pin"
   local archive
-  archive=$(find "$tmp/dl" -maxdepth 1 -type f \( -name '*.whl' -o -name '*.tar.gz' \) | head -1)
+  archive=$(find "$tmp/dl" -maxdepth 1 -type f \( -name '*.whl' -o -name '*.tar.gz' \) | sed -n 1p)
   if [[ -z $archive ]]; then
     echo "tools: pip download of $pin produced no wheel or sdist" >&2
     return 1
@@ -93,7 +93,7 @@ fetch_flink() {
     *.tar.gz) tar xzf "$archive" -C "$tmp/x" --wildcards '*/deps/lib/*' '*/deps/opt/*' '*/deps/plugins/*' '*/deps/bin/*' ;;
   esac
   local dist
-  dist=$(find "$tmp/x" -name "flink-dist-$v.jar" -path '*/lib/*' | head -1)
+  dist=$(find "$tmp/x" -name "flink-dist-$v.jar" -path '*/lib/*' | sed -n 1p)
   if [[ -z $dist ]]; then
     echo "tools: $(basename "$archive") has no lib/flink-dist-$v.jar" >&2
     return 1
@@ -110,7 +110,7 @@ fetch_flink() {
 }
 
 start=$SECONDS
-echo "tools: java: $(java -version 2>&1 | head -1)"
+echo "tools: java: $(java -version 2>&1 | sed -n 1p)"
 for v in $versions; do
   check_java "$v"
   fetch_flink "$v"

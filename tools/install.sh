@@ -49,8 +49,8 @@ build kube-controller-manager "$(pin_of kube)" bash -c \
 build tofu "$(pin_of tofu)-release" bash -c \
   "cd '$here/tofu' && CGO_ENABLED=0 go build -trimpath -ldflags \"-X github.com/opentofu/opentofu/version.dev=no\" -o '$bin/tofu' github.com/opentofu/opentofu/cmd/tofu"
 
-"$bin/terraform" version | head -1
-"$bin/tofu" version | head -1
+"$bin/terraform" version | sed -n 1p
+"$bin/tofu" version | sed -n 1p
 echo "tools: ready in $bin"
 
 # Real Flink (PyPI's apache-flink-libraries) and the fixture job built against it, for
