@@ -201,7 +201,7 @@ func TestApplyRetriesTransientFlinkErrors(t *testing.T) {
 		}},
 		{name: "504 then 404 (job not submitted yet)", inject: func(f *flinktest.Faults, id string) {
 			f.FailNext(http.MethodGet, "/jobs/"+id, http.StatusGatewayTimeout, 1)
-			f.FailNext(http.MethodGet, "/jobs/"+id, http.StatusNotFound, 2)
+			f.RespondNext(http.MethodGet, "/jobs/"+id, http.StatusNotFound, "application/json", flinktest.JobNotFound(id), 2)
 		}},
 		{name: "connection reset x2", inject: func(f *flinktest.Faults, id string) { f.AbortNext(http.MethodGet, "/jobs/"+id, 2) }},
 		{

@@ -6,7 +6,6 @@ package lifecycle
 
 import (
 	"context"
-	"errors"
 	"io"
 	"net/http"
 	"strings"
@@ -283,8 +282,8 @@ func TestSavepointRedeploy_APIServerDownAtTheFinalWrite_RecoverKeepsTheHealthyJo
 
 // H3: disposing a flink_snapshot that adopted the suspend savepoint's path would delete the
 // application's only restore point. Adopting takes the existing record over, and its
-// disposal is refused while the application resumes from it.
-func TestReleaseSnapshot_TheOnlyRestorePoint_IsRefusedAndKept(t *testing.T) {
+// disposal keeps the files while the application would resume from them, saying so.
+func TestReleaseSnapshot_TheOnlyRestorePoint_KeepsItsFiles(t *testing.T) {
 	t.Parallel()
 	s := newStateful(t)
 	ctx := context.Background()
@@ -298,13 +297,16 @@ func TestReleaseSnapshot_TheOnlyRestorePoint_IsRefusedAndKept(t *testing.T) {
 	if adopted.Name != suspend.LastSnapshotName {
 		t.Errorf("adopting a recorded path made a second record %s; want %s taken over", adopted.Name, suspend.LastSnapshotName)
 	}
-	err = s.p.ReleaseSnapshot(ctx, testNS, adopted.Name, true, s.progressFn()) // deletion_policy = delete
-	if err == nil || !errors.Is(err, ErrSnapshotInUse) {
-		t.Fatalf("ReleaseSnapshot = %v; want a refusal naming the application", err)
+	warning, err := s.p.ReleaseSnapshot(ctx, testNS, adopted.Name, true, s.progressFn()) // deletion_policy = delete
+	if err != nil {
+		t.Fatal(err)
 	}
-	wantContains(t, "error", err.Error(), "application fraud is suspended and would resume from it", `deletion_policy = "retain"`)
+	wantContains(t, "warning", warning, "application fraud is suspended and would resume from it", "kept")
 	if !s.savepointExists(suspend.LastSnapshotPath) {
 		t.Errorf("the suspend savepoint %s was disposed", suspend.LastSnapshotPath)
+	}
+	if rec, ok := s.snapshotRecord(adopted.Name); !ok || rec.ManagedBy != "" || rec.State != kube.SnapshotCompleted {
+		t.Errorf("record %+v (kept %v); want it on record, completed, managed by nobody", rec, ok)
 	}
 	plan, err := s.p.PlanChange(ctx, statefulFor(versionN(1), StateRunning))
 	if err != nil || plan.RestorePath != suspend.LastSnapshotPath {

@@ -281,26 +281,28 @@ func (p *Platform) recordManaged(ctx context.Context, record *kube.AppRecord, pa
 
 // ReleaseSnapshot ends a flink_snapshot's ownership: "delete" disposes the files and the
 // record; "retain" keeps both, handing the record back to nobody (retention still never
-// touches snapshots it did not take).
-func (p *Platform) ReleaseSnapshot(ctx context.Context, namespace, name string, dispose bool, progress Progress) error {
+// touches snapshots it did not take). Files that an application still needs are kept even
+// with "delete" (one path is one set of files): the record is handed back instead, and the
+// returned warning says which application needs them.
+func (p *Platform) ReleaseSnapshot(ctx context.Context, namespace, name string, dispose bool, progress Progress) (string, error) {
 	snap, err := p.Kube.GetSnapshotRecord(ctx, namespace, name)
 	if errors.Is(err, kube.ErrNotFound) {
-		return nil
+		return "", nil
 	}
 	if err != nil {
-		return err
+		return "", err
 	}
+	var warning string
 	if dispose {
-		if err := p.DisposeSnapshot(ctx, snap, progress); err != nil {
-			if errors.Is(err, ErrSnapshotInUse) {
-				err = fmt.Errorf("%w. Set deletion_policy = \"retain\" to remove the flink_snapshot and keep its files", err)
-			}
-			return err
+		err := p.DisposeSnapshot(ctx, snap, progress)
+		if !errors.Is(err, ErrSnapshotInUse) {
+			return "", err
 		}
-		return nil
+		warning = err.Error() + ". They were kept, and the snapshot is on record as before without the flink_snapshot; " +
+			"dispose of it once nothing needs it"
 	}
 	snap.ManagedBy = ""
-	return p.Kube.PutSnapshotRecord(ctx, snap)
+	return warning, p.Kube.PutSnapshotRecord(ctx, snap)
 }
 
 // flinkPathOf is the Flink-side path of a bucket URL: the URL without its query (driver

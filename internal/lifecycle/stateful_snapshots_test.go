@@ -100,7 +100,7 @@ func TestRetention_MaxCount(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := s.p.ReleaseSnapshot(ctx, testNS, releasedUser.Name, false, s.progressFn()); err != nil {
+	if _, err := s.p.ReleaseSnapshot(ctx, testNS, releasedUser.Name, false, s.progressFn()); err != nil {
 		t.Fatal(err)
 	}
 	clock.Add(time.Minute)
@@ -506,7 +506,7 @@ func TestCopyAndReleaseSnapshot(t *testing.T) {
 	}
 
 	// retain: both stay, the record is nobody's any more.
-	if err := s.p.ReleaseSnapshot(ctx, testNS, source.Name, false, s.progressFn()); err != nil {
+	if _, err := s.p.ReleaseSnapshot(ctx, testNS, source.Name, false, s.progressFn()); err != nil {
 		t.Fatal(err)
 	}
 	if r, ok := s.snapshotRecord(source.Name); !ok || r.ManagedBy != "" || r.State != kube.SnapshotCompleted || !s.savepointExists(source.Path) {
@@ -519,18 +519,18 @@ func TestCopyAndReleaseSnapshot(t *testing.T) {
 		t.Fatal(err)
 	}
 	mark := s.mark()
-	if err := s.p.ReleaseSnapshot(ctx, testNS, other.Name, true, s.progressFn()); err != nil {
+	if _, err := s.p.ReleaseSnapshot(ctx, testNS, other.Name, true, s.progressFn()); err != nil {
 		t.Fatal(err)
 	}
 	s.wantSnapshot("released (delete)", other, false)
 	s.wantDisposedInOrder(s.since(mark), other)
 	// Releasing what is gone is fine.
-	if err := s.p.ReleaseSnapshot(ctx, testNS, other.Name, true, s.progressFn()); err != nil {
+	if _, err := s.p.ReleaseSnapshot(ctx, testNS, other.Name, true, s.progressFn()); err != nil {
 		t.Errorf("second release: %v", err)
 	}
 
 	// The copy lives in another bucket; disposing it deletes it there.
-	if err := s.p.ReleaseSnapshot(ctx, testNS, cp.Name, true, s.progressFn()); err != nil {
+	if _, err := s.p.ReleaseSnapshot(ctx, testNS, cp.Name, true, s.progressFn()); err != nil {
 		t.Errorf("release(delete) of the copy in %s: %v", destURL, err)
 	}
 	if _, ok := s.snapshotRecord(cp.Name); ok {

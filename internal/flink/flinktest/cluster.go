@@ -61,7 +61,7 @@ type Cluster struct {
 	onSavepoint func(path string) error
 	// onCheckpoint sees every retained checkpoint as it completes (under the lock).
 	onCheckpoint func(path string)
-	onDispose   func(path string) error
+	onDispose    func(path string) error
 }
 
 type vertex struct {

@@ -1,6 +1,7 @@
 package flinktest
 
 import (
+	"encoding/json"
 	"net/http"
 	"strings"
 	"sync"
@@ -59,6 +60,12 @@ const (
 	// NginxNotFoundHTML is nginx's own 404 page.
 	NginxNotFoundHTML = "<html>\r\n<head><title>404 Not Found</title></head>\r\n<body>\r\n<center><h1>404 Not Found</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n"
 )
+
+// JobNotFound is Flink's own answer (a 404 body) for a job its JobManager does not know.
+func JobNotFound(jobID string) string {
+	b, _ := json.Marshal(map[string][]string{"errors": {jobNotFound(jobID)}})
+	return string(b)
+}
 
 // KubernetesServiceNotFound is the Kubernetes API server's answer (a v1 Status, 404) on the
 // service proxy path of a Service that does not exist.
@@ -186,18 +193,8 @@ func injectedErrors(status int, method, path string) []string {
 		return []string{"Internal server error.", serverSideException(
 			"java.lang.RuntimeException: flinktest: injected failure for " + path)}
 	case http.StatusNotFound:
-		// Flink's not-found of the job or savepoint operation the path names, else its
-		// answer for a path without a route.
-		segs := strings.Split(strings.Trim(path, "/"), "/")
-		if len(segs) > 0 && segs[0] == "v1" {
-			segs = segs[1:]
-		}
-		switch {
-		case len(segs) == 4 && segs[0] == "jobs" && isHexID(segs[1]) && segs[2] == "savepoints" && isHexID(segs[3]):
-			return []string{savepointNotFound(strings.ToLower(segs[1]), strings.ToLower(segs[3]))}
-		case len(segs) >= 2 && segs[0] == "jobs" && isHexID(segs[1]):
-			return []string{jobNotFound(strings.ToLower(segs[1]))}
-		}
+		// Flink's answer for a path it has no route for (a wrong base path): an injected 404
+		// never says that a job is gone. Use RespondNext with JobNotFound for that.
 		return []string{routeNotFound(method, path, path)}
 	default:
 		return []string{"flinktest: injected failure: " + http.StatusText(status)}

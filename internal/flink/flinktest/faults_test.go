@@ -113,19 +113,23 @@ func TestHangNextDropsTheConnectionWhenTheClusterCloses(t *testing.T) {
 	}
 }
 
-func TestInjected404IsFlinksAnswerForWhatThePathNames(t *testing.T) {
+// An injected 404 is Flink's answer for a path it has no route for, never a job that is
+// gone; JobNotFound is that answer, for RespondNext.
+func TestInjected404IsFlinksRouteNotFound(t *testing.T) {
 	c := newTestCluster(t, JobSpec{})
-	const trigger = "0123456789abcdef0123456789abcdef"
-	c.Faults().FailNext(http.MethodGet, "/", http.StatusNotFound, 3)
-	for _, tt := range []struct{ path, want string }{
-		{"/jobs/" + testJobID, "org.apache.flink.runtime.rest.NotFoundException: Job " + testJobID + " not found"},
-		{"/jobs/" + testJobID + "/savepoints/" + trigger, "org.apache.flink.runtime.rest.handler.RestHandlerException: There is no savepoint operation with triggerId=" + trigger + " for job " + testJobID + "."},
-		{"/overview", "Unable to load requested file /overview."},
-	} {
-		code, body := call(t, c, http.MethodGet, tt.path, "")
-		if errs := errorsOf(t, body); code != http.StatusNotFound || len(errs) != 1 || !strings.HasPrefix(errs[0], tt.want) {
-			t.Errorf("GET %s: %d %q, want 404 starting %q", tt.path, code, errs, tt.want)
+	c.Faults().FailNext(http.MethodGet, "/", http.StatusNotFound, 2)
+	for _, path := range []string{"/jobs/" + testJobID, "/overview"} {
+		code, body := call(t, c, http.MethodGet, path, "")
+		want := "Unable to load requested file " + path + "."
+		if errs := errorsOf(t, body); code != http.StatusNotFound || len(errs) != 1 || errs[0] != want {
+			t.Errorf("GET %s: %d %q, want 404 %q", path, code, errs, want)
 		}
+	}
+	c.Faults().RespondNext(http.MethodGet, "/jobs/", http.StatusNotFound, "application/json", JobNotFound(testJobID), 1)
+	code, body := call(t, c, http.MethodGet, "/jobs/"+testJobID, "")
+	want := "org.apache.flink.runtime.rest.NotFoundException: Job " + testJobID + " not found"
+	if errs := errorsOf(t, body); code != http.StatusNotFound || len(errs) != 1 || !strings.HasPrefix(errs[0], want) {
+		t.Errorf("JobNotFound answer: %d %q, want 404 starting %q", code, errs, want)
 	}
 }
 

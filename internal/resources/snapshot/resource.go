@@ -116,9 +116,9 @@ func (r *snapshotResource) Schema(ctx context.Context, _ resource.SchemaRequest,
 				Validators:          []validator.String{stringvalidator.OneOf("canonical", "native", kube.FormatCheckpoint)}},
 			"deletion_policy": schema.StringAttribute{Optional: true, Computed: true, Default: stringdefault.StaticString(policyRetain),
 				MarkdownDescription: "On destroy: `retain` (default) keeps the files and the record; `delete` disposes the files, then the " +
-					"record. A `delete` is refused, naming the application, while an application still needs the files: the one it " +
-					"runs from (a JobManager restart restores it again), or the one a suspended or cancelled application would " +
-					"resume from. Files another record also names are kept.",
+					"record. With `delete`, files an application still needs are kept anyway, with a warning naming it: the ones it " +
+					"runs from (a JobManager restart restores them again), or the ones a suspended or cancelled application would " +
+					"resume from. The record then stays, managed by nobody. Files another record also names are kept too.",
 				Validators:          []validator.String{stringvalidator.OneOf(policyRetain, policyDelete)}},
 			"triggers": schema.MapAttribute{Optional: true, ElementType: types.StringType,
 				PlanModifiers:       []planmodifier.Map{mapplanmodifier.RequiresReplace()},
@@ -236,8 +236,11 @@ func (r *snapshotResource) Delete(ctx context.Context, req resource.DeleteReques
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	dispose := state.DeletionPolicy.ValueString() == policyDelete
-	err := r.platform.ReleaseSnapshot(ctx, state.Namespace.ValueString(), state.Name.ValueString(), dispose,
+	warning, err := r.platform.ReleaseSnapshot(ctx, state.Namespace.ValueString(), state.Name.ValueString(), dispose,
 		func(msg string) { tflog.Info(ctx, msg) })
+	if warning != "" {
+		resp.Diagnostics.AddWarning("Snapshot files kept: "+state.ID.ValueString(), warning)
+	}
 	if err != nil {
 		resp.Diagnostics.AddError("Cannot delete snapshot "+state.ID.ValueString(), err.Error()+
 			"\n\nThe snapshot record is kept, so nothing is forgotten; fix the cause and destroy again.")

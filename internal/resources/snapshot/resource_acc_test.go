@@ -610,15 +610,13 @@ resource "flink_streaming_application" "fork" {
 
 // TestAccSnapshot_restorePointIsNotDeleted (H3): a flink_snapshot that adopts the suspended
 // application's savepoint takes over its record (one path, one set of files), and destroying
-// it with deletion_policy = "delete" is refused while the application would resume from it:
-// the error names the application, and the files stay. With "retain" it goes.
+// it with deletion_policy = "delete" keeps the files while the application would resume from
+// them: the record stays, managed by nobody, and the application resumes from them.
 func TestAccSnapshot_restorePointIsNotDeleted(t *testing.T) {
 	ns := acctest.Namespace(t)
-	pinned := func(policy string) string {
-		return snapshotHCL(ns, "manual", fmt.Sprintf(`  path            = flink_streaming_application.orders.last_snapshot_path
-  deletion_policy = %q`, policy))
-	}
-	var path string
+	pinned := snapshotHCL(ns, "manual", `  path            = flink_streaming_application.orders.last_snapshot_path
+  deletion_policy = "delete"`)
+	var path, id string
 
 	resource.Test(t, resource.TestCase{
 		ProtoV6ProviderFactories: providertest.Factories,
@@ -626,7 +624,7 @@ func TestAccSnapshot_restorePointIsNotDeleted(t *testing.T) {
 			{Config: ordersConfig(t, ns, "v1", "running")},
 			{Config: ordersConfig(t, ns, "v1", "suspended")},
 			{
-				Config: ordersConfig(t, ns, "v1", "suspended", pinned("delete")),
+				Config: ordersConfig(t, ns, "v1", "suspended", pinned),
 				Check: func(s *terraform.State) error {
 					app, err := attrsOf(s, application)
 					if err != nil {
@@ -636,28 +634,25 @@ func TestAccSnapshot_restorePointIsNotDeleted(t *testing.T) {
 					if err != nil {
 						return err
 					}
-					path = app["last_snapshot_path"]
-					if snap["id"] != app["last_snapshot_id"] {
-						return fmt.Errorf("adopting the suspend savepoint made record %s; want the existing %s taken over", snap["id"], app["last_snapshot_id"])
+					path, id = app["last_snapshot_path"], snap["id"]
+					if id != app["last_snapshot_id"] {
+						return fmt.Errorf("adopting the suspend savepoint made record %s; want the existing %s taken over", id, app["last_snapshot_id"])
 					}
 					return nil
 				},
 			},
 			{
-				Config:      ordersConfig(t, ns, "v1", "suspended"),
-				ExpectError: words("application orders is suspended and would resume from it"),
-			},
-			{
-				PreConfig: func() {
-					if err := metadataExists(path); err != nil {
-						t.Fatalf("the refused destroy deleted the only restore point: %v", err)
-					}
-				},
-				Config: ordersConfig(t, ns, "v1", "suspended", pinned("retain")),
-			},
-			{
 				Config: ordersConfig(t, ns, "v1", "suspended"),
-				Check:  func(*terraform.State) error { return metadataExists(path) },
+				Check: func(*terraform.State) error {
+					if err := metadataExists(path); err != nil {
+						return fmt.Errorf("destroying the flink_snapshot deleted the only restore point: %w", err)
+					}
+					r, err := record(t, id)
+					if err != nil || r.ManagedBy != "" {
+						return fmt.Errorf("record %+v (%v); want it kept, managed by nobody", r, err)
+					}
+					return nil
+				},
 			},
 			{
 				Config: ordersConfig(t, ns, "v1", "running"),
