@@ -116,6 +116,6 @@ for v in $versions; do
   fetch_flink "$v"
 done
 for v in $versions; do
-  "$root/test/e2e/fixture-job/build.sh" "$v"
+  "$root/test/e2e/fixture-job/build.sh" "$v" >/dev/null # it prints the jar path
 done
 echo "tools: flink ready in $cache/flink ($((SECONDS - start))s)"

@@ -43,8 +43,8 @@ type NodeAgent struct {
 	mu      sync.Mutex
 	running map[string]*corev1.Pod // pod key → the pod as started in the runtime
 	exited  map[types.UID]podExit  // pods whose process ended on its own (PodExitNotifier)
-	// crashLoops delays the next pod of a controller whose pods keep failing (agent_exit.go).
-	crashLoops map[string]*crashLoop
+	// restarts are the restarts of crashed containers, per pod key (agent_exit.go).
+	restarts map[string]*restarts
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -255,6 +255,7 @@ func (a *NodeAgent) sync(ctx context.Context, key string) error {
 	pod, err := a.podLister.Pods(ns).Get(name)
 	if apierrors.IsNotFound(err) {
 		a.stopRunning(key, "")
+		a.forgetRestarts(key)
 		return nil
 	}
 	if err != nil {
@@ -275,27 +276,28 @@ func (a *NodeAgent) sync(ctx context.Context, key string) error {
 	if pod.Status.Phase == corev1.PodSucceeded || pod.Status.Phase == corev1.PodFailed {
 		return nil
 	}
-	if handled, err := a.syncExited(ctx, pod); handled {
+	if handled, err := a.syncExited(ctx, key, pod); handled {
 		return err
 	}
 	a.mu.Lock()
 	_, started := a.running[key]
 	a.mu.Unlock()
 	if !started {
-		if wait := a.crashBackoff(ctx, pod); wait > 0 {
+		if wait := a.crashBackoff(ctx, key, pod); wait > 0 {
 			a.queue.AddAfter(key, wait)
 			return nil
 		}
-		ready, failure, err := a.start(ctx, key, pod)
-		if err != nil {
+		failure, crash, err := a.start(ctx, key, pod)
+		switch {
+		case err != nil:
 			return err
-		}
-		if !ready {
-			a.noteCrash(pod, 0)
+		case failure != "":
 			return a.markFailed(ctx, pod, failure)
+		case crash != nil:
+			return a.containerExited(ctx, key, pod, *crash)
 		}
 	}
-	return a.markRunning(ctx, pod)
+	return a.markRunning(ctx, key, pod)
 }
 
 // stopRunning stops the runtime pod under key unless it is the pod with uid keep.
@@ -336,6 +338,7 @@ func (a *NodeAgent) bind(ctx context.Context, pod *corev1.Pod) error {
 // does once the deletion grace period has been honoured.
 func (a *NodeAgent) finishDeletion(ctx context.Context, key string, pod *corev1.Pod) error {
 	a.stopRunning(key, "")
+	a.forgetRestarts(key)
 	zero := int64(0)
 	uid := pod.UID
 	err := a.kube.CoreV1().Pods(pod.Namespace).Delete(ctx, pod.Name, metav1.DeleteOptions{
@@ -352,50 +355,56 @@ func (a *NodeAgent) finishDeletion(ctx context.Context, key string, pod *corev1.
 	return nil
 }
 
-// start starts the pod's containers. ready=false with failure set means the pod cannot start
-// and must be reported Failed; err means try again later (e.g. its ConfigMap does not exist yet).
-func (a *NodeAgent) start(ctx context.Context, key string, pod *corev1.Pod) (ready bool, failure string, err error) {
+// start starts the pod's containers. failure set means the pod cannot start and must be
+// reported Failed (as for arguments Flink would reject); crash set means its container was
+// started and exited, or did not come up (it restarts by the pod's restart policy); err means
+// try again later (e.g. its ConfigMap does not exist yet).
+func (a *NodeAgent) start(ctx context.Context, key string, pod *corev1.Pod) (failure string, crash *podExit, err error) {
 	role := PodRole(pod)
 	if role == RoleNone {
 		a.setRunning(key, pod)
-		return true, "", nil
+		return "", nil, nil
 	}
 	if role == roleSession {
-		return false, "session-mode JobManagers (args \"jobmanager\") are not supported by the test node; use standalone-job", nil
+		return "session-mode JobManagers (args \"jobmanager\") are not supported by the test node; use standalone-job", nil, nil
 	}
 	if a.runtime == nil {
-		return false, "the test node has no Flink runtime", nil
+		return "the test node has no Flink runtime", nil, nil
 	}
 	c := FlinkContainer(pod)
 	conf, err := a.readConfig(ctx, pod, c)
 	if errors.Is(err, errRetry) {
-		return false, "", err
+		return "", nil, err
 	}
 	if err != nil {
-		return false, err.Error(), nil
+		return err.Error(), nil, nil
 	}
 	switch role {
 	case RoleJobManager:
 		jm, err := BuildJobManagerLaunch(pod, conf)
 		if err != nil {
-			return false, err.Error(), nil
+			return err.Error(), nil, nil
 		}
+		a.noteStart(key, pod)
 		if err := a.runtime.StartJobManager(ctx, pod, jm); err != nil {
-			return false, "start JobManager: " + err.Error(), nil
+			e := startCrash(fmt.Errorf("start JobManager: %w", err))
+			return "", &e, nil
 		}
 		a.log.Printf("%s: JobManager started: %s job %s class %s flink %s restore %q", key, jm.RestHost, jm.JobID, jm.EntryClass, jm.FlinkVersion, jm.RestorePath)
 	case RoleTaskManager:
 		tm, err := BuildTaskManagerLaunch(pod, conf)
 		if err != nil {
-			return false, err.Error(), nil
+			return err.Error(), nil, nil
 		}
+		a.noteStart(key, pod)
 		if err := a.runtime.StartTaskManager(ctx, pod, tm); err != nil {
-			return false, "start TaskManager: " + err.Error(), nil
+			e := startCrash(fmt.Errorf("start TaskManager: %w", err))
+			return "", &e, nil
 		}
 		a.log.Printf("%s: TaskManager started for %s (%d slots)", key, tm.RestHost, tm.Slots)
 	}
 	a.setRunning(key, pod)
-	return true, "", nil
+	return "", nil, nil
 }
 
 func (a *NodeAgent) setRunning(key string, pod *corev1.Pod) {
@@ -432,8 +441,9 @@ func (a *NodeAgent) readConfig(ctx context.Context, pod *corev1.Pod, c *corev1.C
 	return conf, nil
 }
 
-func (a *NodeAgent) markRunning(ctx context.Context, pod *corev1.Pod) error {
-	if podRunningReady(pod) {
+func (a *NodeAgent) markRunning(ctx context.Context, key string, pod *corev1.Pod) error {
+	// (A container restarted since the pod was last reported ready is reported again.)
+	if cs := flinkContainerStatus(pod); podRunningReady(pod) && (cs == nil || cs.RestartCount == a.restartCount(key, pod)) {
 		return nil
 	}
 	now := metav1.Now()
@@ -462,11 +472,9 @@ func (a *NodeAgent) markRunning(ctx context.Context, pod *corev1.Pod) error {
 	p.Status.ContainerStatuses = nil
 	started := true
 	for _, c := range pod.Spec.Containers {
-		p.Status.ContainerStatuses = append(p.Status.ContainerStatuses, corev1.ContainerStatus{
-			Name: c.Name, Image: c.Image, ImageID: c.Image, ContainerID: containerID(pod, c.Name),
-			Ready: true, Started: &started,
-			State: corev1.ContainerState{Running: &corev1.ContainerStateRunning{StartedAt: now}},
-		})
+		cs := a.containerStatus(key, pod, c, corev1.ContainerState{Running: &corev1.ContainerStateRunning{StartedAt: now}}, now.Time)
+		cs.Ready, cs.Started = true, &started
+		p.Status.ContainerStatuses = append(p.Status.ContainerStatuses, cs)
 	}
 	_, err := a.kube.CoreV1().Pods(p.Namespace).UpdateStatus(ctx, p, metav1.UpdateOptions{})
 	if apierrors.IsNotFound(err) {

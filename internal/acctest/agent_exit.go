@@ -2,6 +2,7 @@ package acctest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -13,19 +14,29 @@ import (
 
 // PodExitNotifier is implemented by a Runtime whose pods can end on their own (a JobManager or
 // TaskManager process that exits). The node agent installs its handler in Start; the runtime
-// calls it at most once per pod, never for a pod that StopPod stopped.
+// calls it at most once per start of a pod, never for a pod that StopPod stopped and never
+// for one whose Start* returned an error (that error says it).
 //
-// The agent then reports the pod terminated: phase Failed (Succeeded for exit code 0), its
-// container terminated with that exit code. It does not restart the container in place as a
-// kubelet would for restartPolicy Always: the pod's ReplicaSet sees a terminated pod and
-// creates a replacement, so a crashed Flink process still comes back, as a new pod.
+// The agent then does what a kubelet does by the pod's restartPolicy: with Always (every
+// Deployment's pods), or OnFailure after a failure, it restarts the container in the same
+// pod, after a crash-loop back-off if it keeps failing; with Never (or OnFailure after exit
+// code 0) the pod ends: phase Failed (Succeeded for exit code 0), its container terminated
+// with that exit code.
 type PodExitNotifier interface {
 	SetPodExitHandler(func(pod *corev1.Pod, exitCode int, message string))
 }
 
+// ExitCoder is an error of a Runtime's Start* whose process exited before the pod was ready.
+type ExitCoder interface {
+	error
+	ExitCode() int
+}
+
 type podExit struct {
 	code    int
+	reason  string // Error, Completed, or StartError (the container did not come up)
 	message string
+	started time.Time // when the container started (zero: it never ran)
 }
 
 func (a *NodeAgent) installExitHandler() {
@@ -38,132 +49,290 @@ func (a *NodeAgent) installExitHandler() {
 		if a.exited == nil {
 			a.exited = map[types.UID]podExit{}
 		}
-		a.exited[pod.UID] = podExit{code: code, message: message}
+		a.exited[pod.UID] = podExit{code: code, reason: exitReason(code), message: message}
 		a.mu.Unlock()
 		a.log.Printf("%s/%s: process exited with code %d", pod.Namespace, pod.Name, code)
 		a.queue.Add(pod.Namespace + "/" + pod.Name)
 	})
 }
 
-// syncExited reports a pod whose process exited; handled is false for every other pod.
-func (a *NodeAgent) syncExited(ctx context.Context, pod *corev1.Pod) (handled bool, err error) {
+func exitReason(code int) string {
+	if code == 0 {
+		return "Completed"
+	}
+	return "Error"
+}
+
+// startCrash is the exit of a container whose runtime start failed.
+func startCrash(err error) podExit {
+	var ec ExitCoder
+	if errors.As(err, &ec) {
+		return podExit{code: ec.ExitCode(), reason: exitReason(ec.ExitCode()), message: err.Error()}
+	}
+	// What a kubelet reports for a container that could not be started.
+	return podExit{code: 128, reason: "StartError", message: err.Error()}
+}
+
+// syncExited handles a pod whose process exited on its own; handled is false for every other pod.
+func (a *NodeAgent) syncExited(ctx context.Context, key string, pod *corev1.Pod) (handled bool, err error) {
 	a.mu.Lock()
 	e, ok := a.exited[pod.UID]
 	a.mu.Unlock()
 	if !ok {
 		return false, nil
 	}
-	if e.code != 0 {
-		ran := time.Duration(0)
-		if pod.Status.StartTime != nil {
-			ran = time.Since(pod.Status.StartTime.Time)
+	if restartsAfter(pod, e.code) {
+		a.mu.Lock()
+		delete(a.exited, pod.UID)
+		a.mu.Unlock()
+		// The runtime is done with that process; a restart starts a new one.
+		a.stopRunning(key, "")
+		if cs := flinkContainerStatus(pod); cs != nil && cs.State.Running != nil {
+			e.started = cs.State.Running.StartedAt.Time
 		}
-		a.noteCrash(pod, ran)
 	}
-	return true, a.markTerminated(ctx, pod, e)
+	return true, a.containerExited(ctx, key, pod, e)
 }
 
-// Crash-loop back-off. A kubelet restarts a crashed container after 10s, 20s, 40s … (at most
-// 5 minutes); this agent reports the pod terminated instead, and its ReplicaSet creates a new
-// pod at once. Without a delay a Flink process that cannot start (bad configuration, bad
-// arguments) would be replaced about once a second, each time by a new JVM. So for runtimes
-// whose pods can fail (PodExitNotifier), the next pod of the same controller (ReplicaSet)
-// waits before it starts: crashBackoffInitial, doubling per failure up to crashBackoffMax; a
-// process that ran for crashBackoffReset before it failed starts the series again. Pods
-// waiting are Pending with their container waiting in CrashLoopBackOff.
+// restartsAfter reports whether a kubelet restarts the pod's container after it exited with code.
+func restartsAfter(pod *corev1.Pod, code int) bool {
+	switch pod.Spec.RestartPolicy {
+	case corev1.RestartPolicyNever:
+		return false
+	case corev1.RestartPolicyOnFailure:
+		return code != 0
+	}
+	return true
+}
+
+// containerExited ends the pod or, by its restart policy, restarts its container in place
+// (after the back-off).
+func (a *NodeAgent) containerExited(ctx context.Context, key string, pod *corev1.Pod, e podExit) error {
+	if !restartsAfter(pod, e.code) {
+		a.mu.Lock()
+		if a.exited == nil {
+			a.exited = map[types.UID]podExit{}
+		}
+		a.exited[pod.UID] = e // until the pod is reported terminated
+		a.mu.Unlock()
+		return a.markTerminated(ctx, pod, e)
+	}
+	wait := a.noteCrash(key, pod, e, time.Now())
+	a.log.Printf("%s: container exited with code %d: restarting it in the same pod after %s", key, e.code, wait)
+	a.queue.AddAfter(key, wait)
+	return a.markRestarting(ctx, key, pod)
+}
+
+// Crash-loop back-off, as a kubelet keeps it: per container of one pod (a new pod, e.g. of a
+// new ReplicaSet, starts at once). A kubelet restarts a crashed container at once the first
+// time, then after 10s, 20s, 40s … (at most 5 minutes); this agent after crashBackoffInitial,
+// doubling up to crashBackoffMax, so that tests do not wait minutes. A container that ran for
+// crashBackoffReset before it failed starts the series again. A container waiting is in
+// CrashLoopBackOff; the pod stays Running but not ready.
 const (
 	crashBackoffInitial = 5 * time.Second
 	crashBackoffMax     = 80 * time.Second
 	crashBackoffReset   = time.Minute
 )
 
-type crashLoop struct {
-	failures int
-	until    time.Time
-	seen     map[types.UID]bool // pods already counted
+// restarts is what the agent keeps about the restarts of one pod's container.
+type restarts struct {
+	uid        types.UID
+	count      int32 // restarts started (the container status's restartCount)
+	crashes    int   // failures in a row
+	pending    bool  // crashed and not started again yet
+	until      time.Time
+	last, prev *corev1.ContainerStateTerminated
 }
 
-func crashLoopKey(pod *corev1.Pod) string {
-	if ref := metav1.GetControllerOf(pod); ref != nil {
-		return string(ref.UID)
-	}
-	return string(pod.UID)
-}
-
-// noteCrash records that pod failed (to start, or after running for ran).
-func (a *NodeAgent) noteCrash(pod *corev1.Pod, ran time.Duration) {
-	if _, ok := a.runtime.(PodExitNotifier); !ok {
-		return
-	}
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if a.crashLoops == nil {
-		a.crashLoops = map[string]*crashLoop{}
-	}
-	k := crashLoopKey(pod)
-	c := a.crashLoops[k]
-	if c == nil {
-		c = &crashLoop{seen: map[types.UID]bool{}}
-		a.crashLoops[k] = c
-	}
-	if c.seen[pod.UID] {
-		return
-	}
-	c.seen[pod.UID] = true
-	if ran >= crashBackoffReset {
-		c.failures = 0
-	}
-	c.failures++
-	d := crashBackoffInitial
-	for i := 1; i < c.failures && d < crashBackoffMax; i++ {
-		d *= 2
-	}
-	d = min(d, crashBackoffMax)
-	c.until = time.Now().Add(d)
-	a.log.Printf("%s/%s: failed (%d in a row for its controller): the next pod starts after %s", pod.Namespace, pod.Name, c.failures, d)
-}
-
-// crashBackoff is how long pod must still wait before it starts (0: start now).
-func (a *NodeAgent) crashBackoff(ctx context.Context, pod *corev1.Pod) time.Duration {
-	a.mu.Lock()
-	c := a.crashLoops[crashLoopKey(pod)]
-	var wait time.Duration
-	failures := 0
-	if c != nil && !c.seen[pod.UID] {
-		wait, failures = time.Until(c.until), c.failures
-	}
-	a.mu.Unlock()
-	if wait <= 0 {
+// crashBackoffAfter is the wait before restarting a container that failed crashes times in a row.
+func crashBackoffAfter(crashes int) time.Duration {
+	if crashes <= 1 {
 		return 0
 	}
-	msg := fmt.Sprintf("back-off %s restarting failed container (%d failures)", wait.Round(time.Second), failures)
-	if len(pod.Status.ContainerStatuses) == 0 || pod.Status.ContainerStatuses[0].State.Waiting == nil {
-		p := pod.DeepCopy()
-		p.Status.Phase = corev1.PodPending
-		p.Status.ContainerStatuses = nil
-		for _, c := range pod.Spec.Containers {
-			p.Status.ContainerStatuses = append(p.Status.ContainerStatuses, corev1.ContainerStatus{
-				Name: c.Name, Image: c.Image,
-				State: corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: "CrashLoopBackOff", Message: msg}},
-			})
+	d := crashBackoffInitial
+	for i := 2; i < crashes && d < crashBackoffMax; i++ {
+		d *= 2
+	}
+	return min(d, crashBackoffMax)
+}
+
+// restartsOf returns the pod's restart record (nil: its container never crashed). Call with a.mu held.
+func (a *NodeAgent) restartsOf(key string, pod *corev1.Pod) *restarts {
+	r := a.restarts[key]
+	if r == nil || r.uid != pod.UID {
+		return nil // none, or a former pod of the same name
+	}
+	return r
+}
+
+// noteCrash records that the pod's container failed (e) and returns how long it waits before
+// it starts again.
+func (a *NodeAgent) noteCrash(key string, pod *corev1.Pod, e podExit, now time.Time) time.Duration {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	r := a.restartsOf(key, pod)
+	if r == nil {
+		r = &restarts{uid: pod.UID}
+		if a.restarts == nil {
+			a.restarts = map[string]*restarts{}
 		}
-		_, _ = a.kube.CoreV1().Pods(p.Namespace).UpdateStatus(ctx, p, metav1.UpdateOptions{})
+		a.restarts[key] = r
+	}
+	if !e.started.IsZero() && now.Sub(e.started) >= crashBackoffReset {
+		r.crashes = 0
+	}
+	r.crashes++
+	r.pending = true
+	started := metav1.NewTime(e.started)
+	if e.started.IsZero() {
+		started = metav1.NewTime(now)
+	}
+	r.prev, r.last = r.last, &corev1.ContainerStateTerminated{
+		ExitCode: int32(e.code), Reason: e.reason, Message: truncate(e.message, 2000),
+		StartedAt: started, FinishedAt: metav1.NewTime(now), ContainerID: containerID(pod, FlinkContainerName),
+	}
+	wait := crashBackoffAfter(r.crashes)
+	r.until = now.Add(wait)
+	return wait
+}
+
+// noteStart counts a restart when the pod's crashed container is started again.
+func (a *NodeAgent) noteStart(key string, pod *corev1.Pod) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if r := a.restartsOf(key, pod); r != nil && r.pending {
+		r.pending = false
+		r.count++
+	}
+}
+
+// forgetRestarts drops the restart record of the pod under key (it is gone).
+func (a *NodeAgent) forgetRestarts(key string) {
+	a.mu.Lock()
+	delete(a.restarts, key)
+	a.mu.Unlock()
+}
+
+// restartWait is how long the pod's container must still wait before it starts (0: now).
+func (a *NodeAgent) restartWait(key string, pod *corev1.Pod, now time.Time) time.Duration {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if r := a.restartsOf(key, pod); r != nil && r.pending {
+		return max(r.until.Sub(now), 0)
+	}
+	return 0
+}
+
+// crashBackoff is how long the pod must still wait before its container starts again; it
+// reports the container waiting in CrashLoopBackOff meanwhile.
+func (a *NodeAgent) crashBackoff(ctx context.Context, key string, pod *corev1.Pod) time.Duration {
+	wait := a.restartWait(key, pod, time.Now())
+	if wait > 0 {
+		if cs := flinkContainerStatus(pod); cs == nil || cs.State.Waiting == nil {
+			_ = a.markRestarting(ctx, key, pod)
+		}
 	}
 	return wait
+}
+
+// containerStatus is the status of the pod's container c in state, with its restarts.
+func (a *NodeAgent) containerStatus(key string, pod *corev1.Pod, c corev1.Container, state corev1.ContainerState, now time.Time) corev1.ContainerStatus {
+	cs := corev1.ContainerStatus{Name: c.Name, Image: c.Image, ImageID: c.Image, ContainerID: containerID(pod, c.Name), State: state}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	r := a.restartsOf(key, pod)
+	if r == nil {
+		return cs
+	}
+	cs.RestartCount = r.count
+	switch {
+	case !r.pending:
+		// Restarted: the last termination is history.
+		cs.LastTerminationState.Terminated = r.last
+	case now.Before(r.until):
+		cs.State = corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{
+			Reason:  "CrashLoopBackOff",
+			Message: fmt.Sprintf("back-off %s restarting failed container %s in pod %s", r.until.Sub(now).Round(time.Second), c.Name, pod.Name),
+		}}
+		cs.LastTerminationState.Terminated = r.last
+	default:
+		// About to start again.
+		cs.State = corev1.ContainerState{Terminated: r.last}
+		if r.prev != nil {
+			cs.LastTerminationState.Terminated = r.prev
+		}
+	}
+	return cs
+}
+
+// restartCount is how often the pod's container was restarted.
+func (a *NodeAgent) restartCount(key string, pod *corev1.Pod) int32 {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if r := a.restartsOf(key, pod); r != nil {
+		return r.count
+	}
+	return 0
+}
+
+// markRestarting reports the pod's container as crashed: the pod Running but not ready, its
+// container waiting to restart (or terminated, about to).
+func (a *NodeAgent) markRestarting(ctx context.Context, key string, pod *corev1.Pod) error {
+	now := metav1.Now()
+	p := pod.DeepCopy()
+	p.Status.Phase = corev1.PodRunning
+	p.Status.Reason, p.Status.Message = "", ""
+	p.Status.HostIP = "127.0.0.1"
+	p.Status.HostIPs = []corev1.HostIP{{IP: "127.0.0.1"}}
+	if p.Status.StartTime == nil {
+		p.Status.StartTime = &now
+	}
+	setPodCondition(&p.Status, corev1.PodScheduled, corev1.ConditionTrue, "", "", now)
+	setPodCondition(&p.Status, corev1.PodInitialized, corev1.ConditionTrue, "", "", now)
+	setPodCondition(&p.Status, corev1.ContainersReady, corev1.ConditionFalse, "ContainersNotReady", "", now)
+	setPodCondition(&p.Status, corev1.PodReady, corev1.ConditionFalse, "ContainersNotReady", "", now)
+	p.Status.ContainerStatuses = nil
+	for _, c := range pod.Spec.Containers {
+		// (Pods that crash run one container, Flink's.)
+		p.Status.ContainerStatuses = append(p.Status.ContainerStatuses, a.containerStatus(key, pod, c, corev1.ContainerState{}, now.Time))
+	}
+	_, err := a.kube.CoreV1().Pods(p.Namespace).UpdateStatus(ctx, p, metav1.UpdateOptions{})
+	if apierrors.IsNotFound(err) {
+		return nil
+	}
+	return err
+}
+
+// flinkContainerStatus is the status of the pod's Flink container (or its only one), nil if none.
+func flinkContainerStatus(pod *corev1.Pod) *corev1.ContainerStatus {
+	for i, cs := range pod.Status.ContainerStatuses {
+		if cs.Name == FlinkContainerName || len(pod.Status.ContainerStatuses) == 1 {
+			return &pod.Status.ContainerStatuses[i]
+		}
+	}
+	return nil
 }
 
 func (a *NodeAgent) markTerminated(ctx context.Context, pod *corev1.Pod, e podExit) error {
 	now := metav1.Now()
 	p := pod.DeepCopy()
-	phase, reason := corev1.PodFailed, "Error"
+	phase := corev1.PodFailed
 	if e.code == 0 {
-		phase, reason = corev1.PodSucceeded, "Completed"
+		phase = corev1.PodSucceeded
 	}
 	msg := fmt.Sprintf("container %s exited with code %d: %s", FlinkContainerName, e.code, e.message)
 	p.Status.Phase = phase
-	p.Status.Reason, p.Status.Message = reason, truncate(msg, 4000)
+	p.Status.Reason, p.Status.Message = e.reason, truncate(msg, 4000)
 	setPodCondition(&p.Status, corev1.ContainersReady, corev1.ConditionFalse, "PodCompleted", "", now)
 	setPodCondition(&p.Status, corev1.PodReady, corev1.ConditionFalse, "PodCompleted", "", now)
+	if len(p.Status.ContainerStatuses) == 0 {
+		for _, c := range pod.Spec.Containers {
+			p.Status.ContainerStatuses = append(p.Status.ContainerStatuses, corev1.ContainerStatus{
+				Name: c.Name, Image: c.Image, ImageID: c.Image, ContainerID: containerID(pod, c.Name),
+			})
+		}
+	}
 	for i := range p.Status.ContainerStatuses {
 		cs := &p.Status.ContainerStatuses[i]
 		started := now
@@ -174,7 +343,7 @@ func (a *NodeAgent) markTerminated(ctx context.Context, pod *corev1.Pod, e podEx
 		f := false
 		cs.Started = &f
 		cs.State = corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{
-			ExitCode: int32(e.code), Reason: reason, Message: truncate(e.message, 2000),
+			ExitCode: int32(e.code), Reason: e.reason, Message: truncate(e.message, 2000),
 			StartedAt: started, FinishedAt: now, ContainerID: cs.ContainerID,
 		}}
 	}

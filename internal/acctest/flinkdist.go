@@ -21,7 +21,7 @@ import (
 
 // Real Flink for the harness (DESIGN.md §7): tools/flink.sh (make tools) fetches Flink
 // distributions from PyPI's apache-flink-libraries into <cache>/flink/<version>/ and builds the
-// fixture job (test/e2e/fixture-job) into <cache>/fixture/<version>/fixture-job.jar.
+// fixture job (test/e2e/fixture-job) into <cache>/fixture/<version>/<pin>/fixture-job.jar.
 //
 // Environment:
 //
@@ -32,7 +32,8 @@ import (
 //	                       its Flink major.minor (image tag or FLINK_VERSION env of the pod).
 //	FLINK_TOOLS_CACHE      the tool cache (default ~/.cache/terraform-provider-flink).
 
-// The fixture job's entry classes (test/e2e/fixture-job): the same topology in three versions.
+// The fixture job's entry classes (test/e2e/fixture-job): the same topology in three versions,
+// and a variant without uids in two.
 const (
 	// FixtureJobClass is v1: generator → keyBy → counter → keyBy → tracker → sink.
 	FixtureJobClass = "flinkplatform.fixture.CounterJob"
@@ -41,6 +42,11 @@ const (
 	// FixtureJobMinusClass drops "tracker", whose state is in a v1 savepoint: restoring one needs
 	// allowNonRestoredState.
 	FixtureJobMinusClass = "flinkplatform.fixture.CounterJobMinus"
+	// FixtureJobNoUidsClass is v1 without operator uids (Flink derives the operator ids from
+	// the graph); FixtureJobNoUidsV2Class drops "tracker" and renames the counter, which changes
+	// the derived ids: it cannot restore a NoUids savepoint without allowNonRestoredState.
+	FixtureJobNoUidsClass   = "flinkplatform.fixture.CounterJobNoUids"
+	FixtureJobNoUidsV2Class = "flinkplatform.fixture.CounterJobNoUidsV2"
 	// FixtureJarURI is the jar URI to give a version that runs the fixture job. The process
 	// runtime maps every local:///opt/flink/usrlib/ jar to the fixture jar of the pod's Flink.
 	FixtureJarURI = "local:///opt/flink/usrlib/fixture-job.jar"
@@ -135,17 +141,18 @@ func fixtureBuildScript() string {
 var fixtureMu sync.Mutex
 
 // FixtureJar returns the fixture job's jar for Flink version, building it first with
-// test/e2e/fixture-job/build.sh (mvn -q package, once: an up-to-date jar is not rebuilt).
-// progress receives the script's lines (nil: os.Stderr).
+// test/e2e/fixture-job/build.sh (mvn -q package, once: an up-to-date jar is not rebuilt). The
+// script keeps one jar per version and sources and prints its path. progress receives the
+// script's progress lines (nil: os.Stderr).
 func FixtureJar(cacheDir, version string, progress io.Writer) (string, error) {
 	fixtureMu.Lock()
 	defer fixtureMu.Unlock()
 	if progress == nil {
 		progress = os.Stderr
 	}
-	jar := filepath.Join(cacheDir, "fixture", version, "fixture-job.jar")
 	script := fixtureBuildScript()
 	if script == "" {
+		jar := filepath.Join(cacheDir, "fixture", version, "fixture-job.jar")
 		if fileExists(jar) {
 			return jar, nil
 		}
@@ -153,13 +160,14 @@ func FixtureJar(cacheDir, version string, progress io.Writer) (string, error) {
 	}
 	cmd := exec.Command(script, version)
 	cmd.Env = append(os.Environ(), "FLINK_TOOLS_CACHE="+cacheDir)
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = io.MultiWriter(progress, &out), io.MultiWriter(progress, &out)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, io.MultiWriter(progress, &stderr)
 	if err := cmd.Run(); err != nil {
-		return "", fmt.Errorf("acctest: building the fixture job for Flink %s: %w\n%s", version, err, lastLines(out.String(), 30))
+		return "", fmt.Errorf("acctest: building the fixture job for Flink %s: %w\n%s", version, err, lastLines(stderr.String(), 30))
 	}
-	if !fileExists(jar) {
-		return "", fmt.Errorf("acctest: %s did not produce %s", script, jar)
+	jar := strings.TrimSpace(lastLines(stdout.String(), 1))
+	if jar == "" || !fileExists(jar) {
+		return "", fmt.Errorf("acctest: %s printed %q, not the path of a jar", script, stdout.String())
 	}
 	return jar, nil
 }

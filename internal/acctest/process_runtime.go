@@ -60,9 +60,9 @@ import (
 // Status: StartJobManager returns (and the agent reports the pod Running and Ready) only once
 // the JobManager's REST API answers; StartTaskManager once the TaskManager is registered with
 // its application's JobManager (when that JobManager runs) or alive for a moment (when not).
-// A JVM that exits on its own is reported through PodExitNotifier: the pod becomes Failed (not
-// restarted in place) and its ReplicaSet replaces it, after the agent's crash-loop back-off
-// (agent_exit.go). StopPod sends SIGTERM to the process group, SIGKILL after StopGrace.
+// A JVM that exits on its own afterwards is reported through PodExitNotifier: the agent restarts
+// it in the same pod, as a kubelet restarts a container (agent_exit.go). StopPod sends SIGTERM
+// to the process group, SIGKILL after StopGrace.
 //
 // It is the Router for the proxy: <app>-rest.<ns>.svc goes to the ready JobManager's REST port.
 type ProcessRuntime struct {
@@ -146,6 +146,7 @@ type flinkProc struct {
 	done     chan struct{}
 	exitCode int
 	stopping atomic.Bool
+	ready    bool // Start* returned nil: from here its exit is reported (guarded by ProcessRuntime.mu)
 	restPort int
 	handler  http.Handler
 }
@@ -499,8 +500,11 @@ func (r *ProcessRuntime) StartJobManager(ctx context.Context, pod *corev1.Pod, j
 			http.Error(w, fmt.Sprintf("acctest: JobManager %s (%s): %v", p.key, target.Host, err), http.StatusBadGateway)
 		},
 	}
+	if err := r.markReady(p); err != nil {
+		return err
+	}
 	r.mu.Lock()
-	if _, alive := r.procs[pod.UID]; alive && !p.exited() {
+	if _, alive := r.procs[pod.UID]; alive {
 		r.routes[jm.RestHost] = p
 	}
 	r.stats = append(r.stats, ProcessStart{Pod: p.key, Role: RoleJobManager, FlinkVersion: d.version, Params: params, Ready: time.Since(t1)})
@@ -568,6 +572,9 @@ func (r *ProcessRuntime) StartTaskManager(ctx context.Context, pod *corev1.Pod, 
 	if err != nil {
 		p.stop(r.opts.StopGrace)
 		r.forget(p)
+		return err
+	}
+	if err := r.markReady(p); err != nil {
 		return err
 	}
 	r.mu.Lock()
@@ -804,7 +811,8 @@ func (r *ProcessRuntime) launch(ctx context.Context, p *flinkProc, d *flinkDist,
 		r.unroute(p)
 		r.mu.Lock()
 		notify := r.onExit
-		started := r.procs[p.pod.UID] == p
+		// An exit before Start* returned is that call's error, not an exit to report.
+		started := r.procs[p.pod.UID] == p && p.ready
 		r.mu.Unlock()
 		r.logf("%s: process exited on its own with code %d", p.key, p.exitCode)
 		if started && notify != nil {
@@ -813,6 +821,35 @@ func (r *ProcessRuntime) launch(ctx context.Context, p *flinkProc, d *flinkDist,
 		}
 	}()
 	return nil
+}
+
+// markReady ends a successful Start*: from now on the process's exit is reported to the
+// exit handler. A process that exited already fails the start instead.
+func (r *ProcessRuntime) markReady(p *flinkProc) error {
+	r.mu.Lock()
+	exited := p.exited()
+	p.ready = !exited
+	r.mu.Unlock()
+	if exited {
+		r.forget(p)
+		return p.exitError("")
+	}
+	return nil
+}
+
+// processExit is a Start* error for a process that exited before it was ready.
+type processExit struct {
+	code int
+	msg  string
+}
+
+func (e *processExit) Error() string { return e.msg }
+func (e *processExit) ExitCode() int { return e.code }
+
+// exitError describes the exit of p (which must have exited), with the last lines of its log.
+func (p *flinkProc) exitError(when string) error {
+	return &processExit{code: p.exitCode, msg: fmt.Sprintf("%s process exited with code %d%s; last lines of %s:\n%s",
+		p.roleName(), p.exitCode, when, p.logPath, lastLines(tailFile(p.logPath, 12), 12))}
 }
 
 // libDir is FLINK_LIB_DIR: the distribution's lib/, or the pod's home/lib when usrlibHome
@@ -1009,8 +1046,7 @@ func (r *ProcessRuntime) waitREST(ctx context.Context, p *flinkProc) error {
 		}
 		select {
 		case <-p.done:
-			return fmt.Errorf("JobManager process exited with code %d before its REST API answered; last lines of %s:\n%s",
-				p.exitCode, p.logPath, lastLines(tailFile(p.logPath, 12), 12))
+			return p.exitError(" before its REST API answered")
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-deadline.C:
@@ -1029,8 +1065,7 @@ func (r *ProcessRuntime) waitTaskManager(ctx context.Context, p *flinkProc) (reg
 	defer alive.Stop()
 	select {
 	case <-p.done:
-		return false, fmt.Errorf("TaskManager process exited with code %d; last lines of %s:\n%s",
-			p.exitCode, p.logPath, lastLines(tailFile(p.logPath, 12), 12))
+		return false, p.exitError("")
 	case <-ctx.Done():
 		return false, ctx.Err()
 	case <-alive.C:
@@ -1056,8 +1091,7 @@ func (r *ProcessRuntime) waitTaskManager(ctx context.Context, p *flinkProc) (reg
 		}
 		select {
 		case <-p.done:
-			return false, fmt.Errorf("TaskManager process exited with code %d; last lines of %s:\n%s",
-				p.exitCode, p.logPath, lastLines(tailFile(p.logPath, 12), 12))
+			return false, p.exitError("")
 		case <-ctx.Done():
 			return false, ctx.Err()
 		case <-time.After(200 * time.Millisecond):

@@ -287,8 +287,8 @@ func TestRealFlinkFixtureVariants(t *testing.T) {
 
 		// Real Flink in application mode: the job cannot be submitted, the JobManager's
 		// entrypoint fails fatally and the JVM exits (whatever
-		// execution.shutdown-on-application-finish says): the pod fails and its ReplicaSet
-		// keeps replacing it (a kubelet would crash-loop the container).
+		// execution.shutdown-on-application-finish says): the agent restarts the container in
+		// the pod, which crash-loops, as a kubelet's would.
 		objs, err := kube.Render(spec.Deployment{Namespace: a.ns, Application: a.app, Version: a.spec("minus-strict", FixtureJobMinusClass),
 			JobID: a.jobID, RestorePath: sp2}, nil)
 		if err != nil {
@@ -297,7 +297,7 @@ func TestRealFlinkFixtureVariants(t *testing.T) {
 		if err := a.kc.Apply(a.ctx, objs); err != nil {
 			t.Fatal(err)
 		}
-		eventually(t, 3*time.Minute, "a JobManager pod fails because state cannot be mapped", func() (bool, string) {
+		eventually(t, 3*time.Minute, "a JobManager container crashes because state cannot be mapped", func() (bool, string) {
 			list, err := a.s.Kube().CoreV1().Pods(a.ns).List(a.ctx, metav1.ListOptions{LabelSelector: kube.LabelComponent + "=" + kube.ComponentJobManager})
 			if err != nil {
 				return false, err.Error()
@@ -305,7 +305,11 @@ func TestRealFlinkFixtureVariants(t *testing.T) {
 			var seen []string
 			for _, p := range list.Items {
 				seen = append(seen, p.Name+"="+string(p.Status.Phase))
-				if p.Status.Phase != corev1.PodFailed {
+				if p.Status.Phase == corev1.PodFailed || len(p.Status.ContainerStatuses) != 1 {
+					continue
+				}
+				last := p.Status.ContainerStatuses[0].LastTerminationState.Terminated
+				if last == nil || last.ExitCode == 0 {
 					continue
 				}
 				log, _ := os.ReadFile(filepath.Join(a.rt.PodDir(&p), "jobmanager.log"))
@@ -315,7 +319,7 @@ func TestRealFlinkFixtureVariants(t *testing.T) {
 			}
 			return false, strings.Join(seen, ", ")
 		})
-		a.mark("minus without allowNonRestoredState: JM pod Failed")
+		a.mark("minus without allowNonRestoredState: JM container crash-loops")
 
 		// allowNonRestoredState must reach a standalone application cluster as arguments:
 		// StandaloneApplicationClusterEntryPoint overwrites
@@ -346,10 +350,10 @@ func TestRealFlinkFixtureVariants(t *testing.T) {
 	})
 }
 
-// TestRealFlinkProcessExitFailsPod: a JVM that dies makes its pod Failed (exit code 137 for
-// SIGKILL); the ReplicaSet's replacement pod starts (after the crash-loop back-off) and the job
-// runs again.
-func TestRealFlinkProcessExitFailsPod(t *testing.T) {
+// TestRealFlinkProcessExitRestartsContainerInPod: a JVM that dies is restarted in the same pod,
+// as a kubelet restarts a container: its status shows one restart and the last termination
+// (exit code 137 for SIGKILL), and the job runs again.
+func TestRealFlinkProcessExitRestartsContainerInPod(t *testing.T) {
 	eachFlinkVersion(t, func(t *testing.T, a *realApp) {
 		v1 := a.spec("v1", FixtureJobClass)
 		// The REST API's metric fetcher starts no new round before the last one completed, and
@@ -378,21 +382,28 @@ func TestRealFlinkProcessExitFailsPod(t *testing.T) {
 		if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
 			t.Fatal(err)
 		}
-		eventually(t, time.Minute, "killed TaskManager pod Failed", func() (bool, string) {
+		eventually(t, time.Minute, "killed TaskManager restarted in its pod", func() (bool, string) {
 			p, err := a.s.Kube().CoreV1().Pods(a.ns).Get(a.ctx, victim.Name, metav1.GetOptions{})
 			if err != nil {
 				return false, err.Error()
 			}
 			cs := p.Status.ContainerStatuses
-			ok := p.Status.Phase == corev1.PodFailed && len(cs) == 1 && cs[0].State.Terminated != nil && cs[0].State.Terminated.ExitCode == 137
+			ok := p.Status.Phase == corev1.PodRunning && len(cs) == 1 && cs[0].Ready && cs[0].RestartCount == 1 &&
+				cs[0].LastTerminationState.Terminated != nil && cs[0].LastTerminationState.Terminated.ExitCode == 137
 			return ok, fmt.Sprintf("%s %+v", p.Status.Phase, cs)
 		})
-		a.mark("killed TaskManager pod reported Failed")
+		a.mark("killed TaskManager restarted in its pod")
+		if pid := a.rt.PID(&victim); pid == 0 {
+			t.Fatalf("no process runs for pod %s after the restart", victim.Name)
+		}
 		if err := a.kc.WaitRolledOut(a.ctx, a.ns, a.app, nil); err != nil {
 			t.Fatalf("%v\n%s", err, a.pods())
 		}
-		a.mark("replacement TaskManager ready")
-		// The job fails over to the new TaskManager and restores its latest checkpoint.
+		if tms, err := a.s.Kube().CoreV1().Pods(a.ns).List(a.ctx, metav1.ListOptions{LabelSelector: kube.LabelComponent + "=" + kube.ComponentTaskManager}); err != nil ||
+			len(tms.Items) != 1 || tms.Items[0].UID != victim.UID {
+			t.Fatalf("TaskManager pods after the restart: %v %+v, want only %s", err, tms, victim.Name)
+		}
+		// The job fails over to the restarted TaskManager and restores its latest checkpoint.
 		a.count("job restored from a checkpoint, counting", func(c FixtureCount) bool { return c.Restored > 0 && c.Counted > c.Restored })
 		a.healthy()
 		a.mark("total")

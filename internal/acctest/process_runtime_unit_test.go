@@ -1,6 +1,8 @@
 package acctest
 
 import (
+	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -113,38 +115,119 @@ type exitRuntime struct{ Runtime }
 
 func (exitRuntime) SetPodExitHandler(func(*corev1.Pod, int, string)) {}
 
-func TestCrashBackoffDoublesPerControllerAndResets(t *testing.T) {
-	a := NewNodeAgent(nil, exitRuntime{}, NodeAgentOptions{})
+// podOfReplicaSet is a pod named name (its UID uid) of ReplicaSet rs-1.
+func podOfReplicaSet(name, uid string) *corev1.Pod {
 	ctrl := true
-	pod := func(uid string) *corev1.Pod {
-		return &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: uid, UID: types.UID(uid), OwnerReferences: []metav1.OwnerReference{
-			{Kind: "ReplicaSet", Name: "rs", UID: "rs-1", Controller: &ctrl},
-		}}}
+	return &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: name, UID: types.UID(uid), OwnerReferences: []metav1.OwnerReference{
+		{Kind: "ReplicaSet", Name: "rs", UID: "rs-1", Controller: &ctrl},
+	}}}
+}
+
+func TestCrashBackoffIsPerPodAsAKubeletKeepsIt(t *testing.T) {
+	a := NewNodeAgent(nil, exitRuntime{}, NodeAgentOptions{})
+	now := time.Now()
+	// crash starts the pod's container (again) and lets it fail after running for ran.
+	crash := func(p *corev1.Pod, ran time.Duration) time.Duration {
+		key := p.Namespace + "/" + p.Name
+		if wait := a.restartWait(key, p, now); wait != 0 {
+			t.Fatalf("%s started while it still had to wait %s", key, wait)
+		}
+		a.noteStart(key, p)
+		wait := a.noteCrash(key, p, podExit{code: 2, reason: "Error", started: now.Add(-ran)}, now)
+		now = now.Add(wait)
+		return wait
 	}
-	until := func() time.Duration { return time.Until(a.crashLoops["rs-1"].until).Round(time.Second) }
-	a.noteCrash(pod("p1"), 0)
-	if d := until(); d != crashBackoffInitial {
-		t.Errorf("after 1 failure: %s", d)
+
+	// One pod's container that keeps crashing: restarted at once, then after a doubling back-off.
+	crashing := podOfReplicaSet("jm-a", "uid-a")
+	for i, want := range []time.Duration{0, 5 * time.Second, 10 * time.Second, 20 * time.Second, 40 * time.Second, 80 * time.Second, 80 * time.Second} {
+		if got := crash(crashing, time.Second); got != want {
+			t.Errorf("crash %d of one pod: restart after %s, want %s", i+1, got, want)
+		}
 	}
-	a.noteCrash(pod("p1"), 0) // the same pod again: not counted
-	a.noteCrash(pod("p2"), 0)
-	if d := until(); d != 2*crashBackoffInitial {
-		t.Errorf("after 2 failures: %s", d)
+	if got := a.restartCount("ns/jm-a", crashing); got != 6 {
+		t.Errorf("restart count %d after 7 crashes (the last not restarted yet), want 6", got)
 	}
-	for i := range 10 {
-		a.noteCrash(pod("q"+string(rune('a'+i))), 0)
+	a.noteCrash("ns/jm-a", crashing, podExit{code: 2, reason: "Error"}, now)
+	if got := a.restartWait("ns/jm-a", crashing, now.Add(time.Second)); got != 79*time.Second {
+		t.Errorf("one second into the back-off: wait %s, want 79s", got)
 	}
-	if d := until(); d != crashBackoffMax {
-		t.Errorf("after 12 failures: %s, want the cap %s", d, crashBackoffMax)
+
+	// A new pod of the same ReplicaSet (the rollback's, say) starts at once, as does a new pod
+	// under the same name.
+	if got := a.restartWait("ns/jm-b", podOfReplicaSet("jm-b", "uid-b"), now); got != 0 {
+		t.Errorf("a new pod of a ReplicaSet whose pods crashed waits %s, want 0", got)
 	}
-	a.noteCrash(pod("long-runner"), 2*crashBackoffReset)
-	if d := until(); d != crashBackoffInitial {
-		t.Errorf("after a long run: %s", d)
+	if got := a.restartWait("ns/jm-a", podOfReplicaSet("jm-a", "uid-a2"), now); got != 0 {
+		t.Errorf("a new pod under a crashed pod's name waits %s, want 0", got)
 	}
-	// Runtimes whose pods cannot exit on their own (the emulator) never back off.
-	e := NewNodeAgent(nil, NewEmulatorRuntime(nil), NodeAgentOptions{})
-	e.noteCrash(pod("p1"), 0)
-	if len(e.crashLoops) != 0 {
-		t.Error("the emulator runtime got a crash back-off")
+
+	// A container that ran for a while before it failed starts the series again.
+	long := podOfReplicaSet("tm", "uid-tm")
+	crash(long, 0)
+	crash(long, 0)
+	if got := crash(long, 2*crashBackoffReset); got != 0 {
+		t.Errorf("after a long run: restart after %s, want at once", got)
+	}
+}
+
+func TestCrashedContainerStatusIsAKubelets(t *testing.T) {
+	a := NewNodeAgent(nil, exitRuntime{}, NodeAgentOptions{})
+	p := podOfReplicaSet("jm", "uid")
+	c := corev1.Container{Name: FlinkContainerName}
+	running := corev1.ContainerState{Running: &corev1.ContainerStateRunning{}}
+	now := time.Now()
+
+	a.noteStart("ns/jm", p)
+	if cs := a.containerStatus("ns/jm", p, c, running, now); cs.State.Running == nil || cs.RestartCount != 0 || cs.LastTerminationState.Terminated != nil {
+		t.Errorf("a container that never crashed: %+v", cs)
+	}
+	// The first crash restarts at once: terminated until then.
+	a.noteCrash("ns/jm", p, podExit{code: 2, reason: "Error", message: "cannot restore"}, now)
+	if cs := a.containerStatus("ns/jm", p, c, corev1.ContainerState{}, now); cs.State.Terminated == nil || cs.State.Terminated.ExitCode != 2 || cs.RestartCount != 0 {
+		t.Errorf("crashed, about to restart: %+v", cs)
+	}
+	a.noteStart("ns/jm", p)
+	cs := a.containerStatus("ns/jm", p, c, running, now)
+	if cs.State.Running == nil || cs.RestartCount != 1 || cs.LastTerminationState.Terminated == nil || cs.LastTerminationState.Terminated.ExitCode != 2 ||
+		cs.LastTerminationState.Terminated.Message != "cannot restore" {
+		t.Errorf("restarted: %+v", cs)
+	}
+	// The second waits, in CrashLoopBackOff, with the last termination.
+	a.noteCrash("ns/jm", p, podExit{code: 3, reason: "Error"}, now)
+	cs = a.containerStatus("ns/jm", p, c, corev1.ContainerState{}, now.Add(time.Second))
+	if cs.State.Waiting == nil || cs.State.Waiting.Reason != "CrashLoopBackOff" || cs.RestartCount != 1 ||
+		cs.LastTerminationState.Terminated == nil || cs.LastTerminationState.Terminated.ExitCode != 3 {
+		t.Errorf("in back-off: %+v", cs)
+	}
+	// A new pod under the same name has no history.
+	if cs := a.containerStatus("ns/jm", podOfReplicaSet("jm", "uid2"), c, running, now); cs.RestartCount != 0 || cs.LastTerminationState.Terminated != nil {
+		t.Errorf("a new pod under the same name: %+v", cs)
+	}
+}
+
+func TestRestartPolicyDecidesWhetherAContainerRestarts(t *testing.T) {
+	for _, tc := range []struct {
+		policy corev1.RestartPolicy
+		code   int
+		want   bool
+	}{
+		{"", 1, true}, {corev1.RestartPolicyAlways, 0, true},
+		{corev1.RestartPolicyOnFailure, 1, true}, {corev1.RestartPolicyOnFailure, 0, false},
+		{corev1.RestartPolicyNever, 1, false},
+	} {
+		p := &corev1.Pod{Spec: corev1.PodSpec{RestartPolicy: tc.policy}}
+		if got := restartsAfter(p, tc.code); got != tc.want {
+			t.Errorf("policy %q, exit code %d: restarts %v, want %v", tc.policy, tc.code, got, tc.want)
+		}
+	}
+}
+
+func TestStartCrashKeepsTheProcessExitCode(t *testing.T) {
+	if e := startCrash(fmt.Errorf("start JobManager: %w", &processExit{code: 2, msg: "exited"})); e.code != 2 || e.reason != "Error" {
+		t.Errorf("a process that exited while starting: %+v", e)
+	}
+	if e := startCrash(errors.New("no java")); e.code != 128 || e.reason != "StartError" {
+		t.Errorf("a process that did not start: %+v", e)
 	}
 }

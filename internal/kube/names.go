@@ -41,6 +41,9 @@ const (
 	// AnnotationConfigHash is set on both pod templates to the hash of the rendered
 	// ConfigMap data, so that a configuration change rolls the pods.
 	AnnotationConfigHash = "flink.flinkplatform.io/config-hash"
+	// AnnotationJobID is set on both pod templates to the job id, so that every new job gets
+	// new pods: TaskManagers of the job before must not serve the next one (see Render).
+	AnnotationJobID = "flink.flinkplatform.io/job-id"
 )
 
 // Fixed ports and names inside the cluster.

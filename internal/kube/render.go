@@ -155,9 +155,13 @@ func Render(d spec.Deployment, owner *metav1.OwnerReference) (Objects, error) {
 	}
 
 	env := envVars(v.Env)
-	// Pods carry only what must restart them (the config hash); user labels and annotations
-	// and the version label stay on the objects, so changing them restarts nothing.
-	podAnnotations := map[string]string{AnnotationConfigHash: hash}
+	// Pods carry only what must restart them: the config hash, and the job id, so that every
+	// job gets TaskManagers of its own. One that was registered with the previous JobManager
+	// comes to the new one only after heartbeat.timeout (50s), or, if that JobManager died
+	// while it registered, after taskmanager.registration.timeout (5m, when it exits): Flink
+	// keeps retrying the ResourceManager it had resolved. User labels and annotations and the
+	// version label stay on the objects, so changing them restarts nothing.
+	podAnnotations := map[string]string{AnnotationConfigHash: hash, AnnotationJobID: d.JobID}
 
 	// --jars comes first: Flink's parser takes every following word that is not an option
 	// as another jar, which would swallow the job's own arguments at the end.

@@ -361,14 +361,15 @@ func TestRenderLabelsAnnotationsOwner(t *testing.T) {
 			t.Errorf("%s owner refs %+v", m.name, m.owners)
 		}
 	}
-	// Pod templates carry only the selector labels and the config hash, so changing user
-	// labels/annotations (or anything else that Flink does not see) restarts nothing.
+	// Pod templates carry only the selector labels, the config hash and the job id, so changing
+	// user labels/annotations (or anything else that Flink does not see) restarts nothing.
 	for _, dep := range []*appsv1ac.DeploymentApplyConfiguration{o.JobManager, o.TaskManager} {
 		if !reflect.DeepEqual(dep.Spec.Template.Labels, dep.Spec.Selector.MatchLabels) {
 			t.Errorf("%s pod template labels %v, want the selector %v", *dep.Name, dep.Spec.Template.Labels, dep.Spec.Selector.MatchLabels)
 		}
-		if !reflect.DeepEqual(dep.Spec.Template.Annotations, map[string]string{AnnotationConfigHash: o.ConfigHash}) || o.ConfigHash == "" {
-			t.Errorf("%s pod template annotations %v, want only the config hash %q", *dep.Name, dep.Spec.Template.Annotations, o.ConfigHash)
+		want := map[string]string{AnnotationConfigHash: o.ConfigHash, AnnotationJobID: testJobID}
+		if !reflect.DeepEqual(dep.Spec.Template.Annotations, want) || o.ConfigHash == "" {
+			t.Errorf("%s pod template annotations %v, want only the config hash and job id %v", *dep.Name, dep.Spec.Template.Annotations, want)
 		}
 		if _, ok := dep.Spec.Selector.MatchLabels[LabelVersion]; ok {
 			t.Errorf("%s selector must not contain the version", *dep.Name)
@@ -386,6 +387,25 @@ func TestRenderLabelsAnnotationsOwner(t *testing.T) {
 	o2 := mustRender(t, testDeployment(), nil)
 	if len(o2.ConfigMap.OwnerReferences) != 0 || len(o2.JobManager.OwnerReferences) != 0 {
 		t.Errorf("owner references without owner")
+	}
+}
+
+// A rollback restores the savepoint the failed version tried, often with the same
+// configuration: its TaskManagers must still be new ones, not those that were registered with
+// the failed JobManager.
+func TestRenderNewJobGetsNewTaskManagers(t *testing.T) {
+	a := mustRender(t, testDeployment(), nil)
+	d := testDeployment()
+	d.JobID = "0000000000000000000000000000beef"
+	b := mustRender(t, d, nil)
+	if a.ConfigHash != b.ConfigHash {
+		t.Fatalf("the job id changed the configuration; this test wants the same configuration")
+	}
+	if mustJSON(t, a.TaskManager.Spec.Template) == mustJSON(t, b.TaskManager.Spec.Template) {
+		t.Error("a new job id left the TaskManager pod template as it was: its old TaskManagers would serve the new job")
+	}
+	if mustJSON(t, a.TaskManager.Spec.Template) != mustJSON(t, mustRender(t, testDeployment(), nil).TaskManager.Spec.Template) {
+		t.Error("the same job rendered twice changed the TaskManager pod template")
 	}
 }
 
