@@ -194,6 +194,14 @@ type Plan struct {
 	RestorePath string
 	// RestoreNote says why RestorePath, when that is not simply the newest snapshot.
 	RestoreNote string
+	// RecordsSnapshot is true when apply records a new snapshot of the application (its last
+	// snapshot changes).
+	RecordsSnapshot bool
+}
+
+// recordsSnapshot are the operations that take or record a snapshot of the application.
+var recordsSnapshot = map[Operation]bool{
+	OpSavepointRedeploy: true, OpLastStateRedeploy: true, OpSuspend: true, OpRecover: true,
 }
 
 // Classify decides the operation for moving from current to desired.
@@ -352,8 +360,10 @@ func (p *Platform) PlanChange(ctx context.Context, desired Desired) (Plan, error
 		plan.RestorePath = snap.Path
 		if snap.Origin == kube.OriginCheckpoint && snap.Name == "" {
 			plan.RestoreNote = fmt.Sprintf(" (the latest checkpoint of job %s, which ran after the newest snapshot)", shortJobID(snap.JobID))
+			plan.RecordsSnapshot = true // the checkpoint goes on record before it is restored
 		}
 	}
+	plan.RecordsSnapshot = plan.RecordsSnapshot || recordsSnapshot[plan.Operation]
 	plan.Summary = describe(plan, current, desired)
 	return plan, nil
 }

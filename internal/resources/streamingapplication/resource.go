@@ -120,7 +120,7 @@ func (r *applicationResource) ModifyPlan(ctx context.Context, req resource.Modif
 		plan.JobID, plan.Status = types.StringUnknown(), types.StringUnknown()
 		resp.Diagnostics.AddWarning(fmt.Sprintf("%s: %s", name, change.Operation), change.Summary)
 	}
-	if takesSnapshot[change.Operation] {
+	if change.RecordsSnapshot {
 		plan.LastSnapshotID, plan.LastSnapshotPath = types.StringUnknown(), types.StringUnknown()
 	}
 	resp.Diagnostics.Append(resp.Plan.Set(ctx, &plan)...)
@@ -345,11 +345,6 @@ func setImportDefaults(ctx context.Context, m *applicationModel) {
 	if m.Drain.IsNull() {
 		m.Drain = types.BoolValue(false)
 	}
-}
-
-// takesSnapshot are the operations that record a new snapshot of the application.
-var takesSnapshot = map[lifecycle.Operation]bool{
-	lifecycle.OpSavepointRedeploy: true, lifecycle.OpLastStateRedeploy: true, lifecycle.OpSuspend: true, lifecycle.OpRecover: true,
 }
 
 func snapshotID(namespace, name string) types.String {
