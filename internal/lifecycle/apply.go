@@ -451,19 +451,33 @@ func (o *operation) recover(ctx context.Context) error {
 		}
 		return o.restartTaskManagers(ctx)
 	case OpStatelessRedeploy, OpCancel, OpDeploy, OpResume:
-		if o.deployStarted() {
-			if err := o.rollOutAndVerify(ctx); err == nil {
-				return o.finishThenAsConfigured(ctx)
-			}
-		}
-		switch {
-		case o.desired.State != StateRunning && Operation(j.Operation) != OpCancel:
-			return o.scaleToZero(ctx) // nothing healthy runs: stop as the configuration asks
-		case Operation(j.Operation) == OpDeploy || Operation(j.Operation) == OpResume:
-			return o.deployOnce(ctx)
-		}
-		return o.cancelThen(ctx)
+		return o.recoverWithoutSavepoint(ctx)
 	}
+	return o.recoverFromSavepoint(ctx)
+}
+
+// recoverWithoutSavepoint continues deploy, resume, stateless_redeploy and cancel, whose
+// journal names no savepoint they took (deploy and resume: the one they restore).
+func (o *operation) recoverWithoutSavepoint(ctx context.Context) error {
+	op := Operation(o.record.Journal.Operation)
+	if o.deployStarted() {
+		if err := o.rollOutAndVerify(ctx); err == nil {
+			return o.finishThenAsConfigured(ctx)
+		}
+	}
+	switch {
+	case o.desired.State != StateRunning && op != OpCancel:
+		return o.scaleToZero(ctx) // nothing healthy runs: stop as the configuration asks
+	case op == OpDeploy || op == OpResume:
+		return o.deployOnce(ctx)
+	}
+	return o.cancelThen(ctx)
+}
+
+// recoverFromSavepoint continues the operations that stop the job keeping its state
+// (savepoint_redeploy, last_state_redeploy, suspend, destroy's final savepoint).
+func (o *operation) recoverFromSavepoint(ctx context.Context) error {
+	j := o.record.Journal
 	switch {
 	case j.SavepointPath == "":
 		if err := o.takeState(ctx, Operation(j.Operation)); err != nil {
@@ -478,25 +492,20 @@ func (o *operation) recover(ctx context.Context) error {
 			return err
 		}
 	}
-	var startedErr error
 	if o.deployStarted() {
 		o.progress(fmt.Sprintf("%s: checking job %s (version %s), which the interrupted apply started",
 			o.desired.Name, shortJobID(o.record.JobID), o.record.Version.Label))
-		if startedErr = o.rollOutAndVerify(ctx); startedErr == nil {
-			if j.Step != stepRollback || o.record.Version.Label != j.From.Label {
-				return o.finishThenAsConfigured(ctx)
-			}
+		err := o.rollOutAndVerify(ctx)
+		switch {
+		case err == nil && j.Step == stepRollback && o.record.Version.Label == j.From.Label:
 			// The rollback's job runs: the upgrade failed, and Terraform keeps asking for it.
-			if err := o.finish(ctx, StateRunning); err != nil {
-				return err
-			}
-			return fmt.Errorf("an interrupted upgrade to %s had failed and was rolling back; version %s runs again from "+
-				"savepoint %s. Fix version %s and apply again", j.ToVersion, j.From.Label, j.SavepointPath, j.ToVersion)
+			return errors.Join(o.finish(ctx, StateRunning), rolledBack(j))
+		case err == nil:
+			return o.finishThenAsConfigured(ctx)
+		case errors.Is(ctx.Err(), context.Canceled):
+			return err
 		}
-		if errors.Is(ctx.Err(), context.Canceled) {
-			return startedErr
-		}
-		o.progress(fmt.Sprintf("%s: job %s is not healthy: %v", o.desired.Name, shortJobID(o.record.JobID), startedErr))
+		o.progress(fmt.Sprintf("%s: job %s is not healthy: %v", o.desired.Name, shortJobID(o.record.JobID), err))
 	}
 	switch {
 	case o.desired.State == StateSuspended || o.desired.State == StateCancelled:
@@ -508,16 +517,17 @@ func (o *operation) recover(ctx context.Context) error {
 		if err := o.deploy(ctx, *j.From, j.SavepointPath); err != nil {
 			return fmt.Errorf("rolling back to %s from %s: %w", j.From.Label, j.SavepointPath, err)
 		}
-		if err := o.finish(ctx, StateRunning); err != nil {
-			return err
-		}
-		return fmt.Errorf("an interrupted upgrade to %s had failed and was rolling back; rolled back to version %s, which runs "+
-			"again from savepoint %s. Fix version %s and apply again", j.ToVersion, j.From.Label, j.SavepointPath, j.ToVersion)
-	default:
-		// Start the desired version afresh from the journal's snapshot (rolling back if it
-		// fails again).
-		return o.deployVerifyRollback(ctx)
+		return errors.Join(o.finish(ctx, StateRunning), rolledBack(j))
 	}
+	// Start the desired version afresh from the journal's snapshot (rolling back if it fails
+	// again).
+	return o.deployVerifyRollback(ctx)
+}
+
+// rolledBack is the error of a recovered rollback: the upgrade it undid failed.
+func rolledBack(j *kube.Journal) error {
+	return fmt.Errorf("an interrupted upgrade to %s had failed and was rolling back; rolled back to version %s, which runs "+
+		"again from savepoint %s. Fix version %s and apply again", j.ToVersion, j.From.Label, j.SavepointPath, j.ToVersion)
 }
 
 // deployStarted reports whether the journal's deploy (or rollback) step had already written
