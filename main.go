@@ -11,7 +11,9 @@ import (
 	"github.com/flinkplatform/terraform-provider-flink/internal/provider"
 )
 
-// Run "go generate" (make docs) to format examples and regenerate docs/ with tfplugindocs.
+// Run "go generate" (make docs) to write the RBAC examples from internal/kube/rbac.go, format
+// examples and regenerate docs/ with tfplugindocs.
+//go:generate go run ./tools/rbacgen -dir examples/rbac
 //go:generate terraform fmt -recursive ./examples/
 //go:generate sh -c "cd tools/docs && go run github.com/hashicorp/terraform-plugin-docs/cmd/tfplugindocs generate --provider-dir ../.. --provider-name flink"
 

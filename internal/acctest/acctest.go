@@ -10,6 +10,12 @@
 //
 // and its tests use Namespace, ProviderConfig, Kube and Emulator. Without TF_ACC nothing is
 // started, and the helpers skip the calling test.
+//
+// The provider does not run as cluster-admin: each test gets a ServiceAccount bound, in every
+// namespace Namespace creates for it, to the Role of the RBAC guide (kube.ProviderRules, the
+// one source of docs/guides/rbac.md and examples/rbac), and ProviderConfig points the
+// provider at a kubeconfig with a token for it. Kube, for the tests' own checks, stays
+// cluster-admin.
 package acctest
 
 import (
@@ -25,6 +31,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
@@ -114,17 +121,82 @@ func Emulator(t testing.TB) *flinktest.Emulator {
 	return e
 }
 
-// KubeconfigPath is a kubeconfig file for the cluster-admin user of the test cluster.
+// KubeconfigPath is the kubeconfig ProviderConfig gives the provider: the test's provider
+// identity (see ProviderIdentityFor).
 func KubeconfigPath(t testing.TB) string {
+	t.Helper()
+	return ProviderIdentityFor(t).Kubeconfig
+}
+
+// AdminKubeconfigPath is a kubeconfig file for the cluster-admin user of the test cluster.
+func AdminKubeconfigPath(t testing.TB) string {
 	t.Helper()
 	return stackFor(t).KubeconfigPath()
 }
 
-// Namespace creates a namespace with a fresh name derived from the test's, and deletes it
-// (with everything in it) when the test ends.
+var (
+	identitiesMu sync.Mutex
+	identities   = map[string]*ProviderIdentity{} // by test name
+)
+
+// identityOf is the provider identity of the test named name or of its closest parent test.
+func identityOf(name string) *ProviderIdentity {
+	identitiesMu.Lock()
+	defer identitiesMu.Unlock()
+	for {
+		if id := identities[name]; id != nil {
+			return id
+		}
+		i := strings.LastIndex(name, "/")
+		if i < 0 {
+			return nil
+		}
+		name = name[:i]
+	}
+}
+
+// ProviderIdentityFor is the identity the provider runs as in test t: created with t's (or
+// a parent test's) first Namespace, and bound to the provider's Role in every namespace
+// created for the test since. A test that has no namespace yet gets one.
+func ProviderIdentityFor(t testing.TB) *ProviderIdentity {
+	t.Helper()
+	if id := identityOf(t.Name()); id != nil {
+		return id
+	}
+	Namespace(t)
+	return identityOf(t.Name())
+}
+
+// Namespace creates a namespace with a fresh name derived from the test's, binds the test's
+// provider identity to the provider's Role (ProviderRoleRules) in it, and deletes it (with
+// everything in it) when the test ends.
 func Namespace(t testing.TB) string {
 	t.Helper()
-	kube := Kube(t)
+	return namespace(t, ProviderRoleRules())
+}
+
+// NamespaceWithRules is Namespace with the provider's Role in the namespace made of rules
+// instead: a test shows what the provider says when a permission is missing.
+func NamespaceWithRules(t testing.TB, rules []rbacv1.PolicyRule) string {
+	t.Helper()
+	return namespace(t, rules)
+}
+
+// GrantProvider replaces the provider's Role in namespace ns of the test with rules: a test
+// takes a permission away, or gives it back.
+func GrantProvider(t testing.TB, ns string, rules []rbacv1.PolicyRule) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := stackFor(t).GrantProvider(ctx, ProviderIdentityFor(t), ns, rules); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func namespace(t testing.TB, rules []rbacv1.PolicyRule) string {
+	t.Helper()
+	s := stackFor(t)
+	kube := s.Kube()
 	base := sanitizeName(t.Name())
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -148,12 +220,31 @@ func Namespace(t testing.TB) string {
 				t.Errorf("acctest: delete namespace %s: %v", name, err)
 			}
 		})
+		if id := identityOf(t.Name()); id != nil {
+			if err := s.GrantProvider(ctx, id, name, rules); err != nil {
+				t.Fatal(err)
+			}
+			return name
+		}
+		id, err := s.NewProviderIdentity(ctx, name, rules)
+		if err != nil {
+			t.Fatal(err)
+		}
+		identitiesMu.Lock()
+		identities[t.Name()] = id
+		identitiesMu.Unlock()
+		t.Cleanup(func() {
+			identitiesMu.Lock()
+			delete(identities, t.Name())
+			identitiesMu.Unlock()
+		})
 		return name
 	}
 }
 
-// ProviderConfig is the provider block that points the provider at the test cluster, reaching
-// Flink in direct mode through the harness proxy, with snapshots in SnapshotDir.
+// ProviderConfig is the provider block that points the provider at the test cluster as the
+// test's provider identity (KubeconfigPath), reaching Flink in direct mode through the
+// harness proxy, with snapshots in SnapshotDir.
 func ProviderConfig(t testing.TB) string {
 	t.Helper()
 	return providerConfig(t, "")

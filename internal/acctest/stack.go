@@ -170,6 +170,13 @@ func StartStack(ctx context.Context, opts Options) (s *Stack, err error) {
 	s.env.ControlPlane.Etcd = &envtest.Etcd{Path: filepath.Join(opts.BinDir, "etcd"), Out: etcdLog, Err: etcdLog}
 	api := &envtest.APIServer{Path: filepath.Join(opts.BinDir, "kube-apiserver"), Out: apiLog, Err: apiLog}
 	api.Configure().Set("advertise-address", "127.0.0.1")
+	// The provider runs as a ServiceAccount bound to the RBAC guide's Role (identity.go):
+	// RBAC must decide (envtest's default, made explicit), and the admission plugin that
+	// checks ownerReferences with blockOwnerDeletion (off by default, on in OpenShift) is on,
+	// so that the Role is shown to be enough where it is. envtest also configures the
+	// service-account issuer and signing key that TokenRequest needs.
+	api.Configure().Set("authorization-mode", "RBAC")
+	api.Configure().Set("enable-admission-plugins", "OwnerReferencesPermissionEnforcement")
 	s.env.ControlPlane.APIServer = api
 	cfg, err := s.env.Start()
 	if err != nil {
@@ -326,7 +333,8 @@ func (s *Stack) Kube() kubernetes.Interface { return s.kube }
 // RESTConfig is the cluster-admin REST config.
 func (s *Stack) RESTConfig() *rest.Config { return rest.CopyConfig(s.cfg) }
 
-// KubeconfigPath is a kubeconfig file for the cluster-admin user.
+// KubeconfigPath is a kubeconfig file for the cluster-admin user (NewProviderIdentity
+// writes one for the provider's own identity).
 func (s *Stack) KubeconfigPath() string { return s.kubeconfig }
 
 // ProxyURL is the forward proxy's URL, the value for HTTP_PROXY.

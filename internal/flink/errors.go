@@ -43,6 +43,9 @@ func (s AnswerSource) String() string {
 	}
 }
 
+// rbacGuide documents the Role the provider needs (kube.RBACGuide).
+const rbacGuide = "docs/guides/rbac.md"
+
 // APIError is a non-2xx answer of the JobManager or of something in front of it (From says
 // which).
 type APIError struct {
@@ -89,6 +92,10 @@ func (e *APIError) Error() string {
 		b.WriteString(" from " + e.From.String())
 		if summary != "" {
 			b.WriteString(": " + summary)
+		}
+		if e.StatusCode == http.StatusForbidden {
+			// The service proxy's authorizer: the Status names the verb on services/proxy.
+			b.WriteString("; the provider's Kubernetes identity lacks this permission: give it the Role in " + rbacGuide)
 		}
 	default:
 		b.WriteString(" from " + e.From.String())

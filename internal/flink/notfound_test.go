@@ -222,3 +222,21 @@ func TestEmulatorNotFoundAnswers(t *testing.T) {
 		t.Errorf("unknown route: %v, want Flink's 404 that is not IsNotFound", err)
 	}
 }
+
+// A 403 of the service proxy's authorizer (flink_access mode "proxy") says the provider's
+// identity lacks the services/proxy permission it names, and where the Role is documented.
+func TestServiceProxyForbiddenPointsAtTheRBACGuide(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusForbidden)
+		fmt.Fprint(w, `{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"services \"app-rest:rest\" is forbidden: User \"system:serviceaccount:ns:terraform-provider-flink\" cannot create resource \"services/proxy\" in API group \"\" in the namespace \"ns\"","reason":"Forbidden","details":{"name":"app-rest:rest","kind":"services"},"code":403}`)
+	}))
+	defer srv.Close()
+	_, err := New("ns/app", srv.URL, srv.Client(), WithAccessHint(accessHint)).TriggerSavepoint(testContext(t), jobID, SavepointRequest{})
+	want := "flink cluster ns/app: POST /jobs/" + jobID + `/savepoints: 403 Forbidden from the Kubernetes API server: services "app-rest:rest" is forbidden: ` +
+		`User "system:serviceaccount:ns:terraform-provider-flink" cannot create resource "services/proxy" in API group "" in the namespace "ns"; ` +
+		"the provider's Kubernetes identity lacks this permission: give it the Role in docs/guides/rbac.md"
+	if err == nil || err.Error() != want || IsRetryable(err) {
+		t.Errorf("Error() = %v (retryable %v)\nwant %s, not retryable", err, IsRetryable(err), want)
+	}
+}

@@ -54,7 +54,8 @@ func (c *Client) logf(format string, args ...any) {
 
 // Apply server-side applies the rendered objects (Force: the provider owns these fields) in
 // dependency order: ConfigMap, Services, Deployments.
-func (c *Client) Apply(ctx context.Context, o Objects) error {
+func (c *Client) Apply(ctx context.Context, o Objects) (err error) {
+	defer withPermissionHint(&err, o.Namespace)
 	if o.ConfigMap == nil || o.RestService == nil || o.JobManagerService == nil || o.JobManager == nil || o.TaskManager == nil {
 		return fmt.Errorf("apply %s/%s: incomplete objects (use Render)", o.Namespace, o.Application)
 	}
@@ -169,10 +170,11 @@ var podProblemReasons = map[string]bool{
 // DeploymentRolloutStatus), until ctx ends, or until a Deployment fails. progress, when not
 // nil, receives a one-line status whenever it changes. On timeout the error says what was
 // still missing.
-func (c *Client) WaitRolledOut(ctx context.Context, ns, app string, progress func(string)) error {
+func (c *Client) WaitRolledOut(ctx context.Context, ns, app string, progress func(string)) (err error) {
+	defer withPermissionHint(&err, ns)
 	last := ""
 	var lastErr error
-	err := poll(ctx, func(ctx context.Context) (bool, error) {
+	err = poll(ctx, func(ctx context.Context) (bool, error) {
 		done, line, err := c.rolloutLine(ctx, ns, app)
 		if err != nil {
 			if isTransient(err) {
@@ -278,7 +280,8 @@ func isTransient(err error) bool {
 // dependents and are deleted with Background propagation: Foreground would add a finalizer
 // that only the garbage collector removes, which changes nothing where it runs and leaves
 // them behind forever where it does not (a bare API server). Use WaitClusterGone to wait.
-func (c *Client) DeleteCluster(ctx context.Context, ns, app string) error {
+func (c *Client) DeleteCluster(ctx context.Context, ns, app string) (err error) {
+	defer withPermissionHint(&err, ns)
 	fg := metav1.DeletePropagationForeground
 	bg := metav1.DeletePropagationBackground
 	var errs []error
@@ -299,9 +302,10 @@ func (c *Client) DeleteCluster(ctx context.Context, ns, app string) error {
 
 // WaitClusterGone waits until the Deployments, Services and ConfigMap of app and all its
 // JobManager and TaskManager pods are gone, or ctx ends.
-func (c *Client) WaitClusterGone(ctx context.Context, ns, app string) error {
+func (c *Client) WaitClusterGone(ctx context.Context, ns, app string) (err error) {
+	defer withPermissionHint(&err, ns)
 	remaining := ""
-	err := poll(ctx, func(ctx context.Context) (bool, error) {
+	err = poll(ctx, func(ctx context.Context) (bool, error) {
 		left, err := c.clusterLeft(ctx, ns, app)
 		if err != nil {
 			if isTransient(err) {

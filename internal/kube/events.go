@@ -49,6 +49,6 @@ func (c *Client) Event(ctx context.Context, ns, app, reason, message string, war
 		Count:          1,
 	}
 	if _, err := c.Kube.CoreV1().Events(ns).Create(ctx, ev, metav1.CreateOptions{}); err != nil {
-		c.logf("[WARN] could not record event %s %q on %s/%s: %v", typ, reason, ns, name, err)
+		c.logf("[WARN] could not record event %s %q on %s/%s: %v", typ, reason, ns, name, explainForbidden(err, ns))
 	}
 }

@@ -164,7 +164,7 @@ func (l *Lock) Err() error {
 func (l *Lock) markLost(err error) {
 	l.lostOnce.Do(func() {
 		l.mu.Lock()
-		l.err = err
+		l.err = explainForbidden(err, l.ns)
 		l.mu.Unlock()
 		l.leaveSlot()
 		close(l.lost)
@@ -278,7 +278,8 @@ func (c *Client) acquireOnce(ctx context.Context, ns, app string, holder LeaseHo
 //
 // The returned Lock is renewed every Duration/3 in the background until Release; renewal
 // does not depend on ctx.
-func (c *Client) AcquireLock(ctx context.Context, ns, app string, holder LeaseHolder, opts LockOptions) (*Lock, error) {
+func (c *Client) AcquireLock(ctx context.Context, ns, app string, holder LeaseHolder, opts LockOptions) (_ *Lock, err error) {
+	defer withPermissionHint(&err, ns)
 	if err := ValidateNamespace(ns); err != nil {
 		return nil, err
 	}
@@ -599,12 +600,13 @@ func (l *Lock) checkOurs(cur *coordinationv1.Lease) error {
 // why, naming the new holder when there is one; if the Lease cannot be read (after retrying
 // transient errors) the error says so and does not wrap ErrLockLost. Call it before every
 // step that changes the cluster.
-func (l *Lock) Check(ctx context.Context) error {
+func (l *Lock) Check(ctx context.Context) (err error) {
+	defer withPermissionHint(&err, l.ns)
 	if err := l.Err(); err != nil {
 		return err
 	}
 	var cur *coordinationv1.Lease
-	err := l.c.retryTransient(ctx, func() error {
+	err = l.c.retryTransient(ctx, func() error {
 		var err error
 		cur, err = l.c.Kube.CoordinationV1().Leases(l.ns).Get(ctx, l.name, metav1.GetOptions{})
 		return err
@@ -634,7 +636,8 @@ func (l *Lock) Check(ctx context.Context) error {
 // is never deleted). A Lease already gone is not an error; a Lease now held by someone
 // else is left alone and reported with an error wrapping ErrLockLost. Release may be
 // called more than once.
-func (l *Lock) Release(ctx context.Context) error {
+func (l *Lock) Release(ctx context.Context) (err error) {
+	defer withPermissionHint(&err, l.ns)
 	l.cancel()
 	<-l.done
 	defer l.leaveSlot()
@@ -719,7 +722,8 @@ func leaseSeconds(d time.Duration) *int32 {
 
 // LockOperation returns the operation of whoever holds the application's Lease now ("" when
 // nobody does or it expired).
-func (c *Client) LockOperation(ctx context.Context, ns, app string) (string, error) {
+func (c *Client) LockOperation(ctx context.Context, ns, app string) (_ string, err error) {
+	defer withPermissionHint(&err, ns)
 	lease, err := c.Kube.CoordinationV1().Leases(ns).Get(ctx, LockName(app), metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {
 		return "", nil

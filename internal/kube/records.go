@@ -133,7 +133,8 @@ func isOurRecord(cm *corev1.ConfigMap, app, kind string) bool {
 // PutVersionRecord stores version v in its immutable version record. Storing the same
 // content again succeeds; different content under an existing label fails with an error
 // wrapping ErrImmutable.
-func (c *Client) PutVersionRecord(ctx context.Context, v spec.Version) error {
+func (c *Client) PutVersionRecord(ctx context.Context, v spec.Version) (err error) {
+	defer withPermissionHint(&err, v.Namespace)
 	if err := ValidateNamespace(v.Namespace); err != nil {
 		return err
 	}
@@ -229,7 +230,8 @@ func decodeVersion(cm *corev1.ConfigMap) (spec.Version, error) {
 
 // GetVersionRecord reads version label of application app. A missing record is an error
 // wrapping ErrNotFound.
-func (c *Client) GetVersionRecord(ctx context.Context, ns, app, label string) (spec.Version, error) {
+func (c *Client) GetVersionRecord(ctx context.Context, ns, app, label string) (_ spec.Version, err error) {
+	defer withPermissionHint(&err, ns)
 	name := VersionRecordName(app, label)
 	cm, err := c.Kube.CoreV1().ConfigMaps(ns).Get(ctx, name, metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {
@@ -245,9 +247,10 @@ func (c *Client) GetVersionRecord(ctx context.Context, ns, app, label string) (s
 }
 
 // DeleteVersionRecord deletes a version record; a missing record is not an error.
-func (c *Client) DeleteVersionRecord(ctx context.Context, ns, app, label string) error {
+func (c *Client) DeleteVersionRecord(ctx context.Context, ns, app, label string) (err error) {
+	defer withPermissionHint(&err, ns)
 	name := VersionRecordName(app, label)
-	err := c.retryTransient(ctx, func() error {
+	err = c.retryTransient(ctx, func() error {
 		return c.Kube.CoreV1().ConfigMaps(ns).Delete(ctx, name, metav1.DeleteOptions{})
 	})
 	if err != nil && !apierrors.IsNotFound(err) {
@@ -258,7 +261,8 @@ func (c *Client) DeleteVersionRecord(ctx context.Context, ns, app, label string)
 
 // ListVersionRecords lists the versions of app (every application when app is ""), with one
 // LIST call, ordered by application, then creation time, then label.
-func (c *Client) ListVersionRecords(ctx context.Context, ns, app string) ([]spec.Version, error) {
+func (c *Client) ListVersionRecords(ctx context.Context, ns, app string) (_ []spec.Version, err error) {
+	defer withPermissionHint(&err, ns)
 	list, err := c.Kube.CoreV1().ConfigMaps(ns).List(ctx, metav1.ListOptions{LabelSelector: VersionRecordSelector(app)})
 	if err != nil {
 		return nil, fmt.Errorf("list version records in %s: %w", ns, err)
@@ -309,7 +313,8 @@ func decodeAppRecord(cm *corev1.ConfigMap) (AppRecord, error) {
 // GetAppRecord reads the application record of app and returns it (with its
 // ResourceVersion, for PutAppRecord) and its ConfigMap (for AppOwnerRef). A missing record
 // is an error wrapping ErrNotFound.
-func (c *Client) GetAppRecord(ctx context.Context, ns, app string) (AppRecord, *corev1.ConfigMap, error) {
+func (c *Client) GetAppRecord(ctx context.Context, ns, app string) (_ AppRecord, _ *corev1.ConfigMap, err error) {
+	defer withPermissionHint(&err, ns)
 	name := AppRecordName(app)
 	cm, err := c.Kube.CoreV1().ConfigMaps(ns).Get(ctx, name, metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {
@@ -329,7 +334,8 @@ func (c *Client) GetAppRecord(ctx context.Context, ns, app string) (AppRecord, *
 }
 
 // ListAppRecords lists the application records in ns with one LIST call, by name.
-func (c *Client) ListAppRecords(ctx context.Context, ns string) ([]AppRecord, error) {
+func (c *Client) ListAppRecords(ctx context.Context, ns string) (_ []AppRecord, err error) {
+	defer withPermissionHint(&err, ns)
 	list, err := c.Kube.CoreV1().ConfigMaps(ns).List(ctx, metav1.ListOptions{LabelSelector: AppRecordSelector("")})
 	if err != nil {
 		return nil, fmt.Errorf("list application records in %s: %w", ns, err)
@@ -359,7 +365,8 @@ const maxRecordConflicts = 5
 // lost), which is success. Throttling, server errors and timeouts are retried (see
 // Client.TransientBackoff). r's Labels and Annotations go on the ConfigMap too, replacing
 // those the stored record set; labels and annotations others set are kept.
-func (c *Client) PutAppRecord(ctx context.Context, r *AppRecord) (*corev1.ConfigMap, error) {
+func (c *Client) PutAppRecord(ctx context.Context, r *AppRecord) (_ *corev1.ConfigMap, err error) {
+	defer withPermissionHint(&err, r.Namespace)
 	if err := ValidateNamespace(r.Namespace); err != nil {
 		return nil, err
 	}
@@ -492,10 +499,11 @@ func (e *recordChangedError) Is(target error) bool { return target == ErrRecordC
 // DeleteAppRecord deletes the application record with Background propagation: the record
 // goes at once and the garbage collector removes the cluster objects it owns (see
 // AppOwnerRef). A missing record is not an error.
-func (c *Client) DeleteAppRecord(ctx context.Context, ns, app string) error {
+func (c *Client) DeleteAppRecord(ctx context.Context, ns, app string) (err error) {
+	defer withPermissionHint(&err, ns)
 	name := AppRecordName(app)
 	bg := metav1.DeletePropagationBackground
-	err := c.retryTransient(ctx, func() error {
+	err = c.retryTransient(ctx, func() error {
 		return c.Kube.CoreV1().ConfigMaps(ns).Delete(ctx, name, metav1.DeleteOptions{PropagationPolicy: &bg})
 	})
 	if err != nil && !apierrors.IsNotFound(err) {

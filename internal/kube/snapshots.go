@@ -209,7 +209,8 @@ func decodeSnapshotRecord(cm *corev1.ConfigMap) (SnapshotRecord, error) {
 // writers are retried on resourceVersion conflicts; the last write wins (mutual exclusion
 // is the application Lease). Throttling, server errors and timeouts are retried (see
 // Client.TransientBackoff). CreatedAt is stored in UTC.
-func (c *Client) PutSnapshotRecord(ctx context.Context, r SnapshotRecord) error {
+func (c *Client) PutSnapshotRecord(ctx context.Context, r SnapshotRecord) (err error) {
+	defer withPermissionHint(&err, r.Namespace)
 	if err := r.Validate(); err != nil {
 		return err
 	}
@@ -272,7 +273,8 @@ func (c *Client) PutSnapshotRecord(ctx context.Context, r SnapshotRecord) error 
 
 // GetSnapshotRecord reads snapshot record name. A missing record is an error wrapping
 // ErrNotFound.
-func (c *Client) GetSnapshotRecord(ctx context.Context, ns, name string) (SnapshotRecord, error) {
+func (c *Client) GetSnapshotRecord(ctx context.Context, ns, name string) (_ SnapshotRecord, err error) {
+	defer withPermissionHint(&err, ns)
 	cm, err := c.Kube.CoreV1().ConfigMaps(ns).Get(ctx, name, metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {
 		return SnapshotRecord{}, fmt.Errorf("snapshot %s/%s: %w", ns, name, ErrNotFound)
@@ -289,7 +291,8 @@ func (c *Client) GetSnapshotRecord(ctx context.Context, ns, name string) (Snapsh
 // ListSnapshotRecords lists the snapshot records in ns that match filter, with one LIST
 // call (the filter is a label selector), newest first: by Sequence descending, then by
 // CreatedAt descending, then by Name descending.
-func (c *Client) ListSnapshotRecords(ctx context.Context, ns string, filter SnapshotFilter) ([]SnapshotRecord, error) {
+func (c *Client) ListSnapshotRecords(ctx context.Context, ns string, filter SnapshotFilter) (_ []SnapshotRecord, err error) {
+	defer withPermissionHint(&err, ns)
 	if err := filter.validate(); err != nil {
 		return nil, err
 	}
@@ -321,7 +324,8 @@ func (c *Client) ListSnapshotRecords(ctx context.Context, ns string, filter Snap
 // DeleteSnapshotRecord deletes snapshot record name (only the record: disposing of the
 // snapshot files is the caller's job, before). A missing record is not an error; a
 // ConfigMap of that name that is not a snapshot record is left alone and reported.
-func (c *Client) DeleteSnapshotRecord(ctx context.Context, ns, name string) error {
+func (c *Client) DeleteSnapshotRecord(ctx context.Context, ns, name string) (err error) {
+	defer withPermissionHint(&err, ns)
 	return c.retryTransient(ctx, func() error { return c.deleteSnapshotRecord(ctx, ns, name) })
 }
 

@@ -50,8 +50,8 @@ func run(ctx context.Context) error {
 	}
 	defer func() {
 		if os.Getenv("DEMO_KEEP") != "" && ctx.Err() == nil {
-			say("DEMO_KEEP is set: the stack keeps running (kubeconfig %s). Ctrl-C or `make demo-down` stops it.",
-				env.Stack.KubeconfigPath())
+			say("DEMO_KEEP is set: the stack keeps running (kubeconfig %s; the provider's, with the RBAC guide's Role: %s). Ctrl-C or `make demo-down` stops it.",
+				env.Stack.KubeconfigPath(), env.Provider.Kubeconfig)
 			<-ctx.Done()
 		}
 		say("Stopping the local stack")

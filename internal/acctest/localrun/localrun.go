@@ -17,14 +17,20 @@ import (
 	"github.com/flinkplatform/terraform-provider-flink/internal/kube"
 )
 
+// Namespace is where the quickstart runs (its namespace variable's default).
+const Namespace = "default"
+
 // Env is a running stack with the quickstart configuration ready to apply.
 type Env struct {
-	Stack  *acctest.Stack
-	Kube   *kube.Client
-	dir    string
-	rc     string
-	vars   []string
-	Output io.Writer
+	Stack *acctest.Stack
+	Kube  *kube.Client
+	// Provider is the identity terraform runs the provider as: the RBAC guide's Role for
+	// mode "direct" in namespace default, as a platform team would set it up.
+	Provider *acctest.ProviderIdentity
+	dir      string
+	rc       string
+	vars     []string
+	Output   io.Writer
 }
 
 // Start starts the stack, builds the provider from repo and copies examples/quickstart.
@@ -73,7 +79,10 @@ func (e *Env) prepare(ctx context.Context, repo, work string) error {
 	if err := os.MkdirAll(snapshots, 0o755); err != nil {
 		return err
 	}
-	e.vars = []string{"-var", "kubeconfig=" + e.Stack.KubeconfigPath(), "-var", "snapshot_storage_url=file://" + snapshots}
+	if e.Provider, err = e.Stack.NewProviderIdentity(ctx, Namespace, acctest.ProviderRoleRules()); err != nil {
+		return err
+	}
+	e.vars = []string{"-var", "kubeconfig=" + e.Provider.Kubeconfig, "-var", "snapshot_storage_url=file://" + snapshots}
 	return nil
 }
 
@@ -100,7 +109,7 @@ func (e *Env) Apply(ctx context.Context, label string) (time.Duration, error) {
 }
 
 // RestBase is the REST URL of the quickstart application's JobManager (via the proxy).
-func (e *Env) RestBase() string { return "http://" + kube.RestHost("counter", "default") + ":8081" }
+func (e *Env) RestBase() string { return "http://" + kube.RestHost("counter", Namespace) + ":8081" }
 
 // Counter waits until the quickstart job reports its fixture counter above min.
 func (e *Env) Counter(ctx context.Context, min int64) (acctest.FixtureCount, error) {
@@ -108,7 +117,7 @@ func (e *Env) Counter(ctx context.Context, min int64) (acctest.FixtureCount, err
 	defer cancel()
 	var count acctest.FixtureCount
 	err := flink.WaitFor(ctx, func(ctx context.Context) (bool, error) {
-		record, _, err := e.Kube.GetAppRecord(ctx, "default", "counter")
+		record, _, err := e.Kube.GetAppRecord(ctx, Namespace, "counter")
 		if err != nil {
 			return false, err
 		}
@@ -127,7 +136,7 @@ func (e *Env) Counter(ctx context.Context, min int64) (acctest.FixtureCount, err
 
 // SnapshotTrail lists the quickstart application's snapshot records, newest first.
 func (e *Env) SnapshotTrail(ctx context.Context) (string, error) {
-	trail, err := e.Kube.ListSnapshotRecords(ctx, "default", kube.SnapshotFilter{Application: "counter"})
+	trail, err := e.Kube.ListSnapshotRecords(ctx, Namespace, kube.SnapshotFilter{Application: "counter"})
 	if err != nil {
 		return "", err
 	}
