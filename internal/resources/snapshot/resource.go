@@ -119,7 +119,7 @@ func (r *snapshotResource) Schema(ctx context.Context, _ resource.SchemaRequest,
 					"record. With `delete`, files an application still needs are kept anyway, with a warning naming it: the ones it " +
 					"runs from (a JobManager restart restores them again), or the ones a suspended or cancelled application would " +
 					"resume from. The record then stays, managed by nobody. Files another record also names are kept too.",
-				Validators:          []validator.String{stringvalidator.OneOf(policyRetain, policyDelete)}},
+				Validators: []validator.String{stringvalidator.OneOf(policyRetain, policyDelete)}},
 			"triggers": schema.MapAttribute{Optional: true, ElementType: types.StringType,
 				PlanModifiers:       []planmodifier.Map{mapplanmodifier.RequiresReplace()},
 				MarkdownDescription: "Arbitrary values; changing any takes a new snapshot (e.g. a release tag or a date)."},
