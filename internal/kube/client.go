@@ -440,3 +440,27 @@ func (c *Client) DeleteTaskManagerPods(ctx context.Context, ns, app string) erro
 	}
 	return nil
 }
+
+// JobManagerEverRan reports whether a JobManager container started for jobID has ever run
+// (it runs, or ran and exited). A JobManager that never got going (its image cannot be
+// pulled, its pod cannot be scheduled) cannot have processed anything.
+func (c *Client) JobManagerEverRan(ctx context.Context, ns, app, jobID string) (ran bool, err error) {
+	defer withPermissionHint(&err, ns)
+	pods, err := c.Kube.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{
+		LabelSelector: labels.SelectorFromSet(ComponentSelectorLabels(app, ComponentJobManager)).String(),
+	})
+	if err != nil {
+		return true, err
+	}
+	for _, p := range pods.Items {
+		if !runsJob(&p, jobID) {
+			continue
+		}
+		for _, cs := range p.Status.ContainerStatuses {
+			if cs.State.Running != nil || cs.State.Terminated != nil || cs.LastTerminationState.Terminated != nil {
+				return true, nil
+			}
+		}
+	}
+	return false, nil
+}

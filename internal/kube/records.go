@@ -86,6 +86,9 @@ type AppRecord struct {
 	// SavepointDirectory is the application's savepoint_directory ("" = the provider's
 	// default), which a flink_snapshot of the application uses too.
 	SavepointDirectory string `json:"savepointDirectory,omitempty"`
+	// Verified is true once the record's job passed the health check after its deploy; a
+	// job that never did and whose JobManager never ran holds no state of its own.
+	Verified bool `json:"verified,omitempty"`
 	// ReadinessTimeout is the application's rollback.readiness_timeout: a job whose tasks do
 	// not all run for longer than this reads back as stuck.
 	ReadinessTimeout time.Duration `json:"readinessTimeout,omitempty"`

@@ -392,6 +392,7 @@ func (o *operation) deploy(ctx context.Context, version spec.Version, restorePat
 	o.record.State = StateRunning
 	o.record.Version, o.record.DeployedVersion, o.record.SpecHash = version, version.Label, RuntimeHash(version)
 	o.record.RestorePath, o.record.AllowNonRestored = restorePath, o.desired.Restore.AllowNonRestoredState
+	o.record.Verified = false
 	if err := o.save(ctx); err != nil {
 		return err
 	}
@@ -417,6 +418,7 @@ func (o *operation) rollOutAndVerify(ctx context.Context) error {
 	if err := o.p.Kube.WaitRolledOut(readyCtx, r.Namespace, r.Application, o.progress); err != nil {
 		return &notHealthy{err}
 	}
+	r.Verified = true // written with the next step (finish)
 	return nil
 }
 
@@ -655,8 +657,18 @@ func (p *Platform) Delete(ctx context.Context, namespace, name, onDestroy string
 			return err
 		}
 	}
-	current := p.currentFrom(ctx, &record)
+	current, status := p.observeJob(ctx, &record)
 	resuming := record.Journal != nil && record.Journal.Operation == opDestroy && record.Journal.SavepointPath == ""
+	if !resuming && current.State == StateRunning && status == StatusUnreachable && !record.Verified {
+		// A job that never passed its health check and whose JobManager never ran (its image
+		// cannot be pulled, its pod cannot be scheduled) has no state beyond what it was to
+		// restore: waiting savepoint_timeout for its savepoint would only stall the destroy.
+		if ran, err := p.Kube.JobManagerEverRan(ctx, namespace, name, record.JobID); err == nil && !ran {
+			progress(fmt.Sprintf("%s: job %s never started; deleting without a final savepoint (its newest state stays %s)",
+				name, shortJobID(record.JobID), record.RestorePath))
+			current.State = StateCancelled
+		}
+	}
 	switch {
 	case onDestroy == DestroyCancel && current.State == StateRunning:
 		if err := p.cancelJob(ctx, namespace, name, record.JobID, progress); err != nil {

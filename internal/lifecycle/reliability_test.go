@@ -720,3 +720,34 @@ func TestTakeSnapshot_UsesTheApplicationsSavepointDirectory(t *testing.T) {
 		t.Errorf("snapshot at %s, want it under the application's savepoint_directory %s", snap.Path, d.Savepoint.Directory)
 	}
 }
+
+// A destroy of an application whose job never started (a failed first apply: the image
+// cannot be pulled, so no JobManager ever ran) does not wait savepoint_timeout for a savepoint
+// no job can take; one whose job did run never skips its final savepoint.
+func TestDelete_JobThatNeverStarted_SkipsTheFinalSavepoint(t *testing.T) {
+	t.Parallel()
+	for _, verified := range []bool{false, true} {
+		s := newStateful(t)
+		if verified {
+			s.deploy(versionN(1))
+		} else {
+			s.kubelet.setNeverReady("v1")
+			d := statefulFor(versionN(1), StateRunning)
+			d.Rollback.ReadinessTimeout = 200 * time.Millisecond
+			if _, err := s.apply(d, OpDeploy); err == nil {
+				t.Fatal("the first deploy succeeded although its job never became ready")
+			}
+		}
+		s.flinkDown.Store(true) // its JobManager does not answer
+		start := time.Now()
+		err := s.p.Delete(context.Background(), testNS, testApp, DestroySavepoint, SavepointOptions{Timeout: 2 * time.Second}, s.progressFn())
+		switch {
+		case !verified && err != nil:
+			t.Errorf("destroy of a job that never started: %v", err)
+		case !verified && time.Since(start) > time.Second:
+			t.Errorf("destroy of a job that never started waited %s for a savepoint", time.Since(start))
+		case verified && err == nil:
+			t.Error("destroy of a job that ran skipped its final savepoint because its JobManager did not answer")
+		}
+	}
+}
