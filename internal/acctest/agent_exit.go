@@ -53,7 +53,10 @@ func (a *NodeAgent) syncExited(ctx context.Context, pod *corev1.Pod) (handled bo
 	if !ok {
 		return false, nil
 	}
-	if e.code != 0 {
+	a.mu.Lock()
+	killed := a.killed[pod.UID]
+	a.mu.Unlock()
+	if e.code != 0 && !killed {
 		ran := time.Duration(0)
 		if pod.Status.StartTime != nil {
 			ran = time.Since(pod.Status.StartTime.Time)
@@ -183,4 +186,28 @@ func (a *NodeAgent) markTerminated(ctx context.Context, pod *corev1.Pod, e podEx
 		return nil
 	}
 	return err
+}
+
+// PodKiller is implemented by a Runtime that can kill a pod's processes at once (SIGKILL).
+type PodKiller interface {
+	KillPod(pod *corev1.Pod) error
+}
+
+// KillPod kills the pod's Flink process the way a failed node or the kernel's OOM killer does
+// (SIGKILL: no shutdown, nothing cleaned up). The agent then reports the pod Failed with exit
+// code 137 and its ReplicaSet replaces it at once: the pod did not crash on its own, so no
+// crash-loop back-off applies.
+func (a *NodeAgent) KillPod(pod *corev1.Pod) error {
+	k, ok := a.runtime.(PodKiller)
+	if !ok {
+		return fmt.Errorf("the test node's runtime %T cannot kill pods", a.runtime)
+	}
+	a.mu.Lock()
+	if a.killed == nil {
+		a.killed = map[types.UID]bool{}
+	}
+	a.killed[pod.UID] = true
+	a.mu.Unlock()
+	a.log.Printf("%s/%s: killing its process (SIGKILL)", pod.Namespace, pod.Name)
+	return k.KillPod(pod)
 }
