@@ -148,8 +148,8 @@ func resourceSchema() schema.Schema {
 				})),
 				PlanModifiers: []planmodifier.Object{objectplanmodifier.RequiresReplace()},
 				Attributes: map[string]schema.Attribute{
-					"cpu":      cpuAttribute(),
-					"memory":   memoryAttribute(defaultJobManagerMemory),
+					"cpu":    cpuAttribute(),
+					"memory": memoryAttribute(defaultJobManagerMemory),
 					"replicas": replicasAttribute("JobManager replicas: 1 (default), or more for standby JobManagers that take over "+
 						"at once when the leader fails. More than 1 needs `high_availability` on the application (the default).", 1, 5),
 				},
