@@ -92,3 +92,27 @@ func WaitRestored(ctx context.Context, hc *http.Client, restBase, jobID string, 
 	}
 	return restored, nil
 }
+
+// WaitFirstRestore returns the first snapshot the job restored at or after since, as soon as
+// Flink reports it (the job need not run yet). It polls often: a later failover would replace
+// what Flink reports as restored.
+func WaitFirstRestore(ctx context.Context, hc *http.Client, restBase, jobID string, since time.Time) (flink.RestoredCheckpoint, error) {
+	fc := flink.New(jobID, restBase, hc)
+	last := "no answer yet"
+	for {
+		stats, err := fc.Checkpoints(ctx, jobID)
+		switch {
+		case err != nil:
+			last = err.Error()
+		case stats.Latest.Restored != nil && stats.Latest.Restored.RestoreTimestamp >= since.UnixMilli():
+			return *stats.Latest.Restored, nil
+		default:
+			last = fmt.Sprintf("restored nothing since %s (%+v)", since.Format(time.TimeOnly), stats.Latest.Restored)
+		}
+		select {
+		case <-ctx.Done():
+			return flink.RestoredCheckpoint{}, fmt.Errorf("job %s restored nothing: %w (last: %s)", jobID, ctx.Err(), last)
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
