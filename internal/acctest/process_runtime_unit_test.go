@@ -1,6 +1,7 @@
 package acctest
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -11,6 +12,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/kubernetes/fake"
 )
 
 // Unit tests of the process runtime's pure parts; the real-Flink tests are in
@@ -146,5 +148,56 @@ func TestCrashBackoffDoublesPerControllerAndResets(t *testing.T) {
 	e.noteCrash(pod("p1"), 0)
 	if len(e.crashLoops) != 0 {
 		t.Error("the emulator runtime got a crash back-off")
+	}
+}
+
+type killRuntime struct {
+	exitRuntime
+	killed []types.UID
+}
+
+func (k *killRuntime) KillPod(p *corev1.Pod) error {
+	k.killed = append(k.killed, p.UID)
+	return nil
+}
+
+// TestKilledPodFailsAndIsReplacedWithoutCrashBackoff: a pod a test kills like a failed node
+// is reported Failed with its exit code, and its replacement does not wait for a crash-loop
+// back-off; a pod whose process dies on its own still backs off.
+func TestKilledPodFailsAndIsReplacedWithoutCrashBackoff(t *testing.T) {
+	ctx := context.Background()
+	ctrl := true
+	pod := func(name string) *corev1.Pod {
+		return &corev1.Pod{
+			ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "ns", UID: types.UID(name), OwnerReferences: []metav1.OwnerReference{
+				{Kind: "ReplicaSet", Name: "rs", UID: "rs-1", Controller: &ctrl},
+			}},
+			Spec:   corev1.PodSpec{Containers: []corev1.Container{{Name: FlinkContainerName}}},
+			Status: corev1.PodStatus{Phase: corev1.PodRunning, ContainerStatuses: []corev1.ContainerStatus{{Name: FlinkContainerName}}},
+		}
+	}
+	killed, crashed := pod("killed"), pod("crashed")
+	cs := fake.NewClientset(killed, crashed)
+	rt := &killRuntime{}
+	a := NewNodeAgent(cs, rt, NodeAgentOptions{})
+	if err := a.KillPod(killed); err != nil || len(rt.killed) != 1 {
+		t.Fatalf("KillPod: %v, runtime killed %v", err, rt.killed)
+	}
+	a.exited = map[types.UID]podExit{killed.UID: {code: 137}, crashed.UID: {code: 1}}
+	if handled, err := a.syncExited(ctx, killed); !handled || err != nil {
+		t.Fatalf("syncExited(killed) = %v, %v", handled, err)
+	}
+	got, _ := cs.CoreV1().Pods("ns").Get(ctx, "killed", metav1.GetOptions{})
+	if cs := got.Status.ContainerStatuses; got.Status.Phase != corev1.PodFailed || cs[0].State.Terminated == nil || cs[0].State.Terminated.ExitCode != 137 {
+		t.Errorf("killed pod: %s %+v", got.Status.Phase, cs)
+	}
+	if len(a.crashLoops) != 0 {
+		t.Errorf("a killed pod's replacement backs off: %+v", a.crashLoops)
+	}
+	if _, err := a.syncExited(ctx, crashed); err != nil {
+		t.Fatal(err)
+	}
+	if a.crashLoops["rs-1"] == nil {
+		t.Error("a pod that crashed on its own did not start a back-off")
 	}
 }
