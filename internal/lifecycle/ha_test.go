@@ -429,3 +429,27 @@ func TestHighAvailabilityOffWarning(t *testing.T) {
 		t.Errorf("warning for a suspended application: %q", w)
 	}
 }
+
+// TestRollbackRestoresThePreviousHighAvailability: an upgrade that also turns HA on and does
+// not become healthy rolls back to the previous version as it ran, without HA.
+func TestRollbackRestoresThePreviousHighAvailability(t *testing.T) {
+	t.Parallel()
+	s := newStateful(t)
+	s.mustApply(statefulFor(versionN(1), StateRunning), OpDeploy)
+	s.kubelet.setFailVersion("v2", rootCauseMsg)
+	_, err := s.apply(haFor(2, StateRunning), OpSavepointRedeploy)
+	if err == nil {
+		t.Fatal("the failing upgrade succeeded")
+	}
+	wantContains(t, "error", err.Error(), "rolled back to version v1")
+	rec := s.record()
+	if rec.Version.Label != "v1" || rec.HighAvailability || rec.Generation != 3 {
+		t.Fatalf("after the rollback: version %s, HA %v, generation %d", rec.Version.Label, rec.HighAvailability, rec.Generation)
+	}
+	if _, set := s.flinkConf()["high-availability.type"]; set {
+		t.Errorf("the rolled-back cluster runs with HA")
+	}
+	if sa, _, _ := s.haAccessExists(); sa {
+		t.Errorf("the HA ServiceAccount outlives the rollback")
+	}
+}
