@@ -150,8 +150,9 @@ func resourceSchema() schema.Schema {
 				Attributes: map[string]schema.Attribute{
 					"cpu":    cpuAttribute(),
 					"memory": memoryAttribute(defaultJobManagerMemory),
-					"replicas": replicasAttribute("JobManager replicas: 1 (default), or more for standby JobManagers that take over "+
-						"at once when the leader fails. More than 1 needs `high_availability` on the application (the default).", 1, 5),
+					"replicas": replicasAttribute("JobManager replicas: 1 (default), or more for standby JobManagers, which take over "+
+						"when the leader fails, after its leader lease. More than 1 needs `high_availability` on the application "+
+						"(the default).", 1, 5),
 				},
 			},
 			"task_manager": schema.SingleNestedAttribute{
