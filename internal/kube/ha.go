@@ -64,3 +64,30 @@ func (c *Client) DeleteHAConfigMaps(ctx context.Context, ns, clusterID string) e
 	}
 	return errors.Join(errs...)
 }
+
+// WaitJobManagersGone waits until no JobManager pod of app is left, terminating ones included,
+// but those running keepJobID ("" keeps none), or ctx ends. A JobManager that is still
+// shutting down may write its HA ConfigMaps again (releasing its leadership), so a
+// generation's HA data is deleted only once its JobManagers are gone.
+func (c *Client) WaitJobManagersGone(ctx context.Context, ns, app, keepJobID string) error {
+	sel := labels.SelectorFromSet(ComponentSelectorLabels(app, ComponentJobManager)).String()
+	left := ""
+	err := poll(ctx, func(ctx context.Context) (bool, error) {
+		pods, err := c.Kube.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: sel})
+		if err != nil {
+			return false, nil // transient or not: retried until ctx ends
+		}
+		var names []string
+		for i := range pods.Items {
+			if keepJobID == "" || !runsJob(&pods.Items[i], keepJobID) {
+				names = append(names, pods.Items[i].Name)
+			}
+		}
+		left = strings.Join(names, ", ")
+		return len(names) == 0, nil
+	})
+	if err != nil {
+		return fmt.Errorf("JobManager pods of %s/%s still there: %s: %w", ns, app, left, err)
+	}
+	return nil
+}

@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
@@ -326,4 +327,33 @@ func contains(ss []string, s string) bool {
 		}
 	}
 	return false
+}
+
+func TestWaitJobManagersGoneWaitsForStoppingJobManagersOfOtherJobs(t *testing.T) {
+	jm := func(name, jobID string) *corev1.Pod {
+		return &corev1.Pod{
+			ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "streams", Labels: ComponentSelectorLabels("orders", ComponentJobManager)},
+			Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: ContainerName, Args: []string{"standalone-job", "--job-id", jobID}}}},
+		}
+	}
+	const current, old = "0000000000000000000000000000000b", "0000000000000000000000000000000a"
+	cs := fake.NewClientset(jm("now", current), jm("stopping", old))
+	c := &Client{Kube: cs}
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	err := c.WaitJobManagersGone(ctx, "streams", "orders", current)
+	cancel()
+	if err == nil || !strings.Contains(err.Error(), "stopping") {
+		t.Fatalf("with an old JobManager still there: %v", err)
+	}
+	if err := cs.CoreV1().Pods("streams").Delete(context.Background(), "stopping", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.WaitJobManagersGone(context.Background(), "streams", "orders", current); err != nil {
+		t.Errorf("only the current job's JobManager left: %v", err)
+	}
+	ctx, cancel = context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	if err := c.WaitJobManagersGone(ctx, "streams", "orders", ""); err == nil {
+		t.Errorf("keeping none, the current job's JobManager did not count")
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"strings"
+	"time"
 
 	"github.com/flinkplatform/terraform-provider-flink/internal/kube"
 	"github.com/flinkplatform/terraform-provider-flink/internal/spec"
@@ -107,11 +108,17 @@ func (o *operation) startGeneration(ctx context.Context, ha bool) error {
 // operation is done, and the next one tries again.
 func (o *operation) dropSupersededHA(ctx context.Context) {
 	r := o.record
-	keep := r.Generation
+	keep, keepJob := r.Generation, r.JobID
 	if r.State == StateSuspended {
-		keep++
+		keep, keepJob = keep+1, ""
 	}
-	err := o.p.dropGenerationsBelow(ctx, r, keep)
+	// A scale to zero is rolled out while its pods still stop.
+	waitCtx, cancel := context.WithTimeout(ctx, haCleanupWait)
+	err := o.p.Kube.WaitJobManagersGone(waitCtx, r.Namespace, r.Application, keepJob)
+	cancel()
+	if err == nil {
+		err = o.p.dropGenerationsBelow(ctx, r, keep)
+	}
 	if !r.HighAvailability {
 		if e := o.p.Kube.DeleteHAAccess(ctx, r.Namespace, r.Application); e != nil && err == nil {
 			err = e
@@ -123,6 +130,10 @@ func (o *operation) dropSupersededHA(ctx context.Context) {
 		o.p.Kube.Event(ctx, r.Namespace, r.Application, "HACleanupFailed", msg, true)
 	}
 }
+
+// haCleanupWait bounds how long finish waits for stopping JobManagers before it leaves their
+// HA data to the next apply.
+const haCleanupWait = 2 * time.Minute
 
 // dropAllHA deletes the HA data of every generation, for an application being deleted.
 func (p *Platform) dropAllHA(ctx context.Context, r *kube.AppRecord) error {
