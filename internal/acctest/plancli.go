@@ -23,7 +23,7 @@ import (
 // names, as the acceptance tests do) on hcl in a new directory with no state, the provider
 // "flink" served in-process by factory, and returns the plan's warnings as "summary: detail".
 // terraform-plugin-testing shows a test no warnings of a plan that succeeds; this does.
-func PlanWarnings(t testing.TB, factory func() (tfprotov6.ProviderServer, error), hcl string) []string {
+func PlanWarnings(t *testing.T, factory func() (tfprotov6.ProviderServer, error), hcl string) []string {
 	t.Helper()
 	tf := os.Getenv("TF_ACC_TERRAFORM_PATH")
 	if tf == "" {
@@ -46,7 +46,8 @@ func PlanWarnings(t testing.TB, factory func() (tfprotov6.ProviderServer, error)
 		_ = tf6server.Serve(addr, func() tfprotov6.ProviderServer { return server },
 			tf6server.WithDebug(ctx, reattach, closed),
 			tf6server.WithGoPluginLogger(hclog.NewNullLogger()),
-			tf6server.WithoutLogStderrOverride())
+			// Provider logs as in the acceptance tests: TF_LOG, TF_ACC_LOG_PATH.
+			tf6server.WithLoggingSink(t))
 	}()
 	var rc *plugin.ReattachConfig
 	select {

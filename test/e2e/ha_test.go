@@ -298,6 +298,11 @@ func TestE2E_WithoutHAJobManagerRestartRewindsToDeployTimeSnapshot(t *testing.T)
 					// different set of library BLOBs than previous registrations for this job",
 					// FLINK-32212, and the job restarts forever. With HA the persisted job graph
 					// keeps its blob keys: the HA scenario kills the JobManager alone.)
+					fc := flink.New("counter", restBase(ns), nil)
+					before, err := fc.Checkpoints(ctx, jobID)
+					if err != nil || before.Latest.Completed == nil {
+						return fmt.Errorf("checkpoints before the kill: %+v, %v", before.Latest, err)
+					}
 					start := time.Now()
 					acctest.KillJobManager(t, ns, "counter")
 					acctest.KillTaskManager(t, ns, "counter")
@@ -322,9 +327,19 @@ func TestE2E_WithoutHAJobManagerRestartRewindsToDeployTimeSnapshot(t *testing.T)
 					}
 					t.Logf("without HA: checkpoint %d held %d+ events; the restarted job rewound to the savepoint's %d", cp.CheckpointID,
 						cp.Count.Counted, atSavepoint.Restored)
-					// It runs again (the destroy below stops it with a savepoint).
-					if _, err := acctest.WaitRestored(ctx, nil, restBase(ns), jobID, start); err != nil {
-						return err
+					// It runs again once its checkpoints are numbered past the killed run's (the
+					// destroy below stops it with a savepoint, which needs it running).
+					last := before.Latest.Completed.ID + 1 // one may have been in flight
+					err = flink.WaitFor(ctx, func(ctx context.Context) (bool, error) {
+						job, err := fc.Job(ctx, jobID)
+						if err != nil || !flink.JobHealthy(job) {
+							return false, nil
+						}
+						stats, err := fc.Checkpoints(ctx, jobID)
+						return err == nil && stats.Latest.Completed != nil && stats.Latest.Completed.ID > last, nil
+					}, flink.DefaultBackoff())
+					if err != nil {
+						return fmt.Errorf("the rewound job did not checkpoint past the killed run's checkpoint %d: %w", last, err)
 					}
 					return nil
 				},
