@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log"
+	"os"
 	"runtime"
 	"sync"
 	"time"
@@ -35,6 +36,8 @@ type NodeAgent struct {
 	nodeName string
 	workers  int
 	log      *log.Logger
+	api      *APIServer // nil: pods get no API server address or token
+	dir      string     // pod volumes (service-account tokens)
 
 	queue     workqueue.TypedRateLimitingInterface[string]
 	factory   informers.SharedInformerFactory
@@ -45,6 +48,10 @@ type NodeAgent struct {
 	exited  map[types.UID]podExit  // pods whose process ended on its own (PodExitNotifier)
 	// restarts are the restarts of crashed containers, per pod key (agent_exit.go).
 	restarts map[string]*restarts
+	// killed are pods a test killed (KillPod): their restart gets no crash-loop back-off.
+	killed map[types.UID]bool
+	// renewals stop the token renewal of running pods (agent_pod.go).
+	renewals map[types.UID]context.CancelFunc
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -55,6 +62,11 @@ type NodeAgentOptions struct {
 	NodeName string    // default DefaultNodeName
 	Log      io.Writer // default io.Discard
 	Workers  int       // default 4
+	// APIServer is what pods are told about the API server (KUBERNETES_SERVICE_HOST/PORT, the
+	// CA of their service-account token mount). Nil: nothing.
+	APIServer *APIServer
+	// Dir holds the pods' volumes. Default: a new temporary directory.
+	Dir string
 }
 
 // NewNodeAgent returns an agent that runs Flink pods with rt (nil: no Flink pod can start, all
@@ -69,11 +81,18 @@ func NewNodeAgent(kube kubernetes.Interface, rt Runtime, opts NodeAgentOptions) 
 	if opts.Workers <= 0 {
 		opts.Workers = 4
 	}
+	if opts.Dir == "" {
+		if d, err := os.MkdirTemp("", "flink-node-agent-"); err == nil {
+			opts.Dir = d
+		}
+	}
 	return &NodeAgent{
 		kube:     kube,
 		runtime:  rt,
 		nodeName: opts.NodeName,
 		workers:  opts.Workers,
+		api:      opts.APIServer,
+		dir:      opts.Dir,
 		log:      log.New(opts.Log, "agent: ", log.Ltime|log.Lmicroseconds),
 		running:  map[string]*corev1.Pod{},
 		queue: workqueue.NewTypedRateLimitingQueueWithConfig(
@@ -312,6 +331,9 @@ func (a *NodeAgent) stopRunning(key string, keep types.UID) {
 		a.log.Printf("%s: stopping (uid %s)", key, p.UID)
 		a.runtime.StopPod(p)
 	}
+	if ok && p.UID != keep {
+		a.stopRenewing(p.UID)
+	}
 }
 
 func (a *NodeAgent) bind(ctx context.Context, pod *corev1.Pod) error {
@@ -371,6 +393,13 @@ func (a *NodeAgent) start(ctx context.Context, key string, pod *corev1.Pod) (fai
 	if a.runtime == nil {
 		return "the test node has no Flink runtime", nil, nil
 	}
+	pod, saDir, err := a.podEnvironment(ctx, pod)
+	if errors.Is(err, errRetry) {
+		return "", nil, err
+	}
+	if err != nil {
+		return err.Error(), nil, nil
+	}
 	c := FlinkContainer(pod)
 	conf, err := a.readConfig(ctx, pod, c)
 	if errors.Is(err, errRetry) {
@@ -385,6 +414,7 @@ func (a *NodeAgent) start(ctx context.Context, key string, pod *corev1.Pod) (fai
 		if err != nil {
 			return err.Error(), nil, nil
 		}
+		jm.ServiceAccountDir = saDir
 		a.noteStart(key, pod)
 		if err := a.runtime.StartJobManager(ctx, pod, jm); err != nil {
 			e := startCrash(fmt.Errorf("start JobManager: %w", err))
@@ -396,6 +426,7 @@ func (a *NodeAgent) start(ctx context.Context, key string, pod *corev1.Pod) (fai
 		if err != nil {
 			return err.Error(), nil, nil
 		}
+		tm.ServiceAccountDir = saDir
 		a.noteStart(key, pod)
 		if err := a.runtime.StartTaskManager(ctx, pod, tm); err != nil {
 			e := startCrash(fmt.Errorf("start TaskManager: %w", err))

@@ -37,6 +37,7 @@ type podExit struct {
 	reason  string // Error, Completed, or StartError (the container did not come up)
 	message string
 	started time.Time // when the container started (zero: it never ran)
+	killed  bool      // a test killed it (KillPod): no crash-loop back-off
 }
 
 func (a *NodeAgent) installExitHandler() {
@@ -81,6 +82,10 @@ func (a *NodeAgent) syncExited(ctx context.Context, key string, pod *corev1.Pod)
 	if !ok {
 		return false, nil
 	}
+	a.mu.Lock()
+	e.killed = a.killed[pod.UID]
+	delete(a.killed, pod.UID)
+	a.mu.Unlock()
 	if restartsAfter(pod, e.code) {
 		a.mu.Lock()
 		delete(a.exited, pod.UID)
@@ -179,7 +184,7 @@ func (a *NodeAgent) noteCrash(key string, pod *corev1.Pod, e podExit, now time.T
 		}
 		a.restarts[key] = r
 	}
-	if !e.started.IsZero() && now.Sub(e.started) >= crashBackoffReset {
+	if e.killed || !e.started.IsZero() && now.Sub(e.started) >= crashBackoffReset {
 		r.crashes = 0
 	}
 	r.crashes++
@@ -352,4 +357,29 @@ func (a *NodeAgent) markTerminated(ctx context.Context, pod *corev1.Pod, e podEx
 		return nil
 	}
 	return err
+}
+
+// PodKiller is implemented by a Runtime that can kill a pod's processes at once (SIGKILL).
+type PodKiller interface {
+	KillPod(pod *corev1.Pod) error
+}
+
+// KillPod kills the pod's Flink process the way the kernel's OOM killer or a lost node does
+// (SIGKILL: no shutdown, nothing cleaned up). The agent then handles the exit (code 137) by
+// the pod's restart policy, as a kubelet does after an OOM kill: a Deployment's container
+// restarts in the same pod, at once, since the process did not crash on its own (no
+// crash-loop back-off).
+func (a *NodeAgent) KillPod(pod *corev1.Pod) error {
+	k, ok := a.runtime.(PodKiller)
+	if !ok {
+		return fmt.Errorf("the test node's runtime %T cannot kill pods", a.runtime)
+	}
+	a.mu.Lock()
+	if a.killed == nil {
+		a.killed = map[types.UID]bool{}
+	}
+	a.killed[pod.UID] = true
+	a.mu.Unlock()
+	a.log.Printf("%s/%s: killing its process (SIGKILL)", pod.Namespace, pod.Name)
+	return k.KillPod(pod)
 }

@@ -65,6 +65,10 @@ type JobManagerLaunch struct {
 	AllowNonRestoredState bool
 	Parallelism           int    // parallelism.default, default 1
 	SavepointDir          string // state.savepoints.dir (1.x) / execution.checkpointing.savepoint-dir (≥1.20)
+
+	// ServiceAccountDir holds the pod's token, ca.crt and namespace (a container has them at
+	// /var/run/secrets/kubernetes.io/serviceaccount); "" when the pod mounts none.
+	ServiceAccountDir string
 }
 
 // TaskManagerLaunch is what a TaskManager pod asks the runtime to run.
@@ -75,6 +79,8 @@ type TaskManagerLaunch struct {
 	FlinkVersion string
 	Slots        int // taskmanager.numberOfTaskSlots, default 1
 	Config       map[string]string
+	// ServiceAccountDir: as JobManagerLaunch's.
+	ServiceAccountDir string
 }
 
 // RestHost is the in-cluster host name of an application's REST service.

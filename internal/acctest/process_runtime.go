@@ -48,7 +48,14 @@ import (
 // managed memory) replace whatever the configuration says. Unless the configuration sets them,
 // metrics.fetcher.update-interval (Flink: 10s) and cluster.registration.error-delay (Flink:
 // 10s; how long a TaskManager that started before its JobManager waits to retry) are 1s, so
-// tests do not wait for them. Kubernetes HA is not supported (the pod fails).
+// tests do not wait for them.
+//
+// Kubernetes HA runs as in a cluster: the JVM reaches the stack's API server with the pod's
+// service-account token (the agent's mount, NodeAgent.podEnvironment) through fabric8's
+// settings KUBERNETES_SERVICE_HOST/PORT, KUBERNETES_AUTH_SERVICEACCOUNT_TOKEN and
+// KUBERNETES_CERTS_CA_FILE, and never through a kubeconfig. A second HA JobManager of an
+// application (a standby, or a replacement while the old pod still stops) gets ports of its
+// own. KillPod kills a pod's process as a failed node would.
 //
 // Arguments: the pod's standalone-job / taskmanager arguments reach Flink as in a container
 // (Flink parses them itself: argument order matters as it does there), except that job jar
@@ -149,6 +156,8 @@ type flinkProc struct {
 	ready    bool // Start* returned nil: from here its exit is reported (guarded by ProcessRuntime.mu)
 	restPort int
 	handler  http.Handler
+	// serviceAccountDir is the pod's token mount ("" none), for Flink's Kubernetes client.
+	serviceAccountDir string
 }
 
 // NewProcessRuntime checks the Flink distributions and builds the fixture job for each
@@ -427,8 +436,9 @@ func (r *ProcessRuntime) StartJobManager(ctx context.Context, pod *corev1.Pod, j
 	if err != nil {
 		return err
 	}
-	if ha := strings.ToLower(strings.TrimSpace(firstOf(jm.Config, []string{"high-availability.type", "high-availability"}))); ha != "" && ha != "none" {
-		return fmt.Errorf("high-availability %q is not supported by the test node's process runtime", ha)
+	ha, err := haMode(jm.Config)
+	if err != nil {
+		return err
 	}
 	args, jars, err := r.jobManagerArgs(pod, jm, d)
 	if err != nil {
@@ -438,12 +448,22 @@ func (r *ProcessRuntime) StartJobManager(ctx context.Context, pod *corev1.Pod, j
 	if err != nil {
 		return err
 	}
+	if ha && r.otherJobManagerRuns(jm.RestHost, pod.UID) {
+		// A standby, or a replacement while the old pod still stops: with HA its TaskManagers
+		// find the leader through the HA ConfigMaps, not by port, so it gets ports of its own.
+		fresh, err := freeLoopbackPorts(3)
+		if err != nil {
+			return err
+		}
+		ports = &appPorts{rpc: fresh[0], rest: fresh[1], blob: fresh[2]}
+	}
 	p, err := r.newProc(pod, RoleJobManager, jm.RestHost)
 	if err != nil {
 		return err
 	}
+	p.serviceAccountDir = jm.ServiceAccountDir
 	conf := copyConf(jm.Config)
-	for _, k := range []string{"rest.bind-port", "jobmanager.rpc.bind-port", "high-availability.type", "high-availability"} {
+	for _, k := range []string{"rest.bind-port", "jobmanager.rpc.bind-port"} {
 		delete(conf, k)
 	}
 	replacePrefix(conf, "jobmanager.memory.", map[string]string{"jobmanager.memory.process.size": r.opts.JobManagerMemory})
@@ -521,6 +541,9 @@ func (r *ProcessRuntime) StartTaskManager(ctx context.Context, pod *corev1.Pod, 
 	if err != nil {
 		return err
 	}
+	if _, err := haMode(tm.Config); err != nil {
+		return err
+	}
 	ports, err := r.portsFor(tm.RestHost)
 	if err != nil {
 		return err
@@ -529,10 +552,8 @@ func (r *ProcessRuntime) StartTaskManager(ctx context.Context, pod *corev1.Pod, 
 	if err != nil {
 		return err
 	}
+	p.serviceAccountDir = tm.ServiceAccountDir
 	conf := copyConf(tm.Config)
-	for _, k := range []string{"high-availability.type", "high-availability"} {
-		delete(conf, k)
-	}
 	replacePrefix(conf, "taskmanager.memory.", map[string]string{
 		"taskmanager.memory.process.size": r.opts.TaskManagerMemory,
 		"taskmanager.memory.managed.size": r.opts.TaskManagerManagedMemory,
@@ -583,6 +604,45 @@ func (r *ProcessRuntime) StartTaskManager(ctx context.Context, pod *corev1.Pod, 
 	r.logf("%s: TaskManager (Flink %s) ready in %s (BashJavaUtils %s), registered with %s: %v", p.key, d.version, since(t1),
 		params.Round(10*time.Millisecond), tm.RestHost, registered)
 	return nil
+}
+
+// KillPod implements PodKiller: SIGKILL to the pod's process group, as a failed node or the
+// OOM killer would. The process's exit is reported like any other (PodExitNotifier).
+func (r *ProcessRuntime) KillPod(pod *corev1.Pod) error {
+	r.mu.Lock()
+	p, ok := r.procs[pod.UID]
+	r.mu.Unlock()
+	if !ok || p.cmd == nil || p.exited() {
+		return fmt.Errorf("pod %s/%s runs no process", pod.Namespace, pod.Name)
+	}
+	r.logf("%s: killing (SIGKILL)", p.key)
+	signalGroup(p.cmd.Process, true)
+	return nil
+}
+
+// otherJobManagerRuns reports whether a JobManager process of another pod runs for host.
+func (r *ProcessRuntime) otherJobManagerRuns(host string, uid types.UID) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for id, p := range r.procs {
+		if id != uid && p.role == RoleJobManager && p.host == host && !p.exited() {
+			return true
+		}
+	}
+	return false
+}
+
+// haMode reports whether the configuration turns on Kubernetes HA; other HA services (which
+// need ZooKeeper) cannot run on the test node.
+func haMode(conf map[string]string) (bool, error) {
+	switch ha := strings.TrimSpace(firstOf(conf, []string{"high-availability.type", "high-availability"})); strings.ToLower(ha) {
+	case "", "none":
+		return false, nil
+	case "kubernetes", "org.apache.flink.kubernetes.highavailability.kuberneteshaservicesfactory":
+		return true, nil
+	default:
+		return false, fmt.Errorf("high-availability %q is not supported by the test node's process runtime (Kubernetes HA is)", ha)
+	}
 }
 
 // StopPod implements Runtime: SIGTERM to the pod's process group, SIGKILL after StopGrace.
@@ -974,10 +1034,23 @@ func (r *ProcessRuntime) processEnv(p *flinkProc, d *flinkDist, confDir string) 
 		k, _, _ := strings.Cut(kv, "=")
 		switch strings.ToUpper(k) {
 		case "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "ALL_PROXY", "FLINK_CONF_DIR", "FLINK_HOME", "FLINK_LIB_DIR",
-			"FLINK_OPT_DIR", "FLINK_PLUGINS_DIR", "FLINK_BIN_DIR", "FLINK_LOG_DIR", "FLINK_VERSION":
+			"FLINK_OPT_DIR", "FLINK_PLUGINS_DIR", "FLINK_BIN_DIR", "FLINK_LOG_DIR", "FLINK_VERSION", "KUBECONFIG":
+			continue
+		}
+		// A pod knows of the API server only what the kubelet tells it.
+		if strings.HasPrefix(strings.ToUpper(k), "KUBERNETES_") {
 			continue
 		}
 		env = append(env, kv)
+	}
+	// Flink's fabric8 client reads a kubeconfig first (~/.kube/config); a container has none.
+	env = append(env, "KUBERNETES_AUTH_TRYKUBECONFIG=false")
+	if p.serviceAccountDir != "" {
+		// fabric8's settings for the token and CA files, which a container has at
+		// /var/run/secrets/kubernetes.io/serviceaccount/{token,ca.crt}.
+		env = append(env,
+			"KUBERNETES_AUTH_SERVICEACCOUNT_TOKEN="+filepath.Join(p.serviceAccountDir, "token"),
+			"KUBERNETES_CERTS_CA_FILE="+filepath.Join(p.serviceAccountDir, "ca.crt"))
 	}
 	if c := FlinkContainer(p.pod); c != nil {
 		for _, e := range c.Env {

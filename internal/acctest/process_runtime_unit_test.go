@@ -1,6 +1,7 @@
 package acctest
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -13,6 +14,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/kubernetes/fake"
 )
 
 // Unit tests of the process runtime's pure parts; the real-Flink tests are in
@@ -229,5 +231,54 @@ func TestStartCrashKeepsTheProcessExitCode(t *testing.T) {
 	}
 	if e := startCrash(errors.New("no java")); e.code != 128 || e.reason != "StartError" {
 		t.Errorf("a process that did not start: %+v", e)
+	}
+}
+
+type killRuntime struct {
+	exitRuntime
+	killed []types.UID
+}
+
+func (k *killRuntime) KillPod(p *corev1.Pod) error {
+	k.killed = append(k.killed, p.UID)
+	return nil
+}
+
+// TestKilledContainerRestartsAtOnceEvenAfterCrashes: a container a test kills (KillPod, like
+// the OOM killer) restarts in its pod at once, even when it crashed just before; a container
+// that dies on its own keeps its back-off.
+func TestKilledContainerRestartsAtOnceEvenAfterCrashes(t *testing.T) {
+	ctx := context.Background()
+	pod := func(name string) *corev1.Pod {
+		p := podOfReplicaSet(name, name)
+		p.Spec.Containers = []corev1.Container{{Name: FlinkContainerName}}
+		p.Status = corev1.PodStatus{Phase: corev1.PodRunning, ContainerStatuses: []corev1.ContainerStatus{{Name: FlinkContainerName}}}
+		return p
+	}
+	killed, crashed := pod("killed"), pod("crashed")
+	rt := &killRuntime{}
+	a := NewNodeAgent(fake.NewClientset(killed, crashed), rt, NodeAgentOptions{})
+	// Both containers crashed once already: a second crash backs off.
+	for _, p := range []*corev1.Pod{killed, crashed} {
+		a.noteCrash("ns/"+p.Name, p, podExit{code: 1, reason: "Error"}, time.Now())
+		a.noteStart("ns/"+p.Name, p)
+	}
+	if err := a.KillPod(killed); err != nil || len(rt.killed) != 1 {
+		t.Fatalf("KillPod: %v, runtime killed %v", err, rt.killed)
+	}
+	a.exited = map[types.UID]podExit{killed.UID: {code: 137, reason: "Error"}, crashed.UID: {code: 1, reason: "Error"}}
+	for _, p := range []*corev1.Pod{killed, crashed} {
+		if handled, err := a.syncExited(ctx, "ns/"+p.Name, p); !handled || err != nil {
+			t.Fatalf("syncExited(%s) = %v, %v", p.Name, handled, err)
+		}
+	}
+	if wait := a.restartWait("ns/killed", killed, time.Now()); wait != 0 {
+		t.Errorf("the killed container waits %s before it restarts, want at once", wait)
+	}
+	if wait := a.restartWait("ns/crashed", crashed, time.Now()); wait <= 0 {
+		t.Error("a container that crashed twice on its own restarts without back-off")
+	}
+	if a.killed[killed.UID] {
+		t.Error("the kill mark outlives the restart: the pod's next crash would skip its back-off too")
 	}
 }

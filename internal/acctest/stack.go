@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -209,13 +210,30 @@ func StartStack(ctx context.Context, opts Options) (s *Stack, err error) {
 	if err != nil {
 		return s, err
 	}
-	s.agent = NewNodeAgent(s.kube, s.runtime, NodeAgentOptions{Log: agentLog})
+	podAPI, err := apiServerOf(cfg)
+	if err != nil {
+		return s, err
+	}
+	s.agent = NewNodeAgent(s.kube, s.runtime, NodeAgentOptions{Log: agentLog, APIServer: podAPI, Dir: dir})
 	if err := s.agent.Start(ctx); err != nil {
 		return s, err
 	}
 	s.started = time.Since(t0)
 	s.progressf("acctest: node %s up in %s; proxy %s; stack ready in %s", s.agent.NodeName(), since(step), s.proxy.URL(), since(t0))
 	return s, nil
+}
+
+// apiServerOf is the API server address and CA pods are given.
+func apiServerOf(cfg *rest.Config) (*APIServer, error) {
+	u, err := url.Parse(cfg.Host)
+	if err != nil {
+		return nil, fmt.Errorf("acctest: API server URL %q: %w", cfg.Host, err)
+	}
+	port, err := strconv.Atoi(u.Port())
+	if err != nil {
+		return nil, fmt.Errorf("acctest: API server URL %q has no port", cfg.Host)
+	}
+	return &APIServer{Host: u.Hostname(), Port: port, CA: cfg.CAData}, nil
 }
 
 func (s *Stack) startControllerManager(ctx context.Context) error {

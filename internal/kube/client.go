@@ -67,6 +67,31 @@ func (c *Client) Apply(ctx context.Context, o Objects) (err error) {
 	}); err != nil {
 		return fmt.Errorf("apply ConfigMap %s/%s: %w", ns, *o.ConfigMap.Name, err)
 	}
+	// The pods' identity exists before the pods do.
+	if o.ServiceAccount != nil {
+		if err := c.retryTransient(ctx, func() error {
+			_, err := c.Kube.CoreV1().ServiceAccounts(ns).Apply(ctx, o.ServiceAccount, opts)
+			return err
+		}); err != nil {
+			return fmt.Errorf("apply ServiceAccount %s/%s: %w", ns, *o.ServiceAccount.Name, err)
+		}
+	}
+	if o.HARole != nil {
+		if err := c.retryTransient(ctx, func() error {
+			_, err := c.Kube.RbacV1().Roles(ns).Apply(ctx, o.HARole, opts)
+			return err
+		}); err != nil {
+			return fmt.Errorf("apply Role %s/%s: %w", ns, *o.HARole.Name, err)
+		}
+	}
+	if o.HARoleBinding != nil {
+		if err := c.retryTransient(ctx, func() error {
+			_, err := c.Kube.RbacV1().RoleBindings(ns).Apply(ctx, o.HARoleBinding, opts)
+			return err
+		}); err != nil {
+			return fmt.Errorf("apply RoleBinding %s/%s: %w", ns, *o.HARoleBinding.Name, err)
+		}
+	}
 	for _, svc := range []*corev1ac.ServiceApplyConfiguration{o.RestService, o.JobManagerService} {
 		if err := c.retryTransient(ctx, func() error {
 			_, err := c.Kube.CoreV1().Services(ns).Apply(ctx, svc, opts)
@@ -274,7 +299,8 @@ func isTransient(err error) bool {
 		apierrors.IsServiceUnavailable(err) || apierrors.IsInternalError(err) || apierrors.IsUnexpectedServerError(err)
 }
 
-// DeleteCluster deletes the Deployments, Services and ConfigMap of app (not its records).
+// DeleteCluster deletes the Deployments, Services, ConfigMap, and HA ServiceAccount, Role and
+// RoleBinding of app (not its records, nor the HA data Flink wrote: see DeleteHAConfigMaps).
 // Objects already gone are ignored. The Deployments are deleted with Foreground propagation,
 // so they disappear only after their ReplicaSets and pods. The Services and ConfigMap have no
 // dependents and are deleted with Background propagation: Foreground would add a finalizer
@@ -297,11 +323,36 @@ func (c *Client) DeleteCluster(ctx context.Context, ns, app string) (err error) 
 	del("Service", RestServiceName(app), svcs.Delete, bg)
 	del("Service", JobManagerServiceName(app), svcs.Delete, bg)
 	del("ConfigMap", ConfigMapName(app), c.Kube.CoreV1().ConfigMaps(ns).Delete, bg)
+	errs = append(errs, c.DeleteHAAccess(ctx, ns, app))
 	return errors.Join(errs...)
 }
 
-// WaitClusterGone waits until the Deployments, Services and ConfigMap of app and all its
-// JobManager and TaskManager pods are gone, or ctx ends.
+// DeleteHAAccess deletes the ServiceAccount, Role and RoleBinding of app's Kubernetes HA.
+// Objects already gone are ignored. Call it only when no pod of app runs as that account.
+func (c *Client) DeleteHAAccess(ctx context.Context, ns, app string) (err error) {
+	defer withPermissionHint(&err, ns)
+	bg := metav1.DeletePropagationBackground
+	opts := metav1.DeleteOptions{PropagationPolicy: &bg}
+	var errs []error
+	for _, x := range []struct {
+		kind string
+		del  func() error
+	}{
+		{"RoleBinding " + HARoleName(app), func() error { return c.Kube.RbacV1().RoleBindings(ns).Delete(ctx, HARoleName(app), opts) }},
+		{"Role " + HARoleName(app), func() error { return c.Kube.RbacV1().Roles(ns).Delete(ctx, HARoleName(app), opts) }},
+		{"ServiceAccount " + ServiceAccountName(app), func() error {
+			return c.Kube.CoreV1().ServiceAccounts(ns).Delete(ctx, ServiceAccountName(app), opts)
+		}},
+	} {
+		if err := x.del(); err != nil && !apierrors.IsNotFound(err) {
+			errs = append(errs, fmt.Errorf("delete %s in %s: %w", x.kind, ns, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// WaitClusterGone waits until the Deployments, Services, ConfigMap and HA ServiceAccount, Role
+// and RoleBinding of app and all its JobManager and TaskManager pods are gone, or ctx ends.
 func (c *Client) WaitClusterGone(ctx context.Context, ns, app string) (err error) {
 	defer withPermissionHint(&err, ns)
 	remaining := ""
@@ -354,6 +405,24 @@ func (c *Client) clusterLeft(ctx context.Context, ns, app string) ([]string, err
 		return err
 	}); err != nil {
 		return nil, err
+	}
+	for _, x := range []struct {
+		kind, name string
+		get        func() error
+	}{
+		{"ServiceAccount", ServiceAccountName(app), func() error {
+			_, err := c.Kube.CoreV1().ServiceAccounts(ns).Get(ctx, ServiceAccountName(app), gopt)
+			return err
+		}},
+		{"Role", HARoleName(app), func() error { _, err := c.Kube.RbacV1().Roles(ns).Get(ctx, HARoleName(app), gopt); return err }},
+		{"RoleBinding", HARoleName(app), func() error {
+			_, err := c.Kube.RbacV1().RoleBindings(ns).Get(ctx, HARoleName(app), gopt)
+			return err
+		}},
+	} {
+		if err := check(x.kind, x.name, x.get); err != nil {
+			return nil, err
+		}
 	}
 	pods, err := c.Kube.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: PodSelector(app)})
 	if err != nil {

@@ -30,6 +30,12 @@ const (
 	// KeyCheckpointRetention decides whether checkpoints outlive a cancelled job.
 	KeyCheckpointRetention = "execution.checkpointing.externalized-checkpoint-retention"
 
+	// Kubernetes HA keys (spec.Deployment.HA).
+	KeyHAType       = "high-availability.type"
+	KeyHAStorageDir = "high-availability.storageDir"
+	KeyClusterID    = "kubernetes.cluster-id"
+	KeyKubeNS       = "kubernetes.namespace"
+
 	// Restore keys, Flink 1.x.
 	KeySavepointPath        = "execution.savepoint.path"
 	KeySavepointIgnoreState = "execution.savepoint.ignore-unclaimed-state"
@@ -57,12 +63,19 @@ var OwnedConfigKeys = []string{
 	KeySavepointIgnoreState,
 	KeyStateRecoveryPath,
 	KeyStateRecoveryIgnoreState,
-	"kubernetes.cluster-id",
+	KeyClusterID,
+	KeyKubeNS,
 	"high-availability*",
 }
 
+// tunableHAPrefix are HA keys users may set: the leader election's timing.
+const tunableHAPrefix = "high-availability.kubernetes.leader-election."
+
 // IsOwnedConfigKey reports whether key is one of OwnedConfigKeys (prefix entries included).
 func IsOwnedConfigKey(key string) bool {
+	if strings.HasPrefix(key, tunableHAPrefix) {
+		return false
+	}
 	for _, k := range OwnedConfigKeys {
 		if p, ok := strings.CutSuffix(k, "*"); ok {
 			if strings.HasPrefix(key, p) {
@@ -176,6 +189,12 @@ func FlinkConfiguration(d spec.Deployment) (map[string]string, error) {
 	// last_state upgrade restores it, and nothing else the job leaves behind holds its state.
 	if _, set := cfg[KeyCheckpointRetention]; !set {
 		cfg[KeyCheckpointRetention] = "RETAIN_ON_CANCELLATION"
+	}
+	if ha := d.HA; ha != nil {
+		cfg[KeyHAType] = "kubernetes"
+		cfg[KeyHAStorageDir] = ha.StorageDir
+		cfg[KeyClusterID] = ha.ClusterID
+		cfg[KeyKubeNS] = d.Namespace
 	}
 	if d.RestorePath != "" {
 		pathKey, ignoreKey := fv.RestoreKeys()

@@ -9,6 +9,7 @@ package kube
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 
 	"k8s.io/apimachinery/pkg/util/validation"
@@ -34,6 +35,8 @@ const (
 	ComponentTaskManager = "taskmanager"
 	ComponentConfig      = "config"
 	ComponentRecord      = "record"
+	// ComponentHA labels the ServiceAccount, Role and RoleBinding of Kubernetes HA.
+	ComponentHA = "ha"
 
 	RecordApplication = "application"
 	RecordVersion     = "version"
@@ -84,6 +87,9 @@ const (
 	suffixTaskManager   = "-taskmanager"
 	suffixAppRecord     = "-flink-application"
 	suffixVersionRecord = "-flink-version-"
+	suffixAccount       = "-flink"
+	suffixHARole        = "-flink-ha"
+	suffixClusterID     = "-g"
 )
 
 // MaxApplicationNameLength is the longest application name for which every derived object
@@ -105,6 +111,38 @@ func JobManagerDeploymentName(app string) string { return app + suffixJobManager
 
 // TaskManagerDeploymentName is the name of the TaskManager Deployment.
 func TaskManagerDeploymentName(app string) string { return app + suffixTaskManager }
+
+// ServiceAccountName is the name of the ServiceAccount the pods of app run as when Kubernetes
+// HA is on.
+func ServiceAccountName(app string) string { return app + suffixAccount }
+
+// HARoleName is the name of the Role (and its RoleBinding) that lets app's pods keep
+// Flink's HA data in ConfigMaps.
+func HARoleName(app string) string { return app + suffixHARole }
+
+// HAClusterID is kubernetes.cluster-id of generation gen of app. Flink names and labels its HA
+// ConfigMaps after it, so each generation's HA data is separate from every other's.
+func HAClusterID(app string, gen int64) string {
+	return fmt.Sprintf("%s%s%d", app, suffixClusterID, gen)
+}
+
+// ParseHAClusterID returns the generation of one of app's cluster ids (see HAClusterID).
+func ParseHAClusterID(app, clusterID string) (gen int64, ok bool) {
+	rest, found := strings.CutPrefix(clusterID, app+suffixClusterID)
+	if !found || rest == "" || (len(rest) > 1 && rest[0] == '0') {
+		return 0, false
+	}
+	gen, err := strconv.ParseInt(rest, 10, 64)
+	return gen, err == nil && gen >= 0
+}
+
+// Labels Flink's Kubernetes HA services put on their ConfigMaps (1.x adds
+// configmap-type=high-availability, 2.x does not).
+const (
+	FlinkLabelApp        = "app"
+	FlinkLabelType       = "type"
+	FlinkLabelTypeNative = "flink-native-kubernetes"
+)
 
 // AppRecordName is the name of the application record ConfigMap.
 func AppRecordName(app string) string { return app + suffixAppRecord }

@@ -52,6 +52,9 @@ type Journal struct {
 	From *spec.Version `json:"from,omitempty"`
 	// FromJobID is the job the operation stops.
 	FromJobID string `json:"fromJobId,omitempty"`
+	// FromHighAvailability is whether the cluster ran with Kubernetes HA before the
+	// operation, for rollback.
+	FromHighAvailability bool `json:"fromHighAvailability,omitempty"`
 	// Failure is why the last attempt stopped, for the next plan to show.
 	Failure string `json:"failure,omitempty"`
 	// Format is the savepoint format asked for (CANONICAL, NATIVE), or "checkpoint".
@@ -92,6 +95,13 @@ type AppRecord struct {
 	// ReadinessTimeout is the application's rollback.readiness_timeout: a job whose tasks do
 	// not all run for longer than this reads back as stuck.
 	ReadinessTimeout time.Duration `json:"readinessTimeout,omitempty"`
+	// HighAvailability is whether the cluster runs with Kubernetes HA (absent in records of
+	// clusters deployed before the provider rendered HA: they run without). For a cluster
+	// that is not running it is the setting it resumes with.
+	HighAvailability bool `json:"highAvailability,omitempty"`
+	// HAStorageDir is high-availability.storageDir of the current generation, kept so that
+	// re-rendering the cluster never moves it.
+	HAStorageDir string `json:"haStorageDir,omitempty"`
 	// Journal is nil when no operation is in progress.
 	Journal *Journal `json:"journal,omitempty"`
 	// Labels and Annotations of flink_streaming_application; also put on the record

@@ -6,14 +6,18 @@ import (
 	"fmt"
 	"regexp"
 	"sort"
+	"strings"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/apimachinery/pkg/util/validation"
 	appsv1ac "k8s.io/client-go/applyconfigurations/apps/v1"
 	corev1ac "k8s.io/client-go/applyconfigurations/core/v1"
 	metav1ac "k8s.io/client-go/applyconfigurations/meta/v1"
+	rbacv1ac "k8s.io/client-go/applyconfigurations/rbac/v1"
 
 	"github.com/flinkplatform/terraform-provider-flink/internal/spec"
 )
@@ -32,7 +36,26 @@ type Objects struct {
 	JobManagerService *corev1ac.ServiceApplyConfiguration
 	JobManager        *appsv1ac.DeploymentApplyConfiguration
 	TaskManager       *appsv1ac.DeploymentApplyConfiguration
+
+	// With Kubernetes HA (nil without): the identity the pods run as, and what Flink's HA
+	// services need of the API server.
+	ServiceAccount *corev1ac.ServiceAccountApplyConfiguration
+	HARole         *rbacv1ac.RoleApplyConfiguration
+	HARoleBinding  *rbacv1ac.RoleBindingApplyConfiguration
 }
+
+// HARules are the permissions of the HA Role: Flink's Kubernetes HA services (1.18 to 2.2)
+// keep leader election, job graphs (2.x: execution plans), checkpoint pointers and counters in
+// ConfigMaps. The leader lock is a ConfigMap (fabric8's ConfigMapLock, updated with a patch),
+// not a Lease. The provider must hold every one of these itself to create the Role.
+var HARules = []rbacv1.PolicyRule{{
+	APIGroups: []string{""},
+	Resources: []string{"configmaps"},
+	Verbs:     []string{"get", "list", "watch", "create", "update", "patch", "delete"},
+}}
+
+// EnvPodIP is the environment variable holding the pod's IP in HA JobManager pods.
+const EnvPodIP = "POD_IP"
 
 var jobIDPattern = regexp.MustCompile(`^[0-9a-fA-F]{32}$`)
 
@@ -40,11 +63,12 @@ var jobIDPattern = regexp.MustCompile(`^[0-9a-fA-F]{32}$`)
 const revisionHistoryLimit = 3
 
 // Render renders the Kubernetes objects of deployment d: the configuration ConfigMap, the
-// REST and JobManager Services and the JobManager and TaskManager Deployments. When owner is
+// REST and JobManager Services and the JobManager and TaskManager Deployments, and with d.HA
+// the ServiceAccount, Role and RoleBinding Flink's Kubernetes HA needs. When owner is
 // not nil (normally AppOwnerRef of the application record) it is set as the owner of every
 // object, so deleting the record cascades to the cluster.
 //
-// Defaults: JobManager replicas 0 means 1; TaskManager task slots 0 means 1; TaskManager
+// Defaults: JobManager replicas 0 means 1 (more than 1 only with HA: standbys); TaskManager task slots 0 means 1; TaskManager
 // replicas 0 means enough TaskManagers for the parallelism. Suspended renders 0 replicas for
 // both Deployments. Output is deterministic.
 func Render(d spec.Deployment, owner *metav1.OwnerReference) (Objects, error) {
@@ -77,6 +101,9 @@ func Render(d spec.Deployment, owner *metav1.OwnerReference) (Objects, error) {
 	}
 	if v.JobManager.Replicas < 0 || v.TaskManager.Replicas < 0 || v.TaskManager.TaskSlots < 0 {
 		return Objects{}, fmt.Errorf("replicas and task slots must not be negative")
+	}
+	if err := checkHA(d); err != nil {
+		return Objects{}, err
 	}
 	fv, err := ParseFlinkVersion(v.FlinkVersion)
 	if err != nil {
@@ -166,6 +193,11 @@ func Render(d spec.Deployment, owner *metav1.OwnerReference) (Objects, error) {
 	// --jars comes first: Flink's parser takes every following word that is not an option
 	// as another jar, which would swallow the job's own arguments at the end.
 	jmArgs := []string{"standalone-job"}
+	if d.HA != nil {
+		// With HA the leader publishes its own address; the Service's would be shared by
+		// standbys. (Flink 2 has no --host any more; this works on 1.x and 2.x.)
+		jmArgs = append(jmArgs, "-D"+KeyRPCAddress+"=$("+EnvPodIP+")")
+	}
 	if v.JarURI != "" {
 		jmArgs = append(jmArgs, "--jars", v.JarURI)
 	}
@@ -185,7 +217,12 @@ func Render(d spec.Deployment, owner *metav1.OwnerReference) (Objects, error) {
 	}
 	jmArgs = append(jmArgs, v.Args...)
 
-	jmContainer := container(v, jmArgs, env, jmRes).
+	jmEnv := env
+	if d.HA != nil {
+		jmEnv = append(append([]*corev1ac.EnvVarApplyConfiguration{}, env...), corev1ac.EnvVar().WithName(EnvPodIP).
+			WithValueFrom(corev1ac.EnvVarSource().WithFieldRef(corev1ac.ObjectFieldSelector().WithFieldPath("status.podIP"))))
+	}
+	jmContainer := container(v, jmArgs, jmEnv, jmRes).
 		WithPorts(
 			corev1ac.ContainerPort().WithName(PortNameRest).WithContainerPort(RestPort).WithProtocol(corev1.ProtocolTCP),
 			corev1ac.ContainerPort().WithName(PortNameRPC).WithContainerPort(RPCPort).WithProtocol(corev1.ProtocolTCP),
@@ -197,16 +234,72 @@ func Render(d spec.Deployment, owner *metav1.OwnerReference) (Objects, error) {
 			WithFailureThreshold(3))
 	tmContainer := container(v, []string{"taskmanager"}, env, tmRes)
 
+	account := ""
+	if d.HA != nil {
+		account = ServiceAccountName(app)
+		o.ServiceAccount = corev1ac.ServiceAccount(account, ns).
+			WithLabels(labelsFor(ComponentHA)).
+			WithAnnotations(d.Annotations).
+			WithOwnerReferences(owners...)
+		o.HARole = rbacv1ac.Role(HARoleName(app), ns).
+			WithLabels(labelsFor(ComponentHA)).
+			WithAnnotations(d.Annotations).
+			WithOwnerReferences(owners...)
+		for _, r := range HARules {
+			o.HARole = o.HARole.WithRules(rbacv1ac.PolicyRule().WithAPIGroups(r.APIGroups...).WithResources(r.Resources...).WithVerbs(r.Verbs...))
+		}
+		o.HARoleBinding = rbacv1ac.RoleBinding(HARoleName(app), ns).
+			WithLabels(labelsFor(ComponentHA)).
+			WithAnnotations(d.Annotations).
+			WithOwnerReferences(owners...).
+			WithRoleRef(rbacv1ac.RoleRef().WithAPIGroup(rbacv1.GroupName).WithKind("Role").WithName(HARoleName(app))).
+			WithSubjects(rbacv1ac.Subject().WithKind(rbacv1.ServiceAccountKind).WithName(account).WithNamespace(ns))
+	}
+
 	o.JobManager = deployment(app, JobManagerDeploymentName(app), ns, labelsFor(ComponentJobManager), d.Annotations, owners,
-		jmSelector, jmReplicas, podAnnotations, jmContainer)
+		jmSelector, jmReplicas, podAnnotations, account, jmContainer)
 	o.TaskManager = deployment(app, TaskManagerDeploymentName(app), ns, labelsFor(ComponentTaskManager), d.Annotations, owners,
-		ComponentSelectorLabels(app, ComponentTaskManager), tmReplicas, podAnnotations, tmContainer)
+		ComponentSelectorLabels(app, ComponentTaskManager), tmReplicas, podAnnotations, account, tmContainer)
 	return o, nil
 }
 
+// checkHA refuses HA settings Flink or Kubernetes would refuse later, and standby
+// JobManagers without HA (they would each run the job).
+func checkHA(d spec.Deployment) error {
+	ha := d.HA
+	if ha == nil {
+		if d.Version.JobManager.Replicas > 1 {
+			return fmt.Errorf("job_manager.replicas = %d needs high availability: standby JobManagers take over through "+
+				"Kubernetes HA, without it each would run the job on its own", d.Version.JobManager.Replicas)
+		}
+		return nil
+	}
+	if errs := validation.IsValidLabelValue(ha.ClusterID); ha.ClusterID == "" || len(errs) > 0 {
+		return fmt.Errorf("HA cluster id %q is invalid: it must be a label value: %s", ha.ClusterID, strings.Join(errs, "; "))
+	}
+	if !strings.Contains(ha.StorageDir, "://") && !strings.HasPrefix(ha.StorageDir, "file:/") {
+		return fmt.Errorf("HA storage directory %q is not a URI of durable storage (e.g. s3://bucket/ha)", ha.StorageDir)
+	}
+	if _, set := d.Version.Env[EnvPodIP]; set {
+		return fmt.Errorf("env %s is set by the provider in JobManager pods when high availability is on; rename it", EnvPodIP)
+	}
+	return nil
+}
+
 func deployment(app, name, ns string, labels, annotations map[string]string, owners []*metav1ac.OwnerReferenceApplyConfiguration,
-	selector map[string]string, replicas int32, podAnnotations map[string]string, c *corev1ac.ContainerApplyConfiguration,
+	selector map[string]string, replicas int32, podAnnotations map[string]string, account string, c *corev1ac.ContainerApplyConfiguration,
 ) *appsv1ac.DeploymentApplyConfiguration {
+	pod := corev1ac.PodSpec().
+		// Service links would add env vars for every Service in the namespace.
+		WithEnableServiceLinks(false).
+		WithContainers(c).
+		WithVolumes(corev1ac.Volume().
+			WithName(ConfigVolumeName).
+			WithConfigMap(corev1ac.ConfigMapVolumeSource().WithName(ConfigMapName(app))))
+	if account != "" {
+		// Flink's HA services reach the API server with this account's token.
+		pod = pod.WithServiceAccountName(account).WithAutomountServiceAccountToken(true)
+	}
 	return appsv1ac.Deployment(name, ns).
 		WithLabels(labels).
 		WithAnnotations(annotations).
@@ -222,13 +315,7 @@ func deployment(app, name, ns string, labels, annotations map[string]string, own
 			WithTemplate(corev1ac.PodTemplateSpec().
 				WithLabels(selector).
 				WithAnnotations(podAnnotations).
-				WithSpec(corev1ac.PodSpec().
-					// Service links would add env vars for every Service in the namespace.
-					WithEnableServiceLinks(false).
-					WithContainers(c).
-					WithVolumes(corev1ac.Volume().
-						WithName(ConfigVolumeName).
-						WithConfigMap(corev1ac.ConfigMapVolumeSource().WithName(ConfigMapName(app)))))))
+				WithSpec(pod)))
 }
 
 func container(v spec.Version, args []string, env []*corev1ac.EnvVarApplyConfiguration, res corev1.ResourceList) *corev1ac.ContainerApplyConfiguration {

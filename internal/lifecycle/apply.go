@@ -23,6 +23,8 @@ type Result struct {
 	// RecordExists is true once the application record was written, even if a later step
 	// failed: the resource must then stay in state.
 	RecordExists bool
+	// HighAvailability is whether the cluster runs (or resumes) with Kubernetes HA.
+	HighAvailability bool
 }
 
 // Journal steps, in order. Each is written to the application record before the work it
@@ -135,6 +137,9 @@ func (o *operation) run(ctx context.Context, op Operation) error {
 	switch op {
 	case OpNone:
 		o.record.Version, o.record.DeployedVersion = d.Version, d.Version.Label
+		// Unchanged for a running cluster (a change would have planned a redeploy); what a
+		// stopped one resumes with.
+		o.record.HighAvailability = d.HighAvailability
 		if o.current == nil {
 			o.record.State = d.State
 		}
@@ -143,8 +148,11 @@ func (o *operation) run(ctx context.Context, op Operation) error {
 		}
 		if o.record.State == StateRunning {
 			// Labels and annotations live on the objects too; re-apply them without a restart.
-			return o.applyCluster(ctx, o.record.Version, o.record.RestorePath, false)
+			if err := o.applyCluster(ctx, o.record.Version, o.record.RestorePath, false); err != nil {
+				return err
+			}
 		}
+		o.dropSupersededHA(ctx) // what an interrupted cleanup left
 		return nil
 
 	case OpDeploy, OpResume:
@@ -220,6 +228,7 @@ func (o *operation) newJournal(op Operation, target string) *kube.Journal {
 	return &kube.Journal{
 		Operation: string(op), FromVersion: from.Label, ToVersion: o.desired.Version.Label,
 		Step: stepStarted, StartedAt: o.p.now(), TargetState: target, From: &from, FromJobID: o.record.JobID,
+		FromHighAvailability: o.record.HighAvailability,
 	}
 }
 
@@ -272,6 +281,7 @@ func (o *operation) cancelThen(ctx context.Context) error {
 	if Operation(j.Operation) == OpCancel {
 		o.record.State = StateCancelled
 		o.record.Version, o.record.DeployedVersion = o.desired.Version, o.desired.Version.Label
+		o.record.HighAvailability = o.desired.HighAvailability
 		if err := o.step(ctx, stepScaleZero); err != nil {
 			return err
 		}
@@ -291,7 +301,7 @@ func (o *operation) deployOnce(ctx context.Context) error {
 	if err := o.step(ctx, stepDeploying); err != nil {
 		return err
 	}
-	if err := o.deploy(ctx, o.desired.Version, o.record.Journal.SavepointPath); err != nil {
+	if err := o.deploy(ctx, o.desired.Version, o.desired.HighAvailability, o.record.Journal.SavepointPath); err != nil {
 		var unhealthy *notHealthy
 		if errors.As(err, &unhealthy) && !errors.Is(ctx.Err(), context.Canceled) {
 			o.record.Journal = nil
@@ -343,7 +353,7 @@ func (o *operation) deployVerifyRollback(ctx context.Context) error {
 	if err := o.step(ctx, stepDeploying); err != nil {
 		return err
 	}
-	if err := o.deploy(ctx, o.desired.Version, j.SavepointPath); err != nil {
+	if err := o.deploy(ctx, o.desired.Version, o.desired.HighAvailability, j.SavepointPath); err != nil {
 		var unhealthy *notHealthy
 		if !errors.As(err, &unhealthy) {
 			return err // not the version's fault: the journal stays for recover
@@ -370,7 +380,7 @@ func (o *operation) rollBack(ctx context.Context, deployErr error) error {
 	if err := o.step(ctx, stepRollback); err != nil {
 		return errors.Join(deployErr, err)
 	}
-	if rollbackErr := o.deploy(ctx, *j.From, j.SavepointPath); rollbackErr != nil {
+	if rollbackErr := o.deploy(ctx, *j.From, j.FromHighAvailability, j.SavepointPath); rollbackErr != nil {
 		return fmt.Errorf("version %s did not become healthy: %v; rolling back to %s from %s failed too: %w",
 			o.desired.Version.Label, deployErr, j.From.Label, j.SavepointPath, rollbackErr)
 	}
@@ -384,15 +394,18 @@ func (o *operation) rollBack(ctx context.Context, deployErr error) error {
 // rollbackMargin is what a rollback gets beyond readiness_timeout for writing records.
 const rollbackMargin = 30 * time.Second
 
-// deploy applies version with a new job id, restoring restorePath, and waits until the job
-// is healthy.
-func (o *operation) deploy(ctx context.Context, version spec.Version, restorePath string) error {
+// deploy applies version (with Kubernetes HA when ha) as a new generation with a new job id
+// and HA cluster id, restoring restorePath, and waits until the job is healthy.
+func (o *operation) deploy(ctx context.Context, version spec.Version, ha bool, restorePath string) error {
 	o.record.Generation++
 	o.record.JobID = JobIDFor(o.record.Namespace, o.record.Application, o.record.Generation)
 	o.record.State = StateRunning
 	o.record.Version, o.record.DeployedVersion, o.record.SpecHash = version, version.Label, RuntimeHash(version)
 	o.record.RestorePath, o.record.AllowNonRestored = restorePath, o.desired.Restore.AllowNonRestoredState
 	o.record.Verified = false
+	if err := o.startGeneration(ctx, ha); err != nil {
+		return err
+	}
 	if err := o.save(ctx); err != nil {
 		return err
 	}
@@ -422,7 +435,9 @@ func (o *operation) rollOutAndVerify(ctx context.Context) error {
 	return nil
 }
 
-// finish clears the journal, records the outcome and prunes automatic snapshots.
+// finish clears the journal, records the outcome, prunes automatic snapshots and deletes the
+// HA data the outcome superseded (only now: until the journal is closed, a recover may still
+// need the previous generation).
 func (o *operation) finish(ctx context.Context, state string) error {
 	o.record.Journal = nil
 	o.record.State = state
@@ -430,6 +445,7 @@ func (o *operation) finish(ctx context.Context, state string) error {
 		return err
 	}
 	o.p.prune(ctx, o.record, o.desired.Retention, o.progress)
+	o.dropSupersededHA(ctx)
 	return nil
 }
 
@@ -516,7 +532,7 @@ func (o *operation) recoverFromSavepoint(ctx context.Context) error {
 	case j.Step == stepRollback:
 		// The new version already failed once; finish bringing the previous one back, and
 		// report the upgrade as failed so Terraform keeps asking for it.
-		if err := o.deploy(ctx, *j.From, j.SavepointPath); err != nil {
+		if err := o.deploy(ctx, *j.From, j.FromHighAvailability, j.SavepointPath); err != nil {
 			return fmt.Errorf("rolling back to %s from %s: %w", j.From.Label, j.SavepointPath, err)
 		}
 		return errors.Join(o.finish(ctx, StateRunning), rolledBack(j))
@@ -573,8 +589,9 @@ func (o *operation) scaleToZero(ctx context.Context) error {
 		}
 	}
 	o.record.State = o.desired.State
-	// A suspended application resumes with the version the configuration names now.
+	// A suspended application resumes with the version (and HA) the configuration names now.
 	o.record.Version, o.record.DeployedVersion = o.desired.Version, o.desired.Version.Label
+	o.record.HighAvailability = o.desired.HighAvailability
 	if err := o.save(ctx); err != nil {
 		return err
 	}
@@ -609,11 +626,15 @@ func (o *operation) applyCluster(ctx context.Context, version spec.Version, rest
 }
 
 func (o *operation) deployment(version spec.Version, restorePath string, suspended bool) spec.Deployment {
-	return spec.Deployment{
+	d := spec.Deployment{
 		Namespace: o.record.Namespace, Application: o.record.Application, Version: version,
 		JobID: o.record.JobID, RestorePath: restorePath, AllowNonRestoredState: o.record.AllowNonRestored,
 		Suspended: suspended, Labels: o.desired.Labels, Annotations: o.desired.Annotations,
 	}
+	if !suspended { // a cluster with no pods needs no HA
+		d.HA = o.haSpec()
+	}
+	return d
 }
 
 // save writes the record, fenced twice: the lock must still be ours, and the record must
@@ -705,6 +726,11 @@ func (p *Platform) Delete(ctx context.Context, namespace, name, onDestroy string
 	}
 	if err := p.Kube.WaitClusterGone(ctx, namespace, name); err != nil {
 		return err
+	}
+	// The final savepoint is recorded (or on_destroy = "cancel" keeps no state) and no pod
+	// runs: nothing can need the HA data any more.
+	if err := p.dropAllHA(ctx, &record); err != nil {
+		progress(fmt.Sprintf("%s: deleting its high-availability data: %v", name, err))
 	}
 	return p.Kube.DeleteAppRecord(ctx, namespace, name)
 }

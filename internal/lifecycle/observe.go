@@ -56,7 +56,7 @@ func (p *Platform) currentFrom(ctx context.Context, record *kube.AppRecord) *Cur
 // failed for good) as StateCancelled: the next plan then shows the drift and restarts it.
 func (p *Platform) observeJob(ctx context.Context, record *kube.AppRecord) (Current, string) {
 	current := Current{Version: record.Version, State: record.State, JobID: record.JobID, Journal: record.Journal,
-		LastSnapshotPath: record.LastSnapshotPath, LastSnapshotName: record.LastSnapshotName}
+		LastSnapshotPath: record.LastSnapshotPath, LastSnapshotName: record.LastSnapshotName, HighAvailability: record.HighAvailability}
 	if record.State != StateRunning {
 		return current, StatusStopped
 	}
@@ -85,7 +85,8 @@ func (p *Platform) resultFrom(record *kube.AppRecord, op Operation) Result {
 		status = "RUNNING"
 	}
 	return Result{Operation: op, State: record.State, JobID: record.JobID, Status: status, DeployedVersionID: record.Version.ID(),
-		LastSnapshotName: record.LastSnapshotName, LastSnapshotPath: record.LastSnapshotPath, RecordExists: true}
+		LastSnapshotName: record.LastSnapshotName, LastSnapshotPath: record.LastSnapshotPath, RecordExists: true,
+		HighAvailability: record.HighAvailability}
 }
 
 // restartLoop is how many restarts within the readiness timeout make a job stuck.

@@ -80,6 +80,9 @@ type Desired struct {
 	Savepoint   SavepointOptions
 	Rollback    RollbackOptions
 	Retention   Retention
+	// HighAvailability runs the cluster with Kubernetes HA: a restarted JobManager recovers
+	// the job from its latest completed checkpoint instead of its deploy-time snapshot.
+	HighAvailability bool
 	// VersionPending is set at plan time when the version's record does not exist yet (it is
 	// created in the same apply): Version then holds only its label.
 	VersionPending bool
@@ -147,6 +150,9 @@ type Current struct {
 	LastSnapshotName string
 	// Problem says why a StateStuck job is stuck: Flink's newest root exception.
 	Problem string
+	// HighAvailability is whether the cluster runs with Kubernetes HA (for a cluster that is
+	// not running: whether it resumes with it).
+	HighAvailability bool
 }
 
 // transition is one row of the operation table. Empty from/to match "does not exist"; a nil
@@ -213,7 +219,8 @@ func Classify(current *Current, desired Desired) Plan {
 	from, specChanged := "", true
 	if current != nil {
 		from = current.State
-		specChanged = RuntimeHash(current.Version) != RuntimeHash(desired.Version)
+		// Turning HA on or off changes what runs like a new version does.
+		specChanged = RuntimeHash(current.Version) != RuntimeHash(desired.Version) || current.HighAvailability != desired.HighAvailability
 	}
 	if from == StateStuck && (specChanged || desired.State != StateRunning) {
 		from = StateRunning
@@ -254,14 +261,14 @@ func describe(plan Plan, current *Current, desired Desired) string {
 		return fmt.Sprintf("%s: start version %s (Flink %s, parallelism %d) %s",
 			name, to, desired.Version.FlinkVersion, desired.Version.Parallelism, start)
 	case OpSavepointRedeploy:
-		return fmt.Sprintf("%s: stop %s (version %s) with a savepoint, then start version %s from it%s",
-			name, job, from, to, rollbackWords(desired))
+		return fmt.Sprintf("%s: stop %s (version %s) with a savepoint, then start version %s from it%s%s",
+			name, job, from, to, haWords(current, desired), rollbackWords(desired))
 	case OpLastStateRedeploy:
-		return fmt.Sprintf("%s: cancel %s (version %s) keeping its latest checkpoint, then start version %s from it%s",
-			name, job, from, to, rollbackWords(desired))
+		return fmt.Sprintf("%s: cancel %s (version %s) keeping its latest checkpoint, then start version %s from it%s%s",
+			name, job, from, to, haWords(current, desired), rollbackWords(desired))
 	case OpStatelessRedeploy:
-		return fmt.Sprintf("%s: cancel %s (version %s) and start version %s with empty state (upgrade_mode stateless: state is discarded)",
-			name, job, from, to)
+		return fmt.Sprintf("%s: cancel %s (version %s) and start version %s with empty state%s (upgrade_mode stateless: state is discarded)",
+			name, job, from, to, haWords(current, desired))
 	case OpSuspend:
 		return fmt.Sprintf("%s: stop %s with a savepoint and scale the cluster to zero", name, job)
 	case OpResume:

@@ -28,6 +28,15 @@ func (p *Platform) SavepointDirectory(d Desired) string {
 	if d.Savepoint.Directory != "" {
 		return strings.TrimSuffix(d.Savepoint.Directory, "/")
 	}
+	if root := p.storageRoot(); root != "" {
+		return root + "/" + d.Namespace + "/" + d.Name
+	}
+	return ""
+}
+
+// storageRoot is the provider's snapshot storage as Flink names it ("" when there is none,
+// or it is in memory).
+func (p *Platform) storageRoot() string {
 	if p.SnapshotStorageURL == "" {
 		return ""
 	}
@@ -36,7 +45,7 @@ func (p *Platform) SavepointDirectory(d Desired) string {
 		return ""
 	}
 	u.RawQuery = ""
-	return strings.TrimSuffix(u.String(), "/") + "/" + d.Namespace + "/" + d.Name
+	return strings.TrimSuffix(u.String(), "/")
 }
 
 // checkPlan refuses, at plan time and again before apply, what cannot work: nothing that
@@ -62,10 +71,18 @@ func (p *Platform) checkPlan(ctx context.Context, plan Plan, current *Current, d
 	if err := p.checkSavepointDirectory(ctx, d); err != nil {
 		return err
 	}
+	if startsJob(plan.Operation) {
+		if err := p.checkHARoot(d); err != nil {
+			return err
+		}
+	}
 	if startsJob(plan.Operation) && !d.VersionPending {
 		// Render the new cluster now: bad input must fail before the old job is stopped.
 		probe := spec.Deployment{Namespace: d.Namespace, Application: d.Name, Version: d.Version,
 			JobID: JobIDFor(d.Namespace, d.Name, 0), RestorePath: "file:///probe", Labels: d.Labels, Annotations: d.Annotations}
+		if d.HighAvailability {
+			probe.HA = &spec.HighAvailability{ClusterID: kube.HAClusterID(d.Name, 0), StorageDir: "file:///probe"}
+		}
 		if _, err := kube.Render(probe, nil); err != nil {
 			return fmt.Errorf("%s: version %s cannot be deployed: %w", d.Name, d.Version.Label, err)
 		}

@@ -384,6 +384,28 @@ func (s *Store) Dispose(ctx context.Context, flinkPath string) error {
 	return nil
 }
 
+// RemoveAll deletes every object under the Flink directory dir (e.g. a generation's HA
+// storage directory), up to 8 at a time. A missing directory is not an error.
+func (s *Store) RemoveAll(ctx context.Context, dir string) error {
+	key, err := s.Key(dir)
+	if err != nil {
+		return err
+	}
+	objs, err := s.list(ctx, key)
+	if err != nil {
+		return s.fail("delete", dir, err)
+	}
+	keys := make([]string, 0, len(objs))
+	for _, o := range objs {
+		keys = append(keys, o.key)
+	}
+	if err := s.deleteAll(ctx, keys); err != nil {
+		return s.fail("delete", dir, err)
+	}
+	s.removeEmptyDirs(key)
+	return nil
+}
+
 // removeEmptyDirs removes, best effort, the empty directories fileblob leaves on disk
 // under the directory key, and the directory itself.
 func (s *Store) removeEmptyDirs(key string) {

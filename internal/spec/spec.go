@@ -64,4 +64,16 @@ type Deployment struct {
 	// Labels and Annotations from flink_streaming_application, put on every object.
 	Labels      map[string]string
 	Annotations map[string]string
+	// HA turns on Kubernetes high availability; nil renders none.
+	HA *HighAvailability
+}
+
+// HighAvailability is the Kubernetes HA of one deployment (one generation) of an application.
+type HighAvailability struct {
+	// ClusterID is kubernetes.cluster-id: new for every generation, so that a new deployment
+	// never recovers an older job's HA data.
+	ClusterID string
+	// StorageDir is high-availability.storageDir: durable storage Flink writes its job graph,
+	// checkpoint pointers and job results to.
+	StorageDir string
 }

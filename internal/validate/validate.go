@@ -222,10 +222,10 @@ func OwnedConfigKey(key string) string {
 	if !kube.IsOwnedConfigKey(k) {
 		return ""
 	}
-	// HA keys are not set by anyone yet; say so rather than claim the provider sets them.
-	if strings.HasPrefix(k, "high-availability") || k == "kubernetes.cluster-id" {
-		return fmt.Sprintf("%q is reserved: the provider will configure Kubernetes HA itself in a later release, and until "+
-			"then high availability is not available through flink_configuration. Remove the key.", key)
+	if strings.HasPrefix(k, "high-availability") || strings.HasPrefix(k, "kubernetes.") {
+		return fmt.Sprintf("%q is set by the provider, which configures Kubernetes HA itself: use high_availability on the "+
+			"flink_streaming_application. (The leader election's timing, high-availability.kubernetes.leader-election.*, may "+
+			"be set.) Remove the key.", key)
 	}
 	return fmt.Sprintf("%q is set by the provider: %s", key, ownedKeyHint(k))
 }
@@ -297,7 +297,8 @@ func (v configFitsVersion) ValidateResource(ctx context.Context, req resource.Va
 }
 
 // EnvVarName accepts a name Kubernetes allows for a container environment variable. The
-// renderer sets no variables of its own, so no name is reserved.
+// renderer's own POD_IP (HA JobManagers only) is refused by the application's plan, which
+// knows whether HA is on.
 func EnvVarName() validator.String {
 	return String("environment variable name", CheckEnvVarName)
 }

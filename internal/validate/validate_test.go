@@ -54,15 +54,17 @@ func TestChecks(t *testing.T) {
 
 func TestOwnedConfigKey(t *testing.T) {
 	for key, want := range map[string]string{
-		"rest.port":                                "addresses and ports",
-		"execution.savepoint.path":                 "restore path",
-		"execution.state-recovery.path":            "restore path",
-		"high-availability.storageDir":             "reserved: the provider will configure Kubernetes HA",
-		"kubernetes.cluster-id":                    "reserved: the provider will configure Kubernetes HA",
-		"taskmanager.memory.process.size":          "task_manager.memory",
-		"taskmanager.numberOfTaskSlots":            "task_slots",
-		"execution.shutdown-on-application-finish": "stay up",
-		"state.backend.type":                       "",
+		"rest.port":                     "addresses and ports",
+		"execution.savepoint.path":      "restore path",
+		"execution.state-recovery.path": "restore path",
+		"high-availability.storageDir":  "use high_availability on the flink_streaming_application",
+		"kubernetes.cluster-id":         "use high_availability on the flink_streaming_application",
+		"kubernetes.namespace":          "use high_availability on the flink_streaming_application",
+		"high-availability.kubernetes.leader-election.lease-duration": "",
+		"taskmanager.memory.process.size":                             "task_manager.memory",
+		"taskmanager.numberOfTaskSlots":                               "task_slots",
+		"execution.shutdown-on-application-finish":                    "stay up",
+		"state.backend.type":                                          "",
 	} {
 		got := OwnedConfigKey(key)
 		if want == "" && got != "" || want != "" && !strings.Contains(got, want) {
@@ -71,15 +73,12 @@ func TestOwnedConfigKey(t *testing.T) {
 	}
 }
 
-// The provider does not configure HA yet, so the HA message must not claim that it does.
-func TestOwnedConfigKey_haKeysDoNotClaimTheProviderSetsThem(t *testing.T) {
+// The HA keys point at the attribute that turns HA on or off.
+func TestOwnedConfigKey_haKeysPointAtHighAvailability(t *testing.T) {
 	for _, key := range []string{"high-availability", "high-availability.type", "high-availability.storageDir"} {
 		got := OwnedConfigKey(key)
-		if strings.Contains(got, "is set by the provider") || strings.Contains(got, "is configured by the provider") {
-			t.Errorf("OwnedConfigKey(%q) = %q: claims the provider configures HA today", key, got)
-		}
-		if !strings.Contains(got, "not available through flink_configuration") {
-			t.Errorf("OwnedConfigKey(%q) = %q: does not say HA is unavailable for now", key, got)
+		if !strings.Contains(got, "is set by the provider") || !strings.Contains(got, "use high_availability") {
+			t.Errorf("OwnedConfigKey(%q) = %q: does not say the provider sets it and what to use instead", key, got)
 		}
 	}
 }

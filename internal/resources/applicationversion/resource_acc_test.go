@@ -140,7 +140,7 @@ func TestAccApplicationVersion_badInput(t *testing.T) {
 		"owned config key": {replace(validBody, checkpointing, `"rest.port" = "9999"`), `"rest.port" is set by the provider`},
 		"restore path key": {replace(validBody, checkpointing, `"execution.savepoint.path" = "s3://b/sp"`), `execution.savepoint.path`},
 		"ha key": {replace(validBody, checkpointing, `"high-availability.type" = "zookeeper"`),
-			`"high-availability.type" is reserved: the provider will configure Kubernetes HA itself in a later release`},
+			`"high-availability.type" is set by the provider, which configures Kubernetes HA itself: use high_availability`},
 		// The review's reproduction: the key used to pass plan and fail in the renderer.
 		"config key with space": {replace(validBody, checkpointing, checkpointing+"\n    \"s3.access key\" = \"AKIA\""),
 			`Invalid Flink configuration key(?s:.*)"s3.access key" = "AKIA"(?s:.*)flink_configuration key "s3.access key" is invalid`},

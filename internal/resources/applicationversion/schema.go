@@ -130,8 +130,9 @@ func resourceSchema() schema.Schema {
 				MarkdownDescription: "Flink configuration (`state.backend.type`, `execution.checkpointing.interval` …). " +
 					"Keys may contain letters, digits and `. _ - $ / + @` (starting with a letter, digit, `_` or `$`). " +
 					"Keys the provider sets itself (ports, addresses, restore path, memory and slots) are rejected, and so are " +
-					"`high-availability*` and `kubernetes.cluster-id`, reserved for the Kubernetes HA the provider will configure " +
-					"in a later release. With `flink_version` 1.18 (`flink-conf.yaml`) a value may not contain `#` or a line break.",
+					"`high-availability*`, `kubernetes.cluster-id` and `kubernetes.namespace`, which the provider sets for Kubernetes " +
+					"HA (`high_availability` on the application); only the leader election's timing " +
+					"(`high-availability.kubernetes.leader-election.*`) may be tuned. With `flink_version` 1.18 (`flink-conf.yaml`) a value may not contain `#` or a line break.",
 				Validators: []validator.Map{
 					validate.FlinkConfigurationKeys(),
 					mapvalidator.KeysAre(validate.FlinkConfigurationKey()),
@@ -147,9 +148,11 @@ func resourceSchema() schema.Schema {
 				})),
 				PlanModifiers: []planmodifier.Object{objectplanmodifier.RequiresReplace()},
 				Attributes: map[string]schema.Attribute{
-					"cpu":      cpuAttribute(),
-					"memory":   memoryAttribute(defaultJobManagerMemory),
-					"replicas": replicasAttribute("JobManager replicas (more than 1 needs Kubernetes HA, added in a later release).", 1, 1),
+					"cpu":    cpuAttribute(),
+					"memory": memoryAttribute(defaultJobManagerMemory),
+					"replicas": replicasAttribute("JobManager replicas: 1 (default), or more for standby JobManagers, which take over "+
+						"when the leader fails, after its leader lease. More than 1 needs `high_availability` on the application "+
+						"(the default).", 1, 5),
 				},
 			},
 			"task_manager": schema.SingleNestedAttribute{

@@ -34,6 +34,7 @@ type applicationDataModel struct {
 	RestURL           types.String `tfsdk:"rest_url"`
 	Labels            types.Map    `tfsdk:"labels"`
 	Annotations       types.Map    `tfsdk:"annotations"`
+	HighAvailability  types.Bool   `tfsdk:"high_availability"`
 }
 
 func (d *applicationDataSource) Metadata(_ context.Context, req datasource.MetadataRequest, resp *datasource.MetadataResponse) {
@@ -60,6 +61,8 @@ func (d *applicationDataSource) Schema(_ context.Context, _ datasource.SchemaReq
 			"rest_url":            computed("URL of the Flink REST API as the provider reaches it."),
 			"labels":              schema.MapAttribute{Computed: true, ElementType: types.StringType, MarkdownDescription: "Labels."},
 			"annotations":         schema.MapAttribute{Computed: true, ElementType: types.StringType, MarkdownDescription: "Annotations."},
+			"high_availability": schema.BoolAttribute{Computed: true,
+				MarkdownDescription: "Whether the cluster runs (or resumes) with Kubernetes high availability."},
 		},
 	}
 }
@@ -96,5 +99,6 @@ func (d *applicationDataSource) Read(ctx context.Context, req datasource.ReadReq
 	m.RestURL = types.StringValue(d.platform.RestURL(namespace, name))
 	m.Labels = mapOrNull(observed.Labels, types.MapNull(types.StringType))
 	m.Annotations = mapOrNull(observed.Annotations, types.MapNull(types.StringType))
+	m.HighAvailability = types.BoolValue(observed.HighAvailability)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
 }

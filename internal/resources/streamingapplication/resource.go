@@ -120,6 +120,9 @@ func (r *applicationResource) ModifyPlan(ctx context.Context, req resource.Modif
 		plan.JobID, plan.Status = types.StringUnknown(), types.StringUnknown()
 		resp.Diagnostics.AddWarning(fmt.Sprintf("%s: %s", name, change.Operation), change.Summary)
 	}
+	if w := lifecycle.HighAvailabilityOffWarning(desired); w != "" {
+		resp.Diagnostics.AddAttributeWarning(path.Root("high_availability"), name+": no high availability", w)
+	}
 	if change.RecordsSnapshot {
 		plan.LastSnapshotID, plan.LastSnapshotPath = types.StringUnknown(), types.StringUnknown()
 	}
@@ -226,6 +229,7 @@ func (r *applicationResource) apply(ctx context.Context, timeout time.Duration, 
 		}
 		if result.State != "" {
 			plan.State = types.StringValue(result.State)
+			plan.HighAvailability = types.BoolValue(result.HighAvailability)
 		}
 	}
 	diags.Append(state.Set(ctx, plan)...)
@@ -255,6 +259,9 @@ func (r *applicationResource) Read(ctx context.Context, req resource.ReadRequest
 	state.DeployedVersionID = types.StringValue(observed.Version.ID())
 	state.RestURL = types.StringValue(r.platform.RestURL(namespace, name))
 	state.LastSnapshotID, state.LastSnapshotPath = snapshotID(namespace, observed.LastSnapshotName), types.StringValue(observed.LastSnapshotPath)
+	// What the cluster runs with: a cluster deployed before the provider rendered HA reads back
+	// as false, so the next plan shows the redeploy that turns it on.
+	state.HighAvailability = types.BoolValue(observed.HighAvailability)
 	if state.VersionID.IsNull() { // import
 		state.VersionID = state.DeployedVersionID
 		setImportDefaults(ctx, &state)
@@ -360,6 +367,8 @@ func (m applicationModel) lifecycleOptions(ctx context.Context) (lifecycle.Desir
 	var diags diag.Diagnostics
 	d := lifecycle.Desired{
 		UpgradeMode: m.UpgradeMode.ValueString(),
+		// On unless set false (the schema default; null only in state older than the attribute).
+		HighAvailability: m.HighAvailability.IsNull() || m.HighAvailability.IsUnknown() || m.HighAvailability.ValueBool(),
 		Savepoint: lifecycle.SavepointOptions{
 			Directory: m.SavepointDir.ValueString(), Format: m.SavepointFormat.ValueString(),
 			Drain: m.Drain.ValueBool(), Timeout: duration(m.SavepointTimeout),

@@ -46,6 +46,7 @@ type applicationModel struct {
 	SavepointTimeout  types.String   `tfsdk:"savepoint_timeout"`
 	SavepointFormat   types.String   `tfsdk:"savepoint_format"`
 	Drain             types.Bool     `tfsdk:"drain"`
+	HighAvailability  types.Bool     `tfsdk:"high_availability"`
 	LastSnapshotID    types.String   `tfsdk:"last_snapshot_id"`
 	LastSnapshotPath  types.String   `tfsdk:"last_snapshot_path"`
 	Timeouts          timeouts.Value `tfsdk:"timeouts"`
@@ -241,6 +242,17 @@ func resourceSchema(ctx context.Context) schema.Schema {
 			"savepoint_format": schema.StringAttribute{Optional: true, Computed: true, Default: stringdefault.StaticString("canonical"),
 				MarkdownDescription: "`canonical` (default, portable across state backends) or `native` (faster for large RocksDB state).",
 				Validators:          []validator.String{stringvalidator.OneOf("canonical", "native")}},
+			"high_availability": schema.BoolAttribute{Optional: true, Computed: true, Default: booldefault.StaticBool(true),
+				MarkdownDescription: "Run the cluster with Flink's Kubernetes high availability (default `true`). A JobManager " +
+					"that restarts (node drain, eviction, OOM kill) then recovers the job from its latest completed checkpoint. " +
+					"Flink keeps its HA data in ConfigMaps and under `<storage>/ha/<namespace>/<name>-g<generation>`, where " +
+					"`<storage>` is `savepoint_directory`, else the provider's `snapshot_storage_url`, else the version's " +
+					"`state.savepoints.dir` or `state.checkpoints.dir`; the plan fails when there is none. The pods run as a " +
+					"ServiceAccount `<name>-flink` with a Role that lets them use ConfigMaps in the namespace. It also allows " +
+					"`job_manager.replicas` > 1 (standby JobManagers). `false` runs without: a restarted JobManager starts the job " +
+					"again from the snapshot it was deployed from (or empty), rewinding its state, and the plan warns about it. " +
+					"Changing it redeploys the job like a new version (per `upgrade_mode`).",
+			},
 			"drain": schema.BoolAttribute{Optional: true, Computed: true, Default: booldefault.StaticBool(false),
 				MarkdownDescription: "Drain sources (emit MAX_WATERMARK, fire all timers) when stopping with a savepoint. Right for a " +
 					"final stop; wrong for an upgrade of a windowed job, which would emit incomplete windows."},
