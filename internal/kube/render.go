@@ -86,6 +86,9 @@ func Render(d spec.Deployment, owner *metav1.OwnerReference) (Objects, error) {
 	if err != nil {
 		return Objects{}, err
 	}
+	if err := checkSecrets(d, cfg); err != nil {
+		return Objects{}, err
+	}
 	confFile, err := RenderConfigFile(fv, cfg)
 	if err != nil {
 		return Objects{}, err
@@ -154,7 +157,7 @@ func Render(d spec.Deployment, owner *metav1.OwnerReference) (Objects, error) {
 		}
 	}
 
-	env := envVars(v.Env)
+	env := append(envVars(v.Env), secretEnvVars(d)...)
 	// Pods carry only what must restart them: the config hash, and the job id, so that every
 	// job gets TaskManagers of its own. One that was registered with the previous JobManager
 	// comes to the new one only after heartbeat.timeout (50s), or, if that JobManager died
@@ -201,6 +204,8 @@ func Render(d spec.Deployment, owner *metav1.OwnerReference) (Objects, error) {
 		jmSelector, jmReplicas, podAnnotations, jmContainer)
 	o.TaskManager = deployment(app, TaskManagerDeploymentName(app), ns, labelsFor(ComponentTaskManager), d.Annotations, owners,
 		ComponentSelectorLabels(app, ComponentTaskManager), tmReplicas, podAnnotations, tmContainer)
+	mergeConfigSecrets(o.JobManager, d, fv, jmRes)
+	mergeConfigSecrets(o.TaskManager, d, fv, tmRes)
 	return o, nil
 }
 
