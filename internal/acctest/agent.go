@@ -45,6 +45,9 @@ type NodeAgent struct {
 	exited  map[types.UID]podExit  // pods whose process ended on its own (PodExitNotifier)
 	// restarts are the restarts of crashed containers, per pod key (agent_exit.go).
 	restarts map[string]*restarts
+	// dir holds the pods' volumes; inits the back-off of failing init containers (agent_pods.go).
+	dir   string
+	inits map[string]*initRestarts
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -55,6 +58,8 @@ type NodeAgentOptions struct {
 	NodeName string    // default DefaultNodeName
 	Log      io.Writer // default io.Discard
 	Workers  int       // default 4
+	// Dir holds pod volumes and init container files. Default: a new temporary directory.
+	Dir string
 }
 
 // NewNodeAgent returns an agent that runs Flink pods with rt (nil: no Flink pod can start, all
@@ -74,6 +79,7 @@ func NewNodeAgent(kube kubernetes.Interface, rt Runtime, opts NodeAgentOptions) 
 		runtime:  rt,
 		nodeName: opts.NodeName,
 		workers:  opts.Workers,
+		dir:      opts.Dir,
 		log:      log.New(opts.Log, "agent: ", log.Ltime|log.Lmicroseconds),
 		running:  map[string]*corev1.Pod{},
 		queue: workqueue.NewTypedRateLimitingQueueWithConfig(
@@ -256,6 +262,7 @@ func (a *NodeAgent) sync(ctx context.Context, key string) error {
 	if apierrors.IsNotFound(err) {
 		a.stopRunning(key, "")
 		a.forgetRestarts(key)
+		a.removePodDirs(key)
 		return nil
 	}
 	if err != nil {
@@ -339,6 +346,7 @@ func (a *NodeAgent) bind(ctx context.Context, pod *corev1.Pod) error {
 func (a *NodeAgent) finishDeletion(ctx context.Context, key string, pod *corev1.Pod) error {
 	a.stopRunning(key, "")
 	a.forgetRestarts(key)
+	a.removePodDirs(key)
 	zero := int64(0)
 	uid := pod.UID
 	err := a.kube.CoreV1().Pods(pod.Namespace).Delete(ctx, pod.Name, metav1.DeleteOptions{
@@ -371,8 +379,8 @@ func (a *NodeAgent) start(ctx context.Context, key string, pod *corev1.Pod) (fai
 	if a.runtime == nil {
 		return "the test node has no Flink runtime", nil, nil
 	}
-	c := FlinkContainer(pod)
-	conf, err := a.readConfig(ctx, pod, c)
+	// run: the pod with its env resolved from Secrets, for the runtime only (agent_pods.go).
+	run, conf, err := a.setUpPod(ctx, key, pod)
 	if errors.Is(err, errRetry) {
 		return "", nil, err
 	}
@@ -381,23 +389,23 @@ func (a *NodeAgent) start(ctx context.Context, key string, pod *corev1.Pod) (fai
 	}
 	switch role {
 	case RoleJobManager:
-		jm, err := BuildJobManagerLaunch(pod, conf)
+		jm, err := BuildJobManagerLaunch(run, conf)
 		if err != nil {
 			return err.Error(), nil, nil
 		}
 		a.noteStart(key, pod)
-		if err := a.runtime.StartJobManager(ctx, pod, jm); err != nil {
+		if err := a.runtime.StartJobManager(ctx, run, jm); err != nil {
 			e := startCrash(fmt.Errorf("start JobManager: %w", err))
 			return "", &e, nil
 		}
 		a.log.Printf("%s: JobManager started: %s job %s class %s flink %s restore %q", key, jm.RestHost, jm.JobID, jm.EntryClass, jm.FlinkVersion, jm.RestorePath)
 	case RoleTaskManager:
-		tm, err := BuildTaskManagerLaunch(pod, conf)
+		tm, err := BuildTaskManagerLaunch(run, conf)
 		if err != nil {
 			return err.Error(), nil, nil
 		}
 		a.noteStart(key, pod)
-		if err := a.runtime.StartTaskManager(ctx, pod, tm); err != nil {
+		if err := a.runtime.StartTaskManager(ctx, run, tm); err != nil {
 			e := startCrash(fmt.Errorf("start TaskManager: %w", err))
 			return "", &e, nil
 		}

@@ -1,6 +1,7 @@
 package kube
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"os/exec"
@@ -8,8 +9,11 @@ import (
 	"strings"
 	"testing"
 
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	appsv1ac "k8s.io/client-go/applyconfigurations/apps/v1"
 	corev1ac "k8s.io/client-go/applyconfigurations/core/v1"
+	"k8s.io/client-go/kubernetes/fake"
 
 	"github.com/flinkplatform/terraform-provider-flink/internal/spec"
 )
@@ -301,5 +305,27 @@ func TestOwnedSecretObject(t *testing.T) {
 	}
 	if printed := fmt.Sprintf("%v %+v %#v %s", values, values, values, &values); strings.Contains(printed, "zq-") {
 		t.Errorf("SecretValues prints its values: %s", printed)
+	}
+}
+
+// A JobManager pod whose init container fails reads as crashed: it will not start.
+func TestJobManagerCrashSeesInitContainers(t *testing.T) {
+	ctx := context.Background()
+	pod := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: "orders-jobmanager-1", Namespace: "streams", Labels: ComponentSelectorLabels("orders", ComponentJobManager)},
+		Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: ContainerName, Args: []string{"standalone-job", "--job-id", testJobID}}}},
+		Status: corev1.PodStatus{Phase: corev1.PodPending, InitContainerStatuses: []corev1.ContainerStatus{{
+			Name:                 ConfigInitContainerName,
+			State:                corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: "CrashLoopBackOff"}},
+			LastTerminationState: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{ExitCode: 1, Reason: "Error", Message: "merge-flink-config: Secret s: key rest.port is set by the provider"}},
+		}}},
+	}
+	c := &Client{Kube: fake.NewClientset(pod)}
+	got := c.JobManagerCrash(ctx, "streams", "orders", testJobID)
+	if !strings.Contains(got, "init container flink-config-secrets exited with code 1") || !strings.Contains(got, "rest.port is set by the provider") {
+		t.Errorf("JobManagerCrash = %q", got)
+	}
+	if got := c.JobManagerCrash(ctx, "streams", "orders", "0000000000000000000000000000dead"); got != "" {
+		t.Errorf("another job's pod counts: %q", got)
 	}
 }
