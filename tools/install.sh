@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the pinned binaries the tests run against into a cache outside the repository:
-# terraform, tofu, etcd, kube-apiserver, kube-controller-manager (DESIGN.md §7), then fetches
-# real Flink and builds the fixture job (tools/flink.sh).
+# terraform, tofu (1.10 and 1.11), etcd, kube-apiserver, kube-controller-manager (DESIGN.md §7),
+# then fetches real Flink and builds the fixture job (tools/flink.sh).
 # Everything comes from the Go module proxy; a binary whose pin is unchanged is not rebuilt,
 # so a second run is a no-op.
 set -euo pipefail
@@ -49,8 +49,16 @@ build kube-controller-manager "$(pin_of kube)" bash -c \
 build tofu "$(pin_of tofu)-release" bash -c \
   "cd '$here/tofu' && CGO_ENABLED=0 go build -trimpath -ldflags \"-X github.com/opentofu/opentofu/version.dev=no\" -o '$bin/tofu' github.com/opentofu/opentofu/cmd/tofu"
 
+# OpenTofu 1.11, the first release that keeps write-only arguments out of state: the write-only
+# acceptance tests run with it (make testacc-tofu-writeonly). Built like 1.10 from its own
+# wrapper module (tools/tofu111 repeats v1.11's godebug and replace directives); about 7
+# minutes on 2 cores with an empty build cache.
+build tofu-1.11 "$(pin_of tofu111)-release" bash -c \
+  "cd '$here/tofu111' && CGO_ENABLED=0 go build -trimpath -ldflags \"-X github.com/opentofu/opentofu/version.dev=no\" -o '$bin/tofu-1.11' github.com/opentofu/opentofu/cmd/tofu"
+
 "$bin/terraform" version | sed -n 1p
 "$bin/tofu" version | sed -n 1p
+"$bin/tofu-1.11" version | sed -n 1p
 echo "tools: ready in $bin"
 
 # Real Flink (PyPI's apache-flink-libraries) and the fixture job built against it, for

@@ -86,12 +86,20 @@ resource "kubernetes_role" "flink_provider" {
   }
 
   # The per-application lock is a Lease: get, create, update (renew, take over), delete (release).
-  # list, watch and patch are held so that the provider may grant them to the JobManager's Role for
-  # Kubernetes HA.
   rule {
     api_groups = ["coordination.k8s.io"]
     resources  = ["leases"]
-    verbs      = ["get", "list", "watch", "create", "update", "patch", "delete"]
+    verbs      = ["get", "create", "update", "delete"]
+  }
+
+  # The application's sensitive settings (secret_flink_configuration, secret_env) live in an
+  # immutable Secret per change: create, get (an earlier create whose answer was lost), list and
+  # delete (the Secrets a newer one superseded). Secrets that versions reference are read by the
+  # kubelet, not by the provider.
+  rule {
+    api_groups = [""]
+    resources  = ["secrets"]
+    verbs      = ["get", "list", "create", "delete"]
   }
 
   # Kubernetes HA: each application's JobManager runs as its own ServiceAccount.

@@ -37,7 +37,7 @@ type NodeAgent struct {
 	workers  int
 	log      *log.Logger
 	api      *APIServer // nil: pods get no API server address or token
-	dir      string     // pod volumes (service-account tokens)
+	dir      string     // pod volumes, service-account tokens, init container files
 
 	queue     workqueue.TypedRateLimitingInterface[string]
 	factory   informers.SharedInformerFactory
@@ -50,8 +50,10 @@ type NodeAgent struct {
 	restarts map[string]*restarts
 	// killed are pods a test killed (KillPod): their restart gets no crash-loop back-off.
 	killed map[types.UID]bool
-	// renewals stop the token renewal of running pods (agent_pod.go).
+	// renewals stop the token renewal of running pods (agent_podenv.go).
 	renewals map[types.UID]context.CancelFunc
+	// inits is the back-off of failing init containers, per pod key (agent_pods.go).
+	inits map[string]*initRestarts
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -65,7 +67,8 @@ type NodeAgentOptions struct {
 	// APIServer is what pods are told about the API server (KUBERNETES_SERVICE_HOST/PORT, the
 	// CA of their service-account token mount). Nil: nothing.
 	APIServer *APIServer
-	// Dir holds the pods' volumes. Default: a new temporary directory.
+	// Dir holds pod volumes (service-account tokens included) and init container files.
+	// Default: a new temporary directory.
 	Dir string
 }
 
@@ -275,6 +278,7 @@ func (a *NodeAgent) sync(ctx context.Context, key string) error {
 	if apierrors.IsNotFound(err) {
 		a.stopRunning(key, "")
 		a.forgetRestarts(key)
+		a.removePodDirs(key)
 		return nil
 	}
 	if err != nil {
@@ -361,6 +365,7 @@ func (a *NodeAgent) bind(ctx context.Context, pod *corev1.Pod) error {
 func (a *NodeAgent) finishDeletion(ctx context.Context, key string, pod *corev1.Pod) error {
 	a.stopRunning(key, "")
 	a.forgetRestarts(key)
+	a.removePodDirs(key)
 	zero := int64(0)
 	uid := pod.UID
 	err := a.kube.CoreV1().Pods(pod.Namespace).Delete(ctx, pod.Name, metav1.DeleteOptions{
@@ -393,15 +398,14 @@ func (a *NodeAgent) start(ctx context.Context, key string, pod *corev1.Pod) (fai
 	if a.runtime == nil {
 		return "the test node has no Flink runtime", nil, nil
 	}
-	pod, saDir, err := a.podEnvironment(ctx, pod)
-	if errors.Is(err, errRetry) {
-		return "", nil, err
+	// run is the pod as the runtime starts it, never written back: its env resolved from
+	// Secrets and ConfigMaps and its volumes made (agent_pods.go), then the downward API and
+	// $(VAR)s resolved and its service-account token mounted (agent_podenv.go).
+	run, conf, err := a.setUpPod(ctx, key, pod)
+	var saDir string
+	if err == nil {
+		run, saDir, err = a.podEnvironment(ctx, run)
 	}
-	if err != nil {
-		return err.Error(), nil, nil
-	}
-	c := FlinkContainer(pod)
-	conf, err := a.readConfig(ctx, pod, c)
 	if errors.Is(err, errRetry) {
 		return "", nil, err
 	}
@@ -410,25 +414,25 @@ func (a *NodeAgent) start(ctx context.Context, key string, pod *corev1.Pod) (fai
 	}
 	switch role {
 	case RoleJobManager:
-		jm, err := BuildJobManagerLaunch(pod, conf)
+		jm, err := BuildJobManagerLaunch(run, conf)
 		if err != nil {
 			return err.Error(), nil, nil
 		}
 		jm.ServiceAccountDir = saDir
 		a.noteStart(key, pod)
-		if err := a.runtime.StartJobManager(ctx, pod, jm); err != nil {
+		if err := a.runtime.StartJobManager(ctx, run, jm); err != nil {
 			e := startCrash(fmt.Errorf("start JobManager: %w", err))
 			return "", &e, nil
 		}
 		a.log.Printf("%s: JobManager started: %s job %s class %s flink %s restore %q", key, jm.RestHost, jm.JobID, jm.EntryClass, jm.FlinkVersion, jm.RestorePath)
 	case RoleTaskManager:
-		tm, err := BuildTaskManagerLaunch(pod, conf)
+		tm, err := BuildTaskManagerLaunch(run, conf)
 		if err != nil {
 			return err.Error(), nil, nil
 		}
 		tm.ServiceAccountDir = saDir
 		a.noteStart(key, pod)
-		if err := a.runtime.StartTaskManager(ctx, pod, tm); err != nil {
+		if err := a.runtime.StartTaskManager(ctx, run, tm); err != nil {
 			e := startCrash(fmt.Errorf("start TaskManager: %w", err))
 			return "", &e, nil
 		}

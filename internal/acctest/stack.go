@@ -214,7 +214,7 @@ func StartStack(ctx context.Context, opts Options) (s *Stack, err error) {
 	if err != nil {
 		return s, err
 	}
-	s.agent = NewNodeAgent(s.kube, s.runtime, NodeAgentOptions{Log: agentLog, APIServer: podAPI, Dir: dir})
+	s.agent = NewNodeAgent(s.kube, s.runtime, NodeAgentOptions{Log: agentLog, APIServer: podAPI, Dir: filepath.Join(dir, "node")})
 	if err := s.agent.Start(ctx); err != nil {
 		return s, err
 	}

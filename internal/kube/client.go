@@ -460,6 +460,16 @@ func (c *Client) JobManagerCrash(ctx context.Context, ns, app, jobID string) str
 		if p.DeletionTimestamp != nil || !runsJob(&p, jobID) {
 			continue
 		}
+		// An init container that fails (e.g. the merge of a Secret with a key the provider
+		// sets) keeps the JobManager from ever starting.
+		for _, cs := range p.Status.InitContainerStatuses {
+			for _, t := range []*corev1.ContainerStateTerminated{cs.State.Terminated, cs.LastTerminationState.Terminated} {
+				if t != nil && t.ExitCode != 0 {
+					return fmt.Sprintf("JobManager pod %s: init container %s exited with code %d (%s)%s", p.Name, cs.Name, t.ExitCode, t.Reason,
+						terminationDetail(t.Message))
+				}
+			}
+		}
 		for _, cs := range p.Status.ContainerStatuses {
 			for _, t := range []*corev1.ContainerStateTerminated{cs.State.Terminated, cs.LastTerminationState.Terminated} {
 				if t != nil && t.ExitCode != 0 {

@@ -48,9 +48,12 @@ func ProviderPermissions() []PermissionRule {
 			"Reports pods stuck in ImagePullBackOff or CrashLoopBackOff and JobManagers that exited while waiting for a rollout, and waits for pods to go after a delete."),
 		rule("", []string{"events"}, []string{"create"},
 			"An Event on the application record for every apply (kubectl describe configmap <name>-flink-application)."),
-		rule("coordination.k8s.io", []string{"leases"}, []string{"get", "list", "watch", "create", "update", "patch", "delete"},
-			"The per-application lock is a Lease: get, create, update (renew, take over), delete (release). "+
-				"list, watch and patch are held so that the provider may grant them to the JobManager's Role for Kubernetes HA."),
+		rule("coordination.k8s.io", []string{"leases"}, []string{"get", "create", "update", "delete"},
+			"The per-application lock is a Lease: get, create, update (renew, take over), delete (release)."),
+		rule("", []string{"secrets"}, []string{"get", "list", "create", "delete"},
+			"The application's sensitive settings (secret_flink_configuration, secret_env) live in an immutable Secret per change: "+
+				"create, get (an earlier create whose answer was lost), list and delete (the Secrets a newer one superseded). "+
+				"Secrets that versions reference are read by the kubelet, not by the provider."),
 		rule("", []string{"serviceaccounts"}, []string{"get", "create", "update", "patch", "delete"},
 			"Kubernetes HA: each application's JobManager runs as its own ServiceAccount."),
 		rule("rbac.authorization.k8s.io", []string{"roles", "rolebindings"}, []string{"get", "create", "update", "patch", "delete"},
@@ -78,16 +81,18 @@ func ProviderRules(serviceProxy bool) []rbacv1.PolicyRule {
 	return out
 }
 
-// JobManagerHARules is what the Role the provider creates for each application's JobManager
-// (Kubernetes HA) may grant: Flink keeps leader election and job metadata in ConfigMaps,
-// and newer versions may use Leases. RBAC escalation prevention lets the provider create
-// that Role only if it holds all of it; a test checks ProviderRules does.
+// JobManagerHARules is the Role the provider creates for each application's JobManager
+// (Kubernetes HA): Flink's Kubernetes HA services (1.18 to 2.2) keep leader election, job
+// graphs (2.x: execution plans), checkpoint pointers and counters in ConfigMaps. The leader
+// lock is a ConfigMap (fabric8's ConfigMapLock, updated with a patch), not a Lease. RBAC
+// escalation prevention lets the provider create that Role only if it holds all of it; a
+// test checks ProviderRules does.
 func JobManagerHARules() []rbacv1.PolicyRule {
-	all := []string{"get", "list", "watch", "create", "update", "patch", "delete"}
-	return []rbacv1.PolicyRule{
-		{APIGroups: []string{""}, Resources: []string{"configmaps"}, Verbs: slices.Clone(all)},
-		{APIGroups: []string{"coordination.k8s.io"}, Resources: []string{"leases"}, Verbs: slices.Clone(all)},
-	}
+	return []rbacv1.PolicyRule{{
+		APIGroups: []string{""},
+		Resources: []string{"configmaps"},
+		Verbs:     []string{"get", "list", "watch", "create", "update", "patch", "delete"},
+	}}
 }
 
 // WithoutPermission returns rules without verb on resource (in group), for tests that show

@@ -62,6 +62,9 @@ type Journal struct {
 	// TargetDirectory is the directory the savepoint was asked to go to ("" = Flink's
 	// configured default), where the provider looks for it if Flink forgets the trigger.
 	TargetDirectory string `json:"targetDirectory,omitempty"`
+	// FromSecret is the provider-owned Secret the stopped job ran with (name and keys
+	// only), for rollback.
+	FromSecret *spec.OwnedSecret `json:"fromSecret,omitempty"`
 }
 
 // AppRecord is the application record: what is deployed and what is in progress. It is
@@ -104,6 +107,10 @@ type AppRecord struct {
 	HAStorageDir string `json:"haStorageDir,omitempty"`
 	// Journal is nil when no operation is in progress.
 	Journal *Journal `json:"journal,omitempty"`
+	// Secret is the provider-owned Secret the deployed version runs with: its name and keys,
+	// never a value. SecretGeneration numbers the Secrets written (OwnedSecretName).
+	Secret           *spec.OwnedSecret `json:"secret,omitempty"`
+	SecretGeneration int64             `json:"secretGeneration,omitempty"`
 	// Labels and Annotations of flink_streaming_application; also put on the record
 	// ConfigMap itself.
 	Labels      map[string]string `json:"labels,omitempty"`

@@ -44,16 +44,6 @@ type Objects struct {
 	HARoleBinding  *rbacv1ac.RoleBindingApplyConfiguration
 }
 
-// HARules are the permissions of the HA Role: Flink's Kubernetes HA services (1.18 to 2.2)
-// keep leader election, job graphs (2.x: execution plans), checkpoint pointers and counters in
-// ConfigMaps. The leader lock is a ConfigMap (fabric8's ConfigMapLock, updated with a patch),
-// not a Lease. The provider must hold every one of these itself to create the Role.
-var HARules = []rbacv1.PolicyRule{{
-	APIGroups: []string{""},
-	Resources: []string{"configmaps"},
-	Verbs:     []string{"get", "list", "watch", "create", "update", "patch", "delete"},
-}}
-
 // EnvPodIP is the environment variable holding the pod's IP in HA JobManager pods.
 const EnvPodIP = "POD_IP"
 
@@ -111,6 +101,9 @@ func Render(d spec.Deployment, owner *metav1.OwnerReference) (Objects, error) {
 	}
 	cfg, err := FlinkConfiguration(d)
 	if err != nil {
+		return Objects{}, err
+	}
+	if err := checkSecrets(d, cfg); err != nil {
 		return Objects{}, err
 	}
 	confFile, err := RenderConfigFile(fv, cfg)
@@ -181,7 +174,7 @@ func Render(d spec.Deployment, owner *metav1.OwnerReference) (Objects, error) {
 		}
 	}
 
-	env := envVars(v.Env)
+	env := append(envVars(v.Env), secretEnvVars(d)...)
 	// Pods carry only what must restart them: the config hash, and the job id, so that every
 	// job gets TaskManagers of its own. One that was registered with the previous JobManager
 	// comes to the new one only after heartbeat.timeout (50s), or, if that JobManager died
@@ -245,7 +238,7 @@ func Render(d spec.Deployment, owner *metav1.OwnerReference) (Objects, error) {
 			WithLabels(labelsFor(ComponentHA)).
 			WithAnnotations(d.Annotations).
 			WithOwnerReferences(owners...)
-		for _, r := range HARules {
+		for _, r := range JobManagerHARules() {
 			o.HARole = o.HARole.WithRules(rbacv1ac.PolicyRule().WithAPIGroups(r.APIGroups...).WithResources(r.Resources...).WithVerbs(r.Verbs...))
 		}
 		o.HARoleBinding = rbacv1ac.RoleBinding(HARoleName(app), ns).
@@ -260,6 +253,8 @@ func Render(d spec.Deployment, owner *metav1.OwnerReference) (Objects, error) {
 		jmSelector, jmReplicas, podAnnotations, account, jmContainer)
 	o.TaskManager = deployment(app, TaskManagerDeploymentName(app), ns, labelsFor(ComponentTaskManager), d.Annotations, owners,
 		ComponentSelectorLabels(app, ComponentTaskManager), tmReplicas, podAnnotations, account, tmContainer)
+	mergeConfigSecrets(o.JobManager, d, fv, jmRes)
+	mergeConfigSecrets(o.TaskManager, d, fv, tmRes)
 	return o, nil
 }
 

@@ -25,6 +25,10 @@ type Result struct {
 	RecordExists bool
 	// HighAvailability is whether the cluster runs (or resumes) with Kubernetes HA.
 	HighAvailability bool
+	// SecretsPending is true when the desired secret settings changed but the record does
+	// not name them (yet): the resource then keeps the previous ones in state, so that the
+	// next plan shows the change again.
+	SecretsPending bool
 }
 
 // Journal steps, in order. Each is written to the application record before the work it
@@ -79,6 +83,7 @@ func (p *Platform) Apply(ctx context.Context, desired Desired, planned Operation
 	op := &operation{p: p, record: record, current: current, desired: desired, progress: progress, lock: lock}
 	runErr := op.run(ctx, plan.Operation)
 	result := p.resultFrom(record, plan.Operation)
+	result.SecretsPending = desired.SecretsChanged && !op.secretsApplied()
 	if runErr != nil {
 		// The apply's deadline may be what failed it: report with a fresh, short one.
 		reportCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
@@ -130,6 +135,10 @@ type operation struct {
 	desired  Desired
 	progress Progress
 	lock     *kube.Lock
+	// written is the Secret this apply wrote with the desired values (wrote: or found there
+	// were none to write).
+	written *spec.OwnedSecret
+	wrote   bool
 }
 
 func (o *operation) run(ctx context.Context, op Operation) error {
@@ -145,6 +154,15 @@ func (o *operation) run(ctx context.Context, op Operation) error {
 		}
 		if err := o.save(ctx); err != nil {
 			return err
+		}
+		if d.SecretsChanged { // no job runs: keep the new values for its next start
+			if err := o.adoptSecret(ctx); err != nil {
+				return err
+			}
+			if err := o.save(ctx); err != nil {
+				return err
+			}
+			o.pruneSecrets(ctx)
 		}
 		if o.record.State == StateRunning {
 			// Labels and annotations live on the objects too; re-apply them without a restart.
@@ -228,7 +246,7 @@ func (o *operation) newJournal(op Operation, target string) *kube.Journal {
 	return &kube.Journal{
 		Operation: string(op), FromVersion: from.Label, ToVersion: o.desired.Version.Label,
 		Step: stepStarted, StartedAt: o.p.now(), TargetState: target, From: &from, FromJobID: o.record.JobID,
-		FromHighAvailability: o.record.HighAvailability,
+		FromHighAvailability: o.record.HighAvailability, FromSecret: o.record.Secret,
 	}
 }
 
@@ -282,6 +300,9 @@ func (o *operation) cancelThen(ctx context.Context) error {
 		o.record.State = StateCancelled
 		o.record.Version, o.record.DeployedVersion = o.desired.Version, o.desired.Version.Label
 		o.record.HighAvailability = o.desired.HighAvailability
+		if err := o.adoptSecret(ctx); err != nil {
+			return err
+		}
 		if err := o.step(ctx, stepScaleZero); err != nil {
 			return err
 		}
@@ -301,7 +322,11 @@ func (o *operation) deployOnce(ctx context.Context) error {
 	if err := o.step(ctx, stepDeploying); err != nil {
 		return err
 	}
-	if err := o.deploy(ctx, o.desired.Version, o.desired.HighAvailability, o.record.Journal.SavepointPath); err != nil {
+	secret, err := o.desiredSecret(ctx)
+	if err != nil {
+		return err
+	}
+	if err := o.deploy(ctx, o.desired.Version, o.desired.HighAvailability, secret, o.record.Journal.SavepointPath); err != nil {
 		var unhealthy *notHealthy
 		if errors.As(err, &unhealthy) && !errors.Is(ctx.Err(), context.Canceled) {
 			o.record.Journal = nil
@@ -353,7 +378,11 @@ func (o *operation) deployVerifyRollback(ctx context.Context) error {
 	if err := o.step(ctx, stepDeploying); err != nil {
 		return err
 	}
-	if err := o.deploy(ctx, o.desired.Version, o.desired.HighAvailability, j.SavepointPath); err != nil {
+	secret, err := o.desiredSecret(ctx)
+	if err != nil {
+		return err
+	}
+	if err := o.deploy(ctx, o.desired.Version, o.desired.HighAvailability, secret, j.SavepointPath); err != nil {
 		var unhealthy *notHealthy
 		if !errors.As(err, &unhealthy) {
 			return err // not the version's fault: the journal stays for recover
@@ -380,7 +409,7 @@ func (o *operation) rollBack(ctx context.Context, deployErr error) error {
 	if err := o.step(ctx, stepRollback); err != nil {
 		return errors.Join(deployErr, err)
 	}
-	if rollbackErr := o.deploy(ctx, *j.From, j.FromHighAvailability, j.SavepointPath); rollbackErr != nil {
+	if rollbackErr := o.deploy(ctx, *j.From, j.FromHighAvailability, j.FromSecret, j.SavepointPath); rollbackErr != nil {
 		return fmt.Errorf("version %s did not become healthy: %v; rolling back to %s from %s failed too: %w",
 			o.desired.Version.Label, deployErr, j.From.Label, j.SavepointPath, rollbackErr)
 	}
@@ -394,13 +423,15 @@ func (o *operation) rollBack(ctx context.Context, deployErr error) error {
 // rollbackMargin is what a rollback gets beyond readiness_timeout for writing records.
 const rollbackMargin = 30 * time.Second
 
-// deploy applies version (with Kubernetes HA when ha) as a new generation with a new job id
-// and HA cluster id, restoring restorePath, and waits until the job is healthy.
-func (o *operation) deploy(ctx context.Context, version spec.Version, ha bool, restorePath string) error {
+// deploy applies version (with Kubernetes HA when ha, with the Secret secret) as a new
+// generation with a new job id and HA cluster id, restoring restorePath, and waits until the
+// job is healthy.
+func (o *operation) deploy(ctx context.Context, version spec.Version, ha bool, secret *spec.OwnedSecret, restorePath string) error {
 	o.record.Generation++
 	o.record.JobID = JobIDFor(o.record.Namespace, o.record.Application, o.record.Generation)
 	o.record.State = StateRunning
 	o.record.Version, o.record.DeployedVersion, o.record.SpecHash = version, version.Label, RuntimeHash(version)
+	o.record.Secret = secret
 	o.record.RestorePath, o.record.AllowNonRestored = restorePath, o.desired.Restore.AllowNonRestoredState
 	o.record.Verified = false
 	if err := o.startGeneration(ctx, ha); err != nil {
@@ -446,6 +477,7 @@ func (o *operation) finish(ctx context.Context, state string) error {
 	}
 	o.p.prune(ctx, o.record, o.desired.Retention, o.progress)
 	o.dropSupersededHA(ctx)
+	o.pruneSecrets(ctx)
 	return nil
 }
 
@@ -532,7 +564,7 @@ func (o *operation) recoverFromSavepoint(ctx context.Context) error {
 	case j.Step == stepRollback:
 		// The new version already failed once; finish bringing the previous one back, and
 		// report the upgrade as failed so Terraform keeps asking for it.
-		if err := o.deploy(ctx, *j.From, j.FromHighAvailability, j.SavepointPath); err != nil {
+		if err := o.deploy(ctx, *j.From, j.FromHighAvailability, j.FromSecret, j.SavepointPath); err != nil {
 			return fmt.Errorf("rolling back to %s from %s: %w", j.From.Label, j.SavepointPath, err)
 		}
 		return errors.Join(o.finish(ctx, StateRunning), rolledBack(j))
@@ -569,12 +601,19 @@ func (o *operation) finishThenAsConfigured(ctx context.Context) error {
 // even for state = "cancelled": it ran since the last snapshot, and its state is kept.
 func (o *operation) thenAsConfigured(ctx context.Context) error {
 	o.current = o.p.currentFrom(ctx, o.record)
-	next := Classify(o.current, o.desired).Operation
+	d := o.desired
+	if o.secretsApplied() {
+		d.SecretsChanged = false // the record names the new Secret already
+	}
+	next := Classify(o.current, d).Operation
 	if next == OpCancel {
 		next = OpSuspend
 	}
 	if next == OpNone || next == OpRecover {
 		o.record.Version, o.record.DeployedVersion = o.desired.Version, o.desired.Version.Label
+		if err := o.adoptSecret(ctx); err != nil {
+			return err
+		}
 		return o.save(ctx)
 	}
 	o.progress(fmt.Sprintf("%s: now %s, as the configuration asks", o.desired.Name, next))
@@ -589,9 +628,13 @@ func (o *operation) scaleToZero(ctx context.Context) error {
 		}
 	}
 	o.record.State = o.desired.State
-	// A suspended application resumes with the version (and HA) the configuration names now.
+	// A suspended application resumes with the version (HA and secret settings) the
+	// configuration names now.
 	o.record.Version, o.record.DeployedVersion = o.desired.Version, o.desired.Version.Label
 	o.record.HighAvailability = o.desired.HighAvailability
+	if err := o.adoptSecret(ctx); err != nil {
+		return err
+	}
 	if err := o.save(ctx); err != nil {
 		return err
 	}
@@ -629,7 +672,7 @@ func (o *operation) deployment(version spec.Version, restorePath string, suspend
 	d := spec.Deployment{
 		Namespace: o.record.Namespace, Application: o.record.Application, Version: version,
 		JobID: o.record.JobID, RestorePath: restorePath, AllowNonRestoredState: o.record.AllowNonRestored,
-		Suspended: suspended, Labels: o.desired.Labels, Annotations: o.desired.Annotations,
+		Suspended: suspended, Labels: o.desired.Labels, Annotations: o.desired.Annotations, Secret: o.record.Secret,
 	}
 	if !suspended { // a cluster with no pods needs no HA
 		d.HA = o.haSpec()
@@ -732,6 +775,11 @@ func (p *Platform) Delete(ctx context.Context, namespace, name, onDestroy string
 	if err := p.dropAllHA(ctx, &record); err != nil {
 		progress(fmt.Sprintf("%s: deleting its high-availability data: %v", name, err))
 	}
+	// No pod reads the Secrets any more. (The record owns them too, for a cluster whose
+	// garbage collector outlives this apply.)
+	if err := p.Kube.DeleteOwnedSecrets(ctx, namespace, name, ""); err != nil {
+		return err
+	}
 	return p.Kube.DeleteAppRecord(ctx, namespace, name)
 }
 
@@ -766,4 +814,74 @@ func (p *Platform) recordJournalSnapshot(ctx context.Context, record *kube.AppRe
 	j.SnapshotName = snap.Name
 	record.LastSnapshotPath, record.LastSnapshotName = snap.Path, snap.Name
 	return save(ctx)
+}
+
+// desiredSecret is the Secret the desired version runs with: the record's when the secret
+// settings did not change, else a new one written with the desired values (once per apply;
+// nil when there are none). It is written before any record names it.
+func (o *operation) desiredSecret(ctx context.Context) (*spec.OwnedSecret, error) {
+	if !o.desired.SecretsChanged {
+		return o.record.Secret, nil
+	}
+	if o.wrote {
+		return o.written, nil
+	}
+	if !o.desired.Secrets.Empty() {
+		if err := o.lock.Check(ctx); err != nil {
+			return nil, err
+		}
+		_, recordMap, err := o.p.Kube.GetAppRecord(ctx, o.record.Namespace, o.record.Application)
+		if err != nil {
+			return nil, err
+		}
+		o.record.SecretGeneration++
+		desc := kube.DescribeOwnedSecret(kube.OwnedSecretName(o.record.Application, o.record.SecretGeneration), o.desired.Secrets)
+		secret := kube.OwnedSecretObject(o.record.Namespace, o.record.Application, desc, o.desired.Secrets,
+			o.desired.Labels, o.desired.Annotations, kube.AppOwnerRef(recordMap))
+		if err := o.p.Kube.CreateOwnedSecret(ctx, secret); err != nil {
+			return nil, err
+		}
+		o.progress(fmt.Sprintf("%s: secret settings written to Secret %s (%d Flink configuration keys, %d environment variables)",
+			o.desired.Name, desc.Name, len(desc.FlinkConfigurationKeys), len(desc.EnvNames)))
+		o.written = &desc
+	}
+	o.wrote = true
+	return o.written, nil
+}
+
+// adoptSecret makes the record name the desired Secret without starting a job (the next
+// start uses it).
+func (o *operation) adoptSecret(ctx context.Context) error {
+	secret, err := o.desiredSecret(ctx)
+	if err != nil {
+		return err
+	}
+	o.record.Secret = secret
+	return nil
+}
+
+// secretsApplied reports whether the record ends up naming the Secret with the desired values.
+func (o *operation) secretsApplied() bool {
+	if !o.wrote {
+		return false
+	}
+	if o.written == nil || o.record.Secret == nil {
+		return o.written == nil && o.record.Secret == nil
+	}
+	return o.record.Secret.Name == o.written.Name
+}
+
+// pruneSecrets deletes the application's Secrets that no record names any more, once
+// nothing runs with them; best effort.
+func (o *operation) pruneSecrets(ctx context.Context) {
+	if o.record.Journal != nil {
+		return // a rollback may still need the previous one
+	}
+	keep := ""
+	if o.record.Secret != nil {
+		keep = o.record.Secret.Name
+	}
+	if err := o.p.Kube.DeleteOwnedSecrets(ctx, o.record.Namespace, o.record.Application, keep); err != nil {
+		o.progress(fmt.Sprintf("%s: could not delete old Secrets: %v", o.record.Application, err))
+	}
 }

@@ -56,7 +56,8 @@ func (p *Platform) currentFrom(ctx context.Context, record *kube.AppRecord) *Cur
 // failed for good) as StateCancelled: the next plan then shows the drift and restarts it.
 func (p *Platform) observeJob(ctx context.Context, record *kube.AppRecord) (Current, string) {
 	current := Current{Version: record.Version, State: record.State, JobID: record.JobID, Journal: record.Journal,
-		LastSnapshotPath: record.LastSnapshotPath, LastSnapshotName: record.LastSnapshotName, HighAvailability: record.HighAvailability}
+		LastSnapshotPath: record.LastSnapshotPath, LastSnapshotName: record.LastSnapshotName, HighAvailability: record.HighAvailability,
+		Secret: record.Secret}
 	if record.State != StateRunning {
 		return current, StatusStopped
 	}

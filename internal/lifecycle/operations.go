@@ -86,6 +86,13 @@ type Desired struct {
 	// VersionPending is set at plan time when the version's record does not exist yet (it is
 	// created in the same apply): Version then holds only its label.
 	VersionPending bool
+	// Secrets are the application's sensitive settings. They are written (to a new Secret)
+	// only when SecretsChanged: the resource knows they changed by comparing plan and state,
+	// which Terraform keeps sensitive, or by a changed *_wo_version; no record keeps them, or
+	// a hash of them. SecretsChanged counts as a spec change, so a running job is upgraded
+	// as for a new version.
+	Secrets        spec.SecretValues
+	SecretsChanged bool
 }
 
 // Restore says where a job starts when no job of the application is running.
@@ -153,6 +160,8 @@ type Current struct {
 	// HighAvailability is whether the cluster runs with Kubernetes HA (for a cluster that is
 	// not running: whether it resumes with it).
 	HighAvailability bool
+	// Secret is the provider-owned Secret the deployed version runs with (names only).
+	Secret *spec.OwnedSecret
 }
 
 // transition is one row of the operation table. Empty from/to match "does not exist"; a nil
@@ -219,8 +228,9 @@ func Classify(current *Current, desired Desired) Plan {
 	from, specChanged := "", true
 	if current != nil {
 		from = current.State
-		// Turning HA on or off changes what runs like a new version does.
-		specChanged = RuntimeHash(current.Version) != RuntimeHash(desired.Version) || current.HighAvailability != desired.HighAvailability
+		// Turning HA on or off, or changing a secret, changes what runs like a new version does.
+		specChanged = RuntimeHash(current.Version) != RuntimeHash(desired.Version) ||
+			current.HighAvailability != desired.HighAvailability || desired.SecretsChanged
 	}
 	if from == StateStuck && (specChanged || desired.State != StateRunning) {
 		from = StateRunning
@@ -261,14 +271,14 @@ func describe(plan Plan, current *Current, desired Desired) string {
 		return fmt.Sprintf("%s: start version %s (Flink %s, parallelism %d) %s",
 			name, to, desired.Version.FlinkVersion, desired.Version.Parallelism, start)
 	case OpSavepointRedeploy:
-		return fmt.Sprintf("%s: stop %s (version %s) with a savepoint, then start version %s from it%s%s",
-			name, job, from, to, haWords(current, desired), rollbackWords(desired))
+		return fmt.Sprintf("%s: stop %s (version %s) with a savepoint, then start version %s%s from it%s%s",
+			name, job, from, to, secretWords(desired), haWords(current, desired), rollbackWords(desired))
 	case OpLastStateRedeploy:
-		return fmt.Sprintf("%s: cancel %s (version %s) keeping its latest checkpoint, then start version %s from it%s%s",
-			name, job, from, to, haWords(current, desired), rollbackWords(desired))
+		return fmt.Sprintf("%s: cancel %s (version %s) keeping its latest checkpoint, then start version %s%s from it%s%s",
+			name, job, from, to, secretWords(desired), haWords(current, desired), rollbackWords(desired))
 	case OpStatelessRedeploy:
-		return fmt.Sprintf("%s: cancel %s (version %s) and start version %s with empty state%s (upgrade_mode stateless: state is discarded)",
-			name, job, from, to, haWords(current, desired))
+		return fmt.Sprintf("%s: cancel %s (version %s) and start version %s%s with empty state%s (upgrade_mode stateless: state is discarded)",
+			name, job, from, to, secretWords(desired), haWords(current, desired))
 	case OpSuspend:
 		return fmt.Sprintf("%s: stop %s with a savepoint and scale the cluster to zero", name, job)
 	case OpResume:
@@ -298,9 +308,21 @@ func describe(plan Plan, current *Current, desired Desired) string {
 			return fmt.Sprintf("%s: version %s runs the same artifact and configuration as %s; only records change, the job keeps running",
 				name, to, from)
 		}
+		if desired.SecretsChanged && current != nil {
+			return fmt.Sprintf("%s: no job runs; the new secret settings are stored for its next start", name)
+		}
 		return fmt.Sprintf("%s: no change Flink sees; only records and labels are updated", name)
 	}
 	return fmt.Sprintf("%s: %s", name, plan.Operation)
+}
+
+// secretWords marks a start whose secret settings changed: the only change a plan cannot
+// show, since their values are sensitive.
+func secretWords(d Desired) string {
+	if !d.SecretsChanged {
+		return ""
+	}
+	return " with the changed secret settings"
 }
 
 func rollbackWords(d Desired) string {

@@ -79,13 +79,28 @@ func (p *Platform) checkPlan(ctx context.Context, plan Plan, current *Current, d
 	if startsJob(plan.Operation) && !d.VersionPending {
 		// Render the new cluster now: bad input must fail before the old job is stopped.
 		probe := spec.Deployment{Namespace: d.Namespace, Application: d.Name, Version: d.Version,
-			JobID: JobIDFor(d.Namespace, d.Name, 0), RestorePath: "file:///probe", Labels: d.Labels, Annotations: d.Annotations}
+			JobID: JobIDFor(d.Namespace, d.Name, 0), RestorePath: "file:///probe", Labels: d.Labels, Annotations: d.Annotations,
+			Secret: probeSecret(current, d)}
 		if d.HighAvailability {
 			probe.HA = &spec.HighAvailability{ClusterID: kube.HAClusterID(d.Name, 0), StorageDir: "file:///probe"}
 		}
 		if _, err := kube.Render(probe, nil); err != nil {
 			return fmt.Errorf("%s: version %s cannot be deployed: %w", d.Name, d.Version.Label, err)
 		}
+	}
+	return nil
+}
+
+// probeSecret describes the Secret the desired version will run with, by keys only.
+func probeSecret(current *Current, d Desired) *spec.OwnedSecret {
+	switch {
+	case d.SecretsChanged && d.Secrets.Empty():
+		return nil
+	case d.SecretsChanged:
+		s := kube.DescribeOwnedSecret(kube.OwnedSecretName(d.Name, 0), d.Secrets)
+		return &s
+	case current != nil:
+		return current.Secret
 	}
 	return nil
 }

@@ -3,6 +3,8 @@
 // It imports nothing from Terraform or Kubernetes so every layer can use it.
 package spec
 
+import "fmt"
+
 // Version is one immutable version of an application (flink_application_version).
 // It is stored as JSON in the version record, so field names are part of the record format.
 type Version struct {
@@ -27,6 +29,18 @@ type Version struct {
 	Env                map[string]string `json:"env,omitempty"`
 	// LogConfiguration replaces the log4j-console.properties Flink ships, when set.
 	LogConfiguration string `json:"logConfiguration,omitempty"`
+	// EnvFromSecrets are environment variables taken from keys of existing Secrets
+	// (secretKeyRef). Only the references are in the record, never a value.
+	EnvFromSecrets map[string]SecretKeyRef `json:"envFromSecrets,omitempty"`
+	// FlinkConfigurationSecrets name existing Secrets whose keys are Flink configuration keys,
+	// merged into the configuration file when a pod starts.
+	FlinkConfigurationSecrets []string `json:"flinkConfigurationSecrets,omitempty"`
+}
+
+// SecretKeyRef names one key of a Secret in the application's namespace.
+type SecretKeyRef struct {
+	Secret string `json:"secret"`
+	Key    string `json:"key"`
 }
 
 // JobManager sizes the JobManager pods. CPU is in cores ("0.5", "2"); Memory is a Flink
@@ -64,6 +78,9 @@ type Deployment struct {
 	// Labels and Annotations from flink_streaming_application, put on every object.
 	Labels      map[string]string
 	Annotations map[string]string
+	// Secret is the provider-owned Secret with the application's sensitive settings (nil:
+	// none). Rendering needs only its name and keys; the values never pass through here.
+	Secret *OwnedSecret
 	// HA turns on Kubernetes high availability; nil renders none.
 	HA *HighAvailability
 }
@@ -77,3 +94,32 @@ type HighAvailability struct {
 	// checkpoint pointers and job results to.
 	StorageDir string
 }
+
+// OwnedSecret describes the Secret in which the provider keeps an application's sensitive
+// settings: its name and its keys, never the values. Records may hold it.
+type OwnedSecret struct {
+	Name string `json:"name"`
+	// FlinkConfigurationKeys are merged into the Flink configuration file at pod start.
+	FlinkConfigurationKeys []string `json:"flinkConfigurationKeys,omitempty"`
+	// EnvNames become environment variables of the Flink containers.
+	EnvNames []string `json:"envNames,omitempty"`
+}
+
+// SecretValues are an application's sensitive settings (flink_streaming_application's
+// secret_* arguments). They exist only in memory and in the Secret the provider owns: never
+// in a record, an annotation, an error or a log line. Printing one shows no value.
+type SecretValues struct {
+	FlinkConfiguration map[string]string
+	Env                map[string]string
+}
+
+// Empty reports whether there is no sensitive setting at all.
+func (s SecretValues) Empty() bool { return len(s.FlinkConfiguration) == 0 && len(s.Env) == 0 }
+
+// String keeps the values out of anything formatted with %v or %s.
+func (s SecretValues) String() string {
+	return fmt.Sprintf("secret values (%d Flink configuration keys, %d environment variables)", len(s.FlinkConfiguration), len(s.Env))
+}
+
+// GoString keeps the values out of %#v.
+func (s SecretValues) GoString() string { return s.String() }

@@ -430,3 +430,31 @@ func Duration() validator.String {
 		return nil
 	})
 }
+
+// SecretName is the name of a Kubernetes Secret (a DNS-1123 subdomain).
+func SecretName() validator.String { return String("Secret name", CheckSecretName) }
+
+// CheckSecretName implements SecretName.
+func CheckSecretName(name string) error {
+	if errs := validation.IsDNS1123Subdomain(name); len(errs) > 0 {
+		return fmt.Errorf("%q is not a Secret name: %s", name, strings.Join(errs, "; "))
+	}
+	return nil
+}
+
+// SecretKey is a key of a Kubernetes Secret: letters, digits, '-', '_' and '.'.
+func SecretKey() validator.String { return String("Secret key", CheckSecretKey) }
+
+// CheckSecretKey implements SecretKey.
+func CheckSecretKey(key string) error {
+	if errs := validation.IsConfigMapKey(key); len(errs) > 0 {
+		return fmt.Errorf("%q is not a Secret key: %s", key, strings.Join(errs, "; "))
+	}
+	return nil
+}
+
+// SecretFlinkConfigurationKey is a Flink configuration key kept in a Secret: a Flink key that
+// is also a Secret key and not one the provider sets.
+func SecretFlinkConfigurationKey() validator.String {
+	return String("secret Flink configuration key", kube.CheckSecretConfigKey)
+}

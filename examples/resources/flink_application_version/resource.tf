@@ -16,6 +16,14 @@ resource "flink_application_version" "v1" {
     "state.checkpoints.dir"            = "s3://acme-flink-savepoints/checkpoints"
   }
 
+  # Existing Secrets, by reference only (the version record is a ConfigMap): an environment
+  # variable from one key, and every key of s3-credentials (s3.access-key, s3.secret-key)
+  # merged into the Flink configuration when a pod starts.
+  env_from_secrets = {
+    RULES_DB_PASSWORD = { secret = "rules-db", key = "password" }
+  }
+  flink_configuration_secrets = ["s3-credentials"]
+
   job_manager = {
     cpu    = 1
     memory = "2g"

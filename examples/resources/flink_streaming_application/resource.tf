@@ -1,3 +1,8 @@
+variable "datadog_api_key" {
+  type      = string
+  sensitive = true
+}
+
 resource "flink_streaming_application" "fraud_detector" {
   name       = "fraud-detector"
   namespace  = "streaming"
@@ -19,6 +24,13 @@ resource "flink_streaming_application" "fraud_detector" {
 
   labels = {
     team = "risk"
+  }
+
+  # Sensitive settings of this deployment, kept in a Secret the provider owns; changing one
+  # redeploys the job with a savepoint. (secret_env_wo / secret_flink_configuration_wo keep them
+  # out of state on Terraform and OpenTofu >= 1.11.)
+  secret_flink_configuration = {
+    "metrics.reporter.datadog.apikey" = var.datadog_api_key
   }
 
   timeouts {

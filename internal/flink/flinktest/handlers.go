@@ -349,9 +349,32 @@ func (c *Cluster) configEntriesLocked() []any {
 	cfg := c.effectiveConfigLocked()
 	out := []any{}
 	for _, k := range sortedKeys(cfg) {
-		out = append(out, map[string]string{"key": k, "value": cfg[k]})
+		v := cfg[k]
+		if IsSensitiveKey(k) {
+			v = HiddenContent
+		}
+		out = append(out, map[string]string{"key": k, "value": v})
 	}
 	return out
+}
+
+// HiddenContent is what Flink's REST API shows instead of a sensitive value.
+const HiddenContent = "******"
+
+// sensitiveKeyParts are GlobalConfiguration.SENSITIVE_KEYS of Flink 2.2 (1.20 lacks
+// "api-key"): a key containing one, in lower case, has its value hidden.
+var sensitiveKeyParts = []string{"password", "secret", "fs.azure.account.key", "apikey", "api-key", "auth-params",
+	"service-key", "token", "basic-auth", "jaas.config", "http-headers"}
+
+// IsSensitiveKey is Flink's GlobalConfiguration.isSensitive.
+func IsSensitiveKey(key string) bool {
+	k := strings.ToLower(key)
+	for _, p := range sensitiveKeyParts {
+		if strings.Contains(k, p) {
+			return true
+		}
+	}
+	return false
 }
 
 // ---- job resources ----

@@ -55,6 +55,12 @@ func (d *versionDataSource) Schema(_ context.Context, _ datasource.SchemaRequest
 			"parallelism":         schema.Int64Attribute{Computed: true, MarkdownDescription: "Default parallelism."},
 			"flink_configuration": schema.MapAttribute{Computed: true, ElementType: types.StringType, MarkdownDescription: "Flink configuration."},
 			"env":                 schema.MapAttribute{Computed: true, ElementType: types.StringType, MarkdownDescription: "Environment variables."},
+			"env_from_secrets": schema.MapNestedAttribute{Computed: true, MarkdownDescription: "Environment variables from Secret keys.",
+				NestedObject: schema.NestedAttributeObject{Attributes: map[string]schema.Attribute{
+					"secret": schema.StringAttribute{Computed: true}, "key": schema.StringAttribute{Computed: true},
+				}}},
+			"flink_configuration_secrets": schema.ListAttribute{Computed: true, ElementType: types.StringType,
+				MarkdownDescription: "Secrets merged into the Flink configuration."},
 			"job_manager": schema.SingleNestedAttribute{Computed: true, MarkdownDescription: "JobManager resources.",
 				Attributes: map[string]schema.Attribute{
 					"cpu": schema.Float64Attribute{Computed: true}, "memory": schema.StringAttribute{Computed: true},

@@ -31,6 +31,13 @@ type versionModel struct {
 	TaskManager        types.Object `tfsdk:"task_manager"`
 	Env                types.Map    `tfsdk:"env"`
 	LogConfiguration   types.String `tfsdk:"log_configuration"`
+	EnvFromSecrets     types.Map    `tfsdk:"env_from_secrets"`
+	FlinkConfSecrets   types.List   `tfsdk:"flink_configuration_secrets"`
+}
+
+type secretKeyRefModel struct {
+	Secret types.String `tfsdk:"secret"`
+	Key    types.String `tfsdk:"key"`
 }
 
 type jobManagerModel struct {
@@ -66,6 +73,15 @@ func (m versionModel) toSpec(ctx context.Context) (spec.Version, diag.Diagnostic
 	diags.Append(m.Args.ElementsAs(ctx, &v.Args, false)...)
 	diags.Append(m.FlinkConfiguration.ElementsAs(ctx, &v.FlinkConfiguration, false)...)
 	diags.Append(m.Env.ElementsAs(ctx, &v.Env, false)...)
+	diags.Append(m.FlinkConfSecrets.ElementsAs(ctx, &v.FlinkConfigurationSecrets, false)...)
+	if !m.EnvFromSecrets.IsNull() && !m.EnvFromSecrets.IsUnknown() {
+		var refs map[string]secretKeyRefModel
+		diags.Append(m.EnvFromSecrets.ElementsAs(ctx, &refs, false)...)
+		v.EnvFromSecrets = make(map[string]spec.SecretKeyRef, len(refs))
+		for name, r := range refs {
+			v.EnvFromSecrets[name] = spec.SecretKeyRef{Secret: r.Secret.ValueString(), Key: r.Key.ValueString()}
+		}
+	}
 	var jm jobManagerModel
 	var tm taskManagerModel
 	diags.Append(m.JobManager.As(ctx, &jm, basetypes.ObjectAsOptions{})...)
@@ -100,7 +116,20 @@ func fromSpec(v spec.Version) (versionModel, diag.Diagnostics) {
 	}
 	m.FlinkConfiguration = mapOf(v.FlinkConfiguration, &diags)
 	m.Env = mapOf(v.Env, &diags)
+	m.FlinkConfSecrets = types.ListNull(types.StringType)
+	if len(v.FlinkConfigurationSecrets) > 0 {
+		m.FlinkConfSecrets = listOf(v.FlinkConfigurationSecrets, &diags)
+	}
 	var d diag.Diagnostics
+	m.EnvFromSecrets = types.MapNull(types.ObjectType{AttrTypes: secretKeyRefAttrTypes})
+	if len(v.EnvFromSecrets) > 0 {
+		refs := make(map[string]secretKeyRefModel, len(v.EnvFromSecrets))
+		for name, r := range v.EnvFromSecrets {
+			refs[name] = secretKeyRefModel{Secret: types.StringValue(r.Secret), Key: types.StringValue(r.Key)}
+		}
+		m.EnvFromSecrets, d = types.MapValueFrom(context.Background(), types.ObjectType{AttrTypes: secretKeyRefAttrTypes}, refs)
+		diags.Append(d...)
+	}
 	m.JobManager, d = types.ObjectValueFrom(context.Background(), jobManagerAttrTypes, jobManagerModel{
 		CPU: types.Float64Value(v.JobManager.CPU), Memory: types.StringValue(v.JobManager.Memory),
 		Replicas: types.Int64Value(v.JobManager.Replicas),

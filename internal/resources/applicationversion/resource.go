@@ -58,7 +58,17 @@ func (r *versionResource) ConfigValidators(context.Context) []resource.ConfigVal
 func (r *versionResource) ValidateConfig(ctx context.Context, req resource.ValidateConfigRequest, resp *resource.ValidateConfigResponse) {
 	var m versionModel
 	resp.Diagnostics.Append(req.Config.Get(ctx, &m)...)
-	if resp.Diagnostics.HasError() || m.Parallelism.IsUnknown() || m.Parallelism.IsNull() || m.TaskManager.IsUnknown() {
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	// A variable set twice would leave which value wins to Kubernetes' ordering.
+	for name := range m.EnvFromSecrets.Elements() {
+		if _, dup := m.Env.Elements()[name]; dup {
+			resp.Diagnostics.AddAttributeError(path.Root("env_from_secrets").AtMapKey(name), "Environment variable set twice",
+				fmt.Sprintf("%s is set both in env and in env_from_secrets; set it in one of them.", name))
+		}
+	}
+	if m.Parallelism.IsUnknown() || m.Parallelism.IsNull() || m.TaskManager.IsUnknown() {
 		return
 	}
 	// A task_manager left out gets the defaults: one replica with one slot.

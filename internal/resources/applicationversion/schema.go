@@ -2,6 +2,7 @@ package applicationversion
 
 import (
 	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
+	"github.com/hashicorp/terraform-plugin-framework-validators/listvalidator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/mapvalidator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
 	"github.com/hashicorp/terraform-plugin-framework/attr"
@@ -186,9 +187,42 @@ func resourceSchema() schema.Schema {
 				MarkdownDescription: "log4j2 properties replacing Flink's `log4j-console.properties`.",
 				PlanModifiers:       replace,
 			},
+			// References only: the version record is a ConfigMap, so a value can never be here.
+			"env_from_secrets": schema.MapNestedAttribute{
+				Optional: true,
+				MarkdownDescription: "Environment variables of the Flink containers taken from keys of existing Kubernetes Secrets " +
+					"in the namespace (`secretKeyRef`), e.g. `{ KAFKA_PASSWORD = { secret = \"kafka\", key = \"password\" } }`. " +
+					"The version records only the references; the kubelet reads the values when a pod starts. A name may not " +
+					"also be in `env`.",
+				NestedObject: schema.NestedAttributeObject{Attributes: map[string]schema.Attribute{
+					"secret": schema.StringAttribute{Required: true, MarkdownDescription: "Name of the Secret.",
+						Validators: []validator.String{validate.SecretName()}},
+					"key": schema.StringAttribute{Required: true, MarkdownDescription: "Key in the Secret.",
+						Validators: []validator.String{validate.SecretKey()}},
+				}},
+				Validators:    []validator.Map{mapvalidator.KeysAre(validate.EnvVarName())},
+				PlanModifiers: []planmodifier.Map{mapplanmodifier.RequiresReplace()},
+			},
+			"flink_configuration_secrets": schema.ListAttribute{
+				Optional: true, ElementType: types.StringType,
+				MarkdownDescription: "Names of existing Kubernetes Secrets in the namespace whose keys are Flink configuration keys " +
+					"(e.g. `s3.secret-key`), merged into the configuration file when a pod starts: an init container running the " +
+					"version's `image` copies the rendered configuration into a memory-backed `emptyDir` that becomes " +
+					"`/opt/flink/conf`, and appends every key. The version records only the names. A pod does not start (and the " +
+					"deployment rolls back) when a key is one the provider sets, is already in `flink_configuration` or an earlier " +
+					"Secret, or its value has a line break (or, with `flink_version` 1.18, a `#`); the messages name the key, never " +
+					"the value. Trailing line breaks of a value are dropped. Changes to the Secrets reach the job at its next deployment.",
+				Validators: []validator.List{
+					listvalidator.UniqueValues(),
+					listvalidator.ValueStringsAre(validate.SecretName()),
+				},
+				PlanModifiers: []planmodifier.List{listplanmodifier.RequiresReplace()},
+			},
 		},
 	}
 }
+
+var secretKeyRefAttrTypes = map[string]attr.Type{"secret": types.StringType, "key": types.StringType}
 
 func cpuAttribute() schema.Float64Attribute {
 	return schema.Float64Attribute{

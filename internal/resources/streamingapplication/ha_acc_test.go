@@ -26,7 +26,7 @@ import (
 )
 
 // haObjects checks whether the application's ServiceAccount, Role and RoleBinding exist, and
-// that the Role grants exactly kube.HARules.
+// that the Role grants exactly kube.JobManagerHARules().
 func haObjects(k8s kubernetes.Interface, ns string, want bool) error {
 	ctx := context.Background()
 	gets := map[string]func() error{
@@ -36,8 +36,8 @@ func haObjects(k8s kubernetes.Interface, ns string, want bool) error {
 		},
 		"Role orders-flink-ha": func() error {
 			role, err := k8s.RbacV1().Roles(ns).Get(ctx, "orders-flink-ha", metav1.GetOptions{})
-			if err == nil && !reflect.DeepEqual(role.Rules, kube.HARules) {
-				return fmt.Errorf("Role orders-flink-ha grants %+v, want %+v", role.Rules, kube.HARules)
+			if err == nil && !reflect.DeepEqual(role.Rules, kube.JobManagerHARules()) {
+				return fmt.Errorf("Role orders-flink-ha grants %+v, want %+v", role.Rules, kube.JobManagerHARules())
 			}
 			return err
 		},

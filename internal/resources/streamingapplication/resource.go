@@ -104,6 +104,10 @@ func (r *applicationResource) ModifyPlan(ctx context.Context, req resource.Modif
 
 	desired, versionKnown, diags := r.desired(ctx, plan)
 	resp.Diagnostics.Append(diags...)
+	prior, diags := priorOf(ctx, req.State)
+	resp.Diagnostics.Append(diags...)
+	desired.Secrets, desired.SecretsChanged, _, diags = secretsOf(ctx, req.Config, plan, prior)
+	resp.Diagnostics.Append(diags...)
 	if resp.Diagnostics.HasError() {
 		return
 	}
@@ -179,7 +183,7 @@ func (r *applicationResource) Create(ctx context.Context, req resource.CreateReq
 	}
 	timeout, diags := plan.Timeouts.Create(ctx, defaultCreateTimeout)
 	resp.Diagnostics.Append(diags...)
-	r.apply(ctx, timeout, &plan, &resp.State, &resp.Diagnostics)
+	r.apply(ctx, timeout, &plan, nil, req.Config, &resp.State, &resp.Diagnostics)
 }
 
 func (r *applicationResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
@@ -190,11 +194,16 @@ func (r *applicationResource) Update(ctx context.Context, req resource.UpdateReq
 	}
 	timeout, diags := plan.Timeouts.Update(ctx, defaultUpdateTimeout)
 	resp.Diagnostics.Append(diags...)
-	r.apply(ctx, timeout, &plan, &resp.State, &resp.Diagnostics)
+	prior, diags := priorOf(ctx, req.State)
+	resp.Diagnostics.Append(diags...)
+	r.apply(ctx, timeout, &plan, prior, req.Config, &resp.State, &resp.Diagnostics)
 }
 
-// apply runs the planned operation and records the outcome in state.
-func (r *applicationResource) apply(ctx context.Context, timeout time.Duration, plan *applicationModel, state *tfsdk.State, diags *diag.Diagnostics) {
+// apply runs the planned operation and records the outcome in state. prior is the state
+// before (nil at create); config holds the write-only arguments.
+func (r *applicationResource) apply(ctx context.Context, timeout time.Duration, plan, prior *applicationModel, config tfsdk.Config,
+	state *tfsdk.State, diags *diag.Diagnostics,
+) {
 	if diags.HasError() {
 		return
 	}
@@ -202,6 +211,8 @@ func (r *applicationResource) apply(ctx context.Context, timeout time.Duration, 
 	defer cancel()
 
 	desired, versionKnown, d := r.desired(ctx, *plan)
+	diags.Append(d...)
+	desired.Secrets, desired.SecretsChanged, _, d = secretsOf(ctx, config, *plan, prior)
 	diags.Append(d...)
 	if diags.HasError() {
 		return
@@ -217,6 +228,9 @@ func (r *applicationResource) apply(ctx context.Context, timeout time.Duration, 
 	plan.Status = types.StringValue(result.Status)
 	plan.DeployedVersionID = types.StringValue(result.DeployedVersionID)
 	plan.LastSnapshotID, plan.LastSnapshotPath = snapshotID(plan.Namespace.ValueString(), result.LastSnapshotName), types.StringValue(result.LastSnapshotPath)
+	if result.SecretsPending {
+		keepPriorSecrets(plan, prior)
+	}
 	if err != nil {
 		diags.AddError(fmt.Sprintf("Cannot apply application %s/%s", desired.Namespace, desired.Name), err.Error())
 		if !result.RecordExists {

@@ -50,6 +50,13 @@ type applicationModel struct {
 	LastSnapshotID    types.String   `tfsdk:"last_snapshot_id"`
 	LastSnapshotPath  types.String   `tfsdk:"last_snapshot_path"`
 	Timeouts          timeouts.Value `tfsdk:"timeouts"`
+
+	SecretFlinkConfiguration          types.Map   `tfsdk:"secret_flink_configuration"`
+	SecretEnv                         types.Map   `tfsdk:"secret_env"`
+	SecretFlinkConfigurationWO        types.Map   `tfsdk:"secret_flink_configuration_wo"`
+	SecretFlinkConfigurationWOVersion types.Int64 `tfsdk:"secret_flink_configuration_wo_version"`
+	SecretEnvWO                       types.Map   `tfsdk:"secret_env_wo"`
+	SecretEnvWOVersion                types.Int64 `tfsdk:"secret_env_wo_version"`
 }
 
 type restoreModel struct {
@@ -89,7 +96,7 @@ const (
 
 func resourceSchema(ctx context.Context) schema.Schema {
 	keep := []planmodifier.String{stringplanmodifier.UseStateForUnknown()}
-	return schema.Schema{
+	s := schema.Schema{
 		MarkdownDescription: "A Flink application running on Kubernetes as a standalone application cluster. " +
 			"`version_id` says which `flink_application_version` runs; changing it, or `state`, is an operation on the " +
 			"running job that the plan names in `planned_operation` and in a warning before anything happens.",
@@ -261,4 +268,8 @@ func resourceSchema(ctx context.Context) schema.Schema {
 			"timeouts": timeouts.Block(ctx, timeouts.Opts{Create: true, Update: true, Delete: true}),
 		},
 	}
+	for name, a := range secretAttributes() {
+		s.Attributes[name] = a
+	}
+	return s
 }

@@ -177,7 +177,7 @@ func (a *NodeAgent) mountServiceAccountToken(ctx context.Context, pod *corev1.Po
 	if !automountsToken(pod, sa) {
 		return "", nil
 	}
-	dir := filepath.Join(a.dir, "pods", pod.Namespace, pod.Name, "kube-api-access")
+	dir := filepath.Join(a.podDir(pod), "kube-api-access")
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return "", err
 	}
