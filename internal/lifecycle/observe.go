@@ -96,6 +96,28 @@ const restartLoop = 3
 // stuck says why a job that has not ended cannot be called running, or "" when it can: its
 // tasks have not all run for longer than the application's readiness timeout, or it
 // restarted restartLoop times within it. Both are measured on Flink's own clock.
+// jobManagersRestorePoint is what the JobManager of a stuck job restores once its tasks can
+// run again, as the plan names it: its latest completed checkpoint, else what the job started
+// from. Without high availability a JobManager that restarted knows only the checkpoints since
+// (it started the job again from its deploy-time snapshot), and the plan says so.
+func (p *Platform) jobManagersRestorePoint(ctx context.Context, d Desired, current *Current) (path, note string) {
+	stats, err := p.Flink(d.Namespace, d.Name).Checkpoints(ctx, current.JobID)
+	switch {
+	case err != nil:
+		return "", "; Flink did not say which: " + err.Error()
+	case stats.Latest.Completed != nil && isExternal(stats.Latest.Completed.ExternalPath):
+		return stats.Latest.Completed.ExternalPath, " (its latest completed checkpoint)"
+	case stats.Latest.Restored != nil && isExternal(stats.Latest.Restored.ExternalPath):
+		note = " (what the job started from: it completed no checkpoint since"
+		if !current.HighAvailability {
+			note += "; without high availability, a JobManager that restarted started the job again from its " +
+				"deploy-time snapshot and knows no checkpoint from before"
+		}
+		return stats.Latest.Restored.ExternalPath, note + ")"
+	}
+	return "", "; it has none, so the job starts with empty state"
+}
+
 func stuck(ctx context.Context, client *flink.Client, record *kube.AppRecord, job flink.JobDetails) string {
 	if flink.JobHealthy(job) || job.Now == 0 {
 		return ""

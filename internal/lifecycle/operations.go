@@ -286,9 +286,13 @@ func describe(plan Plan, current *Current, desired Desired) string {
 	case OpCancel:
 		return fmt.Sprintf("%s: cancel %s and scale the cluster to zero; its state is not kept", name, job)
 	case OpRestartTaskManagers:
+		start = "from its latest completed checkpoint" + plan.RestoreNote
+		if plan.RestorePath != "" {
+			start = "from " + plan.RestorePath + plan.RestoreNote
+		}
 		return fmt.Sprintf("%s: %s is stuck (%s); replace its TaskManager pods, after which its JobManager restores it "+
-			"from its latest completed checkpoint, and wait up to %s for all its tasks to run",
-			name, job, current.Problem, desired.Rollback.ReadinessTimeout)
+			"%s, and wait up to %s for all its tasks to run",
+			name, job, current.Problem, start, desired.Rollback.ReadinessTimeout)
 	case OpRecover:
 		j := current.Journal
 		if j.Operation == opSnapshot {
@@ -391,6 +395,9 @@ func (p *Platform) PlanChange(ctx context.Context, desired Desired) (Plan, error
 			plan.RestoreNote = fmt.Sprintf(" (the latest checkpoint of job %s, which ran after the newest snapshot)", shortJobID(snap.JobID))
 			plan.RecordsSnapshot = true // the checkpoint goes on record before it is restored
 		}
+	}
+	if plan.Operation == OpRestartTaskManagers {
+		plan.RestorePath, plan.RestoreNote = p.jobManagersRestorePoint(ctx, desired, current)
 	}
 	plan.RecordsSnapshot = plan.RecordsSnapshot || recordsSnapshot[plan.Operation]
 	plan.Summary = describe(plan, current, desired)

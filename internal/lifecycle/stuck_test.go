@@ -106,3 +106,58 @@ func TestStuckJob_WithANewVersion_ClassifiesAsAnUpgrade(t *testing.T) {
 		t.Errorf("stuck + suspended = %s, want %s", op, OpSuspend)
 	}
 }
+
+// The plan for a stuck job names what its JobManager will restore once its tasks can run:
+// its latest completed checkpoint.
+func TestStuckJob_PlanNamesTheCheckpointTheJobManagerRestores(t *testing.T) {
+	t.Parallel()
+	s := newStateful(t)
+	ctx := context.Background()
+	v := checkpointed(1, "20ms", snapshotRoot+"/checkpoints")
+	desired := statefulFor(v, StateRunning)
+	desired.Rollback.ReadinessTimeout = 200 * time.Millisecond
+	s.mustApply(desired, OpDeploy)
+	client := s.p.Flink(testNS, testApp)
+	eventually(t, "a checkpoint completed", func() bool {
+		st, err := client.Checkpoints(ctx, jobGen1)
+		return err == nil && st.Latest.Completed != nil
+	})
+	s.cluster().SetTaskManagers(0, 1)
+	time.Sleep(300 * time.Millisecond)
+	st, err := client.Checkpoints(ctx, jobGen1)
+	if err != nil || st.Latest.Completed == nil {
+		t.Fatalf("checkpoints %+v, %v", st, err)
+	}
+	plan, err := s.p.PlanChange(ctx, desired)
+	if err != nil || plan.Operation != OpRestartTaskManagers {
+		t.Fatalf("plan %s, %v; want %s", plan.Operation, err, OpRestartTaskManagers)
+	}
+	if want := st.Latest.Completed.ExternalPath; plan.RestorePath != want {
+		t.Errorf("plan restores %q, want the latest completed checkpoint %s", plan.RestorePath, want)
+	}
+	wantContains(t, "plan summary", plan.Summary, st.Latest.Completed.ExternalPath, "its latest completed checkpoint")
+}
+
+// A stuck job that completed no checkpoint since it started restores what it started from;
+// without high availability the plan says that a restarted JobManager knew nothing newer.
+func TestStuckJob_NoCheckpointSinceStart_PlanNamesTheRestoredSavepoint(t *testing.T) {
+	t.Parallel()
+	s := newStateful(t)
+	ctx := context.Background()
+	s.deploy(versionN(1))
+	desired := statefulFor(versionN(2), StateRunning)
+	desired.Rollback.ReadinessTimeout = 200 * time.Millisecond
+	desired.HighAvailability = false
+	s.mustApply(desired, OpSavepointRedeploy)
+	savepoint := s.record().LastSnapshotPath
+	s.cluster().SetTaskManagers(0, 1)
+	time.Sleep(300 * time.Millisecond)
+	plan, err := s.p.PlanChange(ctx, desired)
+	if err != nil || plan.Operation != OpRestartTaskManagers {
+		t.Fatalf("plan %s, %v; want %s", plan.Operation, err, OpRestartTaskManagers)
+	}
+	if plan.RestorePath != savepoint {
+		t.Errorf("plan restores %q, want the savepoint the job started from, %s", plan.RestorePath, savepoint)
+	}
+	wantContains(t, "plan summary", plan.Summary, savepoint, "completed no checkpoint since", "without high availability")
+}
