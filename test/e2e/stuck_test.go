@@ -34,7 +34,33 @@ func TestE2E_StuckJobWithoutHA_RestartTaskManagersRunsItAgain(t *testing.T) {
 	defer timed(t, "whole test", began)
 	var savepoint, jobID string
 	var tm, jm string
-	var killedRunsLast int64 // the newest checkpoint id of the run the JobManager kill ended
+	var killedRunsLast int64 // the newest checkpoint id of the run the JobManager kill ends
+	killJobManagerUntilStuck := func(t *testing.T, ns, jobID string) {
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+		defer cancel()
+		if _, err := acctest.WaitCheckpointed(ctx, nil, restBase(ns), jobID, 1); err != nil {
+			t.Fatal(err)
+		}
+		fc := flink.New("counter", restBase(ns), nil)
+		before, err := fc.Checkpoints(ctx, jobID)
+		if err != nil || before.Latest.Completed == nil {
+			t.Fatalf("checkpoints before the kill: %+v, %v", before.Latest, err)
+		}
+		killedRunsLast = before.Latest.Completed.ID + 1 // one may have been in flight
+		tm = string(runningPod(t, ns, kube.ComponentTaskManager).UID)
+		start := time.Now()
+		jm = string(acctest.KillJobManager(t, ns, "counter").UID)
+		var restarts int
+		err = flink.WaitFor(ctx, func(ctx context.Context) (bool, error) {
+			ex, err := fc.JobExceptions(ctx, jobID)
+			restarts = len(ex.History.Entries)
+			return err == nil && restarts >= 3, nil
+		}, flink.DefaultBackoff())
+		if err != nil {
+			t.Fatalf("the job did not keep restarting after its JobManager was killed (%d restarts seen): %v", restarts, err)
+		}
+		timed(t, "JobManager killed, TaskManager alive: job restarting", start)
+	}
 
 	resource.Test(t, resource.TestCase{
 		ProtoV6ProviderFactories: providertest.Factories,
@@ -48,35 +74,12 @@ func TestE2E_StuckJobWithoutHA_RestartTaskManagersRunsItAgain(t *testing.T) {
 				Check: func(s *terraform.State) error {
 					savepoint = s.RootModule().Resources[app].Primary.Attributes["last_snapshot_path"]
 					jobID = jobOf(t, ns)
-					ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-					defer cancel()
-					if _, err := acctest.WaitCheckpointed(ctx, nil, restBase(ns), jobID, 1); err != nil {
-						return err
-					}
-					fc := flink.New("counter", restBase(ns), nil)
-					before, err := fc.Checkpoints(ctx, jobID)
-					if err != nil || before.Latest.Completed == nil {
-						return fmt.Errorf("checkpoints before the kill: %+v, %v", before.Latest, err)
-					}
-					killedRunsLast = before.Latest.Completed.ID + 1 // one may have been in flight
-					tm = string(runningPod(t, ns, kube.ComponentTaskManager).UID)
-					start := time.Now()
-					jm = string(acctest.KillJobManager(t, ns, "counter").UID)
-					var restarts int
-					err = flink.WaitFor(ctx, func(ctx context.Context) (bool, error) {
-						ex, err := fc.JobExceptions(ctx, jobID)
-						restarts = len(ex.History.Entries)
-						return err == nil && restarts >= 3, nil
-					}, flink.DefaultBackoff())
-					if err != nil {
-						return fmt.Errorf("the job did not keep restarting after its JobManager was killed (%d restarts seen): %w", restarts, err)
-					}
-					timed(t, "JobManager killed, TaskManager alive: job restarting", start)
 					return nil
 				},
 			},
 			{
 				PreConfig: func() {
+					killJobManagerUntilStuck(t, ns, jobID)
 					w := strings.Join(acctest.PlanWarnings(t, providertest.Factories["flink"], cfg), "\n")
 					t.Logf("plan of the stuck job:\n%s", w)
 					for _, want := range []string{"is stuck", "Flink's last failure", "replace its TaskManager pods", savepoint, "without high availability"} {
