@@ -70,11 +70,12 @@ resource "kubernetes_role" "flink_provider" {
   }
 
   # Reports pods stuck in ImagePullBackOff or CrashLoopBackOff and JobManagers that exited while
-  # waiting for a rollout, and waits for pods to go after a delete.
+  # waiting for a rollout, and waits for pods to go after a delete. restart_task_managers deletes
+  # the TaskManager pods of a stuck job (deletecollection by label).
   rule {
     api_groups = [""]
     resources  = ["pods"]
-    verbs      = ["list"]
+    verbs      = ["list", "deletecollection"]
   }
 
   # An Event on the application record for every apply (kubectl describe configmap

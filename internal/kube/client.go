@@ -509,9 +509,10 @@ func terminationDetail(message string) string {
 // DeleteTaskManagerPods deletes the TaskManager pods of app; their ReplicaSet replaces them.
 // A JobManager whose TaskManagers are replaced restores its job from the latest completed
 // checkpoint.
-func (c *Client) DeleteTaskManagerPods(ctx context.Context, ns, app string) error {
+func (c *Client) DeleteTaskManagerPods(ctx context.Context, ns, app string) (err error) {
+	defer withPermissionHint(&err, ns)
 	selector := labels.SelectorFromSet(ComponentSelectorLabels(app, ComponentTaskManager)).String()
-	err := c.retryTransient(ctx, func() error {
+	err = c.retryTransient(ctx, func() error {
 		return c.Kube.CoreV1().Pods(ns).DeleteCollection(ctx, metav1.DeleteOptions{}, metav1.ListOptions{LabelSelector: selector})
 	})
 	if err != nil {

@@ -44,8 +44,9 @@ func ProviderPermissions() []PermissionRule {
 			"The REST and RPC Services: server-side apply (patch, and create when missing), get while waiting for deletion, delete."),
 		rule("apps", []string{"deployments"}, []string{"get", "create", "patch", "delete"},
 			"The JobManager and TaskManager Deployments: server-side apply (patch, and create when missing), get to follow the rollout, delete."),
-		rule("", []string{"pods"}, []string{"list"},
-			"Reports pods stuck in ImagePullBackOff or CrashLoopBackOff and JobManagers that exited while waiting for a rollout, and waits for pods to go after a delete."),
+		rule("", []string{"pods"}, []string{"list", "deletecollection"},
+			"Reports pods stuck in ImagePullBackOff or CrashLoopBackOff and JobManagers that exited while waiting for a rollout, and waits for pods to go after a delete. "+
+				"restart_task_managers deletes the TaskManager pods of a stuck job (deletecollection by label)."),
 		rule("", []string{"events"}, []string{"create"},
 			"An Event on the application record for every apply (kubectl describe configmap <name>-flink-application)."),
 		rule("coordination.k8s.io", []string{"leases"}, []string{"get", "create", "update", "delete"},
