@@ -329,19 +329,7 @@ func TestE2E_WithoutHAJobManagerRestartRewindsToDeployTimeSnapshot(t *testing.T)
 						cp.Count.Counted, atSavepoint.Restored)
 					// It runs again once its checkpoints are numbered past the killed run's (the
 					// destroy below stops it with a savepoint, which needs it running).
-					last := before.Latest.Completed.ID + 1 // one may have been in flight
-					err = flink.WaitFor(ctx, func(ctx context.Context) (bool, error) {
-						job, err := fc.Job(ctx, jobID)
-						if err != nil || !flink.JobHealthy(job) {
-							return false, nil
-						}
-						stats, err := fc.Checkpoints(ctx, jobID)
-						return err == nil && stats.Latest.Completed != nil && stats.Latest.Completed.ID > last, nil
-					}, flink.DefaultBackoff())
-					if err != nil {
-						return fmt.Errorf("the rewound job did not checkpoint past the killed run's checkpoint %d: %w", last, err)
-					}
-					return nil
+					return runsPastCheckpoint(ctx, fc, jobID, before.Latest.Completed.ID+1) // one may have been in flight
 				},
 			},
 			{
@@ -351,6 +339,26 @@ func TestE2E_WithoutHAJobManagerRestartRewindsToDeployTimeSnapshot(t *testing.T)
 			},
 		},
 	})
+}
+
+// runsPastCheckpoint waits until a job whose JobManager restarted without HA runs healthy
+// with a checkpoint newer than last, the killed run's newest. Until then it numbers its
+// checkpoints from its deploy-time savepoint's again and collides with the killed run's
+// retained ones ("chk-<n>/_metadata already exists"), failing over each time; the destroy
+// that ends a test stops it with a savepoint, which needs it running.
+func runsPastCheckpoint(ctx context.Context, fc *flink.Client, jobID string, last int64) error {
+	err := flink.WaitFor(ctx, func(ctx context.Context) (bool, error) {
+		job, err := fc.Job(ctx, jobID)
+		if err != nil || !flink.JobHealthy(job) {
+			return false, nil
+		}
+		stats, err := fc.Checkpoints(ctx, jobID)
+		return err == nil && stats.Latest.Completed != nil && stats.Latest.Completed.ID > last, nil
+	}, flink.DefaultBackoff())
+	if err != nil {
+		return fmt.Errorf("the rewound job did not run and checkpoint past the killed run's checkpoint %d: %w", last, err)
+	}
+	return nil
 }
 
 func samePath(a, b string) bool {

@@ -110,21 +110,9 @@ func TestE2E_StuckJobWithoutHA_RestartTaskManagersRunsItAgain(t *testing.T) {
 						return fmt.Errorf("the job restored %s; the plan said %s", stats.Latest.Restored.ExternalPath, savepoint)
 					}
 					counter(t, ns, "counter", 0)
-					// The job numbers its checkpoints from the savepoint's again and collides
-					// with the retained ones of the killed run ("chk-<n>/_metadata already
-					// exists"), failing over each time, until it is past them. The destroy
-					// below stops it with a savepoint, which needs it running.
 					ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 					defer cancel()
-					return flink.WaitFor(ctx, func(ctx context.Context) (bool, error) {
-						fc := flink.New("counter", restBase(ns), nil)
-						job, err := fc.Job(ctx, jobID)
-						if err != nil || !flink.JobHealthy(job) {
-							return false, nil
-						}
-						stats, err := fc.Checkpoints(ctx, jobID)
-						return err == nil && stats.Latest.Completed != nil && stats.Latest.Completed.ID > killedRunsLast, nil
-					}, flink.DefaultBackoff())
+					return runsPastCheckpoint(ctx, flink.New("counter", restBase(ns), nil), jobID, killedRunsLast)
 				},
 			},
 		},
