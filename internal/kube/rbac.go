@@ -4,6 +4,7 @@ import (
 	"slices"
 
 	rbacv1 "k8s.io/api/rbac/v1"
+	"k8s.io/component-helpers/auth/rbac/validation"
 )
 
 // RBACGuide is where users find the Role the provider needs; errors point there.
@@ -123,13 +124,9 @@ func WithoutPermission(rules []rbacv1.PolicyRule, group, resource, verb string) 
 	return out
 }
 
-// Allows reports whether rules grant verb on resource in group (no resourceNames, no
-// wildcards: the provider's rules have none).
+// Allows reports whether rules grant verb on every object of resource in group, by RBAC's
+// own comparison (wildcards count; a rule limited to resourceNames does not).
 func Allows(rules []rbacv1.PolicyRule, group, resource, verb string) bool {
-	for _, r := range rules {
-		if len(r.ResourceNames) == 0 && slices.Contains(r.APIGroups, group) && slices.Contains(r.Resources, resource) && slices.Contains(r.Verbs, verb) {
-			return true
-		}
-	}
-	return false
+	ok, _ := validation.Covers(rules, []rbacv1.PolicyRule{{APIGroups: []string{group}, Resources: []string{resource}, Verbs: []string{verb}}})
+	return ok
 }

@@ -147,7 +147,8 @@ func newHarness(t *testing.T) *harness {
 
 	h.p = &Platform{
 		Kube: &kube.Client{
-			Kube:         ctxHonouringClientset{h.fake},
+			// The provider's calls are authorized against the Role the RBAC guide documents.
+			Kube:         ctxHonouringClientset{kubetest.AsIdentity(h.fake, kube.ProviderRules(true))},
 			FieldManager: kube.FieldManager,
 			// Transient API errors are retried as in production, only faster.
 			TransientBackoff: testTransientBackoff,

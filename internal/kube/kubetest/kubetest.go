@@ -7,12 +7,15 @@ import (
 	"fmt"
 	"sync/atomic"
 
+	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/kubernetes/fake"
 	k8stesting "k8s.io/client-go/testing"
+	"k8s.io/component-helpers/auth/rbac/validation"
 )
 
 // EmulateResourceVersions makes the fake behave like the API server for the named resources
@@ -72,4 +75,47 @@ func EmulateResourceVersions(cs *fake.Clientset, resources ...string) {
 			return false, nil, nil
 		})
 	}
+}
+
+// AsIdentity returns a clientset that sees the objects of cs, through cs's reactors (so
+// injected faults and emulated behaviour apply), but answers Forbidden, as the API server's
+// RBAC authorizer does, to every request rules do not allow. Tests run the code under test
+// with it and keep cs for their own setup: every call the code makes is then checked
+// against the Role it documents.
+func AsIdentity(cs *fake.Clientset, rules []rbacv1.PolicyRule) *fake.Clientset {
+	view := &fake.Clientset{}
+	view.AddReactor("*", "*", func(a k8stesting.Action) (bool, runtime.Object, error) {
+		if err := authorize(a, rules); err != nil {
+			return true, nil, err
+		}
+		obj, err := cs.Invokes(a, nil)
+		return true, obj, err
+	})
+	view.AddWatchReactor("*", func(a k8stesting.Action) (bool, watch.Interface, error) {
+		if err := authorize(a, rules); err != nil {
+			return true, nil, err
+		}
+		w, err := cs.InvokesWatch(a)
+		return true, w, err
+	})
+	return view
+}
+
+// authorize is RBAC's decision on a, worded as the API server words a denial.
+func authorize(a k8stesting.Action, rules []rbacv1.PolicyRule) error {
+	verb := a.GetVerb()
+	if verb == "delete-collection" { // the fake's name for it
+		verb = "deletecollection"
+	}
+	gr := a.GetResource().GroupResource()
+	resource := gr.Resource
+	if sub := a.GetSubresource(); sub != "" {
+		resource += "/" + sub
+	}
+	want := rbacv1.PolicyRule{APIGroups: []string{gr.Group}, Resources: []string{resource}, Verbs: []string{verb}}
+	if ok, _ := validation.Covers(rules, []rbacv1.PolicyRule{want}); ok {
+		return nil
+	}
+	return apierrors.NewForbidden(gr, "", fmt.Errorf("User %q cannot %s resource %q in API group %q in the namespace %q",
+		"system:serviceaccount:test:provider", verb, resource, gr.Group, a.GetNamespace()))
 }
