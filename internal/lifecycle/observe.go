@@ -93,9 +93,6 @@ func (p *Platform) resultFrom(record *kube.AppRecord, op Operation) Result {
 // restartLoop is how many restarts within the readiness timeout make a job stuck.
 const restartLoop = 3
 
-// stuck says why a job that has not ended cannot be called running, or "" when it can: its
-// tasks have not all run for longer than the application's readiness timeout, or it
-// restarted restartLoop times within it. Both are measured on Flink's own clock.
 // jobManagersRestorePoint is what the JobManager of a stuck job restores once its tasks can
 // run again, as the plan names it: its latest completed checkpoint, else what the job started
 // from. Without high availability a JobManager that restarted knows only the checkpoints since
@@ -118,6 +115,9 @@ func (p *Platform) jobManagersRestorePoint(ctx context.Context, d Desired, curre
 	return "", "; it has none, so the job starts with empty state"
 }
 
+// stuck says why a job that has not ended cannot be called running, or "" when it can: its
+// tasks have not all run for longer than the application's readiness timeout, or it
+// restarted restartLoop times within it. Both are measured on Flink's own clock.
 func stuck(ctx context.Context, client *flink.Client, record *kube.AppRecord, job flink.JobDetails) string {
 	if flink.JobHealthy(job) || job.Now == 0 {
 		return ""
