@@ -44,8 +44,8 @@ func TestProviderIdentityIsConfined(t *testing.T) {
 		t.Fatalf("list ConfigMaps in its namespace: %v", err)
 	}
 	second := Namespace(t)
-	if _, err := provider.CoordinationV1().Leases(second).List(ctx, metav1.ListOptions{}); err != nil {
-		t.Errorf("list Leases in the test's second namespace: %v", err)
+	if _, err := provider.CoordinationV1().Leases(second).Get(ctx, "none", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Errorf("get a Lease in the test's second namespace: %v, want NotFound (allowed, and there is none)", err)
 	}
 	other := uniqueName("acc-other", 5)
 	if _, err := Kube(t).CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: other}}, metav1.CreateOptions{}); err != nil {
@@ -58,8 +58,12 @@ func TestProviderIdentityIsConfined(t *testing.T) {
 			return err
 		},
 		"list Namespaces": func() error { _, err := provider.CoreV1().Namespaces().List(ctx, metav1.ListOptions{}); return err },
-		"get Secrets": func() error {
-			_, err := provider.CoreV1().Secrets(ns).List(ctx, metav1.ListOptions{})
+		"update a Secret (the provider's are immutable)": func() error {
+			_, err := provider.CoreV1().Secrets(ns).Update(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "s"}}, metav1.UpdateOptions{})
+			return err
+		},
+		"list Secrets in a namespace of no test": func() error {
+			_, err := provider.CoreV1().Secrets(other).List(ctx, metav1.ListOptions{})
 			return err
 		},
 		"bind a ClusterRole": func() error {
