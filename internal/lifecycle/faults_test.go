@@ -151,9 +151,9 @@ func TestApplyJobNeverHealthy_TimesOut(t *testing.T) {
 	}
 }
 
-// BUG: after the deadline, Apply asks whether the record exists with the expired context;
-// a real client-go client then fails, RecordExists is false, and the resource forgets an
-// application whose record and cluster exist.
+// After the deadline, Apply still reports that the record exists (asked with a fresh
+// context), so the resource keeps an application whose record and cluster exist. (Once a
+// bug: the expired context made the check fail and the resource forgot it.)
 func TestApplyJobNeverHealthy_ResultRecordExists(t *testing.T) {
 	t.Parallel()
 	h, res, _ := stuckApply(t)
@@ -326,9 +326,9 @@ func TestApplyRetriesRecordWriteConflicts(t *testing.T) {
 	}
 }
 
-// BUG: cancelJob treats a retryable error on its first status request (a 503 during a
-// JobManager leader election) as "nothing runs there to cancel" and goes on without
-// cancelling: the old job is never cancelled through Flink and is killed with its pod.
+// A retryable error on cancelJob's first status request (a 503 during a JobManager leader
+// election) is retried, and the old job is cancelled through Flink. (Once a bug: it was read
+// as "nothing runs there" and the job was killed with its pod.)
 func TestApply_StatelessRedeploy_TransientErrorBeforeCancel_StillCancelsOldJob(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)

@@ -206,11 +206,9 @@ func TestSavepointRedeploy_SavepointTimeout_RecoverUsesThatSavepoint(t *testing.
 	}
 }
 
-// BUG: a savepoint that timed out and that Flink later FAILED can never be retaken by
-// recover: stopWithSavepoint (steps.go, the `status.Failed()` branch) re-sends the stop with the journal's trigger
-// id, and Flink (like the emulator) answers a known trigger id with the existing, failed
-// operation instead of starting a new savepoint. Recover must use a fresh trigger id once the
-// recorded one failed.
+// A savepoint that timed out and that Flink later FAILED is retaken by recover with a fresh
+// trigger id: Flink answers a known trigger id with the existing, failed operation. (Once a
+// bug: recover re-sent the journal's trigger id and could never take the savepoint.)
 func TestSavepointRedeploy_TimedOutSavepointLaterFails_RecoverTakesANewOne(t *testing.T) {
 	t.Parallel()
 	s := newStateful(t)
@@ -244,11 +242,9 @@ func TestSavepointRedeploy_TimedOutSavepointLaterFails_RecoverTakesANewOne(t *te
 	}
 }
 
-// BUG: when the apply's context ends (Ctrl-C, the resource's update timeout) while the
-// stop-with-savepoint is in flight, stopWithSavepoint reports a plain failure ("the job keeps
-// running", steps.go stopWithSavepoint) and takeState (apply.go) forgets the journal with its trigger
-// id. Flink completes the stop anyway: the job is FINISHED and its savepoint recorded nowhere,
-// so the next plan starts the new version from an older snapshot or empty state.
+// When the apply's context ends (Ctrl-C, the update timeout) while a stop-with-savepoint is
+// in flight, the journal keeps its trigger id: Flink completes the stop anyway, and the next
+// apply must record and restore that savepoint. (Once a bug: the journal was dropped.)
 func TestSavepointRedeploy_ApplyCancelledWhileSavepointInFlight_KeepsJournal(t *testing.T) {
 	t.Parallel()
 	s := newStateful(t)
@@ -285,12 +281,9 @@ func TestSavepointRedeploy_ApplyCancelledWhileSavepointInFlight_KeepsJournal(t *
 	}
 }
 
-// BUG: after a successful stop-with-savepoint the job is FINISHED, yet when recording the
-// snapshot fails (here the API server refuses the snapshot record: quota), takeState
-// (apply.go) clears the journal as if nothing had changed (recordSnapshot's error is not a keepJournal), and the error claims
-// nothing was torn down. The savepoint path is lost: the next plan is a plain deploy that
-// starts v2 from an older snapshot or with empty state. The journal (trigger id, or the
-// savepoint path) must be kept once the stop may have happened.
+// When recording the snapshot fails after a successful stop-with-savepoint (the API server
+// refuses the record: quota), the journal keeps the savepoint path and the error does not
+// claim nothing changed. (Once a bug: the journal was cleared and the path lost.)
 func TestSavepointRedeploy_RecordingSnapshotFailsAfterStop_KeepsJournal(t *testing.T) {
 	t.Parallel()
 	s := newStateful(t)
@@ -779,12 +772,9 @@ func TestSuspendResume(t *testing.T) {
 	}
 }
 
-// BUG: resume with restore.strategy latest_snapshot takes the newest snapshot *record* of the
-// application (restoreSource, steps.go), whatever its origin. A record created after
-// the suspend for an older state — a copy of an earlier snapshot to a DR bucket, or an
-// adopted old savepoint — becomes "latest", and resume silently restores that older state
-// (from another bucket) instead of the suspend savepoint. record.LastSnapshotName, "which a
-// resume or recovery must never go behind", is ignored.
+// Resume with latest_snapshot restores the suspend savepoint even when a record of older
+// state was created after it (a DR copy, an adopted old savepoint). (Once a bug: the newest
+// record of any origin won.)
 func TestResume_AfterRecordingAnOlderSnapshot_RestoresTheSuspendSavepoint(t *testing.T) {
 	t.Parallel()
 	for _, how := range []string{"copied", "imported"} {

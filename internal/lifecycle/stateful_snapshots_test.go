@@ -168,11 +168,8 @@ func TestRetention_MaxCount(t *testing.T) {
 	}
 }
 
-// BUG: DisposeSnapshot marks the record "disposing" before it touches the files
-// (steps.go, DisposeSnapshot). When the bucket refuses the very first delete
-// (_metadata), nothing was deleted and the snapshot is intact, but its record says
-// "disposing" forever: restore refuses it ("is disposing and cannot be restored") and prune
-// only considers completed records, so the disposal is never retried and the files leak.
+// A disposal the bucket refuses at its first delete leaves the snapshot retryable: the next
+// prune disposes it. (Once a bug: the record stayed "disposing" forever and the files leaked.)
 func TestRetention_FailedDisposal_IsRetried(t *testing.T) {
 	t.Parallel()
 	s := newStateful(t)
@@ -205,11 +202,9 @@ func TestRetention_FailedDisposal_IsRetried(t *testing.T) {
 	}
 }
 
-// BUG: prune (steps.go, prune) protects only the newest automatic snapshot and
-// record.LastSnapshotName, not record.RestorePath: the snapshot the running job was started
-// from, which the rendered configuration still names (execution.savepoint.path) and which a
-// restarted JobManager restores again. Resuming from an explicitly named older snapshot with
-// max_count = 1 disposes exactly that snapshot at the end of the resume.
+// Retention never disposes the snapshot the running job started from (the rendered
+// configuration names it, and a restarted JobManager restores it again), even with
+// max_count = 1 after a resume from an explicitly named older snapshot. (Once a bug.)
 func TestRetention_NeverDisposesTheSnapshotTheRunningJobRestoredFrom(t *testing.T) {
 	t.Parallel()
 	s := newStateful(t)
@@ -374,11 +369,9 @@ func TestDelete_FinalSavepointFails_DeletesNothing(t *testing.T) {
 	}
 }
 
-// BUG: a final savepoint that outlasts its timeout makes Delete fail with "nothing was
-// deleted" (apply.go Delete), but the stop-with-savepoint goes on in Flink and stops the job.
-// Delete keeps no trace of the trigger, so the retried destroy finds no running job, takes no
-// savepoint and deletes the application: the final savepoint exists in the bucket but no
-// snapshot record names it.
+// A final savepoint that outlasts its timeout fails the destroy, and the retried destroy
+// records the savepoint Flink completed meanwhile. (Once a bug: the trigger was kept
+// nowhere, and the final savepoint was left in the bucket with no record naming it.)
 func TestDelete_FinalSavepointTimesOut_RetryRecordsIt(t *testing.T) {
 	t.Parallel()
 	s := newStateful(t)
