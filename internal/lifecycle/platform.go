@@ -6,10 +6,7 @@ package lifecycle
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
-	"os"
 	"sync"
 	"time"
 
@@ -74,11 +71,6 @@ func (p *Platform) store(ctx context.Context) (*snapshots.Store, error) {
 
 // identity names this provider process in Leases: host, pid and a random suffix.
 func (p *Platform) identity() string {
-	p.idOnce.Do(func() {
-		host, _ := os.Hostname()
-		b := make([]byte, 4)
-		_, _ = rand.Read(b)
-		p.id = fmt.Sprintf("terraform-provider-flink@%s/%d/%s", host, os.Getpid(), hex.EncodeToString(b))
-	})
+	p.idOnce.Do(func() { p.id = "terraform-provider-flink@" + kube.NewLeaseIdentity() })
 	return p.id
 }
