@@ -13,6 +13,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-testing/plancheck"
 	"github.com/hashicorp/terraform-plugin-testing/terraform"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/flinkplatform/terraform-provider-flink/internal/acctest"
@@ -272,8 +273,14 @@ func TestE2E_WithoutHAJobManagerRestartRewindsToDeployTimeSnapshot(t *testing.T)
 				},
 				Config: cfg("running"),
 				Check: func(*terraform.State) error {
-					if cms, err := acctest.Kube(t).CoreV1().ServiceAccounts(ns).List(context.Background(), metav1.ListOptions{}); err != nil || len(cms.Items) > 0 {
-						return fmt.Errorf("ServiceAccounts rendered without HA: %v %v", cms, err)
+					// (The namespace holds the test's own provider ServiceAccount; the application's
+					// HA objects are the ones that must not exist.)
+					ctx, k := context.Background(), acctest.Kube(t)
+					if _, err := k.CoreV1().ServiceAccounts(ns).Get(ctx, kube.ServiceAccountName("counter"), metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+						return fmt.Errorf("ServiceAccount %s rendered without HA: %v", kube.ServiceAccountName("counter"), err)
+					}
+					if _, err := k.RbacV1().Roles(ns).Get(ctx, kube.HARoleName("counter"), metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+						return fmt.Errorf("Role %s rendered without HA: %v", kube.HARoleName("counter"), err)
 					}
 					return nil
 				},
