@@ -623,18 +623,7 @@ func TestAccStreamingApplication_savepointTimeout(t *testing.T) {
 		CheckDestroy:             checkGone(t, ns, "orders"),
 		Steps: []resource.TestStep{
 			{Config: appConfig(t, ns, versions, "v1", "running", timeout)},
-			{
-				PreConfig: func() {
-					c, err := cluster(emulator, ns)
-					if err != nil {
-						t.Fatal(err)
-					}
-					old = c
-					c.Faults().SlowSavepoints(3 * time.Second)
-				},
-				Config:      appConfig(t, ns, versions, "v2", "running", timeout),
-				ExpectError: words("did not complete within savepoint_timeout (1s)"),
-			},
+			upgradeOutlivingSavepointTimeout(t, emulator, ns, versions, timeout, &old),
 			{
 				PreConfig: func() {
 					r, err := appRecord(t, ns)
@@ -645,14 +634,7 @@ func TestAccStreamingApplication_savepointTimeout(t *testing.T) {
 						t.Fatalf("after the timeout the record's journal is %+v; want the savepoint's trigger id and no path yet", r.Journal)
 					}
 					// Flink finishes the slow savepoint after the apply gave up.
-					deadline := time.Now().Add(15 * time.Second)
-					for len(old.Savepoints()) == 0 {
-						if time.Now().After(deadline) {
-							t.Fatal("the slow savepoint never completed")
-						}
-						time.Sleep(50 * time.Millisecond)
-					}
-					savepoint = old.Savepoints()[0]
+					savepoint = slowSavepointCompleted(t, old)
 				},
 				Config: appConfig(t, ns, versions, "v2", "running", timeout),
 				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
@@ -682,6 +664,36 @@ func TestAccStreamingApplication_savepointTimeout(t *testing.T) {
 			},
 		},
 	})
+}
+
+// upgradeOutlivingSavepointTimeout is the step that upgrades to v2 while the old job's
+// savepoints take 3 s, longer than timeout ("1s"): the apply fails, the savepoint goes on in
+// Flink. old is set to the old job's cluster.
+func upgradeOutlivingSavepointTimeout(t *testing.T, emulator *flinktest.Emulator, ns string, versions []ver, timeout string, old **flinktest.Cluster) resource.TestStep {
+	return resource.TestStep{
+		PreConfig: func() {
+			c, err := cluster(emulator, ns)
+			if err != nil {
+				t.Fatal(err)
+			}
+			*old = c
+			c.Faults().SlowSavepoints(3 * time.Second)
+		},
+		Config:      appConfig(t, ns, versions, "v2", "running", timeout),
+		ExpectError: words("did not complete within savepoint_timeout (1s)"),
+	}
+}
+
+// slowSavepointCompleted waits until the old job's slow savepoint completed and returns it.
+func slowSavepointCompleted(t *testing.T, old *flinktest.Cluster) string {
+	deadline := time.Now().Add(15 * time.Second)
+	for len(old.Savepoints()) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the slow savepoint never completed")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return old.Savepoints()[0]
 }
 
 // ---- 5. the new version never becomes healthy: rollback ----

@@ -46,28 +46,10 @@ func TestAccStreamingApplication_savepointForgottenByFlink(t *testing.T) {
 		CheckDestroy:             checkGone(t, ns, "orders"),
 		Steps: []resource.TestStep{
 			{Config: appConfig(t, ns, versions, "v1", "running", timeout)},
+			upgradeOutlivingSavepointTimeout(t, emulator, ns, versions, timeout, &old),
 			{
 				PreConfig: func() {
-					c, err := cluster(emulator, ns)
-					if err != nil {
-						t.Fatal(err)
-					}
-					old = c
-					c.Faults().SlowSavepoints(3 * time.Second)
-				},
-				Config:      appConfig(t, ns, versions, "v2", "running", timeout),
-				ExpectError: words("did not complete"),
-			},
-			{
-				PreConfig: func() {
-					deadline := time.Now().Add(15 * time.Second)
-					for len(old.Savepoints()) == 0 {
-						if time.Now().After(deadline) {
-							t.Fatal("the slow savepoint never completed")
-						}
-						time.Sleep(50 * time.Millisecond)
-					}
-					savepoint = old.Savepoints()[0]
+					savepoint = slowSavepointCompleted(t, old)
 					old.ForgetOperations()
 				},
 				Config: appConfig(t, ns, versions, "v2", "running", timeout),
