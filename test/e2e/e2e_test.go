@@ -52,6 +52,11 @@ func requireRealFlink(t *testing.T) {
 
 // versions renders one flink_application_version per entry: label -> entry class.
 func versions(t *testing.T, ns string, classes map[string]string) string {
+	return versionsWithParallelism(t, ns, classes, 1)
+}
+
+// versionsWithParallelism is versions with parallelism p, on p one-slot TaskManagers.
+func versionsWithParallelism(t *testing.T, ns string, classes map[string]string, p int) string {
 	var b strings.Builder
 	for label, class := range classes {
 		fmt.Fprintf(&b, `
@@ -63,15 +68,15 @@ resource "flink_application_version" %[1]q {
   jar_uri       = %[4]q
   entry_class   = %[5]q
   flink_version = %[3]q
-  parallelism   = 1
+  parallelism   = %[7]d
   flink_configuration = {
     "execution.checkpointing.interval" = "1s"
     "state.checkpoints.dir"            = "file://%[6]s/checkpoints/%[2]s"
   }
   job_manager  = { memory = "1g", cpu = 0.5 }
-  task_manager = { memory = "1g", cpu = 0.5, replicas = 1, task_slots = 1 }
+  task_manager = { memory = "1g", cpu = 0.5, replicas = %[7]d, task_slots = 1 }
 }
-`, label, ns, flinkMinor(), acctest.FixtureJarURI, class, acctest.SnapshotDir(t))
+`, label, ns, flinkMinor(), acctest.FixtureJarURI, class, acctest.SnapshotDir(t), p)
 	}
 	return b.String()
 }

@@ -33,27 +33,7 @@ import (
 func TestE2E_IncompatibleVersion_RollsBackWithinItsOwnBudget(t *testing.T) {
 	requireRealFlink(t)
 	ns := acctest.Namespace(t)
-	version := func(label, class string) string {
-		return fmt.Sprintf(`
-resource "flink_application_version" %[1]q {
-  application   = "counter"
-  namespace     = %[2]q
-  version       = %[1]q
-  image         = "flink:%[3]s-java17"
-  jar_uri       = %[4]q
-  entry_class   = %[5]q
-  flink_version = %[3]q
-  parallelism   = 2
-  flink_configuration = {
-    "execution.checkpointing.interval" = "1s"
-    "state.checkpoints.dir"            = "file://%[6]s/checkpoints/%[2]s"
-  }
-  job_manager  = { memory = "1g", cpu = 0.5 }
-  task_manager = { memory = "1g", cpu = 0.5, replicas = 2, task_slots = 1 }
-}
-`, label, ns, flinkMinor(), acctest.FixtureJarURI, class, acctest.SnapshotDir(t))
-	}
-	versions := version("v1", acctest.FixtureJobNoUidsClass) + version("v2", acctest.FixtureJobNoUidsV2Class)
+	versions := versionsWithParallelism(t, ns, map[string]string{"v1": acctest.FixtureJobNoUidsClass, "v2": acctest.FixtureJobNoUidsV2Class}, 2)
 	cfg := func(label string) string {
 		return acctest.ProviderConfig(t) + versions + fmt.Sprintf(`
 resource "flink_streaming_application" "counter" {
