@@ -13,6 +13,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 
+	"github.com/flinkplatform/terraform-provider-flink/internal/flinkconf"
 	"github.com/flinkplatform/terraform-provider-flink/internal/kube"
 )
 
@@ -95,7 +96,7 @@ func TestProviderRoleServiceProxy(t *testing.T) {
 			ObjectMeta: metav1.ObjectMeta{Name: kube.RestServiceName("orders")},
 			Spec: corev1.ServiceSpec{
 				Selector: map[string]string{"app": "none"},
-				Ports:    []corev1.ServicePort{{Name: kube.PortNameRest, Port: kube.RestPort}},
+				Ports:    []corev1.ServicePort{{Name: kube.PortNameRest, Port: flinkconf.RestPort}},
 			},
 		}
 		if _, err := Kube(t).CoreV1().Services(ns).Create(ctx, svc, metav1.CreateOptions{}); err != nil {

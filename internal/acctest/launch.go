@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/flinkplatform/terraform-provider-flink/internal/flinkconf"
 	"go.yaml.in/yaml/v3"
 	corev1 "k8s.io/api/core/v1"
 )
@@ -495,23 +496,23 @@ func taskManagerDynamic(args []string) map[string]string {
 func restoreKeys(version string) (path, ignore []string) {
 	switch {
 	case versionAtLeast(version, 2, 0):
-		return []string{"execution.state-recovery.path"}, []string{"execution.state-recovery.ignore-unclaimed-state"}
+		return []string{flinkconf.KeyStateRecoveryPath}, []string{flinkconf.KeyStateRecoveryIgnoreState}
 	case versionAtLeast(version, 1, 20):
-		return []string{"execution.state-recovery.path", "execution.savepoint.path"},
-			[]string{"execution.state-recovery.ignore-unclaimed-state", "execution.savepoint.ignore-unclaimed-state"}
+		return []string{flinkconf.KeyStateRecoveryPath, flinkconf.KeySavepointPath},
+			[]string{flinkconf.KeyStateRecoveryIgnoreState, flinkconf.KeySavepointIgnoreState}
 	default:
-		return []string{"execution.savepoint.path"}, []string{"execution.savepoint.ignore-unclaimed-state"}
+		return []string{flinkconf.KeySavepointPath}, []string{flinkconf.KeySavepointIgnoreState}
 	}
 }
 
 func savepointDirKeys(version string) []string {
 	switch {
 	case versionAtLeast(version, 2, 0):
-		return []string{"execution.checkpointing.savepoint-dir"}
+		return flinkconf.SavepointDirKeys[:1]
 	case versionAtLeast(version, 1, 20):
-		return []string{"execution.checkpointing.savepoint-dir", "state.savepoints.dir"}
+		return flinkconf.SavepointDirKeys
 	default:
-		return []string{"state.savepoints.dir"}
+		return flinkconf.SavepointDirKeys[1:]
 	}
 }
 
@@ -588,9 +589,9 @@ func BuildJobManagerLaunch(pod *corev1.Pod, fileConf map[string]string) (JobMana
 	}
 	if p.claimMode != "" {
 		if versionAtLeast(version, 1, 20) {
-			conf["execution.state-recovery.claim-mode"] = p.claimMode
+			conf[flinkconf.KeyClaimMode] = p.claimMode
 		} else {
-			conf["execution.savepoint-restore-mode"] = p.claimMode
+			conf[flinkconf.KeyRestoreModeV1] = p.claimMode
 		}
 	}
 	if p.jobID != "" {
@@ -670,7 +671,7 @@ func BuildTaskManagerLaunch(pod *corev1.Pod, fileConf map[string]string) (TaskMa
 		FlinkVersion: FlinkVersionOf(c),
 		Config:       conf,
 	}
-	if tm.Slots, err = positiveInt(conf, "taskmanager.numberOfTaskSlots", 1); err != nil {
+	if tm.Slots, err = positiveInt(conf, flinkconf.KeyTaskSlots, 1); err != nil {
 		return tm, err
 	}
 	return tm, nil

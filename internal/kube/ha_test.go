@@ -14,6 +14,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes/fake"
 
+	"github.com/flinkplatform/terraform-provider-flink/internal/flinkconf"
 	"github.com/flinkplatform/terraform-provider-flink/internal/spec"
 )
 
@@ -31,9 +32,9 @@ func TestRenderHAConfigurationPerFlinkVersion(t *testing.T) {
 			o := mustRender(t, haDeployment(fv), nil)
 			var conf map[string]string
 			if fv == "1.18" {
-				conf = parseLegacyConf(o.ConfigMap.Data[ConfigFileLegacy])
+				conf = parseLegacyConf(o.ConfigMap.Data[flinkconf.ConfigFileLegacy])
 			} else {
-				conf = parseConf(t, o.ConfigMap.Data[ConfigFileYAML])
+				conf = parseConf(t, o.ConfigMap.Data[flinkconf.ConfigFileYAML])
 			}
 			want := map[string]string{
 				"high-availability.type":           "kubernetes",
@@ -162,7 +163,7 @@ func TestRenderWithoutHARendersNoHA(t *testing.T) {
 	if o.ServiceAccount != nil || o.HARole != nil || o.HARoleBinding != nil {
 		t.Errorf("HA objects rendered without HA")
 	}
-	conf := parseConf(t, o.ConfigMap.Data[ConfigFileYAML])
+	conf := parseConf(t, o.ConfigMap.Data[flinkconf.ConfigFileYAML])
 	for k := range conf {
 		if strings.HasPrefix(k, "high-availability") || strings.HasPrefix(k, "kubernetes.") {
 			t.Errorf("key %s rendered without HA", k)
@@ -243,8 +244,8 @@ func TestUsersMayTuneOnlyLeaderElectionHAKeys(t *testing.T) {
 		"high-availability.kubernetes.leader-election.lease-duration": false,
 		"high-availability.kubernetes.leader-election.retry-period":   false,
 	} {
-		if IsOwnedConfigKey(key) != owned {
-			t.Errorf("IsOwnedConfigKey(%q) = %v, want %v", key, !owned, owned)
+		if flinkconf.IsOwnedKey(key) != owned {
+			t.Errorf("flinkconf.IsOwnedKey(%q) = %v, want %v", key, !owned, owned)
 		}
 	}
 }

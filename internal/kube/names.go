@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/flinkplatform/terraform-provider-flink/internal/flinkconf"
 	"k8s.io/apimachinery/pkg/util/validation"
 )
 
@@ -53,10 +54,6 @@ const (
 const (
 	ContainerName = "flink-main-container"
 
-	RestPort = 8081
-	RPCPort  = 6123
-	BlobPort = 6124
-
 	PortNameRest = "rest"
 	PortNameRPC  = "rpc"
 	PortNameBlob = "blob"
@@ -66,10 +63,6 @@ const (
 	// ConfigVolumeName is the pod volume holding the ConfigMap.
 	ConfigVolumeName = "flink-config"
 
-	// ConfigFileYAML is the configuration file of Flink >= 1.19 (standard YAML).
-	ConfigFileYAML = "config.yaml"
-	// ConfigFileLegacy is the configuration file of Flink < 1.19.
-	ConfigFileLegacy = "flink-conf.yaml"
 	// Log4jFile is the logging configuration the Flink docker entrypoint uses for
 	// foreground processes.
 	Log4jFile = "log4j-console.properties"
@@ -154,7 +147,9 @@ func VersionRecordName(app, label string) string { return app + suffixVersionRec
 func RestHost(app, ns string) string { return RestServiceName(app) + "." + ns + ".svc" }
 
 // RestURL is the in-cluster base URL of the Flink REST API.
-func RestURL(app, ns string) string { return fmt.Sprintf("http://%s:%d", RestHost(app, ns), RestPort) }
+func RestURL(app, ns string) string {
+	return fmt.Sprintf("http://%s:%d", RestHost(app, ns), flinkconf.RestPort)
+}
 
 // AppLabels are the labels that identify every object of application app.
 func AppLabels(app string) map[string]string {
@@ -281,4 +276,12 @@ func LockName(app string) string { return app + suffixLock }
 // application in the namespace.
 func SnapshotRecordSelector(app string) string {
 	return recordSelector(app, RecordSnapshot)
+}
+
+func quoteList(ss []string) string {
+	q := make([]string, len(ss))
+	for i, s := range ss {
+		q[i] = strconv.Quote(s)
+	}
+	return strings.Join(q, ", ")
 }

@@ -19,6 +19,7 @@ import (
 	metav1ac "k8s.io/client-go/applyconfigurations/meta/v1"
 	rbacv1ac "k8s.io/client-go/applyconfigurations/rbac/v1"
 
+	"github.com/flinkplatform/terraform-provider-flink/internal/flinkconf"
 	"github.com/flinkplatform/terraform-provider-flink/internal/spec"
 )
 
@@ -95,18 +96,18 @@ func Render(d spec.Deployment, owner *metav1.OwnerReference) (Objects, error) {
 	if err := checkHA(d); err != nil {
 		return Objects{}, err
 	}
-	fv, err := ParseFlinkVersion(v.FlinkVersion)
+	fv, err := flinkconf.ParseVersion(v.FlinkVersion)
 	if err != nil {
 		return Objects{}, err
 	}
-	cfg, err := FlinkConfiguration(d)
+	cfg, err := flinkconf.Configuration(d, JobManagerServiceName(d.Application))
 	if err != nil {
 		return Objects{}, err
 	}
 	if err := checkSecrets(d, cfg); err != nil {
 		return Objects{}, err
 	}
-	confFile, err := RenderConfigFile(fv, cfg)
+	confFile, err := flinkconf.RenderFile(fv, cfg)
 	if err != nil {
 		return Objects{}, err
 	}
@@ -121,7 +122,7 @@ func Render(d spec.Deployment, owner *metav1.OwnerReference) (Objects, error) {
 
 	logConf := v.LogConfiguration
 	if logConf == "" {
-		logConf = defaultLog4j
+		logConf = flinkconf.DefaultLog4j
 	}
 	data := map[string]string{fv.ConfigFileName(): confFile, Log4jFile: logConf}
 	hash := hashData(data)
@@ -151,7 +152,7 @@ func Render(d spec.Deployment, owner *metav1.OwnerReference) (Objects, error) {
 		WithSpec(corev1ac.ServiceSpec().
 			WithType(corev1.ServiceTypeClusterIP).
 			WithSelector(jmSelector).
-			WithPorts(servicePort(PortNameRest, RestPort)))
+			WithPorts(servicePort(PortNameRest, flinkconf.RestPort)))
 
 	// TaskManagers must reach the JobManager while it starts, before it is ready.
 	o.JobManagerService = corev1ac.Service(JobManagerServiceName(app), ns).
@@ -162,14 +163,14 @@ func Render(d spec.Deployment, owner *metav1.OwnerReference) (Objects, error) {
 			WithType(corev1.ServiceTypeClusterIP).
 			WithSelector(jmSelector).
 			WithPublishNotReadyAddresses(true).
-			WithPorts(servicePort(PortNameRPC, RPCPort), servicePort(PortNameBlob, BlobPort)))
+			WithPorts(servicePort(PortNameRPC, flinkconf.RPCPort), servicePort(PortNameBlob, flinkconf.BlobPort)))
 
 	jmReplicas, tmReplicas := int32(0), int32(0)
 	if !d.Suspended {
 		jmReplicas = int32(max(v.JobManager.Replicas, 1))
 		tmReplicas = int32(v.TaskManager.Replicas)
 		if tmReplicas == 0 {
-			slots := taskSlots(v)
+			slots := flinkconf.TaskSlots(v)
 			tmReplicas = int32((v.Parallelism + slots - 1) / slots)
 		}
 	}
@@ -189,7 +190,7 @@ func Render(d spec.Deployment, owner *metav1.OwnerReference) (Objects, error) {
 	if d.HA != nil {
 		// With HA the leader publishes its own address; the Service's would be shared by
 		// standbys. (Flink 2 has no --host any more; this works on 1.x and 2.x.)
-		jmArgs = append(jmArgs, "-D"+KeyRPCAddress+"=$("+EnvPodIP+")")
+		jmArgs = append(jmArgs, "-D"+flinkconf.KeyRPCAddress+"=$("+EnvPodIP+")")
 	}
 	if v.JarURI != "" {
 		jmArgs = append(jmArgs, "--jars", v.JarURI)
@@ -217,9 +218,9 @@ func Render(d spec.Deployment, owner *metav1.OwnerReference) (Objects, error) {
 	}
 	jmContainer := container(v, jmArgs, jmEnv, jmRes).
 		WithPorts(
-			corev1ac.ContainerPort().WithName(PortNameRest).WithContainerPort(RestPort).WithProtocol(corev1.ProtocolTCP),
-			corev1ac.ContainerPort().WithName(PortNameRPC).WithContainerPort(RPCPort).WithProtocol(corev1.ProtocolTCP),
-			corev1ac.ContainerPort().WithName(PortNameBlob).WithContainerPort(BlobPort).WithProtocol(corev1.ProtocolTCP),
+			corev1ac.ContainerPort().WithName(PortNameRest).WithContainerPort(flinkconf.RestPort).WithProtocol(corev1.ProtocolTCP),
+			corev1ac.ContainerPort().WithName(PortNameRPC).WithContainerPort(flinkconf.RPCPort).WithProtocol(corev1.ProtocolTCP),
+			corev1ac.ContainerPort().WithName(PortNameBlob).WithContainerPort(flinkconf.BlobPort).WithProtocol(corev1.ProtocolTCP),
 		).
 		WithReadinessProbe(corev1ac.Probe().
 			WithTCPSocket(corev1ac.TCPSocketAction().WithPort(intstr.FromString(PortNameRest))).

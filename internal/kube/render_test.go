@@ -14,6 +14,7 @@ import (
 	appsv1ac "k8s.io/client-go/applyconfigurations/apps/v1"
 	metav1ac "k8s.io/client-go/applyconfigurations/meta/v1"
 
+	"github.com/flinkplatform/terraform-provider-flink/internal/flinkconf"
 	"github.com/flinkplatform/terraform-provider-flink/internal/spec"
 )
 
@@ -38,7 +39,7 @@ func testDeployment() spec.Deployment {
 			FlinkConfiguration: map[string]string{
 				"state.checkpoints.dir":            "s3://bucket/checkpoints/orders",
 				"execution.checkpointing.interval": "10s",
-				"env.java.opts.all":                jdkModuleOptions + " -Dfoo=bar -XX:+UseG1GC",
+				"env.java.opts.all":                flinkconf.JDKModuleOptions + " -Dfoo=bar -XX:+UseG1GC",
 			},
 			JobManager:  spec.JobManager{CPU: 0.5, Memory: "1024m", Replicas: 1},
 			TaskManager: spec.TaskManager{CPU: 2, Memory: "4g", Replicas: 2, TaskSlots: 2},
@@ -244,7 +245,7 @@ func TestRenderConfigPerFlinkVersion(t *testing.T) {
 			"taskmanager.memory.process.size":                           "4096m",
 			"state.checkpoints.dir":                                     "s3://bucket/checkpoints/orders",
 			"execution.checkpointing.interval":                          "10s",
-			"env.java.opts.all":                                         jdkModuleOptions + " -Dfoo=bar -XX:+UseG1GC",
+			"env.java.opts.all":                                         flinkconf.JDKModuleOptions + " -Dfoo=bar -XX:+UseG1GC",
 			"execution.shutdown-on-application-finish":                  "false",
 			"execution.checkpointing.externalized-checkpoint-retention": "RETAIN_ON_CANCELLATION",
 		}
@@ -518,75 +519,6 @@ func TestRenderRejectsBadInput(t *testing.T) {
 		}
 		if !strings.Contains(err.Error(), c.msg) {
 			t.Errorf("%s: error %q does not mention %q", c.name, err, c.msg)
-		}
-	}
-}
-
-func TestOwnedConfigKeys(t *testing.T) {
-	for _, k := range []string{"jobmanager.rpc.address", "rest.port", "rest.address", "rest.bind-port", "jobmanager.rpc.port",
-		"blob.server.port", "taskmanager.numberOfTaskSlots", "parallelism.default", "jobmanager.memory.process.size",
-		"taskmanager.memory.process.size", "execution.savepoint.path", "execution.state-recovery.path",
-		"execution.savepoint.ignore-unclaimed-state", "execution.state-recovery.ignore-unclaimed-state",
-		"kubernetes.cluster-id", "high-availability", "high-availability.type", "high-availability.storageDir",
-		"execution.shutdown-on-application-finish"} {
-		if !IsOwnedConfigKey(k) {
-			t.Errorf("%s should be owned", k)
-		}
-	}
-	for _, k := range []string{"state.checkpoints.dir", "rest.flamegraph.enabled", "taskmanager.memory.managed.fraction", "execution.checkpointing.interval"} {
-		if IsOwnedConfigKey(k) {
-			t.Errorf("%s should not be owned", k)
-		}
-	}
-}
-
-func TestYAMLScalarRoundTrip(t *testing.T) {
-	values := []string{
-		"plain", "10s", "1024m", "s3://bucket/path", "-Dfoo=bar -XX:+UseG1GC", "host1:9092,host2:9092",
-		"2", "8081", "-3", "true", "false",
-		"", " leading", "trailing ", "1.10", "1.0", "0x1F", "017", "1e3", "12:30", "2024-01-02",
-		"yes", "no", "on", "off", "null", "~", "True", "FALSE", ".inf", "-.nan",
-		"a: b", "a #b", "#x", "x#y", "[a, b]", "{k: v}", "*alias", "&anchor", "!tag", "|", ">", "'q'", "\"dq\"",
-		"%x", "@x", "`x`", "back\\slash", "line1\nline2", "tab\there", "ünïcödé", "a:", "- item", "?", "-",
-		"<html>&amp;", "\u2028", "\x01",
-	}
-	for _, v := range values {
-		text := "k: " + yamlScalar(v) + "\n"
-		var m map[string]any
-		if err := yaml.Unmarshal([]byte(text), &m); err != nil {
-			t.Errorf("%q -> %q: invalid YAML: %v", v, text, err)
-			continue
-		}
-		got := m["k"]
-		switch x := got.(type) {
-		case string:
-			if x != v {
-				t.Errorf("%q -> %q decodes to %q", v, text, x)
-			}
-		case int:
-			if mustJSON(t, x) != v {
-				t.Errorf("%q -> %q decodes to int %d", v, text, x)
-			}
-		case bool:
-			if mustJSON(t, x) != v {
-				t.Errorf("%q -> %q decodes to bool %v", v, text, x)
-			}
-		default:
-			t.Errorf("%q -> %q decodes to %T %v", v, text, got, got)
-		}
-	}
-}
-
-func TestParseFlinkVersion(t *testing.T) {
-	for in, want := range map[string]FlinkVersion{"1.20": {1, 20}, "2.1": {2, 1}, "1.18.1": {1, 18}, " 1.19 ": {1, 19}} {
-		got, err := ParseFlinkVersion(in)
-		if err != nil || got != want {
-			t.Errorf("ParseFlinkVersion(%q) = %v, %v", in, got, err)
-		}
-	}
-	for _, in := range []string{"", "1", "v1.20", "1.x", "0.9", "1.20.1.1", "1.020"} {
-		if _, err := ParseFlinkVersion(in); err == nil {
-			t.Errorf("ParseFlinkVersion(%q): expected an error", in)
 		}
 	}
 }

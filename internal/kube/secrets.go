@@ -15,6 +15,7 @@ import (
 	appsv1ac "k8s.io/client-go/applyconfigurations/apps/v1"
 	corev1ac "k8s.io/client-go/applyconfigurations/core/v1"
 
+	"github.com/flinkplatform/terraform-provider-flink/internal/flinkconf"
 	"github.com/flinkplatform/terraform-provider-flink/internal/spec"
 )
 
@@ -60,16 +61,16 @@ func DescribeOwnedSecret(name string, values spec.SecretValues) spec.OwnedSecret
 }
 
 // CheckSecretConfigKey is the rule for a key of a Secret merged into the Flink
-// configuration: a Flink key (CheckConfigKey) that is also a valid Secret key, and not one
+// configuration: a Flink key (flinkconf.CheckKey) that is also a valid Secret key, and not one
 // the provider sets.
 func CheckSecretConfigKey(k string) error {
-	if err := CheckConfigKey(k); err != nil {
+	if err := flinkconf.CheckKey(k); err != nil {
 		return err
 	}
 	if errs := validation.IsConfigMapKey(k); len(errs) > 0 {
 		return fmt.Errorf("secret Flink configuration key %q is invalid: a Secret key may only contain letters, digits, '-', '_' and '.'", k)
 	}
-	if IsOwnedConfigKey(k) {
+	if flinkconf.IsOwnedKey(k) {
 		return fmt.Errorf("secret Flink configuration key %q is managed by the provider and cannot be set", k)
 	}
 	return nil
@@ -181,7 +182,7 @@ func configSecrets(d spec.Deployment) []*corev1ac.VolumeApplyConfiguration {
 // the Secrets merged in: the configuration volume becomes a memory-backed emptyDir (never
 // on the node's disk) that the init container fills from the ConfigMap and the Secrets. The
 // Flink container itself is unchanged.
-func mergeConfigSecrets(dep *appsv1ac.DeploymentApplyConfiguration, d spec.Deployment, fv FlinkVersion, res corev1.ResourceList) {
+func mergeConfigSecrets(dep *appsv1ac.DeploymentApplyConfiguration, d spec.Deployment, fv flinkconf.Version, res corev1.ResourceList) {
 	secrets := configSecrets(d)
 	if len(secrets) == 0 {
 		return
@@ -234,8 +235,8 @@ func mergeConfigSecrets(dep *appsv1ac.DeploymentApplyConfiguration, d spec.Deplo
 // file already has (flink_configuration, the provider's, an earlier Secret's) and values the
 // file format cannot hold. Its messages name keys and Secrets, never a value.
 func MergeConfigScript() string {
-	owned := make([]string, len(OwnedConfigKeys))
-	for i, k := range OwnedConfigKeys {
+	owned := make([]string, len(flinkconf.OwnedKeys))
+	for i, k := range flinkconf.OwnedKeys {
 		owned[i] = k // case patterns: "." is literal, a trailing "*" a prefix match
 	}
 	return strings.ReplaceAll(mergeConfigScript, "@OWNED@", strings.Join(owned, "|"))

@@ -15,6 +15,7 @@ import (
 	corev1ac "k8s.io/client-go/applyconfigurations/core/v1"
 	"k8s.io/client-go/kubernetes/fake"
 
+	"github.com/flinkplatform/terraform-provider-flink/internal/flinkconf"
 	"github.com/flinkplatform/terraform-provider-flink/internal/spec"
 )
 
@@ -130,7 +131,7 @@ func TestRenderRejectsConflictingSecrets(t *testing.T) {
 			d.Secret.FlinkConfigurationKeys = []string{"rest.port"}
 		},
 		"owned key the provider renders": func(d *spec.Deployment) {
-			d.Secret.FlinkConfigurationKeys = []string{KeyCheckpointRetention}
+			d.Secret.FlinkConfigurationKeys = []string{flinkconf.KeyCheckpointRetention}
 		},
 		"HA key": func(d *spec.Deployment) {
 			d.Secret.FlinkConfigurationKeys = []string{"high-availability.storageDir"}

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/flinkplatform/terraform-provider-flink/internal/flinkconf"
 	"github.com/flinkplatform/terraform-provider-flink/internal/kube"
 	"github.com/flinkplatform/terraform-provider-flink/internal/spec"
 )
@@ -20,7 +21,7 @@ import (
 
 // haRootKeys are the version's own durable directories, used for HA data when the provider
 // and the application name none.
-var haRootKeys = []string{"state.savepoints.dir", "execution.checkpointing.savepoint-dir", "state.checkpoints.dir", "execution.checkpointing.dir"}
+var haRootKeys = append(append([]string{}, flinkconf.SavepointDirKeys...), flinkconf.CheckpointDirKeys...)
 
 // haRoot is the durable storage the application's HA data goes under: its
 // savepoint_directory, else the provider's snapshot storage, else the version's savepoint or

@@ -13,6 +13,7 @@ import (
 	k8stesting "k8s.io/client-go/testing"
 	"sigs.k8s.io/yaml"
 
+	"github.com/flinkplatform/terraform-provider-flink/internal/flinkconf"
 	"github.com/flinkplatform/terraform-provider-flink/internal/kube"
 )
 
@@ -77,7 +78,7 @@ func (s *stateful) flinkConf() map[string]string {
 		s.t.Fatal(err)
 	}
 	conf := map[string]string{}
-	if err := yaml.Unmarshal([]byte(cm.Data[kube.ConfigFileYAML]), &conf); err != nil {
+	if err := yaml.Unmarshal([]byte(cm.Data[flinkconf.ConfigFileYAML]), &conf); err != nil {
 		s.t.Fatal(err)
 	}
 	return conf

@@ -42,6 +42,7 @@ import (
 
 	"github.com/flinkplatform/terraform-provider-flink/internal/flink"
 	"github.com/flinkplatform/terraform-provider-flink/internal/flink/flinktest"
+	"github.com/flinkplatform/terraform-provider-flink/internal/flinkconf"
 	"github.com/flinkplatform/terraform-provider-flink/internal/kube"
 	"github.com/flinkplatform/terraform-provider-flink/internal/kube/kubetest"
 	"github.com/flinkplatform/terraform-provider-flink/internal/spec"
@@ -501,8 +502,8 @@ func (k *kubelet) jobManager(ns, app string, d *appsv1.Deployment, replicas int3
 	js := flinktest.JobSpec{JobID: jobIDArg(d), Config: cfg, FlinkVersion: fv}
 	// The rendered configuration names the snapshot to restore (Flink 1.x or 2.x keys).
 	for _, keys := range [][2]string{
-		{kube.KeySavepointPath, kube.KeySavepointIgnoreState},
-		{kube.KeyStateRecoveryPath, kube.KeyStateRecoveryIgnoreState},
+		{flinkconf.KeySavepointPath, flinkconf.KeySavepointIgnoreState},
+		{flinkconf.KeyStateRecoveryPath, flinkconf.KeyStateRecoveryIgnoreState},
 	} {
 		if p := cfg[keys[0]]; p != "" {
 			js.RestorePath, js.AllowNonRestoredState = p, cfg[keys[1]] == "true"
@@ -583,7 +584,7 @@ func (k *kubelet) taskManagers(ns, app string, replicas int32) {
 		return
 	}
 	slots := 1
-	if s := k.flinkConfig(ns, app)[kube.KeyTaskSlots]; s != "" {
+	if s := k.flinkConfig(ns, app)[flinkconf.KeyTaskSlots]; s != "" {
 		fmt.Sscan(s, &slots)
 	}
 	c.SetTaskManagers(int(replicas), slots)
@@ -596,7 +597,7 @@ func (k *kubelet) flinkConfig(ns, app string) map[string]string {
 	if err != nil {
 		return nil
 	}
-	raw := obj.(*corev1.ConfigMap).Data[kube.ConfigFileYAML]
+	raw := obj.(*corev1.ConfigMap).Data[flinkconf.ConfigFileYAML]
 	var parsed map[string]any
 	if err := yaml.Unmarshal([]byte(raw), &parsed); err != nil {
 		return nil

@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/flinkplatform/terraform-provider-flink/internal/flinkconf"
 	"github.com/flinkplatform/terraform-provider-flink/internal/kube"
 	"github.com/flinkplatform/terraform-provider-flink/internal/spec"
 )
@@ -53,7 +54,7 @@ func (p *Platform) storageRoot() string {
 func (p *Platform) checkPlan(ctx context.Context, plan Plan, current *Current, d Desired) error {
 	switch plan.Operation {
 	case OpSavepointRedeploy, OpSuspend:
-		if p.SavepointDirectory(d) == "" && !hasAnyKey(currentConfig(current), "state.savepoints.dir", "execution.checkpointing.savepoint-dir") {
+		if p.SavepointDirectory(d) == "" && flinkconf.Lookup(currentConfig(current), flinkconf.SavepointDirKeys...) == "" {
 			return fmt.Errorf("%s: %s takes a savepoint, but no savepoint directory is known: set snapshot_storage_url in the "+
 				"provider, savepoint_directory on the application, or state.savepoints.dir in the version's flink_configuration", d.Name, plan.Operation)
 		}
@@ -114,16 +115,16 @@ func startsJob(op Operation) bool {
 // checkpoint last_state would restore, or keeps no checkpoints at all.
 func checkLastState(current *Current, d Desired) error {
 	cfg := currentConfig(current)
-	if !hasAnyKey(cfg, "state.checkpoints.dir", "execution.checkpointing.dir") {
+	if flinkconf.Lookup(cfg, flinkconf.CheckpointDirKeys...) == "" {
 		return fmt.Errorf("%s: upgrade_mode = \"last_state\" restores the latest checkpoint, but the running version has no "+
 			"checkpoint storage: set state.checkpoints.dir (Flink 2: execution.checkpointing.dir) in its flink_configuration, "+
 			"or use upgrade_mode = \"savepoint\"", d.Name)
 	}
-	switch retention := strings.ToUpper(strings.TrimSpace(cfg[kube.KeyCheckpointRetention])); retention {
+	switch retention := strings.ToUpper(strings.TrimSpace(cfg[flinkconf.KeyCheckpointRetention])); retention {
 	case "DELETE_ON_CANCELLATION", "NO_EXTERNALIZED_CHECKPOINTS":
 		return fmt.Errorf("%s: upgrade_mode = \"last_state\" cancels the job and restores its latest checkpoint, but the running "+
 			"version sets %s = %s, so Flink deletes that checkpoint on cancellation. Use upgrade_mode = \"savepoint\" for this "+
-			"upgrade (and RETAIN_ON_CANCELLATION, the provider's default, in later versions)", d.Name, kube.KeyCheckpointRetention, retention)
+			"upgrade (and RETAIN_ON_CANCELLATION, the provider's default, in later versions)", d.Name, flinkconf.KeyCheckpointRetention, retention)
 	}
 	return nil
 }
@@ -151,15 +152,6 @@ func currentConfig(current *Current) map[string]string {
 		return nil
 	}
 	return current.Version.FlinkConfiguration
-}
-
-func hasAnyKey(m map[string]string, keys ...string) bool {
-	for _, k := range keys {
-		if m[k] != "" {
-			return true
-		}
-	}
-	return false
 }
 
 // restoreSource picks the snapshot a new job starts from when none is running. The latest
@@ -311,11 +303,8 @@ func isExternal(path string) bool { return path != "" && !strings.HasPrefix(path
 // checkpoint directory of its version, or "" when there is none the store can see.
 func (p *Platform) latestRetainedCheckpoint(ctx context.Context, current *Current) (string, error) {
 	dir := ""
-	for _, k := range []string{"execution.checkpointing.dir", "state.checkpoints.dir"} {
-		if v := current.Version.FlinkConfiguration[k]; v != "" {
-			dir = strings.TrimSuffix(v, "/") + "/" + current.JobID
-			break
-		}
+	if v := flinkconf.Lookup(current.Version.FlinkConfiguration, flinkconf.CheckpointDirKeys...); v != "" {
+		dir = strings.TrimSuffix(v, "/") + "/" + current.JobID
 	}
 	store, err := p.store(ctx)
 	if err != nil || store == nil || dir == "" {

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/flinkplatform/terraform-provider-flink/internal/flink"
+	"github.com/flinkplatform/terraform-provider-flink/internal/flinkconf"
 	"github.com/flinkplatform/terraform-provider-flink/internal/kube"
 )
 
@@ -296,12 +297,7 @@ func (p *Platform) journalSavepointDirectory(record *kube.AppRecord) string {
 	if j := record.Journal; j != nil && j.From != nil {
 		from = *j.From
 	}
-	for _, k := range []string{"execution.checkpointing.savepoint-dir", "state.savepoints.dir"} {
-		if d := from.FlinkConfiguration[k]; d != "" {
-			return strings.TrimSuffix(d, "/")
-		}
-	}
-	return ""
+	return strings.TrimSuffix(flinkconf.Lookup(from.FlinkConfiguration, flinkconf.SavepointDirKeys...), "/")
 }
 
 // unrecordedSavepoints are the complete savepoints of the record's job in the journal's

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/flinkplatform/terraform-provider-flink/internal/flink"
+	"github.com/flinkplatform/terraform-provider-flink/internal/flinkconf"
 	"github.com/flinkplatform/terraform-provider-flink/internal/kube"
 	"github.com/flinkplatform/terraform-provider-flink/internal/spec"
 )
@@ -629,7 +630,7 @@ func TestCheckPlanRefusals(t *testing.T) {
 			wantErrs: []string{`savepoint_directory "file:///savepoints/fraud" is a local file path`, "snapshot_storage_url"}},
 		{name: "last_state with checkpoints deleted on cancellation", store: true, v1: func() spec.Version {
 			v := checkpointed(1, "20ms", "file:///checkpoints/fraud")
-			v.FlinkConfiguration[kube.KeyCheckpointRetention] = "DELETE_ON_CANCELLATION"
+			v.FlinkConfiguration[flinkconf.KeyCheckpointRetention] = "DELETE_ON_CANCELLATION"
 			return v
 		}(), mode: UpgradeLastState, state: StateRunning, wantOp: OpLastStateRedeploy,
 			wantErrs: []string{"DELETE_ON_CANCELLATION", "deletes that checkpoint on cancellation", `upgrade_mode = "savepoint"`}},

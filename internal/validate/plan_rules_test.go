@@ -14,6 +14,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/types"
 	"github.com/hashicorp/terraform-plugin-go/tftypes"
 
+	"github.com/flinkplatform/terraform-provider-flink/internal/flinkconf"
 	"github.com/flinkplatform/terraform-provider-flink/internal/kube"
 	"github.com/flinkplatform/terraform-provider-flink/internal/spec"
 )
@@ -36,7 +37,7 @@ func checkCases[T comparable](t *testing.T, check func(T) error, cases map[T]str
 
 func TestFlinkConfigurationKey_refusesWhatTheRendererRefuses(t *testing.T) {
 	check := FlinkConfigurationKey().(stringCheck).check
-	fv, _ := kube.ParseFlinkVersion("1.20")
+	fv, _ := flinkconf.ParseVersion("1.20")
 	for key, valid := range map[string]bool{
 		"state.backend.type":                  true,
 		"s3.access-key":                       true,
@@ -56,7 +57,7 @@ func TestFlinkConfigurationKey_refusesWhatTheRendererRefuses(t *testing.T) {
 		"pipeline.global-job-parameters.a\nb: evil": false,
 	} {
 		planErr := check(key)
-		_, renderErr := kube.RenderConfigFile(fv, map[string]string{key: "v"})
+		_, renderErr := flinkconf.RenderFile(fv, map[string]string{key: "v"})
 		if (planErr == nil) != valid {
 			t.Errorf("key %q: plan-time error %v, want valid=%v", key, planErr, valid)
 		}
@@ -136,7 +137,7 @@ func TestFlinkConfigurationFitsVersion(t *testing.T) {
 // RenderConfigFile writes, and whatever it refuses, RenderConfigFile refuses too.
 func TestFlinkConfigurationFitsVersion_agreesWithRenderer(t *testing.T) {
 	for _, version := range []string{"1.18", "1.20", "2.2"} {
-		fv, err := kube.ParseFlinkVersion(version)
+		fv, err := flinkconf.ParseVersion(version)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -146,7 +147,7 @@ func TestFlinkConfigurationFitsVersion_agreesWithRenderer(t *testing.T) {
 				map[string]tftypes.Value{"a.b": tftypes.NewValue(tftypes.String, value)})
 			FlinkConfigurationFitsVersion(path.Root("flink_version"), path.Root("flink_configuration")).
 				ValidateResource(context.Background(), resource.ValidateConfigRequest{Config: cfg}, &resp)
-			_, renderErr := kube.RenderConfigFile(fv, map[string]string{"a.b": value})
+			_, renderErr := flinkconf.RenderFile(fv, map[string]string{"a.b": value})
 			if resp.Diagnostics.HasError() != (renderErr != nil) {
 				t.Errorf("Flink %s, value %q: plan-time errors %v, renderer error %v; they must agree",
 					version, value, resp.Diagnostics.Errors(), renderErr)
@@ -334,6 +335,6 @@ type errString string
 func (e errString) Error() string { return string(e) }
 
 func legacyValue(s string) error {
-	fv, _ := kube.ParseFlinkVersion("1.18")
-	return kube.CheckConfigValue(fv, "a.b", s)
+	fv, _ := flinkconf.ParseVersion("1.18")
+	return flinkconf.CheckValue(fv, "a.b", s)
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/types"
 	"k8s.io/apimachinery/pkg/util/validation"
 
+	"github.com/flinkplatform/terraform-provider-flink/internal/flinkconf"
 	"github.com/flinkplatform/terraform-provider-flink/internal/kube"
 	"github.com/flinkplatform/terraform-provider-flink/internal/snapshots"
 )
@@ -105,26 +106,14 @@ func ApplicationName() validator.String {
 // MemorySize accepts a Flink memory size such as "1024m", "2g" or "1536mb".
 func MemorySize() validator.String {
 	return String("memory size", func(s string) error {
-		_, err := kube.ParseMemory(s)
+		_, err := flinkconf.ParseMemory(s)
 		return err
 	})
 }
 
-// supportedFlinkVersions are the Flink minor releases whose standalone application mode and
-// configuration keys the provider renders.
-var supportedFlinkVersions = []string{"1.18", "1.19", "1.20", "2.0", "2.1", "2.2"}
-
-// FlinkVersion accepts a supported "major.minor" Flink release.
+// FlinkVersion accepts a supported "major.minor" Flink release (flinkconf.Supported).
 func FlinkVersion() validator.String {
-	return String("Flink version", func(s string) error {
-		for _, v := range supportedFlinkVersions {
-			if s == v {
-				return nil
-			}
-		}
-		return fmt.Errorf("Flink %q is not supported; use one of %s (major.minor, the image decides the patch release)",
-			s, strings.Join(supportedFlinkVersions, ", "))
-	})
+	return String("Flink version", flinkconf.CheckSupported)
 }
 
 // jarSchemes are the URI schemes Flink can load a job jar from in application mode.
@@ -219,7 +208,7 @@ func (flinkConfigKeys) ValidateMap(_ context.Context, req validator.MapRequest, 
 // OwnedConfigKey says why key may not be set by users, or "" if it may.
 func OwnedConfigKey(key string) string {
 	k := strings.TrimSpace(key)
-	if !kube.IsOwnedConfigKey(k) {
+	if !flinkconf.IsOwnedKey(k) {
 		return ""
 	}
 	if strings.HasPrefix(k, "high-availability") || strings.HasPrefix(k, "kubernetes.") {
@@ -240,7 +229,7 @@ func ownedKeyHint(key string) string {
 		return "use task_manager.task_slots."
 	case key == "parallelism.default":
 		return "use parallelism."
-	case key == kube.KeyShutdownOnFinish:
+	case key == flinkconf.KeyShutdownOnFinish:
 		return "the JobManager must stay up after its job ends so the provider can see how it ended."
 	default:
 		return "addresses and ports are fixed so the provider's Services can reach the cluster."
@@ -248,9 +237,9 @@ func ownedKeyHint(key string) string {
 }
 
 // FlinkConfigurationKey accepts a flink_configuration key the renderer can write. It is
-// kube.CheckConfigKey, the renderer's own rule, so a key that passes plan also renders.
+// flinkconf.CheckKey, the renderer's own rule, so a key that passes plan also renders.
 func FlinkConfigurationKey() validator.String {
-	return String("Flink configuration key", kube.CheckConfigKey)
+	return String("Flink configuration key", flinkconf.CheckKey)
 }
 
 // configFitsVersion refuses flink_configuration values that the configuration file of the
@@ -261,7 +250,7 @@ type configFitsVersion struct {
 }
 
 // FlinkConfigurationFitsVersion checks each value of the map attribute at configuration with
-// kube.CheckConfigValue for the Flink version in the string attribute at flinkVersion, and
+// flinkconf.CheckValue for the Flink version in the string attribute at flinkVersion, and
 // points an error at the offending key.
 func FlinkConfigurationFitsVersion(flinkVersion, configuration path.Path) resource.ConfigValidator {
 	return configFitsVersion{flinkVersion: flinkVersion, configuration: configuration}
@@ -280,7 +269,7 @@ func (v configFitsVersion) ValidateResource(ctx context.Context, req resource.Va
 	if resp.Diagnostics.HasError() || version.IsNull() || version.IsUnknown() || cfg.IsNull() || cfg.IsUnknown() {
 		return
 	}
-	fv, err := kube.ParseFlinkVersion(version.ValueString())
+	fv, err := flinkconf.ParseVersion(version.ValueString())
 	if err != nil {
 		return // flink_version's own validator reports it
 	}
@@ -289,7 +278,7 @@ func (v configFitsVersion) ValidateResource(ctx context.Context, req resource.Va
 		if !ok || val.IsNull() || val.IsUnknown() {
 			continue
 		}
-		if err := kube.CheckConfigValue(fv, key, val.ValueString()); err != nil {
+		if err := flinkconf.CheckValue(fv, key, val.ValueString()); err != nil {
 			resp.Diagnostics.AddAttributeError(v.configuration.AtMapKey(key), "Flink configuration value not possible in "+
 				fv.ConfigFileName(), err.Error())
 		}

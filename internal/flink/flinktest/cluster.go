@@ -9,6 +9,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/flinkplatform/terraform-provider-flink/internal/flinkconf"
 )
 
 // Cluster emulates the JobManager of one standalone application cluster running one job.
@@ -155,15 +157,15 @@ func NewCluster(spec JobSpec) *Cluster {
 		savepoints:       map[string]*operation{},
 		disposals:        map[string]*operation{},
 		nextCheckpointID: 1,
-		adaptive: strings.EqualFold(configValue(spec.Config, "jobmanager.scheduler"), "adaptive") ||
+		adaptive: strings.EqualFold(configValue(spec.Config, flinkconf.KeyScheduler), "adaptive") ||
 			strings.EqualFold(configValue(spec.Config, "scheduler-mode"), "reactive"),
-		checkpointDir: configValue(spec.Config, "execution.checkpointing.dir", "state.checkpoints.dir"),
+		checkpointDir: configValue(spec.Config, flinkconf.CheckpointDirKeys...),
 		savepointDir:  spec.SavepointDir,
 	}
 	if c.savepointDir == "" {
-		c.savepointDir = configValue(spec.Config, "execution.checkpointing.savepoint-dir", "state.savepoints.dir")
+		c.savepointDir = configValue(spec.Config, flinkconf.SavepointDirKeys...)
 	}
-	if v := configValue(spec.Config, "execution.checkpointing.interval"); v != "" {
+	if v := configValue(spec.Config, flinkconf.KeyCheckpointInterval); v != "" {
 		if d, err := parseFlinkDuration(v); err == nil && d > 0 {
 			c.checkpointInterval = d
 		}

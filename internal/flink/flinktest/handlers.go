@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/flinkplatform/terraform-provider-flink/internal/flinkconf"
 )
 
 // ServeHTTP answers one REST request like a Flink JobManager. Paths may carry a
@@ -322,8 +324,8 @@ func (c *Cluster) taskManagersLocked(now time.Time) map[string]any {
 func (c *Cluster) effectiveConfigLocked() map[string]string {
 	cfg := copyMap(c.spec.Config)
 	// The JobManager's REST endpoint always has a port: Flink's default unless configured.
-	if _, ok := cfg["rest.port"]; !ok {
-		cfg["rest.port"] = "8081"
+	if _, ok := cfg[flinkconf.KeyRestPort]; !ok {
+		cfg[flinkconf.KeyRestPort] = "8081"
 	}
 	if _, ok := cfg["$internal.pipeline.job-id"]; !ok {
 		cfg["$internal.pipeline.job-id"] = c.spec.JobID
@@ -331,9 +333,9 @@ func (c *Cluster) effectiveConfigLocked() map[string]string {
 	if c.spec.RestorePath != "" {
 		// The entry point's --fromSavepoint / --allowNonRestoredState set the restore options,
 		// which Flink 2.x renamed from execution.savepoint.* to execution.state-recovery.*.
-		pathKey, ignoreKey := "execution.savepoint.path", "execution.savepoint.ignore-unclaimed-state"
+		pathKey, ignoreKey := flinkconf.KeySavepointPath, flinkconf.KeySavepointIgnoreState
 		if c.version.major >= 2 {
-			pathKey, ignoreKey = "execution.state-recovery.path", "execution.state-recovery.ignore-unclaimed-state"
+			pathKey, ignoreKey = flinkconf.KeyStateRecoveryPath, flinkconf.KeyStateRecoveryIgnoreState
 		}
 		if _, ok := cfg[pathKey]; !ok {
 			cfg[pathKey] = c.spec.RestorePath

@@ -21,6 +21,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/flinkplatform/terraform-provider-flink/internal/acctest"
+	"github.com/flinkplatform/terraform-provider-flink/internal/flinkconf"
 	"github.com/flinkplatform/terraform-provider-flink/internal/kube"
 	"github.com/flinkplatform/terraform-provider-flink/internal/provider/providertest"
 )
@@ -67,7 +68,7 @@ func flinkConf(k8s kubernetes.Interface, ns string) (map[string]string, error) {
 		return nil, err
 	}
 	conf := map[string]string{}
-	return conf, yaml.Unmarshal([]byte(cm.Data[kube.ConfigFileYAML]), &conf)
+	return conf, yaml.Unmarshal([]byte(cm.Data[flinkconf.ConfigFileYAML]), &conf)
 }
 
 func haConfigMap(k8s kubernetes.Interface, ns, clusterID string) error {

@@ -1,4 +1,4 @@
-package kube
+package flinkconf
 
 import (
 	"bytes"
@@ -11,143 +11,18 @@ import (
 	"github.com/flinkplatform/terraform-provider-flink/internal/spec"
 )
 
-// Configuration keys the provider writes itself.
-const (
-	KeyRPCAddress        = "jobmanager.rpc.address"
-	KeyRPCPort           = "jobmanager.rpc.port"
-	KeyRestPort          = "rest.port"
-	KeyBlobPort          = "blob.server.port"
-	KeyTaskSlots         = "taskmanager.numberOfTaskSlots"
-	KeyParallelism       = "parallelism.default"
-	KeyJobManagerMemory  = "jobmanager.memory.process.size"
-	KeyTaskManagerMemory = "taskmanager.memory.process.size"
-	// KeyShutdownOnFinish is false so a JobManager whose job was cancelled or failed stays up
-	// and reports it, instead of exiting and being restarted by its Deployment, which would
-	// silently submit the job again with empty state.
-	KeyShutdownOnFinish = "execution.shutdown-on-application-finish"
-	// KeyJavaOpts are the JVM options of every Flink process.
-	KeyJavaOpts = "env.java.opts.all"
-	// KeyCheckpointRetention decides whether checkpoints outlive a cancelled job.
-	KeyCheckpointRetention = "execution.checkpointing.externalized-checkpoint-retention"
-
-	// Kubernetes HA keys (spec.Deployment.HA).
-	KeyHAType       = "high-availability.type"
-	KeyHAStorageDir = "high-availability.storageDir"
-	KeyClusterID    = "kubernetes.cluster-id"
-	KeyKubeNS       = "kubernetes.namespace"
-
-	// Restore keys, Flink 1.x.
-	KeySavepointPath        = "execution.savepoint.path"
-	KeySavepointIgnoreState = "execution.savepoint.ignore-unclaimed-state"
-	// Restore keys, Flink 2.x.
-	KeyStateRecoveryPath        = "execution.state-recovery.path"
-	KeyStateRecoveryIgnoreState = "execution.state-recovery.ignore-unclaimed-state"
-)
-
-// OwnedConfigKeys are the Flink configuration keys users may not set in
-// flink_configuration, because the provider writes them (or they would break the cluster the
-// provider renders). An entry ending in "*" is a prefix. Use IsOwnedConfigKey to test a key.
-var OwnedConfigKeys = []string{
-	KeyRPCAddress,
-	KeyRPCPort,
-	KeyRestPort,
-	"rest.address",
-	"rest.bind-port",
-	KeyBlobPort,
-	KeyTaskSlots,
-	KeyParallelism,
-	KeyJobManagerMemory,
-	KeyTaskManagerMemory,
-	KeyShutdownOnFinish,
-	KeySavepointPath,
-	KeySavepointIgnoreState,
-	KeyStateRecoveryPath,
-	KeyStateRecoveryIgnoreState,
-	KeyClusterID,
-	KeyKubeNS,
-	"high-availability*",
-}
-
-// tunableHAPrefix are HA keys users may set: the leader election's timing.
-const tunableHAPrefix = "high-availability.kubernetes.leader-election."
-
-// IsOwnedConfigKey reports whether key is one of OwnedConfigKeys (prefix entries included).
-func IsOwnedConfigKey(key string) bool {
-	if strings.HasPrefix(key, tunableHAPrefix) {
-		return false
-	}
-	for _, k := range OwnedConfigKeys {
-		if p, ok := strings.CutSuffix(k, "*"); ok {
-			if strings.HasPrefix(key, p) {
-				return true
-			}
-		} else if key == k {
-			return true
-		}
-	}
-	return false
-}
-
-// FlinkVersion is a parsed "major.minor" Flink version.
-type FlinkVersion struct{ Major, Minor int }
-
-// ParseFlinkVersion parses "1.20", "2.1" (a patch level, "1.20.1", is accepted and ignored).
-func ParseFlinkVersion(s string) (FlinkVersion, error) {
-	parts := strings.Split(strings.TrimSpace(s), ".")
-	if len(parts) < 2 || len(parts) > 3 {
-		return FlinkVersion{}, fmt.Errorf("invalid Flink version %q: want major.minor, e.g. \"1.20\" or \"2.1\"", s)
-	}
-	var n [3]int
-	for i, p := range parts {
-		v, err := strconv.Atoi(p)
-		if err != nil || v < 0 || p == "" || (len(p) > 1 && p[0] == '0') {
-			return FlinkVersion{}, fmt.Errorf("invalid Flink version %q: want major.minor, e.g. \"1.20\" or \"2.1\"", s)
-		}
-		n[i] = v
-	}
-	if n[0] < 1 {
-		return FlinkVersion{}, fmt.Errorf("invalid Flink version %q: major version must be at least 1", s)
-	}
-	return FlinkVersion{Major: n[0], Minor: n[1]}, nil
-}
-
-// AtLeast reports whether v >= major.minor.
-func (v FlinkVersion) AtLeast(major, minor int) bool {
-	return v.Major > major || (v.Major == major && v.Minor >= minor)
-}
-
-func (v FlinkVersion) String() string { return fmt.Sprintf("%d.%d", v.Major, v.Minor) }
-
-// ConfigFileName is the configuration file Flink reads: config.yaml from 1.19 on,
-// flink-conf.yaml before.
-func (v FlinkVersion) ConfigFileName() string {
-	if v.AtLeast(1, 19) {
-		return ConfigFileYAML
-	}
-	return ConfigFileLegacy
-}
-
-// RestoreKeys returns the configuration keys for the restore path and for allowing
-// non-restored state: execution.savepoint.* on Flink 1.x, execution.state-recovery.* on 2.x.
-func (v FlinkVersion) RestoreKeys() (pathKey, ignoreUnclaimedKey string) {
-	if v.Major >= 2 {
-		return KeyStateRecoveryPath, KeyStateRecoveryIgnoreState
-	}
-	return KeySavepointPath, KeySavepointIgnoreState
-}
-
-// FlinkConfiguration returns the complete Flink configuration of deployment d: the user's
+// Configuration returns the complete Flink configuration of deployment d: the user's
 // flink_configuration plus the keys the provider owns. It fails when the user sets an owned
 // key or a size is invalid.
-func FlinkConfiguration(d spec.Deployment) (map[string]string, error) {
+func Configuration(d spec.Deployment, rpcAddress string) (map[string]string, error) {
 	v := d.Version
-	fv, err := ParseFlinkVersion(v.FlinkVersion)
+	fv, err := ParseVersion(v.FlinkVersion)
 	if err != nil {
 		return nil, err
 	}
 	var owned []string
 	for k := range v.FlinkConfiguration {
-		if IsOwnedConfigKey(k) {
+		if IsOwnedKey(k) {
 			owned = append(owned, k)
 		}
 	}
@@ -171,11 +46,11 @@ func FlinkConfiguration(d spec.Deployment) (map[string]string, error) {
 	for k, val := range v.FlinkConfiguration {
 		cfg[k] = val
 	}
-	cfg[KeyRPCAddress] = JobManagerServiceName(d.Application)
+	cfg[KeyRPCAddress] = rpcAddress
 	cfg[KeyRPCPort] = strconv.Itoa(RPCPort)
 	cfg[KeyRestPort] = strconv.Itoa(RestPort)
 	cfg[KeyBlobPort] = strconv.Itoa(BlobPort)
-	cfg[KeyTaskSlots] = strconv.FormatInt(taskSlots(v), 10)
+	cfg[KeyTaskSlots] = strconv.FormatInt(TaskSlots(v), 10)
 	cfg[KeyParallelism] = strconv.FormatInt(v.Parallelism, 10)
 	cfg[KeyJobManagerMemory] = FormatMemory(jm)
 	cfg[KeyTaskManagerMemory] = FormatMemory(tm)
@@ -183,7 +58,7 @@ func FlinkConfiguration(d spec.Deployment) (map[string]string, error) {
 	// The ConfigMap replaces the image's conf/, whose config.yaml carries the module options
 	// Flink needs on Java 17+; keep them in front of the user's own JVM options.
 	if !strings.Contains(cfg[KeyJavaOpts], "--add-opens=java.base/java.lang=") {
-		cfg[KeyJavaOpts] = strings.TrimSpace(jdkModuleOptions + " " + cfg[KeyJavaOpts])
+		cfg[KeyJavaOpts] = strings.TrimSpace(JDKModuleOptions + " " + cfg[KeyJavaOpts])
 	}
 	// Keep the latest checkpoint when a job is cancelled (Flink's default deletes it): a
 	// last_state upgrade restores it, and nothing else the job leaves behind holds its state.
@@ -206,11 +81,11 @@ func FlinkConfiguration(d spec.Deployment) (map[string]string, error) {
 	return cfg, nil
 }
 
-// RenderConfigFile renders cfg as the content of the configuration file of Flink version fv:
+// RenderFile renders cfg as the content of the configuration file of Flink version fv:
 // for config.yaml (>= 1.19) one flat "key: value" line per key with values quoted where YAML
 // would otherwise change them; for flink-conf.yaml the legacy "key: value" lines, which
 // cannot hold newlines or '#'. Lines are sorted by key.
-func RenderConfigFile(fv FlinkVersion, cfg map[string]string) (string, error) {
+func RenderFile(fv Version, cfg map[string]string) (string, error) {
 	keys := make([]string, 0, len(cfg))
 	for k := range cfg {
 		keys = append(keys, k)
@@ -220,11 +95,11 @@ func RenderConfigFile(fv FlinkVersion, cfg map[string]string) (string, error) {
 	var b strings.Builder
 	b.WriteString("# Rendered by terraform-provider-flink. Changes made here are overwritten.\n")
 	for _, k := range keys {
-		if err := CheckConfigKey(k); err != nil {
+		if err := CheckKey(k); err != nil {
 			return "", err
 		}
 		val := cfg[k]
-		if err := CheckConfigValue(fv, k, val); err != nil {
+		if err := CheckValue(fv, k, val); err != nil {
 			return "", err
 		}
 		if standard {
@@ -236,10 +111,10 @@ func RenderConfigFile(fv FlinkVersion, cfg map[string]string) (string, error) {
 	return b.String(), nil
 }
 
-// CheckConfigKey is the rule for a Flink configuration key: keys are written unquoted, so
+// CheckKey is the rule for a Flink configuration key: keys are written unquoted, so
 // they are limited to characters that read back as the same plain key in both file formats.
 // The plan-time validator of flink_configuration uses it too, so the two cannot disagree.
-func CheckConfigKey(k string) error {
+func CheckKey(k string) error {
 	if k == "" {
 		return fmt.Errorf("flink_configuration has an empty key; remove it")
 	}
@@ -254,10 +129,10 @@ func CheckConfigKey(k string) error {
 	return nil
 }
 
-// CheckConfigValue refuses a value the configuration file of fv cannot hold. config.yaml
+// CheckValue refuses a value the configuration file of fv cannot hold. config.yaml
 // (Flink >= 1.19) quotes anything; flink-conf.yaml has no quoting, so a line break would end
 // the value and '#' would start a comment that silently cuts it short.
-func CheckConfigValue(fv FlinkVersion, k, val string) error {
+func CheckValue(fv Version, k, val string) error {
 	if fv.AtLeast(1, 19) {
 		return nil
 	}
@@ -374,16 +249,17 @@ func pluralIt(n int) string {
 	return "them"
 }
 
-func taskSlots(v spec.Version) int64 {
+// TaskSlots is the number of task slots per TaskManager of v (1 when unset).
+func TaskSlots(v spec.Version) int64 {
 	if v.TaskManager.TaskSlots > 0 {
 		return v.TaskManager.TaskSlots
 	}
 	return 1
 }
 
-// defaultLog4j is the log4j2 configuration used when the version sets no
+// DefaultLog4j is the log4j2 configuration used when the version sets no
 // log_configuration: everything to the console (kubectl logs), noisy libraries quieter.
-const defaultLog4j = `# Rendered by terraform-provider-flink. Set log_configuration on the version to replace it.
+const DefaultLog4j = `# Rendered by terraform-provider-flink. Set log_configuration on the version to replace it.
 monitorInterval = 30
 
 rootLogger.level = INFO
@@ -410,9 +286,9 @@ appender.console.layout.type = PatternLayout
 appender.console.layout.pattern = %d{yyyy-MM-dd HH:mm:ss,SSS} %-5p %-60c %x - %m%n
 `
 
-// jdkModuleOptions are the --add-exports/--add-opens options of Flink's default config.yaml
+// JDKModuleOptions are the --add-exports/--add-opens options of Flink's default config.yaml
 // (1.20; 2.x needs a subset), without which Flink fails on Java 17 and later.
-const jdkModuleOptions = "--add-exports=java.base/sun.net.util=ALL-UNNAMED --add-exports=java.rmi/sun.rmi.registry=ALL-UNNAMED " +
+const JDKModuleOptions = "--add-exports=java.base/sun.net.util=ALL-UNNAMED --add-exports=java.rmi/sun.rmi.registry=ALL-UNNAMED " +
 	"--add-exports=jdk.compiler/com.sun.tools.javac.api=ALL-UNNAMED --add-exports=jdk.compiler/com.sun.tools.javac.file=ALL-UNNAMED " +
 	"--add-exports=jdk.compiler/com.sun.tools.javac.parser=ALL-UNNAMED --add-exports=jdk.compiler/com.sun.tools.javac.tree=ALL-UNNAMED " +
 	"--add-exports=jdk.compiler/com.sun.tools.javac.util=ALL-UNNAMED --add-exports=java.security.jgss/sun.security.krb5=ALL-UNNAMED " +
