@@ -37,7 +37,8 @@ type Client struct {
 	TransientBackoff wait.Backoff
 }
 
-func (c *Client) fieldManager() string {
+// FieldManagerName is the field manager of every write: FieldManager unless the client sets its own.
+func (c *Client) FieldManagerName() string {
 	if c.FieldManager != "" {
 		return c.FieldManager
 	}
@@ -59,9 +60,9 @@ func (c *Client) Apply(ctx context.Context, o Objects) (err error) {
 	if o.ConfigMap == nil || o.RestService == nil || o.JobManagerService == nil || o.JobManager == nil || o.TaskManager == nil {
 		return fmt.Errorf("apply %s/%s: incomplete objects (use Render)", o.Namespace, o.Application)
 	}
-	opts := metav1.ApplyOptions{FieldManager: c.fieldManager(), Force: true}
+	opts := metav1.ApplyOptions{FieldManager: c.FieldManagerName(), Force: true}
 	ns := o.Namespace
-	if err := c.retryTransient(ctx, func() error {
+	if err := c.RetryTransient(ctx, func() error {
 		_, err := c.Kube.CoreV1().ConfigMaps(ns).Apply(ctx, o.ConfigMap, opts)
 		return err
 	}); err != nil {
@@ -69,7 +70,7 @@ func (c *Client) Apply(ctx context.Context, o Objects) (err error) {
 	}
 	// The pods' identity exists before the pods do.
 	if o.ServiceAccount != nil {
-		if err := c.retryTransient(ctx, func() error {
+		if err := c.RetryTransient(ctx, func() error {
 			_, err := c.Kube.CoreV1().ServiceAccounts(ns).Apply(ctx, o.ServiceAccount, opts)
 			return err
 		}); err != nil {
@@ -77,7 +78,7 @@ func (c *Client) Apply(ctx context.Context, o Objects) (err error) {
 		}
 	}
 	if o.HARole != nil {
-		if err := c.retryTransient(ctx, func() error {
+		if err := c.RetryTransient(ctx, func() error {
 			_, err := c.Kube.RbacV1().Roles(ns).Apply(ctx, o.HARole, opts)
 			return err
 		}); err != nil {
@@ -85,7 +86,7 @@ func (c *Client) Apply(ctx context.Context, o Objects) (err error) {
 		}
 	}
 	if o.HARoleBinding != nil {
-		if err := c.retryTransient(ctx, func() error {
+		if err := c.RetryTransient(ctx, func() error {
 			_, err := c.Kube.RbacV1().RoleBindings(ns).Apply(ctx, o.HARoleBinding, opts)
 			return err
 		}); err != nil {
@@ -93,7 +94,7 @@ func (c *Client) Apply(ctx context.Context, o Objects) (err error) {
 		}
 	}
 	for _, svc := range []*corev1ac.ServiceApplyConfiguration{o.RestService, o.JobManagerService} {
-		if err := c.retryTransient(ctx, func() error {
+		if err := c.RetryTransient(ctx, func() error {
 			_, err := c.Kube.CoreV1().Services(ns).Apply(ctx, svc, opts)
 			return err
 		}); err != nil {
@@ -101,7 +102,7 @@ func (c *Client) Apply(ctx context.Context, o Objects) (err error) {
 		}
 	}
 	for _, dep := range []*appsv1ac.DeploymentApplyConfiguration{o.JobManager, o.TaskManager} {
-		if err := c.retryTransient(ctx, func() error {
+		if err := c.RetryTransient(ctx, func() error {
 			_, err := c.Kube.AppsV1().Deployments(ns).Apply(ctx, dep, opts)
 			return err
 		}); err != nil {
@@ -115,9 +116,9 @@ func (c *Client) Apply(ctx context.Context, o Objects) (err error) {
 // minute: an API server that is restarting or overloaded must not fail an apply half-way.
 var transientBackoff = wait.Backoff{Duration: 200 * time.Millisecond, Factor: 2, Jitter: 0.2, Steps: 8, Cap: 10 * time.Second}
 
-// retryTransient runs write until it succeeds, fails for good, or ctx ends, and returns the
+// RetryTransient runs write until it succeeds, fails for good, or ctx ends, and returns the
 // last attempt's error.
-func (c *Client) retryTransient(ctx context.Context, write func() error) error {
+func (c *Client) RetryTransient(ctx context.Context, write func() error) error {
 	backoff := c.TransientBackoff
 	if backoff == (wait.Backoff{}) {
 		backoff = transientBackoff
@@ -512,7 +513,7 @@ func terminationDetail(message string) string {
 func (c *Client) DeleteTaskManagerPods(ctx context.Context, ns, app string) (err error) {
 	defer withPermissionHint(&err, ns)
 	selector := labels.SelectorFromSet(ComponentSelectorLabels(app, ComponentTaskManager)).String()
-	err = c.retryTransient(ctx, func() error {
+	err = c.RetryTransient(ctx, func() error {
 		return c.Kube.CoreV1().Pods(ns).DeleteCollection(ctx, metav1.DeleteOptions{}, metav1.ListOptions{LabelSelector: selector})
 	})
 	if err != nil {

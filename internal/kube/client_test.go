@@ -173,7 +173,8 @@ func TestDeleteClusterAndWaitGone(t *testing.T) {
 	if err := c.Apply(ctx, mustRender(t, testDeployment(), nil)); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.PutAppRecord(ctx, &AppRecord{Namespace: "streams", Application: "orders"}); err != nil {
+	record := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: AppRecordName("orders"), Namespace: "streams", Labels: RecordLabels("orders", RecordApplication)}}
+	if _, err := cs.CoreV1().ConfigMaps("streams").Create(ctx, record, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "orders-taskmanager-1", Namespace: "streams", Labels: ComponentSelectorLabels("orders", ComponentTaskManager)}}
@@ -203,7 +204,7 @@ func TestDeleteClusterAndWaitGone(t *testing.T) {
 		t.Fatalf("WaitClusterGone: %v", err)
 	}
 	// records are not part of the cluster
-	if _, _, err := c.GetAppRecord(ctx, "streams", "orders"); err != nil {
+	if _, err := cs.CoreV1().ConfigMaps("streams").Get(ctx, record.Name, metav1.GetOptions{}); err != nil {
 		t.Errorf("app record deleted with the cluster: %v", err)
 	}
 }

@@ -97,3 +97,6 @@ func explainForbidden(err error, ns string) error {
 
 // withPermissionHint is explainForbidden for a deferred call on a named error result.
 func withPermissionHint(err *error, ns string) { *err = explainForbidden(*err, ns) }
+
+// PermissionHint is withPermissionHint for packages built on Client (the records).
+func PermissionHint(err *error, ns string) { withPermissionHint(err, ns) }

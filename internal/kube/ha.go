@@ -55,7 +55,7 @@ func (c *Client) DeleteHAConfigMaps(ctx context.Context, ns, clusterID string) e
 		if !strings.HasPrefix(cm.Name, clusterID+"-") {
 			continue
 		}
-		err := c.retryTransient(ctx, func() error {
+		err := c.RetryTransient(ctx, func() error {
 			return c.Kube.CoreV1().ConfigMaps(ns).Delete(ctx, cm.Name, metav1.DeleteOptions{})
 		})
 		if err != nil && !apierrors.IsNotFound(err) {

@@ -415,7 +415,7 @@ func (c *Client) tryAcquire(ctx context.Context, ns, app string, holder LeaseHol
 			ObjectMeta: metav1.ObjectMeta{
 				Name:        name,
 				Namespace:   ns,
-				Labels:      recordLabels(app, RecordLock),
+				Labels:      RecordLabels(app, RecordLock),
 				Annotations: map[string]string{AnnotationLockOperation: holder.Operation},
 			},
 			Spec: coordinationv1.LeaseSpec{
@@ -425,7 +425,7 @@ func (c *Client) tryAcquire(ctx context.Context, ns, app string, holder LeaseHol
 				RenewTime:            &t,
 			},
 		}
-		created, err := leases.Create(ctx, lease, metav1.CreateOptions{FieldManager: c.fieldManager()})
+		created, err := leases.Create(ctx, lease, metav1.CreateOptions{FieldManager: c.FieldManagerName()})
 		if err != nil {
 			if apierrors.IsAlreadyExists(err) {
 				return nil, nil, err
@@ -467,10 +467,10 @@ func (c *Client) tryAcquire(ctx context.Context, ns, app string, holder LeaseHol
 		upd.Annotations = map[string]string{}
 	}
 	upd.Annotations[AnnotationLockOperation] = holder.Operation
-	for k, v := range recordLabels(app, RecordLock) {
+	for k, v := range RecordLabels(app, RecordLock) {
 		upd.Labels[k] = v
 	}
-	updated, err := leases.Update(ctx, upd, metav1.UpdateOptions{FieldManager: c.fieldManager()})
+	updated, err := leases.Update(ctx, upd, metav1.UpdateOptions{FieldManager: c.FieldManagerName()})
 	if err != nil {
 		if apierrors.IsConflict(err) {
 			return nil, nil, err
@@ -567,7 +567,7 @@ func (l *Lock) renew(ctx context.Context) error {
 		mt := metav1.NewMicroTime(t)
 		upd.Spec.RenewTime = &mt
 		upd.Spec.LeaseDurationSeconds = leaseSeconds(l.duration)
-		_, err = leases.Update(ctx, upd, metav1.UpdateOptions{FieldManager: l.c.fieldManager()})
+		_, err = leases.Update(ctx, upd, metav1.UpdateOptions{FieldManager: l.c.FieldManagerName()})
 		if err == nil {
 			l.mu.Lock()
 			l.lastRenew, l.renewedAt = t, sent
@@ -606,7 +606,7 @@ func (l *Lock) Check(ctx context.Context) (err error) {
 		return err
 	}
 	var cur *coordinationv1.Lease
-	err = l.c.retryTransient(ctx, func() error {
+	err = l.c.RetryTransient(ctx, func() error {
 		var err error
 		cur, err = l.c.Kube.CoordinationV1().Leases(l.ns).Get(ctx, l.name, metav1.GetOptions{})
 		return err

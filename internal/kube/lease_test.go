@@ -123,7 +123,7 @@ func heldLease(holder, op string, renewed time.Time, seconds int32) *coordinatio
 	return &coordinationv1.Lease{
 		ObjectMeta: metav1.ObjectMeta{
 			Name: "orders-flink-lock", Namespace: "streams",
-			Labels:      recordLabels("orders", RecordLock),
+			Labels:      RecordLabels("orders", RecordLock),
 			Annotations: map[string]string{AnnotationLockOperation: op},
 		},
 		Spec: coordinationv1.LeaseSpec{HolderIdentity: &holder, AcquireTime: &mt, RenewTime: &mt, LeaseDurationSeconds: &seconds},

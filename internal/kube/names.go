@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/flinkplatform/terraform-provider-flink/internal/flinkconf"
 	"k8s.io/apimachinery/pkg/util/validation"
@@ -235,8 +236,8 @@ func ValidateNamespace(ns string) error {
 	return nil
 }
 
-// mergeLabels returns user labels overlaid with the provider's labels (the provider's win).
-func mergeLabels(user map[string]string, ours ...map[string]string) map[string]string {
+// MergeLabels returns user labels overlaid with the provider's labels (the provider's win).
+func MergeLabels(user map[string]string, ours ...map[string]string) map[string]string {
 	out := make(map[string]string, len(user)+8)
 	for k, v := range user {
 		out[k] = v
@@ -278,10 +279,20 @@ func SnapshotRecordSelector(app string) string {
 	return recordSelector(app, RecordSnapshot)
 }
 
-func quoteList(ss []string) string {
-	q := make([]string, len(ss))
-	for i, s := range ss {
-		q[i] = strconv.Quote(s)
+// NewSnapshotName returns a new snapshot record name "<app>-snap-<UTC yyyymmddhhmmss>-<6
+// random hex>": a DNS-1123 subdomain, unique, and for one application sortable by creation
+// time (to the second).
+func NewSnapshotName(app string, now time.Time) string {
+	return app + suffixSnapshot + now.UTC().Format("20060102150405") + "-" + randomHex(3)
+}
+
+// RecordLabels are the labels of the provider's own objects of application app: its
+// records (kind RecordApplication, RecordVersion, RecordSnapshot) and its Lease (RecordLock).
+func RecordLabels(app, kind string) map[string]string {
+	return map[string]string{
+		LabelManagedBy: ManagedByValue,
+		LabelName:      app,
+		LabelComponent: ComponentRecord,
+		LabelRecord:    kind,
 	}
-	return strings.Join(q, ", ")
 }

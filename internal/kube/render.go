@@ -133,7 +133,7 @@ func Render(d spec.Deployment, owner *metav1.OwnerReference) (Objects, error) {
 		owners = append(owners, ownerRefAC(*owner))
 	}
 	labelsFor := func(component string) map[string]string {
-		return mergeLabels(d.Labels, ComponentSelectorLabels(app, component), map[string]string{LabelVersion: v.Label})
+		return MergeLabels(d.Labels, ComponentSelectorLabels(app, component), map[string]string{LabelVersion: v.Label})
 	}
 
 	o := Objects{Namespace: ns, Application: app, ConfigHash: hash}
@@ -388,4 +388,18 @@ func ownerRefAC(r metav1.OwnerReference) *metav1ac.OwnerReferenceApplyConfigurat
 		ac = ac.WithBlockOwnerDeletion(*r.BlockOwnerDeletion)
 	}
 	return ac
+}
+
+// AppOwnerRef returns an owner reference to the application record ConfigMap (controller,
+// blockOwnerDeletion), for Render: deleting the record then cascades to the cluster.
+func AppOwnerRef(record *corev1.ConfigMap) *metav1.OwnerReference {
+	t := true
+	return &metav1.OwnerReference{
+		APIVersion:         "v1",
+		Kind:               "ConfigMap",
+		Name:               record.Name,
+		UID:                record.UID,
+		Controller:         &t,
+		BlockOwnerDeletion: &t,
+	}
 }

@@ -299,7 +299,7 @@ func OwnedSecretObject(ns, app string, s spec.OwnedSecret, values spec.SecretVal
 	sec := &corev1.Secret{
 		ObjectMeta: metav1.ObjectMeta{
 			Name: s.Name, Namespace: ns,
-			Labels:      mergeLabels(labels, ComponentSelectorLabels(app, ComponentSecret)),
+			Labels:      MergeLabels(labels, ComponentSelectorLabels(app, ComponentSecret)),
 			Annotations: annotations,
 		},
 		Type:      corev1.SecretTypeOpaque,
@@ -318,8 +318,8 @@ func OwnedSecretObject(ns, app string, s spec.OwnedSecret, values spec.SecretVal
 func (c *Client) CreateOwnedSecret(ctx context.Context, sec *corev1.Secret) error {
 	secrets := c.Kube.CoreV1().Secrets(sec.Namespace)
 	app := sec.Labels[LabelName]
-	err := c.retryTransient(ctx, func() error {
-		_, err := secrets.Create(ctx, sec, metav1.CreateOptions{FieldManager: c.fieldManager()})
+	err := c.RetryTransient(ctx, func() error {
+		_, err := secrets.Create(ctx, sec, metav1.CreateOptions{FieldManager: c.FieldManagerName()})
 		if !apierrors.IsAlreadyExists(err) {
 			return err
 		}
@@ -337,7 +337,7 @@ func (c *Client) CreateOwnedSecret(ctx context.Context, sec *corev1.Secret) erro
 		if err := secrets.Delete(ctx, sec.Name, metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &uid}}); err != nil && !apierrors.IsNotFound(err) {
 			return err
 		}
-		_, err = secrets.Create(ctx, sec, metav1.CreateOptions{FieldManager: c.fieldManager()})
+		_, err = secrets.Create(ctx, sec, metav1.CreateOptions{FieldManager: c.FieldManagerName()})
 		return err
 	})
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/flinkplatform/terraform-provider-flink/internal/kube"
+	"github.com/flinkplatform/terraform-provider-flink/internal/records"
 	"github.com/flinkplatform/terraform-provider-flink/internal/spec"
 )
 
@@ -55,12 +56,12 @@ func (p *Platform) Apply(ctx context.Context, desired Desired, planned Operation
 	}
 	defer lock.Release(context.WithoutCancel(ctx))
 
-	stored, _, err := p.Kube.GetAppRecord(ctx, desired.Namespace, desired.Name)
-	if err != nil && !errors.Is(err, kube.ErrNotFound) {
+	stored, _, err := p.Records().GetAppRecord(ctx, desired.Namespace, desired.Name)
+	if err != nil && !errors.Is(err, records.ErrNotFound) {
 		return Result{}, err
 	}
 	var current *Current
-	record := &kube.AppRecord{Namespace: desired.Namespace, Application: desired.Name}
+	record := &records.AppRecord{Namespace: desired.Namespace, Application: desired.Name}
 	if err == nil {
 		record = &stored
 		current = p.currentFrom(ctx, record)
@@ -89,7 +90,7 @@ func (p *Platform) Apply(ctx context.Context, desired Desired, planned Operation
 		reportCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
 		defer cancel()
 		p.Kube.Event(reportCtx, desired.Namespace, desired.Name, "ApplyFailed", plan.Summary+": "+runErr.Error(), true)
-		if stored, _, err := p.Kube.GetAppRecord(reportCtx, desired.Namespace, desired.Name); err == nil {
+		if stored, _, err := p.Records().GetAppRecord(reportCtx, desired.Namespace, desired.Name); err == nil {
 			result.RecordExists = true
 			_, result.Status = p.observeJob(reportCtx, &stored)
 		}
@@ -130,7 +131,7 @@ func isRedeploy(op Operation) bool {
 // operation is one run of the step machine for one application.
 type operation struct {
 	p        *Platform
-	record   *kube.AppRecord
+	record   *records.AppRecord
 	current  *Current
 	desired  Desired
 	progress Progress
@@ -241,9 +242,9 @@ func (o *operation) begin(ctx context.Context, op Operation, target string) erro
 }
 
 // newJournal describes op, from what the record names now to the desired version.
-func (o *operation) newJournal(op Operation, target string) *kube.Journal {
+func (o *operation) newJournal(op Operation, target string) *records.Journal {
 	from := o.record.Version
-	return &kube.Journal{
+	return &records.Journal{
 		Operation: string(op), FromVersion: from.Label, ToVersion: o.desired.Version.Label,
 		Step: stepStarted, StartedAt: o.p.now(), TargetState: target, From: &from, FromJobID: o.record.JobID,
 		FromHighAvailability: o.record.HighAvailability, FromSecret: o.record.Secret,
@@ -261,7 +262,7 @@ func (o *operation) step(ctx context.Context, step string) error {
 // cluster is touched. The journal goes only when the failure changed nothing (the job was
 // seen running as before); otherwise it stays, so the next apply recovers from here.
 func (o *operation) takeState(ctx context.Context, op Operation) error {
-	var snap kube.SnapshotRecord
+	var snap records.SnapshotRecord
 	var err error
 	if op == OpLastStateRedeploy {
 		snap, err = o.p.cancelKeepingCheckpoint(ctx, o.record, o.progress)
@@ -575,7 +576,7 @@ func (o *operation) recoverFromSavepoint(ctx context.Context) error {
 }
 
 // rolledBack is the error of a recovered rollback: the upgrade it undid failed.
-func rolledBack(j *kube.Journal) error {
+func rolledBack(j *records.Journal) error {
 	return fmt.Errorf("an interrupted upgrade to %s had failed and was rolling back; rolled back to version %s, which runs "+
 		"again from savepoint %s. Fix version %s and apply again", j.ToVersion, j.From.Label, j.SavepointPath, j.ToVersion)
 }
@@ -657,7 +658,7 @@ func (o *operation) applyCluster(ctx context.Context, version spec.Version, rest
 	if err := o.lock.Check(ctx); err != nil {
 		return fmt.Errorf("%s/%s: stopped before changing the cluster: %w", o.record.Namespace, o.record.Application, err)
 	}
-	_, recordMap, err := o.p.Kube.GetAppRecord(ctx, o.record.Namespace, o.record.Application)
+	_, recordMap, err := o.p.Records().GetAppRecord(ctx, o.record.Namespace, o.record.Application)
 	if err != nil {
 		return err
 	}
@@ -686,7 +687,7 @@ func (o *operation) save(ctx context.Context) error {
 	if err := o.lock.Check(ctx); err != nil {
 		return err
 	}
-	_, err := o.p.Kube.PutAppRecord(ctx, o.record)
+	_, err := o.p.Records().PutAppRecord(ctx, o.record)
 	return err
 }
 
@@ -702,8 +703,8 @@ func (p *Platform) Delete(ctx context.Context, namespace, name, onDestroy string
 	}
 	defer lock.Release(context.WithoutCancel(ctx))
 
-	record, _, err := p.Kube.GetAppRecord(ctx, namespace, name)
-	if errors.Is(err, kube.ErrNotFound) {
+	record, _, err := p.Records().GetAppRecord(ctx, namespace, name)
+	if errors.Is(err, records.ErrNotFound) {
 		return p.Kube.WaitClusterGone(ctx, namespace, name)
 	}
 	if err != nil {
@@ -713,7 +714,7 @@ func (p *Platform) Delete(ctx context.Context, namespace, name, onDestroy string
 		if err := lock.Check(ctx); err != nil {
 			return err
 		}
-		_, err := p.Kube.PutAppRecord(ctx, &record)
+		_, err := p.Records().PutAppRecord(ctx, &record)
 		return err
 	}
 	if j := record.Journal; j != nil && j.SavepointPath != "" && j.SnapshotName == "" {
@@ -741,14 +742,14 @@ func (p *Platform) Delete(ctx context.Context, namespace, name, onDestroy string
 	case onDestroy != DestroyCancel && (current.State == StateRunning || resuming):
 		if !resuming {
 			from := record.Version
-			record.Journal = &kube.Journal{Operation: opDestroy, FromVersion: from.Label, Step: stepStarted,
+			record.Journal = &records.Journal{Operation: opDestroy, FromVersion: from.Label, Step: stepStarted,
 				StartedAt: p.now(), TargetState: "deleted", From: &from, FromJobID: record.JobID}
 		}
 		savepoint.Drain = savepoint.Drain || onDestroy == DestroyDrain
 		if savepoint.Timeout == 0 {
 			savepoint.Timeout = Desired{}.withDefaults().Savepoint.Timeout
 		}
-		snap, err := p.stopWithSavepoint(ctx, &record, savepoint, kube.OriginDestroy, save, progress)
+		snap, err := p.stopWithSavepoint(ctx, &record, savepoint, records.OriginDestroy, save, progress)
 		if err != nil {
 			if isUnchanged(err) {
 				record.Journal = nil
@@ -780,7 +781,7 @@ func (p *Platform) Delete(ctx context.Context, namespace, name, onDestroy string
 	if err := p.Kube.DeleteOwnedSecrets(ctx, namespace, name, ""); err != nil {
 		return err
 	}
-	return p.Kube.DeleteAppRecord(ctx, namespace, name)
+	return p.Records().DeleteAppRecord(ctx, namespace, name)
 }
 
 // opDestroy names a destroy's final savepoint in the journal; opSnapshot a flink_snapshot's
@@ -792,14 +793,14 @@ const (
 
 // recordJournalSnapshot records the savepoint a journal holds but no snapshot record names
 // yet (the process died between the two writes).
-func (p *Platform) recordJournalSnapshot(ctx context.Context, record *kube.AppRecord, save func(context.Context) error, progress Progress) error {
+func (p *Platform) recordJournalSnapshot(ctx context.Context, record *records.AppRecord, save func(context.Context) error, progress Progress) error {
 	j := record.Journal
 	format := strings.ToLower(j.Format)
 	switch { // journals written before the format was kept
 	case format == "" && Operation(j.Operation) == OpLastStateRedeploy:
-		format = kube.FormatCheckpoint
+		format = records.FormatCheckpoint
 	case format == "":
-		format = kube.FormatCanonical
+		format = records.FormatCanonical
 	}
 	// The snapshot belongs to the job that was stopped, not whatever the record names now.
 	stopped := *record
@@ -830,7 +831,7 @@ func (o *operation) desiredSecret(ctx context.Context) (*spec.OwnedSecret, error
 		if err := o.lock.Check(ctx); err != nil {
 			return nil, err
 		}
-		_, recordMap, err := o.p.Kube.GetAppRecord(ctx, o.record.Namespace, o.record.Application)
+		_, recordMap, err := o.p.Records().GetAppRecord(ctx, o.record.Namespace, o.record.Application)
 		if err != nil {
 			return nil, err
 		}

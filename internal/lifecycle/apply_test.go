@@ -13,6 +13,7 @@ import (
 	"github.com/flinkplatform/terraform-provider-flink/internal/flink"
 	"github.com/flinkplatform/terraform-provider-flink/internal/flink/flinktest"
 	"github.com/flinkplatform/terraform-provider-flink/internal/kube"
+	"github.com/flinkplatform/terraform-provider-flink/internal/records"
 )
 
 var (
@@ -445,8 +446,8 @@ func TestApplyRefusesWhenPlanIsStale(t *testing.T) {
 			t.Parallel()
 			h := newHarness(t)
 			tc.setup(h)
-			var before *kube.AppRecord
-			if rec, _, err := h.p.Kube.GetAppRecord(context.Background(), testNS, testApp); err == nil {
+			var before *records.AppRecord
+			if rec, _, err := h.p.Records().GetAppRecord(context.Background(), testNS, testApp); err == nil {
 				before = &rec
 			}
 			startsBefore := len(h.kubelet.startsSoFar())
@@ -462,7 +463,7 @@ func TestApplyRefusesWhenPlanIsStale(t *testing.T) {
 			}
 			// Nothing changed: same record, no new generation, no restart, no writes.
 			if before == nil {
-				if _, _, err := h.p.Kube.GetAppRecord(context.Background(), testNS, testApp); err == nil {
+				if _, _, err := h.p.Records().GetAppRecord(context.Background(), testNS, testApp); err == nil {
 					t.Errorf("a refused apply created the record")
 				}
 			} else if after := h.record(); !reflect.DeepEqual(after, *before) {
@@ -497,7 +498,7 @@ func TestDelete(t *testing.T) {
 	if st := c.JobState(); st != flink.JobCanceled {
 		t.Errorf("job is %s after Delete, want CANCELED", st)
 	}
-	if _, _, err := h.p.Kube.GetAppRecord(ctx, testNS, testApp); err == nil {
+	if _, _, err := h.p.Records().GetAppRecord(ctx, testNS, testApp); err == nil {
 		t.Errorf("record still exists")
 	}
 	for _, n := range []string{jmName(), tmName()} {

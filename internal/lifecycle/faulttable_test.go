@@ -24,6 +24,7 @@ import (
 	"github.com/flinkplatform/terraform-provider-flink/internal/flink"
 	"github.com/flinkplatform/terraform-provider-flink/internal/flink/flinktest"
 	"github.com/flinkplatform/terraform-provider-flink/internal/kube"
+	"github.com/flinkplatform/terraform-provider-flink/internal/records"
 )
 
 // tableOp is one operation of the table, as the resources run it.
@@ -89,13 +90,13 @@ var tableOps = []tableOp{
 			return s.p.Delete(ctx, testNS, testApp, DestroySavepoint, s.tableDesired(1, StateRunning).Savepoint, s.progressFn())
 		},
 		done: func(s *stateful) error {
-			if _, _, err := s.p.Kube.GetAppRecord(context.Background(), testNS, testApp); !errors.Is(err, kube.ErrNotFound) {
+			if _, _, err := s.p.Records().GetAppRecord(context.Background(), testNS, testApp); !errors.Is(err, records.ErrNotFound) {
 				return fmt.Errorf("the application record is still there (%v)", err)
 			}
 			// on_destroy = "savepoint": the job's last state is kept, as a destroy snapshot.
 			taken := s.savepointsTaken()
 			for _, r := range s.snapshotRecords() {
-				if r.Origin == kube.OriginDestroy && len(taken) > 0 && samePath(r.Path, taken[len(taken)-1]) {
+				if r.Origin == records.OriginDestroy && len(taken) > 0 && samePath(r.Path, taken[len(taken)-1]) {
 					return nil
 				}
 			}
@@ -460,15 +461,15 @@ func (s *stateful) isSuspended() error {
 
 func (s *stateful) hasManagedSnapshot() bool {
 	for _, r := range s.snapshotRecords() {
-		if r.ManagedBy == kube.SnapshotManagedByResource {
+		if r.ManagedBy == records.SnapshotManagedByResource {
 			return true
 		}
 	}
 	return false
 }
 
-func (s *stateful) allSnapshotRecords() []kube.SnapshotRecord {
-	list, err := s.p.Kube.ListSnapshotRecords(context.Background(), testNS, kube.SnapshotFilter{})
+func (s *stateful) allSnapshotRecords() []records.SnapshotRecord {
+	list, err := s.p.Records().ListSnapshotRecords(context.Background(), testNS, records.SnapshotFilter{})
 	if err != nil {
 		s.t.Fatal(err)
 	}

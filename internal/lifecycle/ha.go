@@ -9,6 +9,7 @@ import (
 
 	"github.com/flinkplatform/terraform-provider-flink/internal/flinkconf"
 	"github.com/flinkplatform/terraform-provider-flink/internal/kube"
+	"github.com/flinkplatform/terraform-provider-flink/internal/records"
 	"github.com/flinkplatform/terraform-provider-flink/internal/spec"
 )
 
@@ -137,13 +138,13 @@ func (o *operation) dropSupersededHA(ctx context.Context) {
 const haCleanupWait = 2 * time.Minute
 
 // dropAllHA deletes the HA data of every generation, for an application being deleted.
-func (p *Platform) dropAllHA(ctx context.Context, r *kube.AppRecord) error {
+func (p *Platform) dropAllHA(ctx context.Context, r *records.AppRecord) error {
 	return p.dropGenerationsBelow(ctx, r, math.MaxInt64)
 }
 
 // dropGenerationsBelow deletes the HA data of the generations before keep. The HA ConfigMaps
 // say which generations have data.
-func (p *Platform) dropGenerationsBelow(ctx context.Context, r *kube.AppRecord, keep int64) error {
+func (p *Platform) dropGenerationsBelow(ctx context.Context, r *records.AppRecord, keep int64) error {
 	gens, err := p.Kube.HAGenerations(ctx, r.Namespace, r.Application)
 	if err != nil {
 		return err
@@ -161,7 +162,7 @@ func (p *Platform) dropGenerationsBelow(ctx context.Context, r *kube.AppRecord, 
 
 // dropGeneration deletes one generation's HA data: its files first (where the provider's
 // snapshot store reaches them), then the ConfigMaps that index them.
-func (p *Platform) dropGeneration(ctx context.Context, r *kube.AppRecord, gen int64) error {
+func (p *Platform) dropGeneration(ctx context.Context, r *records.AppRecord, gen int64) error {
 	dir := haStorageDir(p.haRoot(r.SavepointDirectory, r.Version), r.Namespace, r.Application, gen)
 	if gen == r.Generation && r.HAStorageDir != "" {
 		dir = r.HAStorageDir

@@ -6,7 +6,7 @@ import (
 	"testing"
 
 	"github.com/flinkplatform/terraform-provider-flink/internal/flink"
-	"github.com/flinkplatform/terraform-provider-flink/internal/kube"
+	"github.com/flinkplatform/terraform-provider-flink/internal/records"
 )
 
 // A job cancelled outside Terraform checkpointed after its last savepoint: restore.strategy
@@ -47,7 +47,7 @@ func TestDrift_LatestState_RestoresTheLatestCheckpoint(t *testing.T) {
 		t.Errorf("the new job restored %q, want %s", got, latest)
 	}
 	rec, ok := s.snapshotRecord(s.record().LastSnapshotName)
-	if !ok || rec.Origin != kube.OriginCheckpoint || rec.Path != latest || rec.JobID != jobGen2 {
+	if !ok || rec.Origin != records.OriginCheckpoint || rec.Path != latest || rec.JobID != jobGen2 {
 		t.Errorf("last snapshot record %+v (found %v); want the checkpoint of job %s on record", rec, ok, jobGen2)
 	}
 }

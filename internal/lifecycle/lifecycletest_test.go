@@ -45,6 +45,7 @@ import (
 	"github.com/flinkplatform/terraform-provider-flink/internal/flinkconf"
 	"github.com/flinkplatform/terraform-provider-flink/internal/kube"
 	"github.com/flinkplatform/terraform-provider-flink/internal/kube/kubetest"
+	"github.com/flinkplatform/terraform-provider-flink/internal/records"
 	"github.com/flinkplatform/terraform-provider-flink/internal/spec"
 )
 
@@ -227,9 +228,9 @@ func (h *harness) deploy(v spec.Version) Result {
 	return res
 }
 
-func (h *harness) record() kube.AppRecord {
+func (h *harness) record() records.AppRecord {
 	h.t.Helper()
-	rec, _, err := h.p.Kube.GetAppRecord(context.Background(), testNS, testApp)
+	rec, _, err := h.p.Records().GetAppRecord(context.Background(), testNS, testApp)
 	if err != nil {
 		h.t.Fatalf("GetAppRecord: %v", err)
 	}
@@ -238,7 +239,7 @@ func (h *harness) record() kube.AppRecord {
 
 func (h *harness) recordConfigMap() *corev1.ConfigMap {
 	h.t.Helper()
-	_, cm, err := h.p.Kube.GetAppRecord(context.Background(), testNS, testApp)
+	_, cm, err := h.p.Records().GetAppRecord(context.Background(), testNS, testApp)
 	if err != nil {
 		h.t.Fatalf("GetAppRecord: %v", err)
 	}

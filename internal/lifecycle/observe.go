@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/flinkplatform/terraform-provider-flink/internal/flink"
-	"github.com/flinkplatform/terraform-provider-flink/internal/kube"
+	"github.com/flinkplatform/terraform-provider-flink/internal/records"
 )
 
 // Observed is an application as it is now: its record joined with what Flink reports.
@@ -29,8 +29,8 @@ const (
 // Observe reads an application's record and asks Flink how its job is. It returns nil when
 // the application has no record (deleted outside Terraform).
 func (p *Platform) Observe(ctx context.Context, namespace, name string) (*Observed, error) {
-	record, _, err := p.Kube.GetAppRecord(ctx, namespace, name)
-	if errors.Is(err, kube.ErrNotFound) {
+	record, _, err := p.Records().GetAppRecord(ctx, namespace, name)
+	if errors.Is(err, records.ErrNotFound) {
 		return nil, nil
 	}
 	if err != nil {
@@ -47,14 +47,14 @@ func (p *Platform) Observe(ctx context.Context, namespace, name string) (*Observ
 }
 
 // currentFrom is Observe's view of the record as Classify needs it.
-func (p *Platform) currentFrom(ctx context.Context, record *kube.AppRecord) *Current {
+func (p *Platform) currentFrom(ctx context.Context, record *records.AppRecord) *Current {
 	current, _ := p.observeJob(ctx, record)
 	return &current
 }
 
 // observeJob reports a job that ended behind Terraform's back (cancelled with the Flink UI,
 // failed for good) as StateCancelled: the next plan then shows the drift and restarts it.
-func (p *Platform) observeJob(ctx context.Context, record *kube.AppRecord) (Current, string) {
+func (p *Platform) observeJob(ctx context.Context, record *records.AppRecord) (Current, string) {
 	current := Current{Version: record.Version, State: record.State, JobID: record.JobID, Journal: record.Journal,
 		LastSnapshotPath: record.LastSnapshotPath, LastSnapshotName: record.LastSnapshotName, HighAvailability: record.HighAvailability,
 		Secret: record.Secret}
@@ -80,7 +80,7 @@ func (p *Platform) observeJob(ctx context.Context, record *kube.AppRecord) (Curr
 	}
 }
 
-func (p *Platform) resultFrom(record *kube.AppRecord, op Operation) Result {
+func (p *Platform) resultFrom(record *records.AppRecord, op Operation) Result {
 	status := StatusStopped
 	if record.State == StateRunning {
 		status = "RUNNING"
@@ -118,7 +118,7 @@ func (p *Platform) jobManagersRestorePoint(ctx context.Context, d Desired, curre
 // stuck says why a job that has not ended cannot be called running, or "" when it can: its
 // tasks have not all run for longer than the application's readiness timeout, or it
 // restarted restartLoop times within it. Both are measured on Flink's own clock.
-func stuck(ctx context.Context, client *flink.Client, record *kube.AppRecord, job flink.JobDetails) string {
+func stuck(ctx context.Context, client *flink.Client, record *records.AppRecord, job flink.JobDetails) string {
 	if flink.JobHealthy(job) || job.Now == 0 {
 		return ""
 	}

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/flinkplatform/terraform-provider-flink/internal/kube"
+	"github.com/flinkplatform/terraform-provider-flink/internal/records"
 	"github.com/flinkplatform/terraform-provider-flink/internal/spec"
 )
 
@@ -152,7 +152,7 @@ type Current struct {
 	State string
 	JobID string
 	// Journal is the interrupted operation, if an earlier apply died mid-way.
-	Journal          *kube.Journal
+	Journal          *records.Journal
 	LastSnapshotPath string
 	LastSnapshotName string
 	// Problem says why a StateStuck job is stuck: Flink's newest root exception.
@@ -391,7 +391,7 @@ func (p *Platform) PlanChange(ctx context.Context, desired Desired) (Plan, error
 			return plan, err
 		}
 		plan.RestorePath = snap.Path
-		if snap.Origin == kube.OriginCheckpoint && snap.Name == "" {
+		if snap.Origin == records.OriginCheckpoint && snap.Name == "" {
 			plan.RestoreNote = fmt.Sprintf(" (the latest checkpoint of job %s, which ran after the newest snapshot)", shortJobID(snap.JobID))
 			plan.RecordsSnapshot = true // the checkpoint goes on record before it is restored
 		}

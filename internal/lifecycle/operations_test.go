@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/flinkplatform/terraform-provider-flink/internal/kube"
+	"github.com/flinkplatform/terraform-provider-flink/internal/records"
 	"github.com/flinkplatform/terraform-provider-flink/internal/spec"
 )
 
@@ -198,7 +198,7 @@ func TestClassifyCoversOperationTable(t *testing.T) {
 func TestClassifyInterruptedOperationIsRecover(t *testing.T) {
 	t.Parallel()
 	cur := &Current{Version: testVersion("v1"), State: StateRunning, JobID: runningJobID,
-		Journal: &kube.Journal{Operation: string(OpSavepointRedeploy), FromVersion: "v1", ToVersion: "v2", Step: "deploying",
+		Journal: &records.Journal{Operation: string(OpSavepointRedeploy), FromVersion: "v1", ToVersion: "v2", Step: "deploying",
 			SavepointPath: "s3://bucket/payments/fraud/savepoint-1"}}
 	got := classify(cur, desiredFor(testVersion("v2"), StateRunning))
 	if got.Operation != OpRecover {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/flinkplatform/terraform-provider-flink/internal/flinkconf"
 	"github.com/flinkplatform/terraform-provider-flink/internal/kube"
+	"github.com/flinkplatform/terraform-provider-flink/internal/records"
 	"github.com/flinkplatform/terraform-provider-flink/internal/spec"
 )
 
@@ -159,8 +160,8 @@ func currentConfig(current *Current) map[string]string {
 // them, never by the clocks of the machines that wrote them. The snapshot must still be
 // whole in the store: a snapshot whose files are gone is refused, not skipped for an older
 // one.
-func (p *Platform) restoreSource(ctx context.Context, current *Current, d Desired) (kube.SnapshotRecord, error) {
-	var snap kube.SnapshotRecord
+func (p *Platform) restoreSource(ctx context.Context, current *Current, d Desired) (records.SnapshotRecord, error) {
+	var snap records.SnapshotRecord
 	switch d.Restore.Strategy {
 	case RestoreNone:
 		return snap, nil
@@ -169,18 +170,18 @@ func (p *Platform) restoreSource(ctx context.Context, current *Current, d Desire
 			return snap, fmt.Errorf("%s: restore.strategy = \"snapshot\" needs restore.snapshot_id", d.Name)
 		}
 		var err error
-		snap, err = p.Kube.GetSnapshotRecord(ctx, d.Namespace, d.Restore.SnapshotName)
-		if errors.Is(err, kube.ErrNotFound) {
+		snap, err = p.Records().GetSnapshotRecord(ctx, d.Namespace, d.Restore.SnapshotName)
+		if errors.Is(err, records.ErrNotFound) {
 			return snap, fmt.Errorf("%s: restore.snapshot_id %q does not exist in namespace %s", d.Name, d.Restore.SnapshotName, d.Namespace)
 		}
 		if err != nil {
 			return snap, err
 		}
-		if snap.State != kube.SnapshotCompleted {
+		if snap.State != records.SnapshotCompleted {
 			return snap, fmt.Errorf("%s: snapshot %s is %s and cannot be restored", d.Name, snap.Name, snap.State)
 		}
 	default:
-		snaps, err := p.Kube.ListSnapshotRecords(ctx, d.Namespace, kube.SnapshotFilter{Application: d.Name})
+		snaps, err := p.Records().ListSnapshotRecords(ctx, d.Namespace, records.SnapshotFilter{Application: d.Name})
 		if err != nil {
 			return snap, err
 		}
@@ -201,10 +202,10 @@ func (p *Platform) restoreSource(ctx context.Context, current *Current, d Desire
 
 // latestState is the newest completed snapshot taken of the application's own jobs. An
 // adopted or copied snapshot is recorded now but may hold older state, so it never counts.
-func latestState(snaps []kube.SnapshotRecord) *kube.SnapshotRecord {
-	var eligible []kube.SnapshotRecord
+func latestState(snaps []records.SnapshotRecord) *records.SnapshotRecord {
+	var eligible []records.SnapshotRecord
 	for _, s := range snaps {
-		if s.State == kube.SnapshotCompleted && s.Origin != kube.OriginImported && s.Origin != kube.OriginCopied {
+		if s.State == records.SnapshotCompleted && s.Origin != records.OriginImported && s.Origin != records.OriginCopied {
 			eligible = append(eligible, s)
 		}
 	}
@@ -217,7 +218,7 @@ func latestState(snaps []kube.SnapshotRecord) *kube.SnapshotRecord {
 
 // sortNewestFirst orders snapshots by the sequence the lifecycle gave them; records written
 // before there were sequences follow, by their creation time.
-func sortNewestFirst(snaps []kube.SnapshotRecord) {
+func sortNewestFirst(snaps []records.SnapshotRecord) {
 	sort.SliceStable(snaps, func(i, j int) bool {
 		a, b := snaps[i], snaps[j]
 		if a.Sequence != b.Sequence {
@@ -228,7 +229,7 @@ func sortNewestFirst(snaps []kube.SnapshotRecord) {
 }
 
 // checkRestorable verifies that a snapshot in the provider's store still has its _metadata.
-func (p *Platform) checkRestorable(ctx context.Context, app string, snap kube.SnapshotRecord) error {
+func (p *Platform) checkRestorable(ctx context.Context, app string, snap records.SnapshotRecord) error {
 	store, err := p.store(ctx)
 	if err != nil || store == nil || snap.BucketURL != "" {
 		return err
@@ -254,12 +255,12 @@ func (p *Platform) checkRestorable(ctx context.Context, app string, snap kube.Sn
 // from the checkpoint directory (<dir>/<job id>/chk-<n>, with _metadata). Which is newer is
 // decided by Flink's checkpoint ids, or by the storage's own times when Flink is gone, never
 // by the clocks of the machines that ran the applies.
-func (p *Platform) newerCheckpoint(ctx context.Context, d Desired, current *Current, snap kube.SnapshotRecord) (kube.SnapshotRecord, error) {
+func (p *Platform) newerCheckpoint(ctx context.Context, d Desired, current *Current, snap records.SnapshotRecord) (records.SnapshotRecord, error) {
 	if current.JobID == "" {
-		return kube.SnapshotRecord{}, nil
+		return records.SnapshotRecord{}, nil
 	}
-	cp := kube.SnapshotRecord{Namespace: d.Namespace, Application: d.Name, Origin: kube.OriginCheckpoint,
-		Format: kube.FormatCheckpoint, JobID: current.JobID, VersionLabel: current.Version.Label, FlinkVersion: current.Version.FlinkVersion}
+	cp := records.SnapshotRecord{Namespace: d.Namespace, Application: d.Name, Origin: records.OriginCheckpoint,
+		Format: records.FormatCheckpoint, JobID: current.JobID, VersionLabel: current.Version.Label, FlinkVersion: current.Version.FlinkVersion}
 	newer := false
 	stats, err := p.Flink(d.Namespace, d.Name).Checkpoints(ctx, current.JobID)
 	if latest := stats.Latest.Completed; err == nil && latest != nil && isExternal(latest.ExternalPath) {
@@ -270,26 +271,26 @@ func (p *Platform) newerCheckpoint(ctx context.Context, d Desired, current *Curr
 		if !newer && (sp == nil || !samePath(sp.ExternalPath, snap.Path)) {
 			newer, err = p.writtenAfter(ctx, cp.Path, snap.Path)
 			if err != nil {
-				return kube.SnapshotRecord{}, err
+				return records.SnapshotRecord{}, err
 			}
 		}
 	} else {
 		found, err := p.latestRetainedCheckpoint(ctx, current)
 		if err != nil || found == "" {
-			return kube.SnapshotRecord{}, err
+			return records.SnapshotRecord{}, err
 		}
 		cp.Path = found
 		if newer = snap.Path == "" || snap.JobID != current.JobID; !newer {
 			if newer, err = p.writtenAfter(ctx, cp.Path, snap.Path); err != nil {
-				return kube.SnapshotRecord{}, err
+				return records.SnapshotRecord{}, err
 			}
 		}
 	}
 	if !newer {
-		return kube.SnapshotRecord{}, nil
+		return records.SnapshotRecord{}, nil
 	}
 	if err := p.checkRestorable(ctx, d.Name, cp); err != nil {
-		return kube.SnapshotRecord{}, fmt.Errorf("%w. It is the latest checkpoint of job %s, newer than its last snapshot %s; "+
+		return records.SnapshotRecord{}, fmt.Errorf("%w. It is the latest checkpoint of job %s, newer than its last snapshot %s; "+
 			"restore.strategy = \"latest_snapshot\" would start from that older snapshot instead", err, current.JobID, snap.Path)
 	}
 	return cp, nil

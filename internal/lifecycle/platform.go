@@ -12,6 +12,7 @@ import (
 
 	"github.com/flinkplatform/terraform-provider-flink/internal/flink"
 	"github.com/flinkplatform/terraform-provider-flink/internal/kube"
+	"github.com/flinkplatform/terraform-provider-flink/internal/records"
 	"github.com/flinkplatform/terraform-provider-flink/internal/snapshots"
 )
 
@@ -74,3 +75,7 @@ func (p *Platform) identity() string {
 	p.idOnce.Do(func() { p.id = "terraform-provider-flink@" + kube.NewLeaseIdentity() })
 	return p.id
 }
+
+// Records is the store of the provider's records (application, version, snapshot), on the
+// platform's Kubernetes client.
+func (p *Platform) Records() *records.Store { return records.New(p.Kube) }

@@ -19,7 +19,7 @@ import (
 	k8stesting "k8s.io/client-go/testing"
 
 	"github.com/flinkplatform/terraform-provider-flink/internal/flink"
-	"github.com/flinkplatform/terraform-provider-flink/internal/kube"
+	"github.com/flinkplatform/terraform-provider-flink/internal/records"
 )
 
 // H1: the stop-with-savepoint outlived savepoint_timeout and completed in Flink; the next
@@ -290,7 +290,7 @@ func TestReleaseSnapshot_TheOnlyRestorePoint_KeepsItsFiles(t *testing.T) {
 	s.deploy(versionN(1))
 	s.mustApply(statefulFor(versionN(1), StateSuspended), OpSuspend)
 	suspend := s.record()
-	adopted, err := s.p.AdoptSnapshot(ctx, testNS, testApp, suspend.LastSnapshotPath, kube.FormatCanonical, s.progressFn())
+	adopted, err := s.p.AdoptSnapshot(ctx, testNS, testApp, suspend.LastSnapshotPath, records.FormatCanonical, s.progressFn())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -305,7 +305,7 @@ func TestReleaseSnapshot_TheOnlyRestorePoint_KeepsItsFiles(t *testing.T) {
 	if !s.savepointExists(suspend.LastSnapshotPath) {
 		t.Errorf("the suspend savepoint %s was disposed", suspend.LastSnapshotPath)
 	}
-	if rec, ok := s.snapshotRecord(adopted.Name); !ok || rec.ManagedBy != "" || rec.State != kube.SnapshotCompleted {
+	if rec, ok := s.snapshotRecord(adopted.Name); !ok || rec.ManagedBy != "" || rec.State != records.SnapshotCompleted {
 		t.Errorf("record %+v (kept %v); want it on record, completed, managed by nobody", rec, ok)
 	}
 	plan, err := s.p.PlanChange(ctx, statefulFor(versionN(1), StateRunning))
@@ -321,7 +321,7 @@ func TestRetention_NeverDisposesAPathAFlinkSnapshotManages(t *testing.T) {
 	ctx := context.Background()
 	s.deploy(versionN(1))
 	first := s.upgradeTo(2, Retention{MaxCount: 1})
-	pinned, err := s.p.AdoptSnapshot(ctx, testNS, testApp, first.Path, kube.FormatCanonical, s.progressFn())
+	pinned, err := s.p.AdoptSnapshot(ctx, testNS, testApp, first.Path, records.FormatCanonical, s.progressFn())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -340,8 +340,8 @@ func TestRetention_PathRecordedTwice_KeepsTheFiles(t *testing.T) {
 	s.deploy(versionN(1))
 	first := s.upgradeTo(2, Retention{})
 	twin := first
-	twin.Name, twin.ManagedBy, twin.Origin = testApp+"-snap-twin", kube.SnapshotManagedByResource, kube.OriginImported
-	if err := s.p.Kube.PutSnapshotRecord(context.Background(), twin); err != nil {
+	twin.Name, twin.ManagedBy, twin.Origin = testApp+"-snap-twin", records.SnapshotManagedByResource, records.OriginImported
+	if err := s.p.Records().PutSnapshotRecord(context.Background(), twin); err != nil {
 		t.Fatal(err)
 	}
 	s.upgradeTo(3, Retention{MaxCount: 1})
@@ -431,7 +431,7 @@ func TestRetention_SavepointsOutsideTheStore_StayCompleted(t *testing.T) {
 		s.mustApply(d, OpSavepointRedeploy)
 	}
 	for _, r := range s.snapshotRecords() {
-		if r.State != kube.SnapshotCompleted {
+		if r.State != records.SnapshotCompleted {
 			t.Errorf("%s (%s) is %s, want completed: its files are intact outside the store", r.Name, r.Path, r.State)
 		}
 	}
@@ -655,7 +655,7 @@ func flinkJobNotFound(r *http.Request, jobID string) *http.Response {
 		Body: io.NopCloser(strings.NewReader(body)), Request: r}
 }
 
-func containsPath(recs []kube.SnapshotRecord, path string) bool {
+func containsPath(recs []records.SnapshotRecord, path string) bool {
 	for _, r := range recs {
 		if samePath(r.Path, path) {
 			return true
@@ -678,7 +678,7 @@ func TestAdoptSnapshot_RecordsUnknownProvenance(t *testing.T) {
 	t.Parallel()
 	s := newStateful(t)
 	s.deploy(versionN(1))
-	snap, err := s.p.AdoptSnapshot(context.Background(), testNS, testApp, s.writeSavepoint("imported/savepoint-x"), kube.FormatCanonical, s.progressFn())
+	snap, err := s.p.AdoptSnapshot(context.Background(), testNS, testApp, s.writeSavepoint("imported/savepoint-x"), records.FormatCanonical, s.progressFn())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -699,7 +699,7 @@ func TestManageSnapshot_ImportedAutomaticSnapshot_IsNoLongerPruned(t *testing.T)
 	}
 	s.upgradeTo(3, Retention{MaxCount: 1})
 	s.upgradeTo(4, Retention{MaxCount: 1})
-	if rec, ok := s.snapshotRecord(first.Name); !ok || rec.ManagedBy != kube.SnapshotManagedByResource || !s.savepointExists(first.Path) {
+	if rec, ok := s.snapshotRecord(first.Name); !ok || rec.ManagedBy != records.SnapshotManagedByResource || !s.savepointExists(first.Path) {
 		t.Errorf("imported snapshot %s: record kept %v (%+v), files kept %v", first.Name, ok, rec, s.savepointExists(first.Path))
 	}
 }

@@ -6,35 +6,35 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/flinkplatform/terraform-provider-flink/internal/kube"
+	"github.com/flinkplatform/terraform-provider-flink/internal/records"
 	"github.com/flinkplatform/terraform-provider-flink/internal/snapshots"
 )
 
 // automaticOrigins are the snapshots retention may dispose; the others were asked for.
-var automaticOrigins = map[string]bool{kube.OriginUpgrade: true, kube.OriginSuspend: true}
+var automaticOrigins = map[string]bool{records.OriginUpgrade: true, records.OriginSuspend: true}
 
 // prune disposes automatic snapshots beyond the retention, oldest first. It never touches
 // the newest one the lifecycle took, one a flink_snapshot manages, files that something
 // else still needs (see holders), or one it cannot dispose (files are deleted before the
 // record, and a failed disposal keeps the record).
-func (p *Platform) prune(ctx context.Context, record *kube.AppRecord, retention Retention, progress Progress) {
+func (p *Platform) prune(ctx context.Context, record *records.AppRecord, retention Retention, progress Progress) {
 	if retention.MaxCount <= 0 && retention.MaxAge <= 0 {
 		return
 	}
-	snaps, err := p.Kube.ListSnapshotRecords(ctx, record.Namespace, kube.SnapshotFilter{Application: record.Application})
+	snaps, err := p.Records().ListSnapshotRecords(ctx, record.Namespace, records.SnapshotFilter{Application: record.Application})
 	if err != nil {
 		progress(fmt.Sprintf("%s: retention skipped: %v", record.Application, err))
 		return
 	}
-	var automatic []kube.SnapshotRecord
+	var automatic []records.SnapshotRecord
 	for _, s := range snaps {
-		if s.State == kube.SnapshotDisposing { // an earlier disposal stopped half-way: finish it
+		if s.State == records.SnapshotDisposing { // an earlier disposal stopped half-way: finish it
 			if err := p.DisposeSnapshot(ctx, s, progress); err != nil {
 				progress(fmt.Sprintf("%s: snapshot %s is still being disposed: %v", record.Application, s.Name, err))
 			}
 			continue
 		}
-		if automaticOrigins[s.Origin] && s.ManagedBy == "" && s.State == kube.SnapshotCompleted {
+		if automaticOrigins[s.Origin] && s.ManagedBy == "" && s.State == records.SnapshotCompleted {
 			automatic = append(automatic, s)
 		}
 	}
@@ -60,17 +60,17 @@ var ErrSnapshotInUse = errors.New("snapshot in use")
 // application needs them the disposal is refused with an error naming it; while another
 // record names them only this record goes. Files the provider cannot reach
 // (no snapshot storage, or outside it) are refused too, leaving the record as it was.
-func (p *Platform) DisposeSnapshot(ctx context.Context, s kube.SnapshotRecord, progress Progress) error {
-	records, apps, err := p.holders(ctx, s)
+func (p *Platform) DisposeSnapshot(ctx context.Context, s records.SnapshotRecord, progress Progress) error {
+	others, apps, err := p.holders(ctx, s)
 	if err != nil {
 		return err
 	}
 	if len(apps) > 0 {
 		return fmt.Errorf("%w: the files of snapshot %s (%s) are still needed: %s", ErrSnapshotInUse, s.Name, s.Path, strings.Join(apps, "; "))
 	}
-	if len(records) > 0 {
-		progress(fmt.Sprintf("%s: forgetting snapshot %s but keeping its files: %s", s.Application, s.Name, strings.Join(records, "; ")))
-		return p.Kube.DeleteSnapshotRecord(ctx, s.Namespace, s.Name)
+	if len(others) > 0 {
+		progress(fmt.Sprintf("%s: forgetting snapshot %s but keeping its files: %s", s.Application, s.Name, strings.Join(others, "; ")))
+		return p.Records().DeleteSnapshotRecord(ctx, s.Namespace, s.Name)
 	}
 	store, err := p.store(ctx)
 	if s.BucketURL != "" { // a copy in another bucket
@@ -90,19 +90,19 @@ func (p *Platform) DisposeSnapshot(ctx context.Context, s kube.SnapshotRecord, p
 	}
 	// Mark it first so a half-deleted snapshot is never restored; if nothing was deleted
 	// after all, it is still whole and goes back to completed.
-	s.State = kube.SnapshotDisposing
-	if err := p.Kube.PutSnapshotRecord(ctx, s); err != nil {
+	s.State = records.SnapshotDisposing
+	if err := p.Records().PutSnapshotRecord(ctx, s); err != nil {
 		return err
 	}
 	if err := store.Dispose(ctx, s.Path); err != nil {
 		if store.Verify(ctx, s.Path) == nil {
-			s.State = kube.SnapshotCompleted
-			_ = p.Kube.PutSnapshotRecord(context.WithoutCancel(ctx), s)
+			s.State = records.SnapshotCompleted
+			_ = p.Records().PutSnapshotRecord(context.WithoutCancel(ctx), s)
 		}
 		return fmt.Errorf("disposing %s: %w", s.Path, err)
 	}
 	progress(fmt.Sprintf("%s: disposed snapshot %s (%s)", s.Application, s.Name, s.Path))
-	return p.Kube.DeleteSnapshotRecord(ctx, s.Namespace, s.Name)
+	return p.Records().DeleteSnapshotRecord(ctx, s.Namespace, s.Name)
 }
 
 // holders says what, besides snapshot record s, still needs the files at s.Path: other
@@ -110,23 +110,23 @@ func (p *Platform) DisposeSnapshot(ctx context.Context, s kube.SnapshotRecord, p
 // path its running job started from, which a JobManager restart reads again; the snapshot an
 // interrupted operation took; for an application that is not running, the snapshot a resume
 // or redeploy would restore).
-func (p *Platform) holders(ctx context.Context, s kube.SnapshotRecord) (records, apps []string, err error) {
-	if s.State == kube.SnapshotDisposing {
+func (p *Platform) holders(ctx context.Context, s records.SnapshotRecord) (others, apps []string, err error) {
+	if s.State == records.SnapshotDisposing {
 		return nil, nil, nil // already half-deleted: finishing the disposal loses nothing
 	}
-	all, err := p.Kube.ListSnapshotRecords(ctx, s.Namespace, kube.SnapshotFilter{})
+	all, err := p.Records().ListSnapshotRecords(ctx, s.Namespace, records.SnapshotFilter{})
 	if err != nil {
 		return nil, nil, err
 	}
 	for _, other := range all {
 		if other.Name != s.Name && samePath(other.Path, s.Path) && other.BucketURL == s.BucketURL {
-			records = append(records, "snapshot record "+other.Name+" names the same files")
+			others = append(others, "snapshot record "+other.Name+" names the same files")
 		}
 	}
 	if s.BucketURL != "" {
-		return records, nil, nil // a copy in another bucket: no application of this cluster restores it
+		return others, nil, nil // a copy in another bucket: no application of this cluster restores it
 	}
-	appRecords, err := p.Kube.ListAppRecords(ctx, s.Namespace)
+	appRecords, err := p.Records().ListAppRecords(ctx, s.Namespace)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -137,7 +137,7 @@ func (p *Platform) holders(ctx context.Context, s kube.SnapshotRecord) (records,
 		case app.Journal != nil && samePath(app.Journal.SavepointPath, s.Path):
 			apps = append(apps, fmt.Sprintf("an interrupted %s of application %s took it", app.Journal.Operation, app.Application))
 		case app.State != StateRunning:
-			var own []kube.SnapshotRecord
+			var own []records.SnapshotRecord
 			for _, r := range all {
 				if r.Application == app.Application {
 					own = append(own, r)
@@ -148,5 +148,5 @@ func (p *Platform) holders(ctx context.Context, s kube.SnapshotRecord) (records,
 			}
 		}
 	}
-	return records, apps, nil
+	return others, apps, nil
 }

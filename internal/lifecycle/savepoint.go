@@ -9,6 +9,7 @@ import (
 	"github.com/flinkplatform/terraform-provider-flink/internal/flink"
 	"github.com/flinkplatform/terraform-provider-flink/internal/flinkconf"
 	"github.com/flinkplatform/terraform-provider-flink/internal/kube"
+	"github.com/flinkplatform/terraform-provider-flink/internal/records"
 )
 
 // nothingChanged marks a failure of a stateful step after which the job was seen running as
@@ -35,8 +36,8 @@ func isUnchanged(err error) bool {
 // When Flink no longer knows the trigger (its operation cache expired, the JobManager
 // restarted) the outcome is found from the job and the snapshot store before anything is
 // sent again.
-func (p *Platform) stopWithSavepoint(ctx context.Context, record *kube.AppRecord, opts SavepointOptions, origin string,
-	save func(context.Context) error, progress Progress) (kube.SnapshotRecord, error) {
+func (p *Platform) stopWithSavepoint(ctx context.Context, record *records.AppRecord, opts SavepointOptions, origin string,
+	save func(context.Context) error, progress Progress) (records.SnapshotRecord, error) {
 	j := record.Journal // every caller journals the operation first
 	resumed := j.TriggerID != ""
 	if !resumed {
@@ -48,18 +49,18 @@ func (p *Platform) stopWithSavepoint(ctx context.Context, record *kube.AppRecord
 		if !resumed {
 			err = &nothingChanged{err}
 		}
-		return kube.SnapshotRecord{}, err
+		return records.SnapshotRecord{}, err
 	}
 	savepointCtx, cancel := context.WithTimeout(ctx, opts.Timeout)
 	defer cancel()
 	s := stop{p: p, record: record, opts: opts, save: save, progress: progress, client: p.Flink(record.Namespace, record.Application), parent: ctx}
 	path, err := s.run(savepointCtx, resumed)
 	if err != nil {
-		return kube.SnapshotRecord{}, err
+		return records.SnapshotRecord{}, err
 	}
 	j.SavepointPath = path
 	if err := save(ctx); err != nil {
-		return kube.SnapshotRecord{}, fmt.Errorf("job %s stopped with savepoint %s, which could not be written to the journal yet: %w",
+		return records.SnapshotRecord{}, fmt.Errorf("job %s stopped with savepoint %s, which could not be written to the journal yet: %w",
 			record.JobID, path, err)
 	}
 	snap, err := p.recordSnapshot(ctx, record, path, origin, strings.ToLower(j.Format), progress)
@@ -80,7 +81,7 @@ func savepointFormat(opts SavepointOptions) string {
 // stop is one attempt at the journal's stop-with-savepoint.
 type stop struct {
 	p        *Platform
-	record   *kube.AppRecord
+	record   *records.AppRecord
 	opts     SavepointOptions
 	save     func(context.Context) error
 	progress Progress
@@ -266,7 +267,7 @@ func (p *Platform) awaitRunning(ctx context.Context, client *flink.Client, names
 // Flink cannot say through the trigger: a FINISHED job's checkpoint statistics name it
 // while its JobManager still has the job; otherwise the newest complete savepoint of the
 // job in the snapshot store that no record names yet. It also says where it looked.
-func (p *Platform) savepointOfEndedJob(ctx context.Context, client *flink.Client, record *kube.AppRecord, state string) (string, string, error) {
+func (p *Platform) savepointOfEndedJob(ctx context.Context, client *flink.Client, record *records.AppRecord, state string) (string, string, error) {
 	var where []string
 	if state == flink.JobFinished {
 		where = append(where, "the job's checkpoint statistics")
@@ -289,7 +290,7 @@ func (p *Platform) savepointOfEndedJob(ctx context.Context, client *flink.Client
 
 // journalSavepointDirectory is where the journal's savepoint went: the directory sent with
 // the stop, else the one the running version configures.
-func (p *Platform) journalSavepointDirectory(record *kube.AppRecord) string {
+func (p *Platform) journalSavepointDirectory(record *records.AppRecord) string {
 	if j := record.Journal; j != nil && j.TargetDirectory != "" {
 		return j.TargetDirectory
 	}
@@ -303,7 +304,7 @@ func (p *Platform) journalSavepointDirectory(record *kube.AppRecord) string {
 // unrecordedSavepoints are the complete savepoints of the record's job in the journal's
 // savepoint directory, newest first, when the newest of them has no snapshot record yet.
 // Flink names a savepoint directory "savepoint-<first 6 hex digits of the job id>-<random>".
-func (p *Platform) unrecordedSavepoints(ctx context.Context, record *kube.AppRecord) ([]foundSavepoint, error) {
+func (p *Platform) unrecordedSavepoints(ctx context.Context, record *records.AppRecord) ([]foundSavepoint, error) {
 	store, err := p.store(ctx)
 	dir := p.journalSavepointDirectory(record)
 	if err != nil || store == nil || dir == "" || len(record.JobID) < 6 {
@@ -316,7 +317,7 @@ func (p *Platform) unrecordedSavepoints(ctx context.Context, record *kube.AppRec
 	if err != nil || len(found) == 0 {
 		return nil, err
 	}
-	recorded, err := p.Kube.ListSnapshotRecords(ctx, record.Namespace, kube.SnapshotFilter{Application: record.Application})
+	recorded, err := p.Records().ListSnapshotRecords(ctx, record.Namespace, records.SnapshotFilter{Application: record.Application})
 	if err != nil {
 		return nil, err
 	}
@@ -335,7 +336,7 @@ func (p *Platform) unrecordedSavepoints(ctx context.Context, record *kube.AppRec
 
 type foundSavepoint struct{ Path string }
 
-func slicesContainsPath(recs []kube.SnapshotRecord, path string) bool {
+func slicesContainsPath(recs []records.SnapshotRecord, path string) bool {
 	for _, r := range recs {
 		if samePath(r.Path, path) {
 			return true
@@ -347,21 +348,21 @@ func slicesContainsPath(recs []kube.SnapshotRecord, path string) bool {
 func originOf(op Operation) string {
 	switch op {
 	case OpSuspend:
-		return kube.OriginSuspend
+		return records.OriginSuspend
 	case opDestroy:
-		return kube.OriginDestroy
+		return records.OriginDestroy
 	}
-	return kube.OriginUpgrade
+	return records.OriginUpgrade
 }
 
 // recordSnapshot verifies a snapshot in the store when it lies there, measures it and
 // writes its record with the application's next sequence number.
-func (p *Platform) recordSnapshot(ctx context.Context, record *kube.AppRecord, path, origin, format string, progress Progress) (kube.SnapshotRecord, error) {
-	snap := kube.SnapshotRecord{
+func (p *Platform) recordSnapshot(ctx context.Context, record *records.AppRecord, path, origin, format string, progress Progress) (records.SnapshotRecord, error) {
+	snap := records.SnapshotRecord{
 		Namespace: record.Namespace, Application: record.Application,
 		Name: kube.NewSnapshotName(record.Application, p.now()), Path: path, Origin: origin,
 		JobID: record.JobID, VersionLabel: record.Version.Label, FlinkVersion: record.Version.FlinkVersion,
-		Format: format, CreatedAt: p.now(), State: kube.SnapshotCompleted,
+		Format: format, CreatedAt: p.now(), State: records.SnapshotCompleted,
 	}
 	if store, err := p.store(ctx); err == nil && store != nil {
 		if _, keyErr := store.Key(path); keyErr == nil {
@@ -380,7 +381,7 @@ func (p *Platform) recordSnapshot(ctx context.Context, record *kube.AppRecord, p
 		return snap, err
 	}
 	snap.Sequence = seq
-	if err := p.Kube.PutSnapshotRecord(ctx, snap); err != nil {
+	if err := p.Records().PutSnapshotRecord(ctx, snap); err != nil {
 		return snap, fmt.Errorf("recording snapshot %s: %w", path, err)
 	}
 	progress(fmt.Sprintf("%s: snapshot %s recorded as %s", record.Application, path, snap.Name))
@@ -391,7 +392,7 @@ func (p *Platform) recordSnapshot(ctx context.Context, record *kube.AppRecord, p
 // "newest" never depends on the clocks of the machines that wrote them. Callers hold the
 // application's lock, so no two records get the same number.
 func (p *Platform) nextSequence(ctx context.Context, namespace, application string) (int64, error) {
-	snaps, err := p.Kube.ListSnapshotRecords(ctx, namespace, kube.SnapshotFilter{Application: application})
+	snaps, err := p.Records().ListSnapshotRecords(ctx, namespace, records.SnapshotFilter{Application: application})
 	if err != nil {
 		return 0, err
 	}
@@ -404,25 +405,25 @@ func (p *Platform) nextSequence(ctx context.Context, namespace, application stri
 
 // cancelKeepingCheckpoint is last_state's stop: cancel the job and record its newest
 // completed checkpoint, which Flink retains on cancellation.
-func (p *Platform) cancelKeepingCheckpoint(ctx context.Context, record *kube.AppRecord, progress Progress) (kube.SnapshotRecord, error) {
+func (p *Platform) cancelKeepingCheckpoint(ctx context.Context, record *records.AppRecord, progress Progress) (records.SnapshotRecord, error) {
 	client := p.Flink(record.Namespace, record.Application)
 	before, err := latestCheckpoint(ctx, client, record.JobID)
 	if err != nil {
-		return kube.SnapshotRecord{}, &nothingChanged{err}
+		return records.SnapshotRecord{}, &nothingChanged{err}
 	}
 	if before == "" {
-		return kube.SnapshotRecord{}, unchanged("job %s has no completed checkpoint yet, so last_state has nothing to restore; "+
+		return records.SnapshotRecord{}, unchanged("job %s has no completed checkpoint yet, so last_state has nothing to restore; "+
 			"the job keeps running. Wait for a checkpoint, or use upgrade_mode = \"savepoint\"", record.JobID)
 	}
-	record.Journal.Format = kube.FormatCheckpoint
+	record.Journal.Format = records.FormatCheckpoint
 	if err := p.cancelJob(ctx, record.Namespace, record.Application, record.JobID, progress); err != nil {
-		return kube.SnapshotRecord{}, err
+		return records.SnapshotRecord{}, err
 	}
 	// A checkpoint may have completed between the first look and the cancellation.
 	if after, err := latestCheckpoint(ctx, client, record.JobID); err == nil && after != "" {
 		before = after
 	}
-	snap, err := p.recordSnapshot(ctx, record, before, kube.OriginUpgrade, kube.FormatCheckpoint, progress)
+	snap, err := p.recordSnapshot(ctx, record, before, records.OriginUpgrade, records.FormatCheckpoint, progress)
 	if err != nil {
 		return snap, fmt.Errorf("the latest checkpoint of job %s could not be recorded: %w. The job is already "+
 			"cancelled; the next apply retries from this step and restores nothing older", record.JobID, err)

@@ -8,7 +8,7 @@ import (
 	"strings"
 
 	"github.com/flinkplatform/terraform-provider-flink/internal/flink"
-	"github.com/flinkplatform/terraform-provider-flink/internal/kube"
+	"github.com/flinkplatform/terraform-provider-flink/internal/records"
 	"github.com/flinkplatform/terraform-provider-flink/internal/snapshots"
 )
 
@@ -17,38 +17,38 @@ import (
 // record before it is sent: if the apply dies while Flink writes the savepoint, a retried
 // create picks up the same savepoint, and the application's next plan shows recover until
 // it is recorded, so no savepoint is left on disk unrecorded.
-func (p *Platform) TakeSnapshot(ctx context.Context, namespace, name string, opts SavepointOptions, progress Progress) (kube.SnapshotRecord, error) {
+func (p *Platform) TakeSnapshot(ctx context.Context, namespace, name string, opts SavepointOptions, progress Progress) (records.SnapshotRecord, error) {
 	lock, err := p.lock(ctx, namespace, name, "snapshot", progress)
 	if err != nil {
-		return kube.SnapshotRecord{}, err
+		return records.SnapshotRecord{}, err
 	}
 	defer lock.Release(context.WithoutCancel(ctx))
 
-	record, _, err := p.Kube.GetAppRecord(ctx, namespace, name)
-	if errors.Is(err, kube.ErrNotFound) {
-		return kube.SnapshotRecord{}, fmt.Errorf("application %s/%s does not exist, so there is nothing to snapshot", namespace, name)
+	record, _, err := p.Records().GetAppRecord(ctx, namespace, name)
+	if errors.Is(err, records.ErrNotFound) {
+		return records.SnapshotRecord{}, fmt.Errorf("application %s/%s does not exist, so there is nothing to snapshot", namespace, name)
 	}
 	if err != nil {
-		return kube.SnapshotRecord{}, err
+		return records.SnapshotRecord{}, err
 	}
 	save := func(ctx context.Context) error {
 		if err := lock.Check(ctx); err != nil {
 			return err
 		}
-		_, err := p.Kube.PutAppRecord(ctx, &record)
+		_, err := p.Records().PutAppRecord(ctx, &record)
 		return err
 	}
 	switch j := record.Journal; {
 	case j != nil && j.Operation != opSnapshot:
-		return kube.SnapshotRecord{}, fmt.Errorf("application %s/%s has an interrupted %s (step %q) that must finish first: "+
+		return records.SnapshotRecord{}, fmt.Errorf("application %s/%s has an interrupted %s (step %q) that must finish first: "+
 			"apply the application (its plan shows recover), then take the snapshot", namespace, name, j.Operation, j.Step)
 	case j == nil:
 		if current := p.currentFrom(ctx, &record); current.State != StateRunning {
-			return kube.SnapshotRecord{}, fmt.Errorf("application %s/%s is not running (it is %s), so no savepoint can be taken; "+
+			return records.SnapshotRecord{}, fmt.Errorf("application %s/%s is not running (it is %s), so no savepoint can be taken; "+
 				"to keep the state it stopped with, adopt its last snapshot with path = %q", namespace, name, current.State, record.LastSnapshotPath)
 		}
 		from := record.Version
-		record.Journal = &kube.Journal{Operation: opSnapshot, FromVersion: from.Label, ToVersion: from.Label, Step: stepStarted,
+		record.Journal = &records.Journal{Operation: opSnapshot, FromVersion: from.Label, ToVersion: from.Label, Step: stepStarted,
 			StartedAt: p.now(), TargetState: record.State, From: &from, FromJobID: record.JobID}
 	}
 	if opts.Timeout == 0 {
@@ -63,9 +63,9 @@ func (p *Platform) TakeSnapshot(ctx context.Context, namespace, name string, opt
 			record.Journal = nil
 			err = errors.Join(err, save(context.WithoutCancel(ctx)))
 		}
-		return kube.SnapshotRecord{}, err
+		return records.SnapshotRecord{}, err
 	}
-	snap, err := p.recordManaged(ctx, &record, path, kube.OriginUser, strings.ToLower(record.Journal.Format), "", progress)
+	snap, err := p.recordManaged(ctx, &record, path, records.OriginUser, strings.ToLower(record.Journal.Format), "", progress)
 	if err != nil {
 		return snap, err
 	}
@@ -76,7 +76,7 @@ func (p *Platform) TakeSnapshot(ctx context.Context, namespace, name string, opt
 // triggerSavepoint takes the journal's savepoint of the running job (the job keeps
 // running). Like a stop, it asks Flink about a journaled trigger before sending anything,
 // and looks in the store when Flink has forgotten it.
-func (p *Platform) triggerSavepoint(ctx context.Context, record *kube.AppRecord, opts SavepointOptions, save func(context.Context) error,
+func (p *Platform) triggerSavepoint(ctx context.Context, record *records.AppRecord, opts SavepointOptions, save func(context.Context) error,
 	progress Progress) (string, error) {
 	j := record.Journal
 	client := p.Flink(record.Namespace, record.Application)
@@ -126,7 +126,7 @@ func (p *Platform) triggerSavepoint(ctx context.Context, record *kube.AppRecord,
 	return p.awaitTriggered(ctx, client, record)
 }
 
-func (p *Platform) awaitTriggered(ctx context.Context, client *flink.Client, record *kube.AppRecord) (string, error) {
+func (p *Platform) awaitTriggered(ctx context.Context, client *flink.Client, record *records.AppRecord) (string, error) {
 	path, err := flink.WaitForSavepoint(ctx, client, record.JobID, record.Journal.TriggerID)
 	var failed *flink.OperationError
 	if errors.As(err, &failed) {
@@ -142,14 +142,14 @@ func (p *Platform) awaitTriggered(ctx context.Context, client *flink.Client, rec
 // finishSnapshotJournal ends a flink_snapshot's savepoint that an apply left journaled: a
 // savepoint Flink completed is recorded (as a user snapshot nobody manages yet), and the
 // journal goes.
-func (p *Platform) finishSnapshotJournal(ctx context.Context, record *kube.AppRecord, save func(context.Context) error, progress Progress) error {
+func (p *Platform) finishSnapshotJournal(ctx context.Context, record *records.AppRecord, save func(context.Context) error, progress Progress) error {
 	opts := Desired{}.withDefaults().Savepoint
 	path, err := p.triggerSavepointOutcome(ctx, record, opts)
 	if err != nil {
 		return err
 	}
 	if path != "" {
-		if _, err := p.recordSnapshot(ctx, record, path, kube.OriginUser, strings.ToLower(record.Journal.Format), progress); err != nil {
+		if _, err := p.recordSnapshot(ctx, record, path, records.OriginUser, strings.ToLower(record.Journal.Format), progress); err != nil {
 			return err
 		}
 	}
@@ -159,7 +159,7 @@ func (p *Platform) finishSnapshotJournal(ctx context.Context, record *kube.AppRe
 
 // triggerSavepointOutcome is what became of the journal's savepoint trigger: its path, or ""
 // when Flink failed it or never took it.
-func (p *Platform) triggerSavepointOutcome(ctx context.Context, record *kube.AppRecord, opts SavepointOptions) (string, error) {
+func (p *Platform) triggerSavepointOutcome(ctx context.Context, record *records.AppRecord, opts SavepointOptions) (string, error) {
 	client := p.Flink(record.Namespace, record.Application)
 	ctx, cancel := context.WithTimeout(ctx, opts.Timeout)
 	defer cancel()
@@ -190,20 +190,20 @@ func (p *Platform) triggerSavepointOutcome(ctx context.Context, record *kube.App
 // recorded as such. A path the provider already records is the same set of files: an
 // automatic snapshot of it is taken over (so retention no longer disposes it); one that a
 // flink_snapshot already manages is refused.
-func (p *Platform) AdoptSnapshot(ctx context.Context, namespace, name, path, format string, progress Progress) (kube.SnapshotRecord, error) {
+func (p *Platform) AdoptSnapshot(ctx context.Context, namespace, name, path, format string, progress Progress) (records.SnapshotRecord, error) {
 	store, err := p.store(ctx)
 	if err != nil {
-		return kube.SnapshotRecord{}, err
+		return records.SnapshotRecord{}, err
 	}
 	if store == nil {
-		return kube.SnapshotRecord{}, fmt.Errorf("adopting %s needs snapshot_storage_url in the provider, to check that the snapshot exists", path)
+		return records.SnapshotRecord{}, fmt.Errorf("adopting %s needs snapshot_storage_url in the provider, to check that the snapshot exists", path)
 	}
 	if _, err := store.Key(path); err != nil {
-		return kube.SnapshotRecord{}, err
+		return records.SnapshotRecord{}, err
 	}
-	all, err := p.Kube.ListSnapshotRecords(ctx, namespace, kube.SnapshotFilter{})
+	all, err := p.Records().ListSnapshotRecords(ctx, namespace, records.SnapshotFilter{})
 	if err != nil {
-		return kube.SnapshotRecord{}, err
+		return records.SnapshotRecord{}, err
 	}
 	for _, s := range all {
 		if !samePath(s.Path, path) || s.BucketURL != "" {
@@ -216,38 +216,38 @@ func (p *Platform) AdoptSnapshot(ctx context.Context, namespace, name, path, for
 		progress(fmt.Sprintf("%s: %s is recorded as %s; the flink_snapshot takes it over", name, path, s.Name))
 		return p.ManageSnapshot(ctx, namespace, s.Name)
 	}
-	record := kube.AppRecord{Namespace: namespace, Application: name} // job and version unknown
-	return p.recordManaged(ctx, &record, path, kube.OriginImported, format, "", progress)
+	record := records.AppRecord{Namespace: namespace, Application: name} // job and version unknown
+	return p.recordManaged(ctx, &record, path, records.OriginImported, format, "", progress)
 }
 
 // ManageSnapshot puts a recorded snapshot under a flink_snapshot (terraform import): from now
 // on retention never disposes it.
-func (p *Platform) ManageSnapshot(ctx context.Context, namespace, name string) (kube.SnapshotRecord, error) {
-	snap, err := p.Kube.GetSnapshotRecord(ctx, namespace, name)
-	if err != nil || snap.ManagedBy == kube.SnapshotManagedByResource {
+func (p *Platform) ManageSnapshot(ctx context.Context, namespace, name string) (records.SnapshotRecord, error) {
+	snap, err := p.Records().GetSnapshotRecord(ctx, namespace, name)
+	if err != nil || snap.ManagedBy == records.SnapshotManagedByResource {
 		return snap, err
 	}
-	snap.ManagedBy = kube.SnapshotManagedByResource
-	return snap, p.Kube.PutSnapshotRecord(ctx, snap)
+	snap.ManagedBy = records.SnapshotManagedByResource
+	return snap, p.Records().PutSnapshotRecord(ctx, snap)
 }
 
 // CopySnapshot copies a recorded snapshot's files to destinationURL (a bucket URL, e.g. a
 // disaster-recovery bucket or another cluster's storage) and records the copy.
-func (p *Platform) CopySnapshot(ctx context.Context, namespace, sourceName, destinationURL string, progress Progress) (kube.SnapshotRecord, error) {
-	source, err := p.Kube.GetSnapshotRecord(ctx, namespace, sourceName)
+func (p *Platform) CopySnapshot(ctx context.Context, namespace, sourceName, destinationURL string, progress Progress) (records.SnapshotRecord, error) {
+	source, err := p.Records().GetSnapshotRecord(ctx, namespace, sourceName)
 	if err != nil {
-		return kube.SnapshotRecord{}, fmt.Errorf("source snapshot %s/%s: %w", namespace, sourceName, err)
+		return records.SnapshotRecord{}, fmt.Errorf("source snapshot %s/%s: %w", namespace, sourceName, err)
 	}
 	store, err := p.store(ctx)
 	if err != nil {
-		return kube.SnapshotRecord{}, err
+		return records.SnapshotRecord{}, err
 	}
 	if store == nil {
-		return kube.SnapshotRecord{}, errors.New("copying a snapshot needs snapshot_storage_url in the provider")
+		return records.SnapshotRecord{}, errors.New("copying a snapshot needs snapshot_storage_url in the provider")
 	}
 	destination, err := snapshots.Open(ctx, destinationURL)
 	if err != nil {
-		return kube.SnapshotRecord{}, fmt.Errorf("opening destination_url: %w", err)
+		return records.SnapshotRecord{}, fmt.Errorf("opening destination_url: %w", err)
 	}
 	defer destination.Close()
 	dir := source.Path[strings.LastIndex(strings.TrimSuffix(source.Path, "/"), "/")+1:]
@@ -255,28 +255,28 @@ func (p *Platform) CopySnapshot(ctx context.Context, namespace, sourceName, dest
 	progress(fmt.Sprintf("copying snapshot %s to %s", source.Path, destinationPath))
 	size, err := store.Copy(ctx, source.Path, destination, destinationPath)
 	if err != nil {
-		return kube.SnapshotRecord{}, err
+		return records.SnapshotRecord{}, err
 	}
-	record := kube.AppRecord{Namespace: namespace, Application: source.Application, JobID: source.JobID}
+	record := records.AppRecord{Namespace: namespace, Application: source.Application, JobID: source.JobID}
 	record.Version.Label, record.Version.FlinkVersion = source.VersionLabel, source.FlinkVersion
-	return p.recordManaged(ctx, &record, destinationPath, kube.OriginCopied, source.Format, source.Name, progress,
-		func(s *kube.SnapshotRecord) { s.SizeBytes, s.BucketURL = size, destinationURL })
+	return p.recordManaged(ctx, &record, destinationPath, records.OriginCopied, source.Format, source.Name, progress,
+		func(s *records.SnapshotRecord) { s.SizeBytes, s.BucketURL = size, destinationURL })
 }
 
 // recordManaged records a snapshot owned by a flink_snapshot. Paths outside the provider's
 // store (copies to another bucket) are recorded without re-reading them; adjust fills
 // what only the caller knows.
-func (p *Platform) recordManaged(ctx context.Context, record *kube.AppRecord, path, origin, format, source string, progress Progress,
-	adjust ...func(*kube.SnapshotRecord)) (kube.SnapshotRecord, error) {
+func (p *Platform) recordManaged(ctx context.Context, record *records.AppRecord, path, origin, format, source string, progress Progress,
+	adjust ...func(*records.SnapshotRecord)) (records.SnapshotRecord, error) {
 	snap, err := p.recordSnapshot(ctx, record, path, origin, format, progress)
 	if err != nil {
 		return snap, err
 	}
-	snap.ManagedBy, snap.SourceSnapshot = kube.SnapshotManagedByResource, source
+	snap.ManagedBy, snap.SourceSnapshot = records.SnapshotManagedByResource, source
 	for _, a := range adjust {
 		a(&snap)
 	}
-	return snap, p.Kube.PutSnapshotRecord(ctx, snap)
+	return snap, p.Records().PutSnapshotRecord(ctx, snap)
 }
 
 // ReleaseSnapshot ends a flink_snapshot's ownership: "delete" disposes the files and the
@@ -285,8 +285,8 @@ func (p *Platform) recordManaged(ctx context.Context, record *kube.AppRecord, pa
 // with "delete" (one path is one set of files): the record is handed back instead, and the
 // returned warning says which application needs them.
 func (p *Platform) ReleaseSnapshot(ctx context.Context, namespace, name string, dispose bool, progress Progress) (string, error) {
-	snap, err := p.Kube.GetSnapshotRecord(ctx, namespace, name)
-	if errors.Is(err, kube.ErrNotFound) {
+	snap, err := p.Records().GetSnapshotRecord(ctx, namespace, name)
+	if errors.Is(err, records.ErrNotFound) {
 		return "", nil
 	}
 	if err != nil {
@@ -302,7 +302,7 @@ func (p *Platform) ReleaseSnapshot(ctx context.Context, namespace, name string, 
 			"dispose of it once nothing needs it"
 	}
 	snap.ManagedBy = ""
-	return warning, p.Kube.PutSnapshotRecord(ctx, snap)
+	return warning, p.Records().PutSnapshotRecord(ctx, snap)
 }
 
 // flinkPathOf is the Flink-side path of a bucket URL: the URL without its query (driver

@@ -11,6 +11,7 @@ import (
 	"github.com/flinkplatform/terraform-provider-flink/internal/flink"
 	"github.com/flinkplatform/terraform-provider-flink/internal/flinkconf"
 	"github.com/flinkplatform/terraform-provider-flink/internal/kube"
+	"github.com/flinkplatform/terraform-provider-flink/internal/records"
 	"github.com/flinkplatform/terraform-provider-flink/internal/spec"
 )
 
@@ -78,7 +79,7 @@ func TestSavepointRedeploy(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if snap.Path != sp || snap.Origin != kube.OriginUpgrade || snap.State != kube.SnapshotCompleted || snap.Format != kube.FormatCanonical ||
+	if snap.Path != sp || snap.Origin != records.OriginUpgrade || snap.State != records.SnapshotCompleted || snap.Format != records.FormatCanonical ||
 		snap.JobID != jobGen1 || snap.VersionLabel != "v1" || snap.ManagedBy != "" || snap.SizeBytes != size || size == 0 {
 		t.Errorf("snapshot record %+v; want path %s, origin upgrade, completed, canonical, job %s, version v1, unmanaged, size %d",
 			snap, sp, jobGen1, size)
@@ -521,7 +522,7 @@ func TestLastStateRedeploy_RestoresNewestCheckpoint(t *testing.T) {
 		t.Errorf("last_state took savepoints %q", taken)
 	}
 	snaps := s.snapshotRecords()
-	if len(snaps) != 1 || snaps[0].Path != latest || snaps[0].Format != kube.FormatCheckpoint || snaps[0].Origin != kube.OriginUpgrade || snaps[0].JobID != jobGen1 {
+	if len(snaps) != 1 || snaps[0].Path != latest || snaps[0].Format != records.FormatCheckpoint || snaps[0].Origin != records.OriginUpgrade || snaps[0].JobID != jobGen1 {
 		t.Errorf("snapshot records %+v; want one checkpoint record of %s", snaps, latest)
 	}
 	if rec := s.record(); rec.Journal != nil || rec.LastSnapshotPath != latest || rec.LastSnapshotName != snaps[0].Name {
@@ -716,7 +717,7 @@ func TestSuspendResume(t *testing.T) {
 		t.Errorf("cluster not scaled to zero")
 	}
 	snaps := s.snapshotRecords()
-	if len(snaps) != 2 || snaps[0].Origin != kube.OriginSuspend || snaps[0].Path != running.Savepoints()[0] {
+	if len(snaps) != 2 || snaps[0].Origin != records.OriginSuspend || snaps[0].Path != running.Savepoints()[0] {
 		t.Fatalf("snapshot records %+v; want the suspend savepoint %q newest", snaps, running.Savepoints())
 	}
 	suspendSnap := snaps[0]
@@ -795,7 +796,7 @@ func TestResume_AfterRecordingAnOlderSnapshot_RestoresTheSuspendSavepoint(t *tes
 				}
 			case "imported":
 				old := s.writeSavepoint("payments/fraud/savepoint-from-last-year")
-				if _, err := s.p.AdoptSnapshot(ctx, testNS, testApp, old, kube.FormatCanonical, s.progressFn()); err != nil {
+				if _, err := s.p.AdoptSnapshot(ctx, testNS, testApp, old, records.FormatCanonical, s.progressFn()); err != nil {
 					t.Fatal(err)
 				}
 			}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/flinkplatform/terraform-provider-flink/internal/flink"
 	"github.com/flinkplatform/terraform-provider-flink/internal/kube"
+	"github.com/flinkplatform/terraform-provider-flink/internal/records"
 	"github.com/flinkplatform/terraform-provider-flink/internal/snapshots"
 )
 
@@ -42,7 +43,7 @@ func (c *testClock) Add(d time.Duration) {
 
 // upgradeTo runs a savepoint upgrade to version n with retention and returns the snapshot
 // it took.
-func (s *stateful) upgradeTo(n int, retention Retention) kube.SnapshotRecord {
+func (s *stateful) upgradeTo(n int, retention Retention) records.SnapshotRecord {
 	s.t.Helper()
 	d := statefulFor(versionN(n), StateRunning)
 	d.Retention = retention
@@ -56,7 +57,7 @@ func (s *stateful) upgradeTo(n int, retention Retention) kube.SnapshotRecord {
 
 // wantDisposedInOrder checks on the timeline that snap was marked disposing, then its
 // _metadata and its other files deleted, and only then its record.
-func (s *stateful) wantDisposedInOrder(tl []string, snap kube.SnapshotRecord) {
+func (s *stateful) wantDisposedInOrder(tl []string, snap records.SnapshotRecord) {
 	s.t.Helper()
 	key, err := s.store.Key(snap.Path)
 	if err != nil {
@@ -72,7 +73,7 @@ func (s *stateful) wantDisposedInOrder(tl []string, snap kube.SnapshotRecord) {
 	}
 }
 
-func (s *stateful) wantSnapshot(what string, snap kube.SnapshotRecord, exists bool) {
+func (s *stateful) wantSnapshot(what string, snap records.SnapshotRecord, exists bool) {
 	s.t.Helper()
 	_, rec := s.snapshotRecord(snap.Name)
 	files := s.anyFileUnder(snap.Path)
@@ -104,25 +105,25 @@ func TestRetention_MaxCount(t *testing.T) {
 		t.Fatal(err)
 	}
 	clock.Add(time.Minute)
-	imported, err := s.p.AdoptSnapshot(ctx, testNS, testApp, s.writeSavepoint("imported/savepoint-0"), kube.FormatCanonical, s.progressFn())
+	imported, err := s.p.AdoptSnapshot(ctx, testNS, testApp, s.writeSavepoint("imported/savepoint-0"), records.FormatCanonical, s.progressFn())
 	if err != nil {
 		t.Fatal(err)
 	}
 	longAgo := clock.Now().Add(-48 * time.Hour)
-	destroy := kube.SnapshotRecord{Namespace: testNS, Application: testApp, Name: "fraud-snap-20250227080000-000001",
-		Path: s.writeSavepoint("payments/fraud/savepoint-final"), Origin: kube.OriginDestroy, CreatedAt: longAgo, State: kube.SnapshotCompleted}
-	managedUpgrade := kube.SnapshotRecord{Namespace: testNS, Application: testApp, Name: "fraud-snap-20250227080000-000002",
-		Path: s.writeSavepoint("payments/fraud/savepoint-pinned"), Origin: kube.OriginUpgrade, CreatedAt: longAgo,
-		State: kube.SnapshotCompleted, ManagedBy: kube.SnapshotManagedByResource}
-	for _, r := range []kube.SnapshotRecord{destroy, managedUpgrade} {
-		if err := s.p.Kube.PutSnapshotRecord(ctx, r); err != nil {
+	destroy := records.SnapshotRecord{Namespace: testNS, Application: testApp, Name: "fraud-snap-20250227080000-000001",
+		Path: s.writeSavepoint("payments/fraud/savepoint-final"), Origin: records.OriginDestroy, CreatedAt: longAgo, State: records.SnapshotCompleted}
+	managedUpgrade := records.SnapshotRecord{Namespace: testNS, Application: testApp, Name: "fraud-snap-20250227080000-000002",
+		Path: s.writeSavepoint("payments/fraud/savepoint-pinned"), Origin: records.OriginUpgrade, CreatedAt: longAgo,
+		State: records.SnapshotCompleted, ManagedBy: records.SnapshotManagedByResource}
+	for _, r := range []records.SnapshotRecord{destroy, managedUpgrade} {
+		if err := s.p.Records().PutSnapshotRecord(ctx, r); err != nil {
 			t.Fatal(err)
 		}
 	}
-	never := []kube.SnapshotRecord{managedUser, releasedUser, imported, destroy, managedUpgrade}
+	never := []records.SnapshotRecord{managedUser, releasedUser, imported, destroy, managedUpgrade}
 
 	retention := Retention{MaxCount: 2}
-	var auto []kube.SnapshotRecord // oldest first
+	var auto []records.SnapshotRecord // oldest first
 	for n := 2; n <= 5; n++ {
 		clock.Add(time.Hour)
 		mark := s.mark()
@@ -191,7 +192,7 @@ func TestRetention_FailedDisposal_IsRetried(t *testing.T) {
 	if !ok || !s.savepointExists(first.Path) {
 		t.Fatalf("record kept %v, files intact %v; want both", ok, s.savepointExists(first.Path))
 	}
-	if after.State != kube.SnapshotCompleted {
+	if after.State != records.SnapshotCompleted {
 		t.Errorf("nothing of %s was deleted, but its record now says %q: it can no longer be restored", first.Name, after.State)
 	}
 	s.bucket.setFailDelete(nil)
@@ -321,13 +322,13 @@ func TestDelete_OnDestroySavepoint(t *testing.T) {
 		t.Fatalf("savepoints %q, job %s; want one final savepoint and the job FINISHED", taken, old.JobState())
 	}
 	snaps := s.snapshotRecords()
-	if len(snaps) != 1 || snaps[0].Origin != kube.OriginDestroy || snaps[0].Path != taken[0] || snaps[0].State != kube.SnapshotCompleted || snaps[0].SizeBytes == 0 {
+	if len(snaps) != 1 || snaps[0].Origin != records.OriginDestroy || snaps[0].Path != taken[0] || snaps[0].State != records.SnapshotCompleted || snaps[0].SizeBytes == 0 {
 		t.Fatalf("snapshot records %+v; want the final savepoint %s with origin destroy", snaps, taken[0])
 	}
 	if !s.savepointExists(taken[0]) {
 		t.Errorf("the final savepoint's files are not in the store")
 	}
-	if _, _, err := s.p.Kube.GetAppRecord(ctx, testNS, testApp); !errors.Is(err, kube.ErrNotFound) {
+	if _, _, err := s.p.Records().GetAppRecord(ctx, testNS, testApp); !errors.Is(err, records.ErrNotFound) {
 		t.Errorf("application record after Delete: %v", err)
 	}
 	if !slices.ContainsFunc(s.progressLines(), func(l string) bool { return strings.Contains(l, "final savepoint "+taken[0]) }) {
@@ -387,7 +388,7 @@ func TestDelete_FinalSavepointTimesOut_RetryRecordsIt(t *testing.T) {
 	if err := s.p.Delete(ctx, testNS, testApp, DestroySavepoint, SavepointOptions{Timeout: 5 * time.Second}, s.progressFn()); err != nil {
 		t.Fatalf("retried Delete: %v", err)
 	}
-	if !slices.ContainsFunc(s.snapshotRecords(), func(r kube.SnapshotRecord) bool { return r.Path == final }) {
+	if !slices.ContainsFunc(s.snapshotRecords(), func(r records.SnapshotRecord) bool { return r.Path == final }) {
 		t.Errorf("the application is deleted, and its final savepoint %s is in the bucket but recorded nowhere (records: %+v)", final, s.snapshotRecords())
 	}
 }
@@ -403,8 +404,8 @@ func TestTakeSnapshot_Running(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(c.Savepoints()) != 1 || snap.Path != c.Savepoints()[0] || snap.Origin != kube.OriginUser ||
-		snap.ManagedBy != kube.SnapshotManagedByResource || snap.JobID != jobGen1 || snap.SizeBytes == 0 {
+	if len(c.Savepoints()) != 1 || snap.Path != c.Savepoints()[0] || snap.Origin != records.OriginUser ||
+		snap.ManagedBy != records.SnapshotManagedByResource || snap.JobID != jobGen1 || snap.SizeBytes == 0 {
 		t.Errorf("snapshot %+v; savepoints %q", snap, c.Savepoints())
 	}
 	stored, ok := s.snapshotRecord(snap.Name)
@@ -439,7 +440,7 @@ func TestAdoptSnapshot(t *testing.T) {
 		snapshotRoot + "/imported/savepoint-none":    {"savepoint-none", "_metadata"},
 		"s3://another-bucket/savepoints/savepoint-1": {"outside snapshot store"},
 	} {
-		_, err := s.p.AdoptSnapshot(ctx, testNS, testApp, path, kube.FormatCanonical, s.progressFn())
+		_, err := s.p.AdoptSnapshot(ctx, testNS, testApp, path, records.FormatCanonical, s.progressFn())
 		if err == nil {
 			t.Errorf("AdoptSnapshot(%s) succeeded", path)
 			continue
@@ -451,13 +452,13 @@ func TestAdoptSnapshot(t *testing.T) {
 	}
 
 	good := s.writeSavepoint("imported/savepoint-good")
-	snap, err := s.p.AdoptSnapshot(ctx, testNS, testApp, good, kube.FormatNative, s.progressFn())
+	snap, err := s.p.AdoptSnapshot(ctx, testNS, testApp, good, records.FormatNative, s.progressFn())
 	if err != nil {
 		t.Fatal(err)
 	}
 	size, _ := s.store.Size(ctx, good)
-	if snap.Path != good || snap.Origin != kube.OriginImported || snap.ManagedBy != kube.SnapshotManagedByResource ||
-		snap.Format != kube.FormatNative || snap.JobID != "" || snap.SizeBytes != size {
+	if snap.Path != good || snap.Origin != records.OriginImported || snap.ManagedBy != records.SnapshotManagedByResource ||
+		snap.Format != records.FormatNative || snap.JobID != "" || snap.SizeBytes != size {
 		t.Errorf("adopted %+v", snap)
 	}
 }
@@ -479,8 +480,8 @@ func TestCopyAndReleaseSnapshot(t *testing.T) {
 		t.Fatal(err)
 	}
 	base := source.Path[strings.LastIndex(source.Path, "/")+1:]
-	if cp.Path != "file://"+dir+"/"+base || cp.Origin != kube.OriginCopied || cp.SourceSnapshot != source.Name ||
-		cp.ManagedBy != kube.SnapshotManagedByResource || cp.SizeBytes != source.SizeBytes || cp.Application != testApp {
+	if cp.Path != "file://"+dir+"/"+base || cp.Origin != records.OriginCopied || cp.SourceSnapshot != source.Name ||
+		cp.ManagedBy != records.SnapshotManagedByResource || cp.SizeBytes != source.SizeBytes || cp.Application != testApp {
 		t.Errorf("copy %+v of %+v", cp, source)
 	}
 	dest, err := snapshots.Open(ctx, destURL)
@@ -502,7 +503,7 @@ func TestCopyAndReleaseSnapshot(t *testing.T) {
 	if _, err := s.p.ReleaseSnapshot(ctx, testNS, source.Name, false, s.progressFn()); err != nil {
 		t.Fatal(err)
 	}
-	if r, ok := s.snapshotRecord(source.Name); !ok || r.ManagedBy != "" || r.State != kube.SnapshotCompleted || !s.savepointExists(source.Path) {
+	if r, ok := s.snapshotRecord(source.Name); !ok || r.ManagedBy != "" || r.State != records.SnapshotCompleted || !s.savepointExists(source.Path) {
 		t.Errorf("after release(retain): record %+v (exists %v), files %v", r, ok, s.savepointExists(source.Path))
 	}
 

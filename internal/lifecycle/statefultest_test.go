@@ -29,6 +29,7 @@ import (
 	k8stesting "k8s.io/client-go/testing"
 
 	"github.com/flinkplatform/terraform-provider-flink/internal/kube"
+	"github.com/flinkplatform/terraform-provider-flink/internal/records"
 	"github.com/flinkplatform/terraform-provider-flink/internal/snapshots"
 	"github.com/flinkplatform/terraform-provider-flink/internal/spec"
 )
@@ -144,7 +145,7 @@ func (s *stateful) logWrite(a k8stesting.Action) (bool, runtime.Object, error) {
 		case kube.RecordApplication:
 			s.note(a.GetVerb() + " " + describeAppRecord(cm))
 		case kube.RecordSnapshot:
-			var r kube.SnapshotRecord
+			var r records.SnapshotRecord
 			_ = json.Unmarshal([]byte(cm.Data[kube.RecordDataKey]), &r)
 			s.note(fmt.Sprintf("snapshot %s %s path=%s origin=%s state=%s managed=%s", a.GetVerb(), cm.Name, r.Path, r.Origin, r.State, r.ManagedBy))
 		}
@@ -175,8 +176,8 @@ func objectOf(a k8stesting.Action) runtime.Object {
 	return nil
 }
 
-func decodeAppRecordCM(cm *corev1.ConfigMap) (kube.AppRecord, bool) {
-	var r kube.AppRecord
+func decodeAppRecordCM(cm *corev1.ConfigMap) (records.AppRecord, bool) {
+	var r records.AppRecord
 	if cm == nil || cm.Name != kube.AppRecordName(testApp) || json.Unmarshal([]byte(cm.Data[kube.RecordDataKey]), &r) != nil {
 		return r, false
 	}
@@ -215,9 +216,9 @@ func statefulFor(v spec.Version, state string) Desired {
 // ---- observations ----
 
 // snapshotRecords lists the application's snapshot records, newest first.
-func (s *stateful) snapshotRecords() []kube.SnapshotRecord {
+func (s *stateful) snapshotRecords() []records.SnapshotRecord {
 	s.t.Helper()
-	list, err := s.p.Kube.ListSnapshotRecords(context.Background(), testNS, kube.SnapshotFilter{Application: testApp})
+	list, err := s.p.Records().ListSnapshotRecords(context.Background(), testNS, records.SnapshotFilter{Application: testApp})
 	if err != nil {
 		s.t.Fatalf("ListSnapshotRecords: %v", err)
 	}
@@ -225,10 +226,10 @@ func (s *stateful) snapshotRecords() []kube.SnapshotRecord {
 }
 
 // snapshotRecord reads one snapshot record; ok is false when it does not exist.
-func (s *stateful) snapshotRecord(name string) (kube.SnapshotRecord, bool) {
+func (s *stateful) snapshotRecord(name string) (records.SnapshotRecord, bool) {
 	s.t.Helper()
-	r, err := s.p.Kube.GetSnapshotRecord(context.Background(), testNS, name)
-	if errors.Is(err, kube.ErrNotFound) {
+	r, err := s.p.Records().GetSnapshotRecord(context.Background(), testNS, name)
+	if errors.Is(err, records.ErrNotFound) {
 		return r, false
 	}
 	if err != nil {

@@ -7,12 +7,12 @@ import (
 	"time"
 
 	"github.com/flinkplatform/terraform-provider-flink/internal/flink"
-	"github.com/flinkplatform/terraform-provider-flink/internal/kube"
+	"github.com/flinkplatform/terraform-provider-flink/internal/records"
 )
 
 // verify waits until the record's job and all its tasks run, checks it restored from
 // restorePath, and optionally waits for its first completed checkpoint.
-func (p *Platform) verify(ctx context.Context, record *kube.AppRecord, restorePath string, requireCheckpoint bool) error {
+func (p *Platform) verify(ctx context.Context, record *records.AppRecord, restorePath string, requireCheckpoint bool) error {
 	if err := p.waitJobHealthy(ctx, record.Namespace, record.Application, record.JobID); err != nil {
 		return err
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/flinkplatform/terraform-provider-flink/internal/flink"
 	"github.com/flinkplatform/terraform-provider-flink/internal/kube"
 	"github.com/flinkplatform/terraform-provider-flink/internal/provider/providertest"
+	"github.com/flinkplatform/terraform-provider-flink/internal/records"
 )
 
 // TestE2E_DriftRestoresTheLatestCheckpoint: the job is cancelled outside Terraform (the Flink
@@ -77,7 +78,7 @@ func TestE2E_DriftRestoresTheLatestCheckpoint(t *testing.T) {
 // currentJob is the job id the application record names.
 func currentJob(t *testing.T, ns, name string) string {
 	t.Helper()
-	record, _, err := (&kube.Client{Kube: acctest.Kube(t)}).GetAppRecord(context.Background(), ns, name)
+	record, _, err := records.New(&kube.Client{Kube: acctest.Kube(t)}).GetAppRecord(context.Background(), ns, name)
 	if err != nil {
 		t.Fatalf("application record: %v", err)
 	}

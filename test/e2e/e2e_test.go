@@ -25,6 +25,7 @@ import (
 	"github.com/flinkplatform/terraform-provider-flink/internal/flink"
 	"github.com/flinkplatform/terraform-provider-flink/internal/kube"
 	"github.com/flinkplatform/terraform-provider-flink/internal/provider/providertest"
+	"github.com/flinkplatform/terraform-provider-flink/internal/records"
 )
 
 func TestMain(m *testing.M) { os.Exit(acctest.Run(m)) }
@@ -98,7 +99,7 @@ resource "flink_streaming_application" %[1]q {
 // Flink reports it and it is above min.
 func counter(t *testing.T, ns, name string, min int64) acctest.FixtureCount {
 	t.Helper()
-	record, _, err := (&kube.Client{Kube: acctest.Kube(t)}).GetAppRecord(context.Background(), ns, name)
+	record, _, err := records.New(&kube.Client{Kube: acctest.Kube(t)}).GetAppRecord(context.Background(), ns, name)
 	if err != nil {
 		t.Fatalf("application record: %v", err)
 	}
@@ -210,8 +211,8 @@ func TestE2E_SavepointUpgradeContinuesState(t *testing.T) {
 				Config:  cfg("v3", "running", `restore = { allow_non_restored_state = true }`),
 				Destroy: true,
 				Check: func(*terraform.State) error {
-					snaps, err := (&kube.Client{Kube: acctest.Kube(t)}).ListSnapshotRecords(context.Background(), ns,
-						kube.SnapshotFilter{Application: "counter", Origin: kube.OriginDestroy})
+					snaps, err := records.New(&kube.Client{Kube: acctest.Kube(t)}).ListSnapshotRecords(context.Background(), ns,
+						records.SnapshotFilter{Application: "counter", Origin: records.OriginDestroy})
 					if err != nil {
 						return err
 					}

@@ -20,6 +20,7 @@ import (
 	"github.com/flinkplatform/terraform-provider-flink/internal/flink"
 	"github.com/flinkplatform/terraform-provider-flink/internal/kube"
 	"github.com/flinkplatform/terraform-provider-flink/internal/provider/providertest"
+	"github.com/flinkplatform/terraform-provider-flink/internal/records"
 )
 
 // The high-availability scenarios: with the fixture job running and at least two checkpoints
@@ -61,7 +62,7 @@ func restBase(ns string) string { return "http://" + kube.RestHost("counter", ns
 
 func jobOf(t *testing.T, ns string) string {
 	t.Helper()
-	record, _, err := (&kube.Client{Kube: acctest.Kube(t)}).GetAppRecord(context.Background(), ns, "counter")
+	record, _, err := records.New(&kube.Client{Kube: acctest.Kube(t)}).GetAppRecord(context.Background(), ns, "counter")
 	if err != nil {
 		t.Fatalf("application record: %v", err)
 	}

@@ -22,6 +22,7 @@ import (
 	"github.com/flinkplatform/terraform-provider-flink/internal/flink"
 	"github.com/flinkplatform/terraform-provider-flink/internal/kube"
 	"github.com/flinkplatform/terraform-provider-flink/internal/provider/providertest"
+	"github.com/flinkplatform/terraform-provider-flink/internal/records"
 )
 
 // TestE2E_IncompatibleVersion_RollsBackWithinItsOwnBudget is a first-time user's upgrade: the
@@ -74,7 +75,7 @@ resource "flink_streaming_application" "counter" {
 					if !jobManagerLogSays(t, ns, "Cannot map checkpoint/savepoint state") {
 						t.Error("no JobManager log says v2 could not map v1's state: v2 failed for another reason")
 					}
-					record, _, err := kc.GetAppRecord(context.Background(), ns, "counter")
+					record, _, err := records.New(kc).GetAppRecord(context.Background(), ns, "counter")
 					if err != nil {
 						t.Fatalf("application record: %v", err)
 					}
@@ -185,7 +186,7 @@ func watchRollback(t *testing.T, kc *kube.Client, ns, name string) *rollbackCloc
 			started, jobID := !c.rollbackStarted.IsZero(), c.jobID
 			c.mu.Unlock()
 			if jobID == "" {
-				record, _, err := kc.GetAppRecord(ctx, ns, name)
+				record, _, err := records.New(kc).GetAppRecord(ctx, ns, name)
 				if err != nil || record.Journal == nil {
 					continue
 				}

@@ -15,6 +15,7 @@ import (
 	"github.com/flinkplatform/terraform-provider-flink/internal/acctest"
 	"github.com/flinkplatform/terraform-provider-flink/internal/flink"
 	"github.com/flinkplatform/terraform-provider-flink/internal/kube"
+	"github.com/flinkplatform/terraform-provider-flink/internal/records"
 )
 
 // Namespace is where the quickstart runs (its namespace variable's default).
@@ -117,7 +118,7 @@ func (e *Env) Counter(ctx context.Context, min int64) (acctest.FixtureCount, err
 	defer cancel()
 	var count acctest.FixtureCount
 	err := flink.WaitFor(ctx, func(ctx context.Context) (bool, error) {
-		record, _, err := e.Kube.GetAppRecord(ctx, Namespace, "counter")
+		record, _, err := records.New(e.Kube).GetAppRecord(ctx, Namespace, "counter")
 		if err != nil {
 			return false, err
 		}
@@ -136,7 +137,7 @@ func (e *Env) Counter(ctx context.Context, min int64) (acctest.FixtureCount, err
 
 // SnapshotTrail lists the quickstart application's snapshot records, newest first.
 func (e *Env) SnapshotTrail(ctx context.Context) (string, error) {
-	trail, err := e.Kube.ListSnapshotRecords(ctx, Namespace, kube.SnapshotFilter{Application: "counter"})
+	trail, err := records.New(e.Kube).ListSnapshotRecords(ctx, Namespace, records.SnapshotFilter{Application: "counter"})
 	if err != nil {
 		return "", err
 	}

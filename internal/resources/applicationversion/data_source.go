@@ -10,8 +10,8 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 
-	"github.com/flinkplatform/terraform-provider-flink/internal/kube"
 	"github.com/flinkplatform/terraform-provider-flink/internal/lifecycle"
+	"github.com/flinkplatform/terraform-provider-flink/internal/records"
 	"github.com/flinkplatform/terraform-provider-flink/internal/resources/common"
 	"github.com/flinkplatform/terraform-provider-flink/internal/validate"
 )
@@ -89,8 +89,8 @@ func (d *versionDataSource) Read(ctx context.Context, req datasource.ReadRequest
 	if namespace == "" {
 		namespace = d.platform.DefaultNamespace
 	}
-	v, err := d.platform.Kube.GetVersionRecord(ctx, namespace, cfg.Application.ValueString(), cfg.Version.ValueString())
-	if errors.Is(err, kube.ErrNotFound) {
+	v, err := d.platform.Records().GetVersionRecord(ctx, namespace, cfg.Application.ValueString(), cfg.Version.ValueString())
+	if errors.Is(err, records.ErrNotFound) {
 		resp.Diagnostics.AddError("Application version not found", fmt.Sprintf("no version %q of application %q in namespace %q",
 			cfg.Version.ValueString(), cfg.Application.ValueString(), namespace))
 		return

@@ -14,8 +14,8 @@ import (
 	"github.com/hashicorp/terraform-plugin-log/tflog"
 
 	"github.com/flinkplatform/terraform-provider-flink/internal/flink"
-	"github.com/flinkplatform/terraform-provider-flink/internal/kube"
 	"github.com/flinkplatform/terraform-provider-flink/internal/lifecycle"
+	"github.com/flinkplatform/terraform-provider-flink/internal/records"
 	"github.com/flinkplatform/terraform-provider-flink/internal/resources/common"
 	"github.com/flinkplatform/terraform-provider-flink/internal/validate"
 )
@@ -125,7 +125,7 @@ func (r *versionResource) Create(ctx context.Context, req resource.CreateRequest
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	if err := r.platform.Kube.PutVersionRecord(ctx, v); err != nil {
+	if err := r.platform.Records().PutVersionRecord(ctx, v); err != nil {
 		resp.Diagnostics.AddError("Cannot record application version "+v.ID(), err.Error())
 		return
 	}
@@ -140,8 +140,8 @@ func (r *versionResource) Read(ctx context.Context, req resource.ReadRequest, re
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	v, err := r.platform.Kube.GetVersionRecord(ctx, state.Namespace.ValueString(), state.Application.ValueString(), state.Version.ValueString())
-	if errors.Is(err, kube.ErrNotFound) {
+	v, err := r.platform.Records().GetVersionRecord(ctx, state.Namespace.ValueString(), state.Application.ValueString(), state.Version.ValueString())
+	if errors.Is(err, records.ErrNotFound) {
 		tflog.Warn(ctx, "version record is gone; removing from state", map[string]any{"id": state.ID.ValueString()})
 		resp.State.RemoveResource(ctx)
 		return
@@ -180,8 +180,8 @@ func (r *versionResource) Delete(ctx context.Context, req resource.DeleteRequest
 		resp.Diagnostics.AddError("Version is deployed", err.Error())
 		return
 	}
-	err := r.platform.Kube.DeleteVersionRecord(ctx, namespace, application, label)
-	if err != nil && !errors.Is(err, kube.ErrNotFound) {
+	err := r.platform.Records().DeleteVersionRecord(ctx, namespace, application, label)
+	if err != nil && !errors.Is(err, records.ErrNotFound) {
 		resp.Diagnostics.AddError("Cannot delete application version "+state.ID.ValueString(), err.Error())
 	}
 }
@@ -192,8 +192,8 @@ func (r *versionResource) Delete(ctx context.Context, req resource.DeleteRequest
 func (r *versionResource) waitNotDeployed(ctx context.Context, namespace, application, label string) error {
 	grace := time.Now().Add(10 * time.Second)
 	return flink.WaitFor(ctx, func(ctx context.Context) (bool, error) {
-		record, _, err := r.platform.Kube.GetAppRecord(ctx, namespace, application)
-		if errors.Is(err, kube.ErrNotFound) || (err == nil && record.DeployedVersion != label) {
+		record, _, err := r.platform.Records().GetAppRecord(ctx, namespace, application)
+		if errors.Is(err, records.ErrNotFound) || (err == nil && record.DeployedVersion != label) {
 			return true, nil
 		}
 		if err != nil {

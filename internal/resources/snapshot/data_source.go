@@ -11,8 +11,8 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 
-	"github.com/flinkplatform/terraform-provider-flink/internal/kube"
 	"github.com/flinkplatform/terraform-provider-flink/internal/lifecycle"
+	"github.com/flinkplatform/terraform-provider-flink/internal/records"
 	"github.com/flinkplatform/terraform-provider-flink/internal/resources/common"
 	"github.com/flinkplatform/terraform-provider-flink/internal/validate"
 )
@@ -42,7 +42,7 @@ var snapshotAttrTypes = map[string]attr.Type{
 	"managed": types.BoolType,
 }
 
-var origins = []string{kube.OriginUser, kube.OriginUpgrade, kube.OriginSuspend, kube.OriginDestroy, kube.OriginImported, kube.OriginCopied}
+var origins = []string{records.OriginUser, records.OriginUpgrade, records.OriginSuspend, records.OriginDestroy, records.OriginImported, records.OriginCopied}
 
 func (d *snapshotsDataSource) Metadata(_ context.Context, req datasource.MetadataRequest, resp *datasource.MetadataResponse) {
 	resp.TypeName = req.ProviderTypeName + "_snapshots"
@@ -92,7 +92,7 @@ func (d *snapshotsDataSource) Read(ctx context.Context, req datasource.ReadReque
 	if namespace == "" {
 		namespace = d.platform.DefaultNamespace
 	}
-	snaps, err := d.platform.Kube.ListSnapshotRecords(ctx, namespace, kube.SnapshotFilter{
+	snaps, err := d.platform.Records().ListSnapshotRecords(ctx, namespace, records.SnapshotFilter{
 		Application: m.Application.ValueString(), VersionLabel: m.Version.ValueString(), Origin: m.Origin.ValueString(),
 	})
 	if err != nil {
@@ -102,7 +102,7 @@ func (d *snapshotsDataSource) Read(ctx context.Context, req datasource.ReadReque
 	elementType := types.ObjectType{AttrTypes: snapshotAttrTypes}
 	var values []attr.Value
 	for _, s := range snaps {
-		if s.State == kube.SnapshotDisposed {
+		if s.State == records.SnapshotDisposed {
 			continue
 		}
 		values = append(values, objectOf(s))
@@ -118,7 +118,7 @@ func (d *snapshotsDataSource) Read(ctx context.Context, req datasource.ReadReque
 	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
 }
 
-func objectOf(s kube.SnapshotRecord) types.Object {
+func objectOf(s records.SnapshotRecord) types.Object {
 	versionID := ""
 	if s.VersionLabel != "" {
 		versionID = s.Namespace + "/" + s.Application + "/" + s.VersionLabel

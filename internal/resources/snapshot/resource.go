@@ -24,8 +24,8 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/types"
 	"github.com/hashicorp/terraform-plugin-log/tflog"
 
-	"github.com/flinkplatform/terraform-provider-flink/internal/kube"
 	"github.com/flinkplatform/terraform-provider-flink/internal/lifecycle"
+	"github.com/flinkplatform/terraform-provider-flink/internal/records"
 	"github.com/flinkplatform/terraform-provider-flink/internal/resources/common"
 	"github.com/flinkplatform/terraform-provider-flink/internal/validate"
 )
@@ -113,7 +113,7 @@ func (r *snapshotResource) Schema(ctx context.Context, _ resource.SchemaRequest,
 			"format": schema.StringAttribute{Optional: true, Computed: true, Default: stringdefault.StaticString("canonical"),
 				PlanModifiers:       replace,
 				MarkdownDescription: "`canonical` (default), `native`, or `checkpoint` for an adopted retained checkpoint.",
-				Validators:          []validator.String{stringvalidator.OneOf("canonical", "native", kube.FormatCheckpoint)}},
+				Validators:          []validator.String{stringvalidator.OneOf("canonical", "native", records.FormatCheckpoint)}},
 			"deletion_policy": schema.StringAttribute{Optional: true, Computed: true, Default: stringdefault.StaticString(policyRetain),
 				MarkdownDescription: "On destroy: `retain` (default) keeps the files and the record; `delete` disposes the files, then the " +
 					"record. With `delete`, files an application still needs are kept anyway, with a warning naming it: the ones it " +
@@ -174,7 +174,7 @@ func (r *snapshotResource) Create(ctx context.Context, req resource.CreateReques
 
 	namespace, application := plan.Namespace.ValueString(), plan.Application.ValueString()
 	progress := func(msg string) { tflog.Info(ctx, msg) }
-	var snap kube.SnapshotRecord
+	var snap records.SnapshotRecord
 	var err error
 	switch {
 	case !plan.SourceSnapshotID.IsNull():
@@ -205,8 +205,8 @@ func (r *snapshotResource) Read(ctx context.Context, req resource.ReadRequest, r
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	snap, err := r.platform.Kube.GetSnapshotRecord(ctx, state.Namespace.ValueString(), state.Name.ValueString())
-	if errors.Is(err, kube.ErrNotFound) || (err == nil && snap.State == kube.SnapshotDisposed) {
+	snap, err := r.platform.Records().GetSnapshotRecord(ctx, state.Namespace.ValueString(), state.Name.ValueString())
+	if errors.Is(err, records.ErrNotFound) || (err == nil && snap.State == records.SnapshotDisposed) {
 		resp.State.RemoveResource(ctx)
 		return
 	}
@@ -270,7 +270,7 @@ func (r *snapshotResource) ImportState(ctx context.Context, req resource.ImportS
 }
 
 // fill copies a snapshot record into the model.
-func fill(m *snapshotModel, s kube.SnapshotRecord) {
+func fill(m *snapshotModel, s records.SnapshotRecord) {
 	m.ID = types.StringValue(s.Namespace + "/" + s.Name)
 	m.Name = types.StringValue(s.Name)
 	m.Namespace = types.StringValue(s.Namespace)

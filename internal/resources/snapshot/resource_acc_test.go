@@ -21,6 +21,7 @@ import (
 	"github.com/flinkplatform/terraform-provider-flink/internal/flink/flinktest"
 	"github.com/flinkplatform/terraform-provider-flink/internal/kube"
 	"github.com/flinkplatform/terraform-provider-flink/internal/provider/providertest"
+	"github.com/flinkplatform/terraform-provider-flink/internal/records"
 )
 
 func TestMain(m *testing.M) { os.Exit(acctest.Run(m)) }
@@ -106,9 +107,9 @@ func filesGone(path string) error {
 }
 
 // record reads the snapshot record of a flink_snapshot id (namespace/name).
-func record(t *testing.T, id string) (kube.SnapshotRecord, error) {
+func record(t *testing.T, id string) (records.SnapshotRecord, error) {
 	ns, name, _ := strings.Cut(id, "/")
-	return kubeClient(t).GetSnapshotRecord(context.Background(), ns, name)
+	return records.New(kubeClient(t)).GetSnapshotRecord(context.Background(), ns, name)
 }
 
 func ordersCluster(t *testing.T, ns string) (*flinktest.Cluster, error) {
@@ -190,7 +191,7 @@ func TestAccSnapshot_take(t *testing.T) {
 			if err != nil {
 				return err
 			}
-			if r.Origin != kube.OriginUser || r.ManagedBy == "" || r.JobID != jobID || r.Path != *into || r.VersionLabel != "v1" || r.SizeBytes <= 0 {
+			if r.Origin != records.OriginUser || r.ManagedBy == "" || r.JobID != jobID || r.Path != *into || r.VersionLabel != "v1" || r.SizeBytes <= 0 {
 				return fmt.Errorf("snapshot record %+v; want origin user, managed, job %s, path %s, version v1, a size", r, jobID, *into)
 			}
 			if snap["job_id"] != jobID || snap["version_id"] != ns+"/orders/v1" || snap["size_bytes"] != strconv.FormatInt(r.SizeBytes, 10) {
@@ -208,7 +209,7 @@ func TestAccSnapshot_take(t *testing.T) {
 			if err := filesGone(second); err != nil {
 				return err
 			}
-			snaps, err := kubeClient(t).ListSnapshotRecords(context.Background(), ns, kube.SnapshotFilter{Application: "orders", Origin: kube.OriginUser})
+			snaps, err := records.New(kubeClient(t)).ListSnapshotRecords(context.Background(), ns, records.SnapshotFilter{Application: "orders", Origin: records.OriginUser})
 			if err != nil {
 				return err
 			}
@@ -244,7 +245,7 @@ func TestAccSnapshot_take(t *testing.T) {
 						return fmt.Errorf("changing triggers kept the snapshot %s instead of taking a new one", first)
 					}
 					// The replaced snapshot was retained: files and record, no longer managed.
-					snaps, err := kubeClient(t).ListSnapshotRecords(context.Background(), ns, kube.SnapshotFilter{Application: "orders"})
+					snaps, err := records.New(kubeClient(t)).ListSnapshotRecords(context.Background(), ns, records.SnapshotFilter{Application: "orders"})
 					if err != nil {
 						return err
 					}
@@ -327,7 +328,7 @@ resource "flink_snapshot" "adopted" {
 			if err := filesGone("file://" + dir); err != nil {
 				return err
 			}
-			snaps, err := kubeClient(t).ListSnapshotRecords(context.Background(), ns, kube.SnapshotFilter{Application: "orders"})
+			snaps, err := records.New(kubeClient(t)).ListSnapshotRecords(context.Background(), ns, records.SnapshotFilter{Application: "orders"})
 			if err != nil || len(snaps) != 0 {
 				return fmt.Errorf("snapshot records left after destroy: %+v (err=%v)", snaps, err)
 			}
@@ -355,7 +356,7 @@ resource "flink_snapshot" "adopted" {
 					if err != nil {
 						return err
 					}
-					if r.Origin != kube.OriginImported || r.ManagedBy == "" || r.State != kube.SnapshotCompleted {
+					if r.Origin != records.OriginImported || r.ManagedBy == "" || r.State != records.SnapshotCompleted {
 						return fmt.Errorf("adopted snapshot record %+v", r)
 					}
 					return metadataExists("file://" + dir)
@@ -421,7 +422,7 @@ resource "flink_snapshot" "dr" {
 					if err != nil {
 						return err
 					}
-					if r.Origin != kube.OriginCopied || r.SourceSnapshot != source.Name || r.Path != want || r.JobID != source.JobID ||
+					if r.Origin != records.OriginCopied || r.SourceSnapshot != source.Name || r.Path != want || r.JobID != source.JobID ||
 						r.VersionLabel != source.VersionLabel || r.Format != source.Format {
 						return fmt.Errorf("copy record %+v does not describe a copy of %+v at %s", r, source, want)
 					}

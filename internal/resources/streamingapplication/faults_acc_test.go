@@ -27,6 +27,7 @@ import (
 	"github.com/flinkplatform/terraform-provider-flink/internal/flink/flinktest"
 	"github.com/flinkplatform/terraform-provider-flink/internal/kube"
 	"github.com/flinkplatform/terraform-provider-flink/internal/provider/providertest"
+	"github.com/flinkplatform/terraform-provider-flink/internal/records"
 )
 
 // These tests drive the stateful lifecycle (DESIGN.md §4) through its failure paths with the
@@ -156,8 +157,8 @@ func runsRestoredFrom(emulator *flinktest.Emulator, ns string, want *string) res
 }
 
 // appRecord reads the application record of orders.
-func appRecord(t *testing.T, ns string) (kube.AppRecord, error) {
-	r, _, err := kubeClient(t).GetAppRecord(context.Background(), ns, "orders")
+func appRecord(t *testing.T, ns string) (records.AppRecord, error) {
+	r, _, err := records.New(kubeClient(t)).GetAppRecord(context.Background(), ns, "orders")
 	return r, err
 }
 
@@ -263,11 +264,11 @@ func TestAccStreamingApplication_lastState(t *testing.T) {
 							return fmt.Errorf("last snapshot %q is not a checkpoint of the old job %s under %s", checkpoint, oldJob, checkpoints)
 						}
 						name := strings.TrimPrefix(attrs(s)["last_snapshot_id"], ns+"/")
-						snap, err := kubeClient(t).GetSnapshotRecord(context.Background(), ns, name)
+						snap, err := records.New(kubeClient(t)).GetSnapshotRecord(context.Background(), ns, name)
 						if err != nil {
 							return err
 						}
-						if snap.Path != checkpoint || snap.Format != kube.FormatCheckpoint || snap.Origin != kube.OriginUpgrade || snap.JobID != oldJob {
+						if snap.Path != checkpoint || snap.Format != records.FormatCheckpoint || snap.Origin != records.OriginUpgrade || snap.JobID != oldJob {
 							return fmt.Errorf("snapshot record %s = %+v; want the checkpoint %s of job %s, format checkpoint, origin upgrade",
 								name, snap, checkpoint, oldJob)
 						}
@@ -467,7 +468,7 @@ func TestAccStreamingApplication_statelessRestoresNothing(t *testing.T) {
 					if err := runsRestoredFrom(emulator, ns, &empty)(s); err != nil {
 						return err
 					}
-					snaps, err := kubeClient(t).ListSnapshotRecords(context.Background(), ns, kube.SnapshotFilter{Application: "orders"})
+					snaps, err := records.New(kubeClient(t)).ListSnapshotRecords(context.Background(), ns, records.SnapshotFilter{Application: "orders"})
 					if err != nil {
 						return err
 					}
@@ -813,21 +814,21 @@ func dieAfter(t *testing.T, ns, to, step string) (string, *flinktest.Cluster) {
 		t.Fatal(err)
 	}
 	now := time.Now()
-	snap := kube.SnapshotRecord{
-		Namespace: ns, Application: "orders", Name: kube.NewSnapshotName("orders", now), Path: path, Origin: kube.OriginUpgrade,
-		JobID: r.JobID, VersionLabel: r.Version.Label, FlinkVersion: r.Version.FlinkVersion, Format: kube.FormatCanonical,
-		CreatedAt: now, State: kube.SnapshotCompleted,
+	snap := records.SnapshotRecord{
+		Namespace: ns, Application: "orders", Name: kube.NewSnapshotName("orders", now), Path: path, Origin: records.OriginUpgrade,
+		JobID: r.JobID, VersionLabel: r.Version.Label, FlinkVersion: r.Version.FlinkVersion, Format: records.FormatCanonical,
+		CreatedAt: now, State: records.SnapshotCompleted,
 	}
-	if err := kc.PutSnapshotRecord(ctx, snap); err != nil {
+	if err := records.New(kc).PutSnapshotRecord(ctx, snap); err != nil {
 		t.Fatal(err)
 	}
 	from := r.Version
-	r.Journal = &kube.Journal{
+	r.Journal = &records.Journal{
 		Operation: "savepoint_redeploy", FromVersion: from.Label, ToVersion: to, Step: step, StartedAt: now,
 		SavepointPath: path, TriggerID: trigger, SnapshotName: snap.Name, TargetState: "running", From: &from, FromJobID: r.JobID,
 	}
 	r.LastSnapshotPath, r.LastSnapshotName = path, snap.Name
-	if _, err := kc.PutAppRecord(ctx, &r); err != nil {
+	if _, err := records.New(kc).PutAppRecord(ctx, &r); err != nil {
 		t.Fatal(err)
 	}
 	return path, c
@@ -1049,7 +1050,7 @@ resource "flink_snapshot" "manual" {
 	check := func(s *terraform.State) error {
 		ctx := context.Background()
 		seen = append(seen, attrs(s)["last_snapshot_path"])
-		snaps, err := kubeClient(t).ListSnapshotRecords(ctx, ns, kube.SnapshotFilter{Application: "orders"})
+		snaps, err := records.New(kubeClient(t)).ListSnapshotRecords(ctx, ns, records.SnapshotFilter{Application: "orders"})
 		if err != nil {
 			return err
 		}
@@ -1057,7 +1058,7 @@ resource "flink_snapshot" "manual" {
 		manualFound := false
 		for _, sn := range snaps {
 			switch {
-			case sn.Origin == kube.OriginUpgrade:
+			case sn.Origin == records.OriginUpgrade:
 				automatic = append(automatic, sn.Path)
 			case sn.Path == kept:
 				manualFound = true

@@ -18,8 +18,8 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/types/basetypes"
 	"github.com/hashicorp/terraform-plugin-log/tflog"
 
-	"github.com/flinkplatform/terraform-provider-flink/internal/kube"
 	"github.com/flinkplatform/terraform-provider-flink/internal/lifecycle"
+	"github.com/flinkplatform/terraform-provider-flink/internal/records"
 	"github.com/flinkplatform/terraform-provider-flink/internal/resources/applicationversion"
 	"github.com/flinkplatform/terraform-provider-flink/internal/resources/common"
 	"github.com/flinkplatform/terraform-provider-flink/internal/spec"
@@ -162,8 +162,8 @@ func (r *applicationResource) desired(ctx context.Context, m applicationModel) (
 				"application = %q and namespace = %q.", m.VersionID.ValueString(), vNamespace, vApplication, namespace, name, name, namespace))
 		return d, false, diags
 	}
-	v, err := r.platform.Kube.GetVersionRecord(ctx, namespace, name, label)
-	if errors.Is(err, kube.ErrNotFound) {
+	v, err := r.platform.Records().GetVersionRecord(ctx, namespace, name, label)
+	if errors.Is(err, records.ErrNotFound) {
 		d.Version, d.VersionPending = spec.Version{Namespace: namespace, Application: name, Label: label}, true
 		return d, false, diags
 	}

@@ -24,6 +24,7 @@ import (
 	"github.com/flinkplatform/terraform-provider-flink/internal/flink/flinktest"
 	"github.com/flinkplatform/terraform-provider-flink/internal/kube"
 	"github.com/flinkplatform/terraform-provider-flink/internal/provider/providertest"
+	"github.com/flinkplatform/terraform-provider-flink/internal/records"
 	"github.com/flinkplatform/terraform-provider-flink/internal/spec"
 )
 
@@ -283,7 +284,7 @@ func TestAccStreamingApplication_secretValidation(t *testing.T) {
 		FlinkConfiguration: map[string]string{"pipeline.name": "orders"},
 		JobManager:         spec.JobManager{CPU: 1, Memory: "1600m", Replicas: 1}, TaskManager: spec.TaskManager{CPU: 1, Memory: "1728m", Replicas: 1, TaskSlots: 1},
 		EnvFromSecrets: map[string]spec.SecretKeyRef{"KAFKA_PASSWORD": {Secret: "kafka-credentials", Key: "kafka.password"}}}
-	if err := (&kube.Client{Kube: acctest.Kube(t)}).PutVersionRecord(context.Background(), v); err != nil {
+	if err := records.New(&kube.Client{Kube: acctest.Kube(t)}).PutVersionRecord(context.Background(), v); err != nil {
 		t.Fatal(err)
 	}
 	for name, tc := range cases {

@@ -18,6 +18,7 @@ import (
 	"github.com/flinkplatform/terraform-provider-flink/internal/acctest"
 	"github.com/flinkplatform/terraform-provider-flink/internal/kube"
 	"github.com/flinkplatform/terraform-provider-flink/internal/provider/providertest"
+	"github.com/flinkplatform/terraform-provider-flink/internal/records"
 )
 
 // TestAccStreamingApplication_savepointUpgradeSuspendResumeDestroy walks the stateful path:
@@ -53,7 +54,7 @@ func TestAccStreamingApplication_savepointUpgradeSuspendResumeDestroy(t *testing
 			*into = attrs["last_snapshot_path"]
 			id := attrs["last_snapshot_id"]
 			name := strings.TrimPrefix(id, ns+"/")
-			snap, err := (&kube.Client{Kube: k8s}).GetSnapshotRecord(context.Background(), ns, name)
+			snap, err := records.New(&kube.Client{Kube: k8s}).GetSnapshotRecord(context.Background(), ns, name)
 			if err != nil {
 				return fmt.Errorf("snapshot record %s: %w", id, err)
 			}
@@ -78,7 +79,7 @@ func TestAccStreamingApplication_savepointUpgradeSuspendResumeDestroy(t *testing
 					statecheck.ExpectKnownValue(app, tfjsonpath.New("deployed_version_id"), knownvalue.StringExact(ns+"/orders/v2")),
 					statecheck.ExpectKnownValue(app, tfjsonpath.New("status"), knownvalue.StringExact("RUNNING")),
 				},
-				Check: resource.ComposeTestCheckFunc(remember(&upgradeSnapshot, kube.OriginUpgrade), restoredFrom(&upgradeSnapshot)),
+				Check: resource.ComposeTestCheckFunc(remember(&upgradeSnapshot, records.OriginUpgrade), restoredFrom(&upgradeSnapshot)),
 			},
 			{
 				Config: config(t, ns, both, "v2", "suspended"),
@@ -88,7 +89,7 @@ func TestAccStreamingApplication_savepointUpgradeSuspendResumeDestroy(t *testing
 				ConfigStateChecks: []statecheck.StateCheck{
 					statecheck.ExpectKnownValue(app, tfjsonpath.New("status"), knownvalue.StringExact("STOPPED")),
 				},
-				Check: remember(&suspendSnapshot, kube.OriginSuspend),
+				Check: remember(&suspendSnapshot, records.OriginSuspend),
 			},
 			{
 				Config: config(t, ns, both, "v2", "running"),
@@ -102,8 +103,8 @@ func TestAccStreamingApplication_savepointUpgradeSuspendResumeDestroy(t *testing
 				Config:  config(t, ns, both, "v2", "running") + "\n",
 				Destroy: true,
 				Check: func(*terraform.State) error {
-					snaps, err := (&kube.Client{Kube: k8s}).ListSnapshotRecords(context.Background(), ns,
-						kube.SnapshotFilter{Application: "orders", Origin: kube.OriginDestroy})
+					snaps, err := records.New(&kube.Client{Kube: k8s}).ListSnapshotRecords(context.Background(), ns,
+						records.SnapshotFilter{Application: "orders", Origin: records.OriginDestroy})
 					if err != nil {
 						return err
 					}

@@ -1,4 +1,4 @@
-package kube
+package records
 
 import (
 	"context"
@@ -19,20 +19,26 @@ import (
 	"k8s.io/client-go/kubernetes/fake"
 	k8stesting "k8s.io/client-go/testing"
 
+	"github.com/flinkplatform/terraform-provider-flink/internal/kube"
 	"github.com/flinkplatform/terraform-provider-flink/internal/kube/kubetest"
 	"github.com/flinkplatform/terraform-provider-flink/internal/spec"
 )
 
 func testVersion(label string) spec.Version {
-	v := testDeployment().Version
-	v.Label = label
-	return v
+	return spec.Version{
+		Namespace: "streams", Application: "orders", Label: label,
+		Image: "registry.example/orders:1.4.2", JarURI: "local:///opt/flink/usrlib/orders.jar",
+		FlinkVersion: "1.20", Parallelism: 4,
+		FlinkConfiguration: map[string]string{"execution.checkpointing.interval": "10s"},
+		JobManager:         spec.JobManager{CPU: 0.5, Memory: "1024m", Replicas: 1},
+		TaskManager:        spec.TaskManager{CPU: 2, Memory: "4g", Replicas: 2, TaskSlots: 2},
+	}
 }
 
 func TestVersionRecordRoundTripAndImmutability(t *testing.T) {
 	ctx := context.Background()
 	cs := fake.NewClientset()
-	c := &Client{Kube: cs}
+	c := New(&kube.Client{Kube: cs})
 
 	v := testVersion("v3")
 	v.ParentVersionID = "streams/orders/v2"
@@ -47,14 +53,14 @@ func TestVersionRecordRoundTripAndImmutability(t *testing.T) {
 		t.Errorf("version record is not immutable")
 	}
 	wantLabels := map[string]string{
-		LabelManagedBy: ManagedByValue, LabelName: "orders", LabelComponent: ComponentRecord,
-		LabelRecord: RecordVersion, LabelVersion: "v3",
+		kube.LabelManagedBy: kube.ManagedByValue, kube.LabelName: "orders", kube.LabelComponent: kube.ComponentRecord,
+		kube.LabelRecord: kube.RecordVersion, kube.LabelVersion: "v3",
 	}
 	if !reflect.DeepEqual(cm.Labels, wantLabels) {
 		t.Errorf("labels %v, want %v", cm.Labels, wantLabels)
 	}
-	if _, ok := cm.Data[RecordDataKey]; !ok {
-		t.Errorf("no %s in %v", RecordDataKey, cm.Data)
+	if _, ok := cm.Data[kube.RecordDataKey]; !ok {
+		t.Errorf("no %s in %v", kube.RecordDataKey, cm.Data)
 	}
 
 	got, err := c.GetVersionRecord(ctx, "streams", "orders", "v3")
@@ -97,16 +103,10 @@ func TestVersionRecordRoundTripAndImmutability(t *testing.T) {
 	if err := c.PutVersionRecord(ctx, other); err != nil {
 		t.Fatal(err)
 	}
-	list, err := c.ListVersionRecords(ctx, "streams", "orders")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(list) != 2 || list[0].Label != "v3" || list[1].Label != "v4" {
-		t.Errorf("ListVersionRecords = %v", labelsOfVersions(list))
-	}
-	all, err := c.ListVersionRecords(ctx, "streams", "")
-	if err != nil || len(all) != 3 || all[0].Application != "billing" {
-		t.Errorf("ListVersionRecords(all) = %v, %v", labelsOfVersions(all), err)
+	for _, v := range []spec.Version{testVersion("v3"), testVersion("v4"), other} {
+		if got, err := c.GetVersionRecord(ctx, "streams", v.Application, v.Label); err != nil || got.ID() != v.ID() {
+			t.Errorf("GetVersionRecord(%s) = %v, %v", v.ID(), got.ID(), err)
+		}
 	}
 
 	if err := c.DeleteVersionRecord(ctx, "streams", "orders", "v3"); err != nil {
@@ -120,18 +120,10 @@ func TestVersionRecordRoundTripAndImmutability(t *testing.T) {
 	}
 }
 
-func labelsOfVersions(vs []spec.Version) []string {
-	var out []string
-	for _, v := range vs {
-		out = append(out, v.Application+"/"+v.Label)
-	}
-	return out
-}
-
 func TestVersionRecordRejectsForeignConfigMap(t *testing.T) {
 	ctx := context.Background()
 	cs := fake.NewClientset(&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "orders-flink-version-v3", Namespace: "streams"}})
-	c := &Client{Kube: cs}
+	c := New(&kube.Client{Kube: cs})
 	if err := c.PutVersionRecord(ctx, testVersion("v3")); err == nil || !strings.Contains(err.Error(), "not a version record") {
 		t.Errorf("PutVersionRecord over a foreign ConfigMap: %v", err)
 	}
@@ -148,7 +140,7 @@ func TestAppRecordRoundTrip(t *testing.T) {
 	ctx := context.Background()
 	cs := fake.NewClientset()
 	kubetest.EmulateResourceVersions(cs, "configmaps")
-	c := &Client{Kube: cs}
+	c := New(&kube.Client{Kube: cs})
 
 	if _, _, err := c.GetAppRecord(ctx, "streams", "orders"); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("GetAppRecord missing: %v", err)
@@ -159,7 +151,7 @@ func TestAppRecordRoundTrip(t *testing.T) {
 		Application:     "orders",
 		DeployedVersion: "v3",
 		Version:         testVersion("v3"),
-		JobID:           testJobID,
+		JobID:           "0123456789abcdef0123456789abcdef",
 		SpecHash:        "abc",
 		Generation:      4,
 		Journal: &Journal{
@@ -176,8 +168,8 @@ func TestAppRecordRoundTrip(t *testing.T) {
 	if rec.ResourceVersion == "" || rec.ResourceVersion != cm.ResourceVersion {
 		t.Errorf("record resourceVersion %q after the write, ConfigMap's %q", rec.ResourceVersion, cm.ResourceVersion)
 	}
-	if cm.Name != "orders-flink-application" || cm.Labels[LabelRecord] != RecordApplication || cm.Labels["team"] != "payments" ||
-		cm.Labels[LabelVersion] != "v3" || cm.Labels[LabelComponent] != ComponentRecord || cm.Annotations["note"] != "hello" {
+	if cm.Name != "orders-flink-application" || cm.Labels[kube.LabelRecord] != kube.RecordApplication || cm.Labels["team"] != "payments" ||
+		cm.Labels[kube.LabelVersion] != "v3" || cm.Labels[kube.LabelComponent] != kube.ComponentRecord || cm.Annotations["note"] != "hello" {
 		t.Errorf("record ConfigMap meta: %v %v", cm.Labels, cm.Annotations)
 	}
 	got, gotCM, err := c.GetAppRecord(ctx, "streams", "orders")
@@ -187,7 +179,7 @@ func TestAppRecordRoundTrip(t *testing.T) {
 	if !reflect.DeepEqual(got, rec) {
 		t.Errorf("round trip:\n got %+v\nwant %+v", got, rec)
 	}
-	ref := AppOwnerRef(gotCM)
+	ref := kube.AppOwnerRef(gotCM)
 	if ref.APIVersion != "v1" || ref.Kind != "ConfigMap" || ref.Name != "orders-flink-application" || ref.UID != gotCM.UID ||
 		!*ref.Controller || !*ref.BlockOwnerDeletion {
 		t.Errorf("AppOwnerRef = %+v", ref)
@@ -243,7 +235,7 @@ func TestPutAppRecordRefusesToOverwriteANewerRecord(t *testing.T) {
 	ctx := context.Background()
 	cs := fake.NewClientset()
 	kubetest.EmulateResourceVersions(cs, "configmaps")
-	c := &Client{Kube: cs}
+	c := New(&kube.Client{Kube: cs})
 	if _, err := c.PutAppRecord(ctx, &AppRecord{Namespace: "streams", Application: "orders", Generation: 1}); err != nil {
 		t.Fatal(err)
 	}
@@ -298,7 +290,7 @@ func TestPutAppRecordAcceptsItsOwnWriteWhoseAnswerWasLost(t *testing.T) {
 	ctx := context.Background()
 	cs := fake.NewClientset()
 	kubetest.EmulateResourceVersions(cs, "configmaps")
-	c := &Client{Kube: cs, TransientBackoff: shortBackoff}
+	c := New(&kube.Client{Kube: cs, TransientBackoff: shortBackoff})
 	rec := AppRecord{Namespace: "streams", Application: "orders", Generation: 1}
 	if _, err := c.PutAppRecord(ctx, &rec); err != nil {
 		t.Fatal(err)
@@ -336,7 +328,7 @@ func TestPutAppRecordRetriesConflictsThatLeaveTheRecordUnchanged(t *testing.T) {
 	ctx := context.Background()
 	cs := fake.NewClientset()
 	kubetest.EmulateResourceVersions(cs, "configmaps")
-	c := &Client{Kube: cs}
+	c := New(&kube.Client{Kube: cs})
 	rec := AppRecord{Namespace: "streams", Application: "orders", Generation: 1}
 	if _, err := c.PutAppRecord(ctx, &rec); err != nil {
 		t.Fatal(err)
@@ -389,7 +381,7 @@ func TestAppRecordWriteRetriesServiceUnavailable(t *testing.T) {
 	ctx := context.Background()
 	cs := fake.NewClientset()
 	kubetest.EmulateResourceVersions(cs, "configmaps")
-	c := &Client{Kube: cs, TransientBackoff: shortBackoff}
+	c := New(&kube.Client{Kube: cs, TransientBackoff: shortBackoff})
 	rec := AppRecord{Namespace: "streams", Application: "orders", Generation: 1}
 	if _, err := c.PutAppRecord(ctx, &rec); err != nil {
 		t.Fatal(err)
@@ -416,50 +408,5 @@ func TestAppRecordWriteRetriesServiceUnavailable(t *testing.T) {
 	hits = failFirst(cs, "create", "configmaps", 100, apierrors.NewForbidden(schema.GroupResource{Resource: "configmaps"}, "x", errors.New("rbac")))
 	if _, err := c.PutAppRecord(ctx, &AppRecord{Namespace: "streams", Application: "orders"}); !apierrors.IsForbidden(err) || hits.Load() != 1 {
 		t.Errorf("forbidden: %v after %d creates", err, hits.Load())
-	}
-}
-
-func TestEvent(t *testing.T) {
-	ctx := context.Background()
-	cs := fake.NewClientset()
-	var logged []string
-	c := &Client{Kube: cs, Logf: func(f string, a ...any) { logged = append(logged, fmt.Sprintf(f, a...)) }}
-	cm, err := c.PutAppRecord(ctx, &AppRecord{Namespace: "streams", Application: "orders"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	c.Event(ctx, "streams", "orders", "SavepointCompleted", "savepoint s3://b/sp-1 completed", false)
-	c.Event(ctx, "streams", "orders", "RollbackStarted", strings.Repeat("x", 5000), true)
-	evs, err := cs.CoreV1().Events("streams").List(ctx, metav1.ListOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(evs.Items) != 2 {
-		t.Fatalf("%d events, want 2", len(evs.Items))
-	}
-	byReason := map[string]corev1.Event{}
-	for _, e := range evs.Items {
-		byReason[e.Reason] = e
-	}
-	n := byReason["SavepointCompleted"]
-	if n.Type != corev1.EventTypeNormal || n.InvolvedObject.Kind != "ConfigMap" || n.InvolvedObject.Name != "orders-flink-application" ||
-		n.InvolvedObject.Namespace != "streams" || n.InvolvedObject.UID != cm.UID || n.Source.Component != EventSource || n.Count != 1 {
-		t.Errorf("normal event %+v", n)
-	}
-	w := byReason["RollbackStarted"]
-	if w.Type != corev1.EventTypeWarning || len(w.Message) > maxEventMessage+len("…") {
-		t.Errorf("warning event type %s, message length %d", w.Type, len(w.Message))
-	}
-	if len(logged) != 0 {
-		t.Errorf("unexpected logs %v", logged)
-	}
-
-	// failures are logged, not returned
-	cs.PrependReactor("create", "events", func(a k8stesting.Action) (bool, runtime.Object, error) {
-		return true, nil, apierrors.NewForbidden(schema.GroupResource{Resource: "events"}, "", errors.New("no RBAC"))
-	})
-	c.Event(ctx, "streams", "orders", "X", "y", false)
-	if len(logged) != 1 || !strings.Contains(logged[0], "no RBAC") {
-		t.Errorf("logged %v", logged)
 	}
 }

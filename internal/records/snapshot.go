@@ -1,4 +1,4 @@
-package kube
+package records
 
 import (
 	"context"
@@ -12,6 +12,8 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/validation"
+
+	"github.com/flinkplatform/terraform-provider-flink/internal/kube"
 )
 
 // Snapshot origins (SnapshotRecord.Origin).
@@ -55,12 +57,12 @@ var (
 
 // SnapshotRecord describes one savepoint or checkpoint the provider manages. It is stored as
 // JSON under RecordDataKey in a ConfigMap named Name, labelled with the application, the
-// origin (LabelSnapshotOrigin) and the version (LabelVersion). It has no owner reference:
+// origin (kube.LabelSnapshotOrigin) and the version (kube.LabelVersion). It has no owner reference:
 // snapshot records outlive the application.
 type SnapshotRecord struct {
 	Namespace   string `json:"namespace"`
 	Application string `json:"application"`
-	// Name is the record id and ConfigMap name (see NewSnapshotName).
+	// Name is the record id and ConfigMap name (see kube.NewSnapshotName).
 	Name string `json:"name"`
 	// Path is the Flink savepoint/checkpoint path.
 	Path string `json:"path"`
@@ -96,12 +98,12 @@ type SnapshotFilter struct {
 
 // Selector is the label selector of f.
 func (f SnapshotFilter) Selector() string {
-	s := SnapshotRecordSelector(f.Application)
+	s := kube.SnapshotRecordSelector(f.Application)
 	if f.VersionLabel != "" {
-		s += "," + LabelVersion + "=" + f.VersionLabel
+		s += "," + kube.LabelVersion + "=" + f.VersionLabel
 	}
 	if f.Origin != "" {
-		s += "," + LabelSnapshotOrigin + "=" + f.Origin
+		s += "," + kube.LabelSnapshotOrigin + "=" + f.Origin
 	}
 	return s
 }
@@ -115,23 +117,16 @@ func (f SnapshotFilter) validate() error {
 	return nil
 }
 
-// NewSnapshotName returns a new snapshot record name "<app>-snap-<UTC yyyymmddhhmmss>-<6
-// random hex>": a DNS-1123 subdomain, unique, and for one application sortable by creation
-// time (to the second).
-func NewSnapshotName(app string, now time.Time) string {
-	return app + suffixSnapshot + now.UTC().Format("20060102150405") + "-" + randomHex(3)
-}
-
 // Validate checks that r can be stored.
 func (r SnapshotRecord) Validate() error {
-	if err := ValidateNamespace(r.Namespace); err != nil {
+	if err := kube.ValidateNamespace(r.Namespace); err != nil {
 		return err
 	}
-	if err := ValidateApplicationName(r.Application); err != nil {
+	if err := kube.ValidateApplicationName(r.Application); err != nil {
 		return err
 	}
 	if r.Name == "" {
-		return fmt.Errorf("snapshot record of %s/%s: name must not be empty (use NewSnapshotName)", r.Namespace, r.Application)
+		return fmt.Errorf("snapshot record of %s/%s: name must not be empty (use kube.NewSnapshotName)", r.Namespace, r.Application)
 	}
 	if errs := validation.IsDNS1123Subdomain(r.Name); len(errs) > 0 {
 		return fmt.Errorf("snapshot record name %q is invalid: %s", r.Name, strings.Join(errs, "; "))
@@ -173,44 +168,31 @@ func sortedKeys(m map[string]bool) []string {
 }
 
 func snapshotLabels(r SnapshotRecord) map[string]string {
-	l := recordLabels(r.Application, RecordSnapshot)
-	l[LabelSnapshotOrigin] = r.Origin
+	l := kube.RecordLabels(r.Application, kube.RecordSnapshot)
+	l[kube.LabelSnapshotOrigin] = r.Origin
 	if r.VersionLabel != "" {
-		l[LabelVersion] = r.VersionLabel
+		l[kube.LabelVersion] = r.VersionLabel
 	}
 	return l
 }
 
-func isSnapshotRecord(cm *corev1.ConfigMap) bool {
-	l := cm.Labels
-	return l[LabelManagedBy] == ManagedByValue && l[LabelRecord] == RecordSnapshot
-}
-
-func decodeSnapshotRecord(cm *corev1.ConfigMap) (SnapshotRecord, error) {
-	raw, ok := cm.Data[RecordDataKey]
-	if !ok {
-		return SnapshotRecord{}, fmt.Errorf("snapshot record %s/%s is corrupt: no %q key", cm.Namespace, cm.Name, RecordDataKey)
-	}
-	var r SnapshotRecord
-	if err := json.Unmarshal([]byte(raw), &r); err != nil {
-		return SnapshotRecord{}, fmt.Errorf("snapshot record %s/%s is corrupt: %w", cm.Namespace, cm.Name, err)
-	}
+// snapshotRecords are the snapshot records of any application: a snapshot record is found
+// by its name alone.
+var snapshotRecords = kind[SnapshotRecord]{noun: "snapshot record", label: kube.RecordSnapshot, of: "a snapshot record of application %q", fill: func(r *SnapshotRecord, cm *corev1.ConfigMap) {
 	// The object is the authority on where it lives.
 	r.Namespace, r.Name = cm.Namespace, cm.Name
 	if r.Application == "" {
-		r.Application = cm.Labels[LabelName]
+		r.Application = cm.Labels[kube.LabelName]
 	}
-	return r, nil
-}
+}}
 
 // PutSnapshotRecord creates snapshot record r, or replaces it when it exists (it must be a
 // snapshot record of the same application). The labels for application, origin and version
 // are kept in step with the record; labels and annotations others set are kept. Concurrent
 // writers are retried on resourceVersion conflicts; the last write wins (mutual exclusion
-// is the application Lease). Throttling, server errors and timeouts are retried (see
-// Client.TransientBackoff). CreatedAt is stored in UTC.
-func (c *Client) PutSnapshotRecord(ctx context.Context, r SnapshotRecord) (err error) {
-	defer withPermissionHint(&err, r.Namespace)
+// is the application Lease). CreatedAt is stored in UTC.
+func (s *Store) PutSnapshotRecord(ctx context.Context, r SnapshotRecord) (err error) {
+	defer kube.PermissionHint(&err, r.Namespace)
 	if err := r.Validate(); err != nil {
 		return err
 	}
@@ -219,94 +201,38 @@ func (c *Client) PutSnapshotRecord(ctx context.Context, r SnapshotRecord) (err e
 	if err != nil {
 		return fmt.Errorf("encode snapshot record %s/%s: %w", r.Namespace, r.Name, err)
 	}
-	ns, name := r.Namespace, r.Name
 	ours := snapshotLabels(r)
-	cms := c.Kube.CoreV1().ConfigMaps(ns)
-	retriable := func(err error) bool { return apierrors.IsConflict(err) || apierrors.IsAlreadyExists(err) }
-	write := func() error {
-		cur, err := cms.Get(ctx, name, metav1.GetOptions{})
-		if apierrors.IsNotFound(err) {
-			cm := &corev1.ConfigMap{
-				ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns, Labels: ours},
-				Data:       map[string]string{RecordDataKey: string(data)},
-			}
-			_, err := cms.Create(ctx, cm, metav1.CreateOptions{FieldManager: c.fieldManager()})
-			if err != nil && !retriable(err) {
-				return fmt.Errorf("create snapshot record %s/%s: %w", ns, name, err)
-			}
-			return err
+	_, err = snapshotRecords.upsert(ctx, s, r.Namespace, r.Name, func(cur *corev1.ConfigMap) (*corev1.ConfigMap, error) {
+		switch {
+		case cur == nil:
+			return newRecordObject(r.Namespace, r.Name, ours, nil, data), nil
+		case !snapshotRecords.ours(cur, r.Application):
+			return nil, snapshotRecords.notOurs(cur, r.Application, "exists and is not")
 		}
-		if err != nil {
-			return fmt.Errorf("read snapshot record %s/%s: %w", ns, name, err)
-		}
-		if !isSnapshotRecord(cur) || cur.Labels[LabelName] != r.Application {
-			return fmt.Errorf("ConfigMap %s/%s exists and is not a snapshot record of application %q managed by %s", ns, name, r.Application, ManagedByValue)
-		}
-		upd := cur.DeepCopy()
-		// The version label goes when the record has none.
-		delete(upd.Labels, LabelVersion)
-		for k, v := range ours {
-			upd.Labels[k] = v
-		}
-		if upd.Data == nil {
-			upd.Data = map[string]string{}
-		}
-		upd.Data[RecordDataKey] = string(data)
-		_, err = cms.Update(ctx, upd, metav1.UpdateOptions{FieldManager: c.fieldManager()})
-		if err != nil && !retriable(err) {
-			return fmt.Errorf("update snapshot record %s/%s: %w", ns, name, err)
-		}
-		return err
-	}
-	return c.retryTransient(ctx, func() error {
-		for attempt := 1; ; attempt++ {
-			err := write()
-			if err == nil || !retriable(err) {
-				return err
-			}
-			if attempt == maxRecordConflicts {
-				return fmt.Errorf("write snapshot record %s/%s: gave up after repeated conflicts: %w", ns, name, err)
-			}
-		}
+		return withData(cur, ours, data), nil
 	})
+	return err
 }
 
 // GetSnapshotRecord reads snapshot record name. A missing record is an error wrapping
 // ErrNotFound.
-func (c *Client) GetSnapshotRecord(ctx context.Context, ns, name string) (_ SnapshotRecord, err error) {
-	defer withPermissionHint(&err, ns)
-	cm, err := c.Kube.CoreV1().ConfigMaps(ns).Get(ctx, name, metav1.GetOptions{})
-	if apierrors.IsNotFound(err) {
-		return SnapshotRecord{}, fmt.Errorf("snapshot %s/%s: %w", ns, name, ErrNotFound)
-	}
-	if err != nil {
-		return SnapshotRecord{}, fmt.Errorf("read snapshot record %s/%s: %w", ns, name, err)
-	}
-	if !isSnapshotRecord(cm) {
-		return SnapshotRecord{}, fmt.Errorf("ConfigMap %s/%s is not a snapshot record managed by %s", ns, name, ManagedByValue)
-	}
-	return decodeSnapshotRecord(cm)
+func (s *Store) GetSnapshotRecord(ctx context.Context, ns, name string) (_ SnapshotRecord, err error) {
+	defer kube.PermissionHint(&err, ns)
+	r, _, err := snapshotRecords.get(ctx, s, ns, name, "", fmt.Sprintf("snapshot %s/%s", ns, name))
+	return r, err
 }
 
 // ListSnapshotRecords lists the snapshot records in ns that match filter, with one LIST
 // call (the filter is a label selector), newest first: by Sequence descending, then by
 // CreatedAt descending, then by Name descending.
-func (c *Client) ListSnapshotRecords(ctx context.Context, ns string, filter SnapshotFilter) (_ []SnapshotRecord, err error) {
-	defer withPermissionHint(&err, ns)
+func (s *Store) ListSnapshotRecords(ctx context.Context, ns string, filter SnapshotFilter) (_ []SnapshotRecord, err error) {
+	defer kube.PermissionHint(&err, ns)
 	if err := filter.validate(); err != nil {
 		return nil, err
 	}
-	list, err := c.Kube.CoreV1().ConfigMaps(ns).List(ctx, metav1.ListOptions{LabelSelector: filter.Selector()})
+	out, err := snapshotRecords.list(ctx, s, ns, filter.Selector())
 	if err != nil {
-		return nil, fmt.Errorf("list snapshot records in %s: %w", ns, err)
-	}
-	out := make([]SnapshotRecord, 0, len(list.Items))
-	for i := range list.Items {
-		r, err := decodeSnapshotRecord(&list.Items[i])
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, r)
+		return nil, err
 	}
 	sort.SliceStable(out, func(i, j int) bool {
 		a, b := out[i], out[j]
@@ -324,13 +250,13 @@ func (c *Client) ListSnapshotRecords(ctx context.Context, ns string, filter Snap
 // DeleteSnapshotRecord deletes snapshot record name (only the record: disposing of the
 // snapshot files is the caller's job, before). A missing record is not an error; a
 // ConfigMap of that name that is not a snapshot record is left alone and reported.
-func (c *Client) DeleteSnapshotRecord(ctx context.Context, ns, name string) (err error) {
-	defer withPermissionHint(&err, ns)
-	return c.retryTransient(ctx, func() error { return c.deleteSnapshotRecord(ctx, ns, name) })
+func (s *Store) DeleteSnapshotRecord(ctx context.Context, ns, name string) (err error) {
+	defer kube.PermissionHint(&err, ns)
+	return s.kube.RetryTransient(ctx, func() error { return s.deleteSnapshotRecord(ctx, ns, name) })
 }
 
-func (c *Client) deleteSnapshotRecord(ctx context.Context, ns, name string) error {
-	cms := c.Kube.CoreV1().ConfigMaps(ns)
+func (s *Store) deleteSnapshotRecord(ctx context.Context, ns, name string) error {
+	cms := s.kube.Kube.CoreV1().ConfigMaps(ns)
 	cur, err := cms.Get(ctx, name, metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {
 		return nil
@@ -338,9 +264,10 @@ func (c *Client) deleteSnapshotRecord(ctx context.Context, ns, name string) erro
 	if err != nil {
 		return fmt.Errorf("read snapshot record %s/%s: %w", ns, name, err)
 	}
-	if !isSnapshotRecord(cur) {
-		return fmt.Errorf("ConfigMap %s/%s is not a snapshot record managed by %s; not deleting it", ns, name, ManagedByValue)
+	if !snapshotRecords.ours(cur, "") {
+		return fmt.Errorf("%w; not deleting it", snapshotRecords.notOurs(cur, "", "is not"))
 	}
+	// Only the object read: not one created under the same name since.
 	opts := metav1.DeleteOptions{}
 	if cur.UID != "" {
 		uid := cur.UID

@@ -1,4 +1,4 @@
-package kube
+package records
 
 import (
 	"context"
@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/flinkplatform/terraform-provider-flink/internal/kube"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -29,18 +30,18 @@ func testSnapshot(name, origin, version string, created time.Time) SnapshotRecor
 
 func TestNewSnapshotName(t *testing.T) {
 	at := time.Date(2026, 3, 1, 13, 4, 5, 999, time.FixedZone("CET", 3600))
-	name := NewSnapshotName("orders", at)
+	name := kube.NewSnapshotName("orders", at)
 	if !regexp.MustCompile(`^orders-snap-20260301120405-[0-9a-f]{6}$`).MatchString(name) {
 		t.Errorf("name %q", name)
 	}
-	if NewSnapshotName("orders", at) == name {
+	if kube.NewSnapshotName("orders", at) == name {
 		t.Errorf("two names for the same second are equal")
 	}
-	long := strings.Repeat("a", MaxApplicationNameLength)
-	if errs := validation.IsDNS1123Subdomain(NewSnapshotName(long, at)); len(errs) > 0 {
+	long := strings.Repeat("a", kube.MaxApplicationNameLength)
+	if errs := validation.IsDNS1123Subdomain(kube.NewSnapshotName(long, at)); len(errs) > 0 {
 		t.Errorf("longest name invalid: %v", errs)
 	}
-	earlier := NewSnapshotName("orders", at.Add(-time.Second))
+	earlier := kube.NewSnapshotName("orders", at.Add(-time.Second))
 	if !(earlier < name) {
 		t.Errorf("names do not sort by creation: %q !< %q", earlier, name)
 	}
@@ -49,9 +50,9 @@ func TestNewSnapshotName(t *testing.T) {
 func TestSnapshotRecordRoundTrip(t *testing.T) {
 	ctx := context.Background()
 	cs := fake.NewClientset()
-	c := &Client{Kube: cs}
+	c := New(&kube.Client{Kube: cs})
 	created := time.Date(2026, 3, 1, 12, 0, 0, 123456789, time.UTC)
-	r := testSnapshot(NewSnapshotName("orders", created), OriginUpgrade, "v2", created)
+	r := testSnapshot(kube.NewSnapshotName("orders", created), OriginUpgrade, "v2", created)
 	r.ManagedBy = SnapshotManagedByResource
 	r.SourceSnapshot = "orders-snap-20260101000000-abcdef"
 
@@ -63,8 +64,8 @@ func TestSnapshotRecordRoundTrip(t *testing.T) {
 		t.Fatalf("get ConfigMap: %v", err)
 	}
 	wantLabels := map[string]string{
-		LabelManagedBy: ManagedByValue, LabelName: "orders", LabelComponent: ComponentRecord,
-		LabelRecord: RecordSnapshot, LabelSnapshotOrigin: "upgrade", LabelVersion: "v2",
+		kube.LabelManagedBy: kube.ManagedByValue, kube.LabelName: "orders", kube.LabelComponent: kube.ComponentRecord,
+		kube.LabelRecord: kube.RecordSnapshot, kube.LabelSnapshotOrigin: "upgrade", kube.LabelVersion: "v2",
 	}
 	if !reflect.DeepEqual(cm.Labels, wantLabels) {
 		t.Errorf("labels %v, want %v", cm.Labels, wantLabels)
@@ -75,8 +76,8 @@ func TestSnapshotRecordRoundTrip(t *testing.T) {
 	if cm.Immutable != nil && *cm.Immutable {
 		t.Errorf("snapshot record is immutable (its state changes)")
 	}
-	if _, ok := cm.Data[RecordDataKey]; !ok {
-		t.Errorf("no %s", RecordDataKey)
+	if _, ok := cm.Data[kube.RecordDataKey]; !ok {
+		t.Errorf("no %s", kube.RecordDataKey)
 	}
 
 	got, err := c.GetSnapshotRecord(ctx, "streams", r.Name)
@@ -104,7 +105,7 @@ func TestSnapshotRecordRoundTrip(t *testing.T) {
 		t.Errorf("after update: %+v, %v", got, err)
 	}
 	cm, _ = cs.CoreV1().ConfigMaps("streams").Get(ctx, r.Name, metav1.GetOptions{})
-	if _, ok := cm.Labels[LabelVersion]; ok || cm.Labels[LabelSnapshotOrigin] != "imported" || cm.Labels["team"] != "payments" {
+	if _, ok := cm.Labels[kube.LabelVersion]; ok || cm.Labels[kube.LabelSnapshotOrigin] != "imported" || cm.Labels["team"] != "payments" {
 		t.Errorf("labels after update %v", cm.Labels)
 	}
 
@@ -127,9 +128,9 @@ func TestSnapshotRecordRoundTrip(t *testing.T) {
 func TestSnapshotRecordWritesRetryThrottling(t *testing.T) {
 	ctx := context.Background()
 	cs := fake.NewClientset()
-	c := &Client{Kube: cs, TransientBackoff: shortBackoff}
+	c := New(&kube.Client{Kube: cs, TransientBackoff: shortBackoff})
 	created := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
-	r := testSnapshot(NewSnapshotName("orders", created), OriginUpgrade, "v2", created)
+	r := testSnapshot(kube.NewSnapshotName("orders", created), OriginUpgrade, "v2", created)
 
 	hits := failFirst(cs, "create", "configmaps", 5, apierrors.NewTooManyRequests("slow down", 0))
 	if err := c.PutSnapshotRecord(ctx, r); err != nil {
@@ -161,7 +162,7 @@ func TestSnapshotRecordForeignConfigMaps(t *testing.T) {
 	ctx := context.Background()
 	foreign := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "orders-snap-20260301120000-aaaaaa", Namespace: "streams"}}
 	cs := fake.NewClientset(foreign)
-	c := &Client{Kube: cs}
+	c := New(&kube.Client{Kube: cs})
 	r := testSnapshot(foreign.Name, OriginUser, "v1", time.Now())
 	if err := c.PutSnapshotRecord(ctx, r); err == nil || !strings.Contains(err.Error(), "not a snapshot record") {
 		t.Errorf("Put over a foreign ConfigMap: %v", err)
@@ -188,7 +189,7 @@ func TestSnapshotRecordForeignConfigMaps(t *testing.T) {
 }
 
 func TestSnapshotRecordValidation(t *testing.T) {
-	c := &Client{Kube: fake.NewClientset()}
+	c := New(&kube.Client{Kube: fake.NewClientset()})
 	ok := testSnapshot("orders-snap-20260301120000-aaaaaa", OriginUser, "v1", time.Now())
 	for name, mutate := range map[string]func(*SnapshotRecord){
 		"no name":     func(r *SnapshotRecord) { r.Name = "" },
@@ -224,7 +225,7 @@ func TestSnapshotRecordValidation(t *testing.T) {
 func TestListSnapshotRecordsFiltersAndOrder(t *testing.T) {
 	ctx := context.Background()
 	cs := fake.NewClientset()
-	c := &Client{Kube: cs}
+	c := New(&kube.Client{Kube: cs})
 	base := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 	recs := []SnapshotRecord{
 		testSnapshot("orders-snap-20260301120000-000001", OriginUpgrade, "v1", base),
@@ -286,9 +287,9 @@ func TestListSnapshotRecordsFiltersAndOrder(t *testing.T) {
 		if len(acts) != 1 || acts[0].GetVerb() != "list" {
 			t.Fatalf("%+v: actions %v, want one list", tc.filter, acts)
 		}
-		if sel := acts[0].(k8stesting.ListAction).GetListRestrictions().Labels.String(); !strings.Contains(sel, LabelRecord+"="+RecordSnapshot) ||
-			(tc.filter.VersionLabel != "" && !strings.Contains(sel, LabelVersion+"="+tc.filter.VersionLabel)) ||
-			(tc.filter.Origin != "" && !strings.Contains(sel, LabelSnapshotOrigin+"="+tc.filter.Origin)) {
+		if sel := acts[0].(k8stesting.ListAction).GetListRestrictions().Labels.String(); !strings.Contains(sel, kube.LabelRecord+"="+kube.RecordSnapshot) ||
+			(tc.filter.VersionLabel != "" && !strings.Contains(sel, kube.LabelVersion+"="+tc.filter.VersionLabel)) ||
+			(tc.filter.Origin != "" && !strings.Contains(sel, kube.LabelSnapshotOrigin+"="+tc.filter.Origin)) {
 			t.Errorf("%+v: list selector %q", tc.filter, sel)
 		}
 	}
