@@ -63,39 +63,10 @@ const revisionHistoryLimit = 3
 // replicas 0 means enough TaskManagers for the parallelism. Suspended renders 0 replicas for
 // both Deployments. Output is deterministic.
 func Render(d spec.Deployment, owner *metav1.OwnerReference) (Objects, error) {
-	if err := ValidateNamespace(d.Namespace); err != nil {
-		return Objects{}, err
-	}
-	if err := ValidateApplicationName(d.Application); err != nil {
+	if err := checkDeployment(d); err != nil {
 		return Objects{}, err
 	}
 	v := d.Version
-	if v.Namespace != "" && v.Namespace != d.Namespace {
-		return Objects{}, fmt.Errorf("version %s belongs to namespace %q, not %q", v.ID(), v.Namespace, d.Namespace)
-	}
-	if v.Application != "" && v.Application != d.Application {
-		return Objects{}, fmt.Errorf("version %s belongs to application %q, not %q", v.ID(), v.Application, d.Application)
-	}
-	if err := ValidateVersionLabel(d.Application, v.Label); err != nil {
-		return Objects{}, err
-	}
-	if v.Image == "" {
-		return Objects{}, fmt.Errorf("version %s has no image", v.ID())
-	}
-	switch corev1.PullPolicy(v.ImagePullPolicy) {
-	case "", corev1.PullAlways, corev1.PullIfNotPresent, corev1.PullNever:
-	default:
-		return Objects{}, fmt.Errorf("image pull policy %q is invalid: use Always, IfNotPresent or Never", v.ImagePullPolicy)
-	}
-	if !jobIDPattern.MatchString(d.JobID) {
-		return Objects{}, fmt.Errorf("job id %q is invalid: want 32 hexadecimal digits", d.JobID)
-	}
-	if v.JobManager.Replicas < 0 || v.TaskManager.Replicas < 0 || v.TaskManager.TaskSlots < 0 {
-		return Objects{}, fmt.Errorf("replicas and task slots must not be negative")
-	}
-	if err := checkHA(d); err != nil {
-		return Objects{}, err
-	}
 	fv, err := flinkconf.ParseVersion(v.FlinkVersion)
 	if err != nil {
 		return Objects{}, err
@@ -119,144 +90,194 @@ func Render(d spec.Deployment, owner *metav1.OwnerReference) (Objects, error) {
 	if err != nil {
 		return Objects{}, fmt.Errorf("task manager resources: %w", err)
 	}
-
 	logConf := v.LogConfiguration
 	if logConf == "" {
 		logConf = flinkconf.DefaultLog4j
 	}
 	data := map[string]string{fv.ConfigFileName(): confFile, Log4jFile: logConf}
-	hash := hashData(data)
 
-	ns, app := d.Namespace, d.Application
-	var owners []*metav1ac.OwnerReferenceApplyConfiguration
+	r := renderer{d: d, ns: d.Namespace, app: d.Application}
 	if owner != nil {
-		owners = append(owners, ownerRefAC(*owner))
+		r.owners = append(r.owners, ownerRefAC(*owner))
 	}
-	labelsFor := func(component string) map[string]string {
-		return MergeLabels(d.Labels, ComponentSelectorLabels(app, component), map[string]string{LabelVersion: v.Label})
-	}
-
-	o := Objects{Namespace: ns, Application: app, ConfigHash: hash}
-
-	o.ConfigMap = corev1ac.ConfigMap(ConfigMapName(app), ns).
-		WithLabels(labelsFor(ComponentConfig)).
+	o := Objects{Namespace: r.ns, Application: r.app, ConfigHash: hashData(data)}
+	o.ConfigMap = corev1ac.ConfigMap(ConfigMapName(r.app), r.ns).
+		WithLabels(r.labels(ComponentConfig)).
 		WithAnnotations(d.Annotations).
-		WithOwnerReferences(owners...).
+		WithOwnerReferences(r.owners...).
 		WithData(data)
-
-	jmSelector := ComponentSelectorLabels(app, ComponentJobManager)
-	o.RestService = corev1ac.Service(RestServiceName(app), ns).
-		WithLabels(labelsFor(ComponentJobManager)).
-		WithAnnotations(d.Annotations).
-		WithOwnerReferences(owners...).
-		WithSpec(corev1ac.ServiceSpec().
-			WithType(corev1.ServiceTypeClusterIP).
-			WithSelector(jmSelector).
-			WithPorts(servicePort(PortNameRest, flinkconf.RestPort)))
-
-	// TaskManagers must reach the JobManager while it starts, before it is ready.
-	o.JobManagerService = corev1ac.Service(JobManagerServiceName(app), ns).
-		WithLabels(labelsFor(ComponentJobManager)).
-		WithAnnotations(d.Annotations).
-		WithOwnerReferences(owners...).
-		WithSpec(corev1ac.ServiceSpec().
-			WithType(corev1.ServiceTypeClusterIP).
-			WithSelector(jmSelector).
-			WithPublishNotReadyAddresses(true).
-			WithPorts(servicePort(PortNameRPC, flinkconf.RPCPort), servicePort(PortNameBlob, flinkconf.BlobPort)))
-
-	jmReplicas, tmReplicas := int32(0), int32(0)
-	if !d.Suspended {
-		jmReplicas = int32(max(v.JobManager.Replicas, 1))
-		tmReplicas = int32(v.TaskManager.Replicas)
-		if tmReplicas == 0 {
-			slots := flinkconf.TaskSlots(v)
-			tmReplicas = int32((v.Parallelism + slots - 1) / slots)
-		}
+	o.RestService, o.JobManagerService = r.services()
+	account := ""
+	if d.HA != nil {
+		account = ServiceAccountName(r.app)
+		o.ServiceAccount, o.HARole, o.HARoleBinding = r.haIdentity(account)
 	}
-
-	env := append(envVars(v.Env), secretEnvVars(d)...)
+	jmReplicas, tmReplicas := replicas(d)
 	// Pods carry only what must restart them: the config hash, and the job id, so that every
 	// job gets TaskManagers of its own. One that was registered with the previous JobManager
 	// comes to the new one only after heartbeat.timeout (50s), or, if that JobManager died
 	// while it registered, after taskmanager.registration.timeout (5m, when it exits): Flink
 	// keeps retrying the ResourceManager it had resolved. User labels and annotations and the
 	// version label stay on the objects, so changing them restarts nothing.
-	podAnnotations := map[string]string{AnnotationConfigHash: hash, AnnotationJobID: d.JobID}
+	podAnnotations := map[string]string{AnnotationConfigHash: o.ConfigHash, AnnotationJobID: d.JobID}
+	env := append(envVars(v.Env), secretEnvVars(d)...)
+	o.JobManager = deployment(r.app, JobManagerDeploymentName(r.app), r.ns, r.labels(ComponentJobManager), d.Annotations, r.owners,
+		ComponentSelectorLabels(r.app, ComponentJobManager), jmReplicas, podAnnotations, account, r.jobManagerContainer(env, jmRes))
+	o.TaskManager = deployment(r.app, TaskManagerDeploymentName(r.app), r.ns, r.labels(ComponentTaskManager), d.Annotations, r.owners,
+		ComponentSelectorLabels(r.app, ComponentTaskManager), tmReplicas, podAnnotations, account, container(v, []string{"taskmanager"}, env, tmRes))
+	mergeConfigSecrets(o.JobManager, d, fv, jmRes)
+	mergeConfigSecrets(o.TaskManager, d, fv, tmRes)
+	return o, nil
+}
 
+// checkDeployment refuses a deployment whose objects cannot be rendered.
+func checkDeployment(d spec.Deployment) error {
+	if err := ValidateNamespace(d.Namespace); err != nil {
+		return err
+	}
+	if err := ValidateApplicationName(d.Application); err != nil {
+		return err
+	}
+	v := d.Version
+	if v.Namespace != "" && v.Namespace != d.Namespace {
+		return fmt.Errorf("version %s belongs to namespace %q, not %q", v.ID(), v.Namespace, d.Namespace)
+	}
+	if v.Application != "" && v.Application != d.Application {
+		return fmt.Errorf("version %s belongs to application %q, not %q", v.ID(), v.Application, d.Application)
+	}
+	if err := ValidateVersionLabel(d.Application, v.Label); err != nil {
+		return err
+	}
+	if v.Image == "" {
+		return fmt.Errorf("version %s has no image", v.ID())
+	}
+	switch corev1.PullPolicy(v.ImagePullPolicy) {
+	case "", corev1.PullAlways, corev1.PullIfNotPresent, corev1.PullNever:
+	default:
+		return fmt.Errorf("image pull policy %q is invalid: use Always, IfNotPresent or Never", v.ImagePullPolicy)
+	}
+	if !jobIDPattern.MatchString(d.JobID) {
+		return fmt.Errorf("job id %q is invalid: want 32 hexadecimal digits", d.JobID)
+	}
+	if v.JobManager.Replicas < 0 || v.TaskManager.Replicas < 0 || v.TaskManager.TaskSlots < 0 {
+		return fmt.Errorf("replicas and task slots must not be negative")
+	}
+	return checkHA(d)
+}
+
+// renderer holds what every object of one deployment shares.
+type renderer struct {
+	d       spec.Deployment
+	ns, app string
+	owners  []*metav1ac.OwnerReferenceApplyConfiguration
+}
+
+func (r renderer) labels(component string) map[string]string {
+	return MergeLabels(r.d.Labels, ComponentSelectorLabels(r.app, component), map[string]string{LabelVersion: r.d.Version.Label})
+}
+
+// services are the REST Service and the JobManager's RPC Service.
+func (r renderer) services() (rest, rpc *corev1ac.ServiceApplyConfiguration) {
+	service := func(name string) *corev1ac.ServiceApplyConfiguration {
+		return corev1ac.Service(name, r.ns).
+			WithLabels(r.labels(ComponentJobManager)).
+			WithAnnotations(r.d.Annotations).
+			WithOwnerReferences(r.owners...)
+	}
+	spec := func() *corev1ac.ServiceSpecApplyConfiguration {
+		return corev1ac.ServiceSpec().WithType(corev1.ServiceTypeClusterIP).WithSelector(ComponentSelectorLabels(r.app, ComponentJobManager))
+	}
+	rest = service(RestServiceName(r.app)).WithSpec(spec().WithPorts(servicePort(PortNameRest, flinkconf.RestPort)))
+	// TaskManagers must reach the JobManager while it starts, before it is ready.
+	rpc = service(JobManagerServiceName(r.app)).WithSpec(spec().
+		WithPublishNotReadyAddresses(true).
+		WithPorts(servicePort(PortNameRPC, flinkconf.RPCPort), servicePort(PortNameBlob, flinkconf.BlobPort)))
+	return rest, rpc
+}
+
+// haIdentity is the ServiceAccount the pods run as with Kubernetes HA, and the Role and
+// RoleBinding that give it the ConfigMap permissions Flink's HA uses.
+func (r renderer) haIdentity(account string) (*corev1ac.ServiceAccountApplyConfiguration, *rbacv1ac.RoleApplyConfiguration, *rbacv1ac.RoleBindingApplyConfiguration) {
+	sa := corev1ac.ServiceAccount(account, r.ns).
+		WithLabels(r.labels(ComponentHA)).
+		WithAnnotations(r.d.Annotations).
+		WithOwnerReferences(r.owners...)
+	role := rbacv1ac.Role(HARoleName(r.app), r.ns).
+		WithLabels(r.labels(ComponentHA)).
+		WithAnnotations(r.d.Annotations).
+		WithOwnerReferences(r.owners...)
+	for _, rule := range JobManagerHARules() {
+		role = role.WithRules(rbacv1ac.PolicyRule().WithAPIGroups(rule.APIGroups...).WithResources(rule.Resources...).WithVerbs(rule.Verbs...))
+	}
+	binding := rbacv1ac.RoleBinding(HARoleName(r.app), r.ns).
+		WithLabels(r.labels(ComponentHA)).
+		WithAnnotations(r.d.Annotations).
+		WithOwnerReferences(r.owners...).
+		WithRoleRef(rbacv1ac.RoleRef().WithAPIGroup(rbacv1.GroupName).WithKind("Role").WithName(HARoleName(r.app))).
+		WithSubjects(rbacv1ac.Subject().WithKind(rbacv1.ServiceAccountKind).WithName(account).WithNamespace(r.ns))
+	return sa, role, binding
+}
+
+// replicas of the JobManager and TaskManager Deployments: none when suspended, TaskManagers
+// enough for the parallelism unless set.
+func replicas(d spec.Deployment) (jobManagers, taskManagers int32) {
+	v := d.Version
+	if d.Suspended {
+		return 0, 0
+	}
+	taskManagers = int32(v.TaskManager.Replicas)
+	if taskManagers == 0 {
+		slots := flinkconf.TaskSlots(v)
+		taskManagers = int32((v.Parallelism + slots - 1) / slots)
+	}
+	return int32(max(v.JobManager.Replicas, 1)), taskManagers
+}
+
+// jobManagerArgs is the standalone-job command line of the JobManager.
+func jobManagerArgs(d spec.Deployment) []string {
+	v := d.Version
 	// --jars comes first: Flink's parser takes every following word that is not an option
 	// as another jar, which would swallow the job's own arguments at the end.
-	jmArgs := []string{"standalone-job"}
+	args := []string{"standalone-job"}
 	if d.HA != nil {
 		// With HA the leader publishes its own address; the Service's would be shared by
 		// standbys. (Flink 2 has no --host any more; this works on 1.x and 2.x.)
-		jmArgs = append(jmArgs, "-D"+flinkconf.KeyRPCAddress+"=$("+EnvPodIP+")")
+		args = append(args, "-D"+flinkconf.KeyRPCAddress+"=$("+EnvPodIP+")")
 	}
 	if v.JarURI != "" {
-		jmArgs = append(jmArgs, "--jars", v.JarURI)
+		args = append(args, "--jars", v.JarURI)
 	}
 	if v.EntryClass != "" {
-		jmArgs = append(jmArgs, "--job-classname", v.EntryClass)
+		args = append(args, "--job-classname", v.EntryClass)
 	}
-	jmArgs = append(jmArgs, "--job-id", d.JobID)
+	args = append(args, "--job-id", d.JobID)
 	// Flink's application entrypoint takes the restore settings from its command line and
 	// overwrites the configuration's with them (an absent --allowNonRestoredState resets
 	// ignore-unclaimed-state to false), so they go here; the configuration keeps the path too
 	// for whoever reads the ConfigMap.
 	if d.RestorePath != "" {
-		jmArgs = append(jmArgs, "--fromSavepoint", d.RestorePath)
+		args = append(args, "--fromSavepoint", d.RestorePath)
 		if d.AllowNonRestoredState {
-			jmArgs = append(jmArgs, "--allowNonRestoredState")
+			args = append(args, "--allowNonRestoredState")
 		}
 	}
-	jmArgs = append(jmArgs, v.Args...)
+	return append(args, v.Args...)
+}
 
-	jmEnv := env
-	if d.HA != nil {
-		jmEnv = append(append([]*corev1ac.EnvVarApplyConfiguration{}, env...), corev1ac.EnvVar().WithName(EnvPodIP).
+func (r renderer) jobManagerContainer(env []*corev1ac.EnvVarApplyConfiguration, res corev1.ResourceList) *corev1ac.ContainerApplyConfiguration {
+	if r.d.HA != nil {
+		env = append(append([]*corev1ac.EnvVarApplyConfiguration{}, env...), corev1ac.EnvVar().WithName(EnvPodIP).
 			WithValueFrom(corev1ac.EnvVarSource().WithFieldRef(corev1ac.ObjectFieldSelector().WithFieldPath("status.podIP"))))
 	}
-	jmContainer := container(v, jmArgs, jmEnv, jmRes).
-		WithPorts(
-			corev1ac.ContainerPort().WithName(PortNameRest).WithContainerPort(flinkconf.RestPort).WithProtocol(corev1.ProtocolTCP),
-			corev1ac.ContainerPort().WithName(PortNameRPC).WithContainerPort(flinkconf.RPCPort).WithProtocol(corev1.ProtocolTCP),
-			corev1ac.ContainerPort().WithName(PortNameBlob).WithContainerPort(flinkconf.BlobPort).WithProtocol(corev1.ProtocolTCP),
-		).
+	port := func(name string, port int32) *corev1ac.ContainerPortApplyConfiguration {
+		return corev1ac.ContainerPort().WithName(name).WithContainerPort(port).WithProtocol(corev1.ProtocolTCP)
+	}
+	return container(r.d.Version, jobManagerArgs(r.d), env, res).
+		WithPorts(port(PortNameRest, flinkconf.RestPort), port(PortNameRPC, flinkconf.RPCPort), port(PortNameBlob, flinkconf.BlobPort)).
 		WithReadinessProbe(corev1ac.Probe().
 			WithTCPSocket(corev1ac.TCPSocketAction().WithPort(intstr.FromString(PortNameRest))).
 			WithPeriodSeconds(5).
 			WithFailureThreshold(3))
-	tmContainer := container(v, []string{"taskmanager"}, env, tmRes)
-
-	account := ""
-	if d.HA != nil {
-		account = ServiceAccountName(app)
-		o.ServiceAccount = corev1ac.ServiceAccount(account, ns).
-			WithLabels(labelsFor(ComponentHA)).
-			WithAnnotations(d.Annotations).
-			WithOwnerReferences(owners...)
-		o.HARole = rbacv1ac.Role(HARoleName(app), ns).
-			WithLabels(labelsFor(ComponentHA)).
-			WithAnnotations(d.Annotations).
-			WithOwnerReferences(owners...)
-		for _, r := range JobManagerHARules() {
-			o.HARole = o.HARole.WithRules(rbacv1ac.PolicyRule().WithAPIGroups(r.APIGroups...).WithResources(r.Resources...).WithVerbs(r.Verbs...))
-		}
-		o.HARoleBinding = rbacv1ac.RoleBinding(HARoleName(app), ns).
-			WithLabels(labelsFor(ComponentHA)).
-			WithAnnotations(d.Annotations).
-			WithOwnerReferences(owners...).
-			WithRoleRef(rbacv1ac.RoleRef().WithAPIGroup(rbacv1.GroupName).WithKind("Role").WithName(HARoleName(app))).
-			WithSubjects(rbacv1ac.Subject().WithKind(rbacv1.ServiceAccountKind).WithName(account).WithNamespace(ns))
-	}
-
-	o.JobManager = deployment(app, JobManagerDeploymentName(app), ns, labelsFor(ComponentJobManager), d.Annotations, owners,
-		jmSelector, jmReplicas, podAnnotations, account, jmContainer)
-	o.TaskManager = deployment(app, TaskManagerDeploymentName(app), ns, labelsFor(ComponentTaskManager), d.Annotations, owners,
-		ComponentSelectorLabels(app, ComponentTaskManager), tmReplicas, podAnnotations, account, tmContainer)
-	mergeConfigSecrets(o.JobManager, d, fv, jmRes)
-	mergeConfigSecrets(o.TaskManager, d, fv, tmRes)
-	return o, nil
 }
 
 // checkHA refuses HA settings Flink or Kubernetes would refuse later, and standby

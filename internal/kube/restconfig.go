@@ -4,9 +4,11 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
+	"maps"
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
@@ -104,9 +106,36 @@ func RESTConfig(opts ConnOptions) (*rest.Config, error) {
 }
 
 func clientcmdConfig(opts ConnOptions) (*rest.Config, error) {
-	loader := &clientcmd.ClientConfigLoadingRules{}
-	paths := make([]string, 0, len(opts.ConfigPaths))
-	for i, p := range opts.ConfigPaths {
+	paths, err := kubeconfigPaths(opts.ConfigPaths)
+	if err != nil {
+		return nil, err
+	}
+	loader := &clientcmd.ClientConfigLoadingRules{Precedence: paths}
+	cc := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(loader, configOverrides(opts))
+	if len(paths) > 0 {
+		raw, err := cc.RawConfig()
+		if err != nil {
+			return nil, fmt.Errorf("config_paths: cannot load kubeconfig: %w", err)
+		}
+		if err := checkKubeconfig(raw, opts); err != nil {
+			return nil, err
+		}
+	}
+	cfg, err := cc.ClientConfig()
+	if err != nil {
+		where := "host"
+		if len(paths) > 0 {
+			where = "config_paths"
+		}
+		return nil, fmt.Errorf("invalid Kubernetes connection settings (%s): %w", where, err)
+	}
+	return cfg, nil
+}
+
+// kubeconfigPaths expands config_paths and checks that each is a file.
+func kubeconfigPaths(configPaths []string) ([]string, error) {
+	paths := make([]string, 0, len(configPaths))
+	for i, p := range configPaths {
 		ep, err := expandHome(p)
 		if err != nil {
 			return nil, fmt.Errorf("config_paths[%d] %q: %v", i, p, err)
@@ -120,10 +149,12 @@ func clientcmdConfig(opts ConnOptions) (*rest.Config, error) {
 		}
 		paths = append(paths, ep)
 	}
-	loader.Precedence = paths
+	return paths, nil
+}
 
-	overrides := &clientcmd.ConfigOverrides{}
-	overrides.CurrentContext = opts.ConfigContext
+// configOverrides are the explicit settings, which win over the kubeconfig's.
+func configOverrides(opts ConnOptions) *clientcmd.ConfigOverrides {
+	overrides := &clientcmd.ConfigOverrides{CurrentContext: opts.ConfigContext}
 	overrides.Context.AuthInfo = opts.ConfigContextAuthInfo
 	overrides.Context.Cluster = opts.ConfigContextCluster
 	if opts.Host != "" {
@@ -149,56 +180,41 @@ func clientcmdConfig(opts ConnOptions) (*rest.Config, error) {
 			Args:            append([]string(nil), e.Args...),
 			InteractiveMode: clientcmdapi.NeverExecInteractiveMode,
 		}
-		names := make([]string, 0, len(e.Env))
-		for k := range e.Env {
-			names = append(names, k)
-		}
-		sort.Strings(names)
-		for _, k := range names {
+		for _, k := range slices.Sorted(maps.Keys(e.Env)) {
 			ec.Env = append(ec.Env, clientcmdapi.ExecEnvVar{Name: k, Value: e.Env[k]})
 		}
 		overrides.AuthInfo.Exec = ec
 	}
+	return overrides
+}
 
-	cc := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(loader, overrides)
-	if len(paths) > 0 {
-		raw, err := cc.RawConfig()
-		if err != nil {
-			return nil, fmt.Errorf("config_paths: cannot load kubeconfig: %w", err)
-		}
-		if opts.ConfigContext != "" {
-			if _, ok := raw.Contexts[opts.ConfigContext]; !ok {
-				return nil, fmt.Errorf("config_context %q not found in config_paths (contexts: %s)", opts.ConfigContext, keyList(raw.Contexts))
-			}
-		}
-		if opts.ConfigContextAuthInfo != "" {
-			if _, ok := raw.AuthInfos[opts.ConfigContextAuthInfo]; !ok {
-				return nil, fmt.Errorf("config_context_auth_info %q not found in config_paths (users: %s)", opts.ConfigContextAuthInfo, keyList(raw.AuthInfos))
-			}
-		}
-		if opts.ConfigContextCluster != "" {
-			if _, ok := raw.Clusters[opts.ConfigContextCluster]; !ok {
-				return nil, fmt.Errorf("config_context_cluster %q not found in config_paths (clusters: %s)", opts.ConfigContextCluster, keyList(raw.Clusters))
-			}
-		}
-		if opts.ConfigContext == "" && opts.Host == "" && opts.ConfigContextCluster == "" {
-			if raw.CurrentContext == "" {
-				return nil, fmt.Errorf("config_paths: the kubeconfig has no current-context; set config_context (contexts: %s)", keyList(raw.Contexts))
-			}
-			if _, ok := raw.Contexts[raw.CurrentContext]; !ok {
-				return nil, fmt.Errorf("config_paths: the kubeconfig's current-context %q does not exist; set config_context (contexts: %s)", raw.CurrentContext, keyList(raw.Contexts))
-			}
+// checkKubeconfig refuses a context, user or cluster the kubeconfig does not have, naming
+// the ones it has.
+func checkKubeconfig(raw clientcmdapi.Config, opts ConnOptions) error {
+	if opts.ConfigContext != "" {
+		if _, ok := raw.Contexts[opts.ConfigContext]; !ok {
+			return fmt.Errorf("config_context %q not found in config_paths (contexts: %s)", opts.ConfigContext, keyList(raw.Contexts))
 		}
 	}
-	cfg, err := cc.ClientConfig()
-	if err != nil {
-		where := "host"
-		if len(paths) > 0 {
-			where = "config_paths"
+	if opts.ConfigContextAuthInfo != "" {
+		if _, ok := raw.AuthInfos[opts.ConfigContextAuthInfo]; !ok {
+			return fmt.Errorf("config_context_auth_info %q not found in config_paths (users: %s)", opts.ConfigContextAuthInfo, keyList(raw.AuthInfos))
 		}
-		return nil, fmt.Errorf("invalid Kubernetes connection settings (%s): %w", where, err)
 	}
-	return cfg, nil
+	if opts.ConfigContextCluster != "" {
+		if _, ok := raw.Clusters[opts.ConfigContextCluster]; !ok {
+			return fmt.Errorf("config_context_cluster %q not found in config_paths (clusters: %s)", opts.ConfigContextCluster, keyList(raw.Clusters))
+		}
+	}
+	if opts.ConfigContext == "" && opts.Host == "" && opts.ConfigContextCluster == "" {
+		if raw.CurrentContext == "" {
+			return fmt.Errorf("config_paths: the kubeconfig has no current-context; set config_context (contexts: %s)", keyList(raw.Contexts))
+		}
+		if _, ok := raw.Contexts[raw.CurrentContext]; !ok {
+			return fmt.Errorf("config_paths: the kubeconfig's current-context %q does not exist; set config_context (contexts: %s)", raw.CurrentContext, keyList(raw.Contexts))
+		}
+	}
+	return nil
 }
 
 func validateExplicit(opts ConnOptions) error {

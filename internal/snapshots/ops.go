@@ -204,8 +204,15 @@ func (s *Store) Copy(ctx context.Context, srcPath string, dst *Store, dstPath st
 		}
 	}
 
-	// Leftovers of an earlier attempt that the source does not have would otherwise end up
-	// in the copy.
+	if err := dst.deleteStale(ctx, dstObjs, srcObjs); err != nil {
+		return 0, dst.fail("copy to", dstPath, err)
+	}
+	return copyObjects(ctx, s, srcPath, rest, *meta, dst, dstKey, dstPath)
+}
+
+// deleteStale deletes the leftovers of an earlier attempt that the source does not have,
+// which would otherwise end up in the copy.
+func (s *Store) deleteStale(ctx context.Context, dstObjs, srcObjs []object) error {
 	want := make(map[string]bool, len(srcObjs))
 	for _, o := range srcObjs {
 		want[o.rel] = true
@@ -216,10 +223,12 @@ func (s *Store) Copy(ctx context.Context, srcPath string, dst *Store, dstPath st
 			stale = append(stale, o.key)
 		}
 	}
-	if err := dst.deleteAll(ctx, stale); err != nil {
-		return 0, dst.fail("copy to", dstPath, err)
-	}
+	return s.deleteAll(ctx, stale)
+}
 
+// copyObjects copies rest up to parallelism at a time, then meta, and returns the bytes
+// copied.
+func copyObjects(ctx context.Context, s *Store, srcPath string, rest []object, meta object, dst *Store, dstKey, dstPath string) (int64, error) {
 	var copied atomic.Int64
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(parallelism)
@@ -241,10 +250,7 @@ func (s *Store) Copy(ctx context.Context, srcPath string, dst *Store, dstPath st
 	}
 	n, err := copyObject(ctx, s, meta.key, srcPath, dst, dstKey+"/"+MetadataFile, dstPath, meta.size)
 	copied.Add(n)
-	if err != nil {
-		return copied.Load(), err
-	}
-	return copied.Load(), nil
+	return copied.Load(), err
 }
 
 // sameSavepoint reports whether two listings are the same savepoint: the same files with
