@@ -75,7 +75,7 @@ func HighAvailabilityOffWarning(d Desired) string {
 }
 
 // haSpec is the HA of the record's current generation, as rendered; nil without HA.
-func (o *operation) haSpec() *spec.HighAvailability {
+func (o *machine) haSpec() *spec.HighAvailability {
 	r := o.record
 	if !r.HighAvailability {
 		return nil
@@ -91,7 +91,7 @@ func (o *operation) haSpec() *spec.HighAvailability {
 // data an earlier application of the same name left under its cluster id (its record deleted
 // outside the provider, so its generations are counted again): the new JobManager must not
 // recover another job. Nothing of this generation has run yet.
-func (o *operation) startGeneration(ctx context.Context, ha bool) error {
+func (o *machine) startGeneration(ctx context.Context, ha bool) error {
 	r := o.record
 	r.HighAvailability, r.HAStorageDir = ha, ""
 	if !ha {
@@ -108,7 +108,7 @@ func (o *operation) startGeneration(ctx context.Context, ha bool) error {
 // supersedes it) until the next deploy. Without HA now, the ServiceAccount, Role and
 // RoleBinding go as well: no pod runs as them. A failure is reported, not returned: the
 // operation is done, and the next one tries again.
-func (o *operation) dropSupersededHA(ctx context.Context) {
+func (o *machine) dropSupersededHA(ctx context.Context) {
 	r := o.record
 	keep, keepJob := r.Generation, r.JobID
 	if r.State == StateSuspended {

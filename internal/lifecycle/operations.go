@@ -20,7 +20,6 @@ type Operation string
 const (
 	OpNone              Operation = "none"
 	OpDeploy            Operation = "deploy"
-	OpRescale           Operation = "rescale"
 	OpSavepointRedeploy Operation = "savepoint_redeploy"
 	OpLastStateRedeploy Operation = "last_state_redeploy"
 	OpStatelessRedeploy Operation = "stateless_redeploy"
@@ -32,6 +31,43 @@ const (
 	// restores the job from its latest completed checkpoint, so no state is lost.
 	OpRestartTaskManagers Operation = "restart_task_managers"
 )
+
+// Operations only the journal names: a destroy's final savepoint, and a flink_snapshot's
+// savepoint of the running job.
+const (
+	opDestroy  Operation = "destroy"
+	opSnapshot Operation = "snapshot"
+)
+
+// steps are how the step machine carries out an operation (run) and continues it from its
+// journal after an interrupted apply (resume; nil resumes as the operations that stop the
+// job keeping its state do, recoverFromSavepoint). Each operation's steps live in a file of
+// their own (steps_*.go).
+type steps struct {
+	run    func(o *machine, ctx context.Context, op Operation) error
+	resume func(o *machine, ctx context.Context) error
+}
+
+// operationSteps is the step machine's table. It is filled in init because the steps call
+// back into the machine, which reads it (a package-level initializer would be a cycle).
+var operationSteps map[Operation]steps
+
+func init() {
+	operationSteps = map[Operation]steps{
+		OpNone:                {run: (*machine).keepDeployed},
+		OpDeploy:              {run: (*machine).startJob, resume: (*machine).recoverWithoutSavepoint},
+		OpResume:              {run: (*machine).startJob, resume: (*machine).recoverWithoutSavepoint},
+		OpStatelessRedeploy:   {run: (*machine).cancelJobThen, resume: (*machine).recoverWithoutSavepoint},
+		OpCancel:              {run: (*machine).cancelJobThen, resume: (*machine).recoverWithoutSavepoint},
+		OpSavepointRedeploy:   {run: (*machine).redeployWithState},
+		OpLastStateRedeploy:   {run: (*machine).redeployWithState},
+		OpSuspend:             {run: (*machine).suspend},
+		OpRestartTaskManagers: {run: (*machine).restartStuckTaskManagers, resume: (*machine).resumeRestartTaskManagers},
+		OpRecover:             {run: (*machine).recover},
+		opSnapshot:            {resume: (*machine).resumeSnapshot},
+		opDestroy:             {},
+	}
+}
 
 // Application states.
 const (
@@ -295,7 +331,7 @@ func describe(plan Plan, current *Current, desired Desired) string {
 			name, job, current.Problem, start, desired.Rollback.ReadinessTimeout)
 	case OpRecover:
 		j := current.Journal
-		if j.Operation == opSnapshot {
+		if Operation(j.Operation) == opSnapshot {
 			return fmt.Sprintf("%s: a flink_snapshot's savepoint of %s (trigger %s) was interrupted; record it if Flink completed it, "+
 				"then bring version %s to %s", name, job, j.TriggerID, to, desired.State)
 		}

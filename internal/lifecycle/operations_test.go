@@ -364,3 +364,22 @@ func isHex(s string) bool {
 	}
 	return s != ""
 }
+
+// TestEveryPlannedOperationHasSteps: an operation the table can plan (or recover) that the
+// step machine has no steps for would fail at apply, after the plan promised it.
+func TestEveryPlannedOperationHasSteps(t *testing.T) {
+	planned := map[Operation]bool{OpRecover: true}
+	for _, row := range operationTable {
+		planned[row.op] = true
+	}
+	for op := range planned {
+		if operationSteps[op].run == nil {
+			t.Errorf("operation %s is planned but has no run step in operationSteps", op)
+		}
+	}
+	for op, s := range operationSteps {
+		if s.run == nil && op != opSnapshot && op != opDestroy {
+			t.Errorf("operation %s has steps but no run step", op)
+		}
+	}
+}

@@ -537,7 +537,7 @@ func TestTakeSnapshot_TimedOut_RetryRecordsTheSameSavepoint(t *testing.T) {
 	if _, err := s.p.TakeSnapshot(ctx, testNS, testApp, SavepointOptions{Timeout: 100 * time.Millisecond}, s.progressFn()); err == nil {
 		t.Fatal("TakeSnapshot succeeded before the savepoint completed")
 	}
-	if j := s.record().Journal; j == nil || j.Operation != opSnapshot || j.TriggerID == "" {
+	if j := s.record().Journal; j == nil || Operation(j.Operation) != opSnapshot || j.TriggerID == "" {
 		t.Fatalf("journal %+v; want the snapshot's trigger", j)
 	}
 	eventually(t, "the savepoint completed", func() bool { return len(old.Savepoints()) == 1 })

@@ -441,3 +441,29 @@ func latestCheckpoint(ctx context.Context, client *flink.Client, jobID string) (
 	}
 	return stats.Latest.Completed.ExternalPath, nil
 }
+
+// recordJournalSnapshot records the savepoint a journal holds but no snapshot record names
+// yet (the process died between the two writes).
+func (p *Platform) recordJournalSnapshot(ctx context.Context, record *records.AppRecord, save func(context.Context) error, progress Progress) error {
+	j := record.Journal
+	format := strings.ToLower(j.Format)
+	switch { // journals written before the format was kept
+	case format == "" && Operation(j.Operation) == OpLastStateRedeploy:
+		format = records.FormatCheckpoint
+	case format == "":
+		format = records.FormatCanonical
+	}
+	// The snapshot belongs to the job that was stopped, not whatever the record names now.
+	stopped := *record
+	stopped.JobID = j.FromJobID
+	if j.From != nil {
+		stopped.Version = *j.From
+	}
+	snap, err := p.recordSnapshot(ctx, &stopped, j.SavepointPath, originOf(Operation(j.Operation)), format, progress)
+	if err != nil {
+		return err
+	}
+	j.SnapshotName = snap.Name
+	record.LastSnapshotPath, record.LastSnapshotName = snap.Path, snap.Name
+	return save(ctx)
+}

@@ -39,7 +39,7 @@ func (p *Platform) TakeSnapshot(ctx context.Context, namespace, name string, opt
 		return err
 	}
 	switch j := record.Journal; {
-	case j != nil && j.Operation != opSnapshot:
+	case j != nil && Operation(j.Operation) != opSnapshot:
 		return records.SnapshotRecord{}, fmt.Errorf("application %s/%s has an interrupted %s (step %q) that must finish first: "+
 			"apply the application (its plan shows recover), then take the snapshot", namespace, name, j.Operation, j.Step)
 	case j == nil:
@@ -48,7 +48,7 @@ func (p *Platform) TakeSnapshot(ctx context.Context, namespace, name string, opt
 				"to keep the state it stopped with, adopt its last snapshot with path = %q", namespace, name, current.State, record.LastSnapshotPath)
 		}
 		from := record.Version
-		record.Journal = &records.Journal{Operation: opSnapshot, FromVersion: from.Label, ToVersion: from.Label, Step: stepStarted,
+		record.Journal = &records.Journal{Operation: string(opSnapshot), FromVersion: from.Label, ToVersion: from.Label, Step: stepStarted,
 			StartedAt: p.now(), TargetState: record.State, From: &from, FromJobID: record.JobID}
 	}
 	if opts.Timeout == 0 {

@@ -1,0 +1,93 @@
+package lifecycle
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/flinkplatform/terraform-provider-flink/internal/flink"
+)
+
+// stateless_redeploy and cancel: cancel the old job, then start the new version with empty
+// state or scale the cluster to zero.
+func (o *machine) cancelJobThen(ctx context.Context, op Operation) error {
+	target := StateRunning
+	if op == OpCancel {
+		target = StateCancelled
+	}
+	if err := o.begin(ctx, op, target); err != nil {
+		return err
+	}
+	return o.cancelThen(ctx)
+}
+
+// cancelThen ends a journaled stateless_redeploy or cancel: it cancels the old job, then
+// starts the new version with empty state, or scales the cluster to zero.
+func (o *machine) cancelThen(ctx context.Context) error {
+	j := o.record.Journal
+	if j.Step == stepStarted {
+		if err := o.p.cancelJob(ctx, o.record.Namespace, o.record.Application, j.FromJobID, o.progress); err != nil {
+			return err
+		}
+		if err := o.step(ctx, stepCancelled); err != nil {
+			return err
+		}
+	}
+	if Operation(j.Operation) == OpCancel {
+		o.record.State = StateCancelled
+		o.record.Version, o.record.DeployedVersion = o.desired.Version, o.desired.Version.Label
+		o.record.HighAvailability = o.desired.HighAvailability
+		if err := o.adoptSecret(ctx); err != nil {
+			return err
+		}
+		if err := o.step(ctx, stepScaleZero); err != nil {
+			return err
+		}
+		if err := o.scaleToZeroAndWait(ctx); err != nil {
+			return err
+		}
+		return o.finish(ctx, StateCancelled)
+	}
+	return o.deployOnce(ctx)
+}
+
+// cancelJob cancels a running job and waits until Flink reports it ended. A job Flink does
+// not know, or one that already ended, is not an error: the goal is "not running". A
+// JobManager that does not answer is asked again for a while (it may be electing a leader)
+// before it counts as gone, so a running job is never left to be killed with its pod.
+func (p *Platform) cancelJob(ctx context.Context, namespace, name, jobID string, progress Progress) error {
+	if jobID == "" {
+		return nil
+	}
+	client := p.Flink(namespace, name)
+	progress(fmt.Sprintf("%s: cancelling job %s", name, shortJobID(jobID)))
+	cancelCtx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	requested := false
+	err := flink.WaitFor(cancelCtx, func(ctx context.Context) (bool, error) {
+		job, err := client.Job(ctx, jobID)
+		switch {
+		case flink.IsNotFound(err):
+			return true, nil
+		case err != nil:
+			return false, retryableOnly(err)
+		case flink.IsGloballyTerminal(job.State):
+			return true, nil
+		case !requested:
+			if err := client.CancelJob(ctx, jobID); err != nil && !flink.IsNotFound(err) {
+				return false, retryableOnly(err)
+			}
+			requested = true
+		}
+		return false, nil
+	}, flink.DefaultBackoff())
+	if err != nil && cancelCtx.Err() != nil && ctx.Err() == nil && !requested {
+		// Unreachable for two minutes: nothing answers there to cancel.
+		progress(fmt.Sprintf("%s: the JobManager did not answer; treating job %s as gone", name, shortJobID(jobID)))
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("cancelling job %s of %s/%s: %w", jobID, namespace, name, err)
+	}
+	return nil
+}
