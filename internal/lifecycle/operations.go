@@ -46,6 +46,9 @@ const (
 type steps struct {
 	run    func(o *machine, ctx context.Context, op Operation) error
 	resume func(o *machine, ctx context.Context) error
+	// recordsSnapshot: the operation takes or records a snapshot of the application, so the
+	// plan cannot know the last snapshot.
+	recordsSnapshot bool
 }
 
 // operationSteps is the step machine's table. It is filled in init because the steps call
@@ -59,11 +62,11 @@ func init() {
 		OpResume:              {run: (*machine).startJob, resume: (*machine).recoverWithoutSavepoint},
 		OpStatelessRedeploy:   {run: (*machine).cancelJobThen, resume: (*machine).recoverWithoutSavepoint},
 		OpCancel:              {run: (*machine).cancelJobThen, resume: (*machine).recoverWithoutSavepoint},
-		OpSavepointRedeploy:   {run: (*machine).redeployWithState},
-		OpLastStateRedeploy:   {run: (*machine).redeployWithState},
-		OpSuspend:             {run: (*machine).suspend},
+		OpSavepointRedeploy:   {run: (*machine).redeployWithState, recordsSnapshot: true},
+		OpLastStateRedeploy:   {run: (*machine).redeployWithState, recordsSnapshot: true},
+		OpSuspend:             {run: (*machine).suspend, recordsSnapshot: true},
 		OpRestartTaskManagers: {run: (*machine).restartStuckTaskManagers, resume: (*machine).resumeRestartTaskManagers},
-		OpRecover:             {run: (*machine).recover},
+		OpRecover:             {run: (*machine).recover, recordsSnapshot: true},
 		opSnapshot:            {resume: (*machine).resumeSnapshot},
 		opDestroy:             {},
 	}
@@ -250,11 +253,6 @@ type Plan struct {
 	RecordsSnapshot bool
 }
 
-// recordsSnapshot are the operations that take or record a snapshot of the application.
-var recordsSnapshot = map[Operation]bool{
-	OpSavepointRedeploy: true, OpLastStateRedeploy: true, OpSuspend: true, OpRecover: true,
-}
-
 // Classify decides the operation for moving from current to desired.
 func Classify(current *Current, desired Desired) Plan {
 	desired = desired.withDefaults()
@@ -435,7 +433,7 @@ func (p *Platform) PlanChange(ctx context.Context, desired Desired) (Plan, error
 	if plan.Operation == OpRestartTaskManagers {
 		plan.RestorePath, plan.RestoreNote = p.jobManagersRestorePoint(ctx, desired, current)
 	}
-	plan.RecordsSnapshot = plan.RecordsSnapshot || recordsSnapshot[plan.Operation]
+	plan.RecordsSnapshot = plan.RecordsSnapshot || operationSteps[plan.Operation].recordsSnapshot
 	plan.Summary = describe(plan, current, desired)
 	return plan, nil
 }
