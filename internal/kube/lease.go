@@ -280,21 +280,9 @@ func (c *Client) acquireOnce(ctx context.Context, ns, app string, holder LeaseHo
 // does not depend on ctx.
 func (c *Client) AcquireLock(ctx context.Context, ns, app string, holder LeaseHolder, opts LockOptions) (_ *Lock, err error) {
 	defer withPermissionHint(&err, ns)
-	if err := ValidateNamespace(ns); err != nil {
+	dur, err := checkLockRequest(ns, app, holder, opts)
+	if err != nil {
 		return nil, err
-	}
-	if err := ValidateApplicationName(app); err != nil {
-		return nil, err
-	}
-	if holder.Identity == "" {
-		return nil, fmt.Errorf("lock %s/%s: holder identity must not be empty", ns, app)
-	}
-	dur := opts.Duration
-	switch {
-	case dur == 0:
-		dur = DefaultLockDuration
-	case dur < 0:
-		return nil, fmt.Errorf("lock %s/%s: negative lease duration %s", ns, app, dur)
 	}
 	now := opts.Now
 	if now == nil {
@@ -360,16 +348,43 @@ func (c *Client) AcquireLock(ctx context.Context, ns, app string, holder LeaseHo
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			if lastLocked != nil {
-				return nil, fmt.Errorf("gave up waiting for the lock: %w: %w", lastLocked, ctx.Err())
-			}
-			if lastErr != nil {
-				return nil, fmt.Errorf("lock %s/%s: gave up waiting: %v: %w", ns, app, lastErr, ctx.Err())
-			}
-			return nil, fmt.Errorf("lock %s/%s: %w", ns, app, ctx.Err())
+			return nil, gaveUpWaiting(ctx, ns, app, lastLocked, lastErr)
 		case <-t.C:
 		}
 	}
+}
+
+// checkLockRequest validates an AcquireLock request and returns the lease duration.
+func checkLockRequest(ns, app string, holder LeaseHolder, opts LockOptions) (time.Duration, error) {
+	if err := ValidateNamespace(ns); err != nil {
+		return 0, err
+	}
+	if err := ValidateApplicationName(app); err != nil {
+		return 0, err
+	}
+	if holder.Identity == "" {
+		return 0, fmt.Errorf("lock %s/%s: holder identity must not be empty", ns, app)
+	}
+	switch dur := opts.Duration; {
+	case dur == 0:
+		return DefaultLockDuration, nil
+	case dur < 0:
+		return 0, fmt.Errorf("lock %s/%s: negative lease duration %s", ns, app, dur)
+	default:
+		return dur, nil
+	}
+}
+
+// gaveUpWaiting is AcquireLock's error when ctx ends while it waits: the holder it waited
+// for, or the last error, and ctx's.
+func gaveUpWaiting(ctx context.Context, ns, app string, lastLocked *LockedError, lastErr error) error {
+	if lastLocked != nil {
+		return fmt.Errorf("gave up waiting for the lock: %w: %w", lastLocked, ctx.Err())
+	}
+	if lastErr != nil {
+		return fmt.Errorf("lock %s/%s: gave up waiting: %v: %w", ns, app, lastErr, ctx.Err())
+	}
+	return fmt.Errorf("lock %s/%s: %w", ns, app, ctx.Err())
 }
 
 // leaseWatch is what one AcquireLock call has seen of a lease held by someone else.
