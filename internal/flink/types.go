@@ -86,19 +86,6 @@ type ClusterOverview struct {
 	FlinkCommit         string `json:"flink-commit"`
 }
 
-// JobOverview is one entry of GET /jobs/overview.
-type JobOverview struct {
-	JID              string `json:"jid"`
-	Name             string `json:"name"`
-	State            string `json:"state"`
-	StartTime        int64  `json:"start-time"`
-	EndTime          int64  `json:"end-time"` // -1 while the job runs
-	Duration         int64  `json:"duration"`
-	LastModification int64  `json:"last-modification"`
-	// Tasks counts the job's tasks per lower-case execution state plus "total".
-	Tasks map[string]int `json:"tasks"`
-}
-
 // JobDetails is GET /jobs/:jobid.
 type JobDetails struct {
 	JID            string `json:"jid"`
@@ -334,18 +321,3 @@ type RestoredCheckpoint struct {
 	IsSavepoint      bool   `json:"is_savepoint"`
 	ExternalPath     string `json:"external_path"`
 }
-
-// Parallelism bounds a vertex's parallelism under the adaptive scheduler.
-type Parallelism struct {
-	LowerBound int `json:"lowerBound"`
-	UpperBound int `json:"upperBound"`
-}
-
-// VertexResourceRequirements is the resource requirement of one job vertex.
-type VertexResourceRequirements struct {
-	Parallelism Parallelism `json:"parallelism"`
-}
-
-// ResourceRequirements maps job vertex ids to their requirements
-// (GET/PUT /jobs/:jobid/resource-requirements).
-type ResourceRequirements map[string]VertexResourceRequirements
