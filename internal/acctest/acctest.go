@@ -1,4 +1,4 @@
-// Package acctest is the acceptance-test harness the resource packages share (DESIGN.md §7):
+// Package acctest is the acceptance-test harness the resource packages share (docs/design.md §7):
 // a real kube-apiserver + etcd (envtest) and kube-controller-manager built by tools/install.sh,
 // a test node agent that schedules pods and "runs" them (Flink pods as flinktest emulator
 // clusters), and a forward proxy on loopback that stands in for cluster DNS so the provider's

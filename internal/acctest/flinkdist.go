@@ -19,7 +19,7 @@ import (
 	"time"
 )
 
-// Real Flink for the harness (DESIGN.md §7): tools/flink.sh (make tools) fetches Flink
+// Real Flink for the harness (docs/design.md §7): tools/flink.sh (make tools) fetches Flink
 // distributions from PyPI's apache-flink-libraries into <cache>/flink/<version>/ and builds the
 // fixture job (test/e2e/fixture-job) into <cache>/fixture/<version>/<pin>/fixture-job.jar.
 //

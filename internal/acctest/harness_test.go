@@ -159,7 +159,7 @@ func TestNamespaceCleanup(t *testing.T) {
 }
 
 // flinkAppObjects renders a ConfigMap and JobManager/TaskManager pod templates the way a
-// standalone application cluster is laid out (DESIGN.md §3).
+// standalone application cluster is laid out (docs/design.md §3).
 func flinkConfigMap(app string, conf string) *corev1.ConfigMap {
 	return &corev1.ConfigMap{
 		ObjectMeta: metav1.ObjectMeta{Name: app + "-config", Labels: map[string]string{LabelAppName: app}},

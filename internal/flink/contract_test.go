@@ -1,6 +1,6 @@
 package flink_test
 
-// The contract test suite of the Flink REST client (DESIGN.md §7): one table of checks, run
+// The contract test suite of the Flink REST client (docs/design.md §7): one table of checks, run
 // against the flinktest emulator (always) and against real Flink JVMs (TF_ACC=1
 // FLINK_RUNTIME=real: one target per Flink version fetched by make tools), so that the
 // emulator cannot drift from the real API. A check that passes on one target and fails on

@@ -112,7 +112,7 @@ func TestClassify(t *testing.T) {
 	}
 }
 
-// expectedOperation is DESIGN.md section 4 written out independently of operationTable:
+// expectedOperation is docs/design.md §4 written out independently of operationTable:
 // what each (current state, desired state, runtime spec changed, upgrade mode) must do.
 func expectedOperation(from, to string, changed bool, mode string) Operation {
 	switch {

@@ -30,7 +30,7 @@ import (
 	"github.com/flinkplatform/terraform-provider-flink/internal/records"
 )
 
-// These tests drive the stateful lifecycle (DESIGN.md §4) through its failure paths with the
+// These tests drive the stateful lifecycle (docs/design.md §5) through its failure paths with the
 // real Terraform CLI: every Flink JobManager is an emulated one started by the harness from
 // the pods the provider creates, so faults are injected per cluster, after the provider
 // created it.
@@ -890,7 +890,7 @@ func TestAccStreamingApplication_interrupted(t *testing.T) {
 
 // TestAccStreamingApplication_interruptedWhileRollingBack: a provider died while rolling
 // back a failed upgrade v2 -> v3. The next apply finishes the rollback (v2 from the recorded
-// savepoint, no new savepoint) and, like any rollback (DESIGN.md §4 step 6), fails saying so:
+// savepoint, no new savepoint) and, like any rollback (docs/design.md §5), fails saying so:
 // v3 is not what runs, so the plan after it shows the upgrade to v3 again.
 func TestAccStreamingApplication_interruptedWhileRollingBack(t *testing.T) {
 	ns := acctest.Namespace(t)
