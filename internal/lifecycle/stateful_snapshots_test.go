@@ -147,7 +147,7 @@ func TestRetention_MaxCount(t *testing.T) {
 	// A disposal the bucket refuses keeps the record and the files; the upgrade succeeds.
 	victim := auto[len(auto)-2]
 	key, _ := s.store.Key(victim.Path)
-	s.bucket.setFailDelete(func(k string) error {
+	s.bucket.FailDelete(func(k string) error {
 		if strings.HasPrefix(k, key+"/") {
 			return permissionDenied{k}
 		}
@@ -180,7 +180,7 @@ func TestRetention_FailedDisposal_IsRetried(t *testing.T) {
 	retention := Retention{MaxCount: 1}
 	first := s.upgradeTo(2, retention)
 	key, _ := s.store.Key(first.Path)
-	s.bucket.setFailDelete(func(k string) error {
+	s.bucket.FailDelete(func(k string) error {
 		if strings.HasPrefix(k, key+"/") {
 			return permissionDenied{k}
 		}
@@ -195,7 +195,7 @@ func TestRetention_FailedDisposal_IsRetried(t *testing.T) {
 	if after.State != records.SnapshotCompleted {
 		t.Errorf("nothing of %s was deleted, but its record now says %q: it can no longer be restored", first.Name, after.State)
 	}
-	s.bucket.setFailDelete(nil)
+	s.bucket.FailDelete(nil)
 	clock.Add(time.Hour)
 	s.upgradeTo(4, retention)
 	if r, ok := s.snapshotRecord(first.Name); ok {
