@@ -110,6 +110,16 @@ func newStateful(t *testing.T) *stateful {
 	return s
 }
 
+// waitCheckpoints waits until Flink reports n completed checkpoints of job.
+func (s *stateful) waitCheckpoints(job string, n int64) {
+	s.t.Helper()
+	client := s.p.Flink(testNS, testApp)
+	eventually(s.t, fmt.Sprintf("job %s completed %d checkpoints", job, n), func() bool {
+		st, err := client.Checkpoints(context.Background(), job)
+		return err == nil && st.Counts.Completed >= n
+	})
+}
+
 func (s *stateful) note(line string) {
 	s.tlMu.Lock()
 	defer s.tlMu.Unlock()
@@ -394,6 +404,22 @@ func (s *stateful) restart() {
 		Flink: old.Flink, RestURL: old.RestURL, DefaultNamespace: old.DefaultNamespace,
 		SnapshotStorageURL: old.SnapshotStorageURL, OpenStore: old.OpenStore, Now: old.Now,
 	}
+}
+
+// refuseDeletesOf makes the bucket refuse to delete the files of the savepoint at path, as
+// it refuses a principal that may not delete.
+func (s *stateful) refuseDeletesOf(path string) {
+	s.t.Helper()
+	key, err := s.store.Key(path)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	s.bucket.FailDelete(func(k string) error {
+		if strings.HasPrefix(k, key+"/") {
+			return permissionDenied{k}
+		}
+		return nil
+	})
 }
 
 // permissionDenied is what a bucket answers a principal that may not delete.
