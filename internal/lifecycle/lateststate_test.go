@@ -21,10 +21,7 @@ func TestDrift_LatestState_RestoresTheLatestCheckpoint(t *testing.T) {
 	s.mustApply(statefulFor(checkpointed(2, "20ms", dir), StateRunning), OpSavepointRedeploy)
 	upgrade := s.record().LastSnapshotPath
 	client := s.p.Flink(testNS, testApp)
-	eventually(t, "v2 checkpointed twice", func() bool {
-		st, err := client.Checkpoints(ctx, jobGen2)
-		return err == nil && st.Counts.Completed >= 2
-	})
+	s.waitCheckpoints(jobGen2, 2)
 	c := s.cluster()
 	c.Cancel()
 	st, err := client.Checkpoints(ctx, jobGen2)
@@ -60,11 +57,7 @@ func TestResume_LatestState_SuspendSavepointIsNewerThanTheCheckpoints(t *testing
 	ctx := context.Background()
 	dir := snapshotRoot + "/checkpoints"
 	s.deploy(checkpointed(1, "20ms", dir))
-	client := s.p.Flink(testNS, testApp)
-	eventually(t, "the job checkpointed", func() bool {
-		st, err := client.Checkpoints(ctx, jobGen1)
-		return err == nil && st.Counts.Completed >= 2
-	})
+	s.waitCheckpoints(jobGen1, 2)
 	s.mustApply(statefulFor(checkpointed(1, "20ms", dir), StateSuspended), OpSuspend)
 	suspend := s.record().LastSnapshotPath
 	if chk, _ := s.p.latestRetainedCheckpoint(ctx, &Current{JobID: jobGen1, Version: checkpointed(1, "20ms", dir)}); !strings.Contains(chk, "/chk-") {
@@ -83,11 +76,7 @@ func TestDrift_LatestSnapshot_IgnoresCheckpoints(t *testing.T) {
 	ctx := context.Background()
 	dir := snapshotRoot + "/checkpoints"
 	s.deploy(checkpointed(1, "20ms", dir))
-	client := s.p.Flink(testNS, testApp)
-	eventually(t, "the job checkpointed", func() bool {
-		st, err := client.Checkpoints(ctx, jobGen1)
-		return err == nil && st.Counts.Completed >= 1
-	})
+	s.waitCheckpoints(jobGen1, 1)
 	s.cluster().Cancel()
 	desired := statefulFor(checkpointed(1, "20ms", dir), StateRunning)
 	desired.Restore.Strategy = RestoreLatestSnapshot

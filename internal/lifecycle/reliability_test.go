@@ -28,19 +28,8 @@ import (
 func TestSavepointRedeploy_TriggerForgottenByFlink_RecordsAndRestoresTheCompletedSavepoint(t *testing.T) {
 	t.Parallel()
 	s := newStateful(t)
-	s.deploy(versionN(1))
-	old := s.cluster()
-	old.Faults().SlowSavepoints(300 * time.Millisecond)
-	desired := statefulFor(versionN(2), StateRunning)
-	desired.Savepoint.Timeout = 100 * time.Millisecond
-	if _, err := s.apply(desired, OpSavepointRedeploy); err == nil {
-		t.Fatal("apply should time out on the savepoint")
-	}
-	eventually(t, "the stop completed in Flink", func() bool { return old.JobState() == flink.JobFinished })
-	sp := old.Savepoints()[0]
-	old.ForgetOperations()
+	sp, desired := s.savepointForgottenByFlink()
 
-	desired.Savepoint.Timeout = 5 * time.Second
 	plan, err := s.p.PlanChange(context.Background(), desired)
 	if err != nil || plan.Operation != OpRecover {
 		t.Fatalf("plan %s, %v; want recover", plan.Operation, err)
@@ -57,22 +46,33 @@ func TestSavepointRedeploy_TriggerForgottenByFlink_RecordsAndRestoresTheComplete
 	}
 }
 
+// savepointForgottenByFlink deploys v1 and upgrades to v2 with a savepoint_timeout the
+// stop-with-savepoint outlives; once the stop completed in Flink, Flink forgets the trigger.
+// It returns the savepoint that stop completed, and v2 with a timeout long enough for the
+// next apply.
+func (s *stateful) savepointForgottenByFlink() (sp string, desired Desired) {
+	s.t.Helper()
+	s.deploy(versionN(1))
+	old := s.cluster()
+	old.Faults().SlowSavepoints(300 * time.Millisecond)
+	desired = statefulFor(versionN(2), StateRunning)
+	desired.Savepoint.Timeout = 100 * time.Millisecond
+	if _, err := s.apply(desired, OpSavepointRedeploy); err == nil {
+		s.t.Fatal("apply should time out on the savepoint")
+	}
+	eventually(s.t, "the stop completed in Flink", func() bool { return old.JobState() == flink.JobFinished })
+	sp = old.Savepoints()[0]
+	old.ForgetOperations()
+	desired.Savepoint.Timeout = 5 * time.Second
+	return sp, desired
+}
+
 // H1, the same with Flink's memory gone entirely (a JobManager restart loses the job and
 // its checkpoint statistics): the savepoint is found in the snapshot store.
 func TestSavepointRedeploy_JobAndTriggerForgotten_FindsTheSavepointInTheStore(t *testing.T) {
 	t.Parallel()
 	s := newStateful(t)
-	s.deploy(versionN(1))
-	old := s.cluster()
-	old.Faults().SlowSavepoints(300 * time.Millisecond)
-	desired := statefulFor(versionN(2), StateRunning)
-	desired.Savepoint.Timeout = 100 * time.Millisecond
-	if _, err := s.apply(desired, OpSavepointRedeploy); err == nil {
-		t.Fatal("apply should time out on the savepoint")
-	}
-	eventually(t, "the stop completed in Flink", func() bool { return old.JobState() == flink.JobFinished })
-	sp := old.Savepoints()[0]
-	old.ForgetOperations()
+	sp, desired := s.savepointForgottenByFlink()
 	// Flink's own answer for a job it no longer knows, on every path of that job.
 	s.rt.answer(func(r *http.Request) *http.Response {
 		if strings.Contains(r.URL.Path, "/jobs/"+jobGen1) {
@@ -81,7 +81,6 @@ func TestSavepointRedeploy_JobAndTriggerForgotten_FindsTheSavepointInTheStore(t 
 		return nil
 	})
 
-	desired.Savepoint.Timeout = 5 * time.Second
 	s.mustApply(desired, OpRecover)
 	s.rt.answer(nil)
 	if c := s.cluster(); c.RestoredFrom() != sp {
@@ -157,23 +156,8 @@ func TestRecover_HealthyNewJob_IsKeptNotRedeployed(t *testing.T) {
 	ctx := context.Background()
 	s.deploy(checkpointed(1, "20ms", snapshotRoot+"/checkpoints"))
 	desired := statefulFor(checkpointed(2, "20ms", snapshotRoot+"/checkpoints"), StateRunning)
-	c := s.crashAt("")
-	s.onFlink(func(method, path string, _ []byte, status int) {
-		if method == http.MethodGet && strings.HasSuffix(path, "/jobs/"+jobGen2) && status == 200 {
-			c.fire() // apply ends while verifying the (healthy) new job
-		}
-	})
-	if _, err := s.p.Apply(c.ctx, desired, OpSavepointRedeploy, s.progressFn()); err == nil {
-		t.Fatal("apply should have been interrupted")
-	}
-	s.onFlink(nil)
-	c.over()
-	s.restart()
-	client := s.p.Flink(testNS, testApp)
-	eventually(t, "v2 job runs and checkpoints", func() bool {
-		st, err := client.Checkpoints(ctx, jobGen2)
-		return err == nil && st.Counts.Completed >= 3
-	})
+	s.crashWhileVerifyingNewJob(desired)
+	s.waitCheckpoints(jobGen2, 3)
 	plan, err := s.p.PlanChange(ctx, desired)
 	if err != nil || plan.Operation != OpRecover {
 		t.Fatalf("plan %s, %v; want recover", plan.Operation, err)
@@ -192,13 +176,10 @@ func TestRecover_HealthyNewJob_IsKeptNotRedeployed(t *testing.T) {
 	}
 }
 
-// H2 with the configuration now asking for suspended: the healthy new job ran since the
-// upgrade's savepoint, so it is stopped with a savepoint of its own before scaling to zero.
-func TestRecover_HealthyNewJob_DesiredSuspended_TakesASavepointFirst(t *testing.T) {
-	t.Parallel()
-	s := newStateful(t)
-	s.deploy(versionN(1))
-	desired := statefulFor(versionN(2), StateRunning)
+// crashWhileVerifyingNewJob applies desired as a savepoint upgrade, and the provider process
+// dies while it verifies the new job, which runs healthy; a fresh process takes over.
+func (s *stateful) crashWhileVerifyingNewJob(desired Desired) {
+	s.t.Helper()
 	c := s.crashAt("")
 	s.onFlink(func(method, path string, _ []byte, status int) {
 		if method == http.MethodGet && strings.HasSuffix(path, "/jobs/"+jobGen2) && status == 200 {
@@ -206,11 +187,21 @@ func TestRecover_HealthyNewJob_DesiredSuspended_TakesASavepointFirst(t *testing.
 		}
 	})
 	if _, err := s.p.Apply(c.ctx, desired, OpSavepointRedeploy, s.progressFn()); err == nil {
-		t.Fatal("apply should have been interrupted")
+		s.t.Fatal("apply should have been interrupted")
 	}
 	s.onFlink(nil)
 	c.over()
 	s.restart()
+}
+
+// H2 with the configuration now asking for suspended: the healthy new job ran since the
+// upgrade's savepoint, so it is stopped with a savepoint of its own before scaling to zero.
+func TestRecover_HealthyNewJob_DesiredSuspended_TakesASavepointFirst(t *testing.T) {
+	t.Parallel()
+	s := newStateful(t)
+	s.deploy(versionN(1))
+	desired := statefulFor(versionN(2), StateRunning)
+	s.crashWhileVerifyingNewJob(desired)
 	upgradeSavepoint := s.record().Journal.SavepointPath
 	s.mustApply(statefulFor(versionN(2), StateSuspended), OpRecover)
 	taken := s.savepointsTaken()

@@ -487,11 +487,7 @@ func TestLastStateRedeploy_RestoresNewestCheckpoint(t *testing.T) {
 	s.deploy(checkpointed(1, "20ms", "file:///checkpoints/fraud"))
 	old := s.cluster()
 	ctx := context.Background()
-	client := s.p.Flink(testNS, testApp)
-	eventually(t, "two checkpoints completed", func() bool {
-		st, err := client.Checkpoints(ctx, jobGen1)
-		return err == nil && st.Counts.Completed >= 2
-	})
+	s.waitCheckpoints(jobGen1, 2)
 	desired := statefulFor(checkpointed(2, "20ms", "file:///checkpoints/fraud"), StateRunning)
 	desired.UpgradeMode = UpgradeLastState
 	plan, err := s.p.PlanChange(ctx, desired)
@@ -572,11 +568,7 @@ func TestLastStateRedeploy_RecordingFailsAfterCancel_KeepsJournal(t *testing.T) 
 	dir := snapshotRoot + "/checkpoints"
 	s.deploy(checkpointed(1, "20ms", dir))
 	old := s.cluster()
-	client := s.p.Flink(testNS, testApp)
-	eventually(t, "a checkpoint completed", func() bool {
-		st, err := client.Checkpoints(context.Background(), jobGen1)
-		return err == nil && st.Counts.Completed >= 1
-	})
+	s.waitCheckpoints(jobGen1, 1)
 	desired := statefulFor(checkpointed(2, "20ms", dir), StateRunning)
 	desired.UpgradeMode = UpgradeLastState
 	_, err := s.apply(desired, OpLastStateRedeploy)

@@ -146,13 +146,7 @@ func TestRetention_MaxCount(t *testing.T) {
 
 	// A disposal the bucket refuses keeps the record and the files; the upgrade succeeds.
 	victim := auto[len(auto)-2]
-	key, _ := s.store.Key(victim.Path)
-	s.bucket.setFailDelete(func(k string) error {
-		if strings.HasPrefix(k, key+"/") {
-			return permissionDenied{k}
-		}
-		return nil
-	})
+	s.refuseDeletesOf(victim.Path)
 	clock.Add(time.Hour)
 	newest := s.upgradeTo(6, retention)
 	if _, ok := s.snapshotRecord(victim.Name); !ok || !s.savepointExists(victim.Path) {
@@ -179,13 +173,7 @@ func TestRetention_FailedDisposal_IsRetried(t *testing.T) {
 	s.deploy(versionN(1))
 	retention := Retention{MaxCount: 1}
 	first := s.upgradeTo(2, retention)
-	key, _ := s.store.Key(first.Path)
-	s.bucket.setFailDelete(func(k string) error {
-		if strings.HasPrefix(k, key+"/") {
-			return permissionDenied{k}
-		}
-		return nil
-	})
+	s.refuseDeletesOf(first.Path)
 	clock.Add(time.Hour)
 	s.upgradeTo(3, retention)
 	after, ok := s.snapshotRecord(first.Name)
@@ -195,7 +183,7 @@ func TestRetention_FailedDisposal_IsRetried(t *testing.T) {
 	if after.State != records.SnapshotCompleted {
 		t.Errorf("nothing of %s was deleted, but its record now says %q: it can no longer be restored", first.Name, after.State)
 	}
-	s.bucket.setFailDelete(nil)
+	s.bucket.FailDelete(nil)
 	clock.Add(time.Hour)
 	s.upgradeTo(4, retention)
 	if r, ok := s.snapshotRecord(first.Name); ok {

@@ -11,7 +11,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"slices"
 	"strings"
 	"sync"
@@ -20,9 +19,7 @@ import (
 	"time"
 
 	"gocloud.dev/blob"
-	"gocloud.dev/blob/driver"
 	"gocloud.dev/blob/memblob"
-	"gocloud.dev/gcerrors"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -31,6 +28,7 @@ import (
 	"github.com/flinkplatform/terraform-provider-flink/internal/kube"
 	"github.com/flinkplatform/terraform-provider-flink/internal/records"
 	"github.com/flinkplatform/terraform-provider-flink/internal/snapshots"
+	"github.com/flinkplatform/terraform-provider-flink/internal/snapshots/snapshotstest"
 	"github.com/flinkplatform/terraform-provider-flink/internal/spec"
 )
 
@@ -45,7 +43,7 @@ const savepointDataFile = "op-state/part-00000"
 type stateful struct {
 	*harness
 	store  *snapshots.Store
-	bucket *faultBucket
+	bucket *snapshotstest.Recorder
 
 	tlMu     sync.Mutex
 	timeline []string
@@ -68,8 +66,9 @@ func (s *stateful) onFlink(fn flinkHook) {
 func newStateful(t *testing.T) *stateful {
 	t.Helper()
 	s := &stateful{harness: newHarness(t)}
-	s.bucket = newFaultBucket(memblob.OpenBucket(nil), s.note)
-	wrapped := blob.NewBucket(s.bucket)
+	bucket, wrapped := snapshotstest.NewRecorder(memblob.OpenBucket(nil))
+	bucket.OnDelete(func(key string) { s.note("blob delete " + key) })
+	s.bucket = bucket
 	t.Cleanup(func() { wrapped.Close() })
 	s.store = snapshots.OpenBucket(wrapped, snapshotRoot)
 	s.p.SnapshotStorageURL = snapshotRoot
@@ -109,6 +108,16 @@ func newStateful(t *testing.T) *stateful {
 		}
 	})
 	return s
+}
+
+// waitCheckpoints waits until Flink reports n completed checkpoints of job.
+func (s *stateful) waitCheckpoints(job string, n int64) {
+	s.t.Helper()
+	client := s.p.Flink(testNS, testApp)
+	eventually(s.t, fmt.Sprintf("job %s completed %d checkpoints", job, n), func() bool {
+		st, err := client.Checkpoints(context.Background(), job)
+		return err == nil && st.Counts.Completed >= n
+	})
 }
 
 func (s *stateful) note(line string) {
@@ -397,119 +406,21 @@ func (s *stateful) restart() {
 	}
 }
 
-// ---- a bucket whose deletes can fail ----
-
-// faultBucket is a blob driver over another bucket that puts every delete on the timeline
-// and lets a test make deletes fail.
-type faultBucket struct {
-	inner *blob.Bucket
-	note  func(string)
-
-	mu         sync.Mutex
-	failDelete func(key string) error
-}
-
-func newFaultBucket(inner *blob.Bucket, note func(string)) *faultBucket {
-	return &faultBucket{inner: inner, note: note}
-}
-
-// setFailDelete makes deletes of keys for which fn returns an error fail with it.
-func (b *faultBucket) setFailDelete(fn func(key string) error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.failDelete = fn
-}
-
-func (b *faultBucket) ErrorCode(err error) gcerrors.ErrorCode { return gcerrors.Code(err) }
-func (b *faultBucket) As(any) bool                            { return false }
-func (b *faultBucket) ErrorAs(error, any) bool                { return false }
-
-func (b *faultBucket) Attributes(ctx context.Context, key string) (*driver.Attributes, error) {
-	a, err := b.inner.Attributes(ctx, key)
+// refuseDeletesOf makes the bucket refuse to delete the files of the savepoint at path, as
+// it refuses a principal that may not delete.
+func (s *stateful) refuseDeletesOf(path string) {
+	s.t.Helper()
+	key, err := s.store.Key(path)
 	if err != nil {
-		return nil, err
+		s.t.Fatal(err)
 	}
-	return &driver.Attributes{
-		ContentType: a.ContentType, Metadata: a.Metadata, CreateTime: a.CreateTime,
-		ModTime: a.ModTime, Size: a.Size, MD5: a.MD5, ETag: a.ETag,
-	}, nil
-}
-
-func (b *faultBucket) ListPaged(ctx context.Context, opts *driver.ListOptions) (*driver.ListPage, error) {
-	size := opts.PageSize
-	if size <= 0 {
-		size = 1000
-	}
-	token := opts.PageToken
-	if len(token) == 0 {
-		token = blob.FirstPageToken
-	}
-	objs, next, err := b.inner.ListPage(ctx, token, size, &blob.ListOptions{Prefix: opts.Prefix, Delimiter: opts.Delimiter})
-	if err != nil && err != io.EOF {
-		return nil, err
-	}
-	page := &driver.ListPage{NextPageToken: next}
-	for _, o := range objs {
-		page.Objects = append(page.Objects, &driver.ListObject{Key: o.Key, ModTime: o.ModTime, Size: o.Size, MD5: o.MD5, IsDir: o.IsDir})
-	}
-	return page, nil
-}
-
-type faultReader struct{ r *blob.Reader }
-
-func (r faultReader) Read(p []byte) (int, error) { return r.r.Read(p) }
-func (r faultReader) Close() error               { return r.r.Close() }
-func (r faultReader) As(any) bool                { return false }
-func (r faultReader) Attributes() *driver.ReaderAttributes {
-	return &driver.ReaderAttributes{ContentType: r.r.ContentType(), ModTime: r.r.ModTime(), Size: r.r.Size()}
-}
-
-func (b *faultBucket) NewRangeReader(ctx context.Context, key string, offset, length int64, _ *driver.ReaderOptions) (driver.Reader, error) {
-	rd, err := b.inner.NewRangeReader(ctx, key, offset, length, nil)
-	if err != nil {
-		return nil, err
-	}
-	return faultReader{rd}, nil
-}
-
-type faultWriter struct{ w *blob.Writer }
-
-func (w faultWriter) Write(p []byte) (int, error) { return w.w.Write(p) }
-func (w faultWriter) Close() error                { return w.w.Close() }
-
-func (b *faultBucket) NewTypedWriter(ctx context.Context, key, contentType string, _ *driver.WriterOptions) (driver.Writer, error) {
-	w, err := b.inner.NewWriter(ctx, key, &blob.WriterOptions{ContentType: contentType})
-	if err != nil {
-		return nil, err
-	}
-	return faultWriter{w}, nil
-}
-
-func (b *faultBucket) Copy(ctx context.Context, dstKey, srcKey string, _ *driver.CopyOptions) error {
-	return b.inner.Copy(ctx, dstKey, srcKey, nil)
-}
-
-func (b *faultBucket) Delete(ctx context.Context, key string, _ *driver.DeleteOptions) error {
-	b.mu.Lock()
-	fail := b.failDelete
-	b.mu.Unlock()
-	if fail != nil {
-		if err := fail(key); err != nil {
-			return err
+	s.bucket.FailDelete(func(k string) error {
+		if strings.HasPrefix(k, key+"/") {
+			return permissionDenied{k}
 		}
-	}
-	if err := b.inner.Delete(ctx, key); err != nil {
-		return err
-	}
-	b.note("blob delete " + key)
-	return nil
+		return nil
+	})
 }
-
-func (b *faultBucket) SignedURL(context.Context, string, *driver.SignedURLOptions) (string, error) {
-	return "", errors.New("not supported")
-}
-
-func (b *faultBucket) Close() error { return b.inner.Close() }
 
 // permissionDenied is what a bucket answers a principal that may not delete.
 type permissionDenied struct{ key string }

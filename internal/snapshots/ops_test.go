@@ -15,6 +15,8 @@ import (
 
 	"gocloud.dev/blob"
 	"gocloud.dev/blob/memblob"
+
+	"github.com/flinkplatform/terraform-provider-flink/internal/snapshots/snapshotstest"
 )
 
 // testStore is a store and the Flink-side directory savepoints go to in it.
@@ -54,10 +56,10 @@ func memStore(t *testing.T) testStore {
 }
 
 // recorded wraps a mem bucket standing in for root in a recorder.
-func recorded(t *testing.T, root, base string) (testStore, *recorder) {
+func recorded(t *testing.T, root, base string) (testStore, *snapshotstest.Recorder) {
 	t.Helper()
 	inner := memblob.OpenBucket(nil)
-	rec, b := newRecorder(inner)
+	rec, b := snapshotstest.NewRecorder(inner)
 	t.Cleanup(func() { b.Close() })
 	return testStore{OpenBucket(b, root), base}, rec
 }
@@ -271,7 +273,7 @@ func TestCopyInterrupted(t *testing.T) {
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
 		var once sync.Once
-		rec.onCommit = func(string) { once.Do(cancel) } // cancel once the first file is in
+		rec.OnCommit(func(string) { once.Do(cancel) }) // cancel once the first file is in
 		_, err := src.Copy(ctx, src.sp("savepoint-1"), dst.Store, dst.sp("savepoint-1"))
 		if !errors.Is(err, context.Canceled) {
 			t.Fatalf("Copy = %v; want context.Canceled", err)
@@ -284,7 +286,7 @@ func TestCopyInterrupted(t *testing.T) {
 		}
 
 		// Running it again completes it.
-		rec.onCommit = nil
+		rec.OnCommit(nil)
 		if _, err := src.Copy(context.Background(), src.sp("savepoint-1"), dst.Store, dst.sp("savepoint-1")); err != nil {
 			t.Fatal(err)
 		}
@@ -299,12 +301,12 @@ func TestCopyInterrupted(t *testing.T) {
 	t.Run("failed write", func(t *testing.T) {
 		dst, rec := recorded(t, "s3://dr/x", "s3://dr/x")
 		boom := errors.New("boom")
-		rec.failWrite = func(key string) error {
+		rec.FailWrite(func(key string) error {
 			if key == "savepoint-1/state-17" {
 				return boom
 			}
 			return nil
-		}
+		})
 		_, err := src.Copy(context.Background(), src.sp("savepoint-1"), dst.Store, dst.sp("savepoint-1"))
 		if !errors.Is(err, boom) {
 			t.Fatalf("Copy = %v; want boom", err)

@@ -60,7 +60,16 @@ func versions(t *testing.T, ns string, classes map[string]string) string {
 func versionsWithParallelism(t *testing.T, ns string, classes map[string]string, p int) string {
 	var b strings.Builder
 	for label, class := range classes {
-		fmt.Fprintf(&b, `
+		b.WriteString(fixtureVersion(t, ns, label, class, p, ""))
+	}
+	return b.String()
+}
+
+// fixtureVersion is version label of counter running the fixture's class with parallelism
+// p on p one-slot TaskManagers, checkpointing every second, with extraConf (HCL lines) in
+// its Flink configuration.
+func fixtureVersion(t *testing.T, ns, label, class string, p int, extraConf string) string {
+	return fmt.Sprintf(`
 resource "flink_application_version" %[1]q {
   application   = "counter"
   namespace     = %[2]q
@@ -73,13 +82,11 @@ resource "flink_application_version" %[1]q {
   flink_configuration = {
     "execution.checkpointing.interval" = "1s"
     "state.checkpoints.dir"            = "file://%[6]s/checkpoints/%[2]s"
-  }
+%[8]s  }
   job_manager  = { memory = "1g", cpu = 0.5 }
   task_manager = { memory = "1g", cpu = 0.5, replicas = %[7]d, task_slots = 1 }
 }
-`, label, ns, flinkMinor(), acctest.FixtureJarURI, class, acctest.SnapshotDir(t), p)
-	}
-	return b.String()
+`, label, ns, flinkMinor(), acctest.FixtureJarURI, class, acctest.SnapshotDir(t), p, extraConf)
 }
 
 func application(name, ns, version, state, extra string) string {

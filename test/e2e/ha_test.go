@@ -30,27 +30,10 @@ import (
 
 // haVersion is the fixture's v1 with the settings the failure scenarios need.
 func haVersion(t *testing.T, ns string) string {
-	return fmt.Sprintf(`
-resource "flink_application_version" "v1" {
-  application   = "counter"
-  namespace     = %[1]q
-  version       = "v1"
-  image         = "flink:%[2]s-java17"
-  jar_uri       = %[3]q
-  entry_class   = %[4]q
-  flink_version = %[2]q
-  parallelism   = 1
-  flink_configuration = {
-    "execution.checkpointing.interval" = "1s"
-    "state.checkpoints.dir"            = "file://%[5]s/checkpoints/%[1]s"
-    # The REST API's metric fetcher waits up to web.timeout (Flink: 10 minutes) for a
-    # TaskManager that died; until then the counter reads as before it died.
-    "web.timeout" = "15000"
-  }
-  job_manager  = { memory = "1g", cpu = 0.5 }
-  task_manager = { memory = "1g", cpu = 0.5, replicas = 1, task_slots = 1 }
-}
-`, ns, flinkMinor(), acctest.FixtureJarURI, acctest.FixtureJobClass, acctest.SnapshotDir(t))
+	// The REST API's metric fetcher waits up to web.timeout (Flink: 10 minutes) for a
+	// TaskManager that died; until then the counter reads as before it died.
+	return fixtureVersion(t, ns, "v1", acctest.FixtureJobClass, 1, `    "web.timeout" = "15000"
+`)
 }
 
 // timed logs how long a step of a scenario took, for the report on e2e time.

@@ -15,7 +15,6 @@ import (
 	"github.com/hashicorp/terraform-plugin-testing/statecheck"
 	"github.com/hashicorp/terraform-plugin-testing/terraform"
 	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
-	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/flinkplatform/terraform-provider-flink/internal/acctest"
@@ -48,12 +47,7 @@ func TestE2E_SecretsReachFlink(t *testing.T) {
 		"db password 1":  "db-e2e-1-4be0-value", "token 1": "tok-e2e-1-91fa-value",
 		"db password 2": "db-e2e-2-c3d8-value", "token 2": "tok-e2e-2-05b7-value",
 	}
-	if _, err := k8s.CoreV1().Secrets(ns).Create(context.Background(), &corev1.Secret{
-		ObjectMeta: metav1.ObjectMeta{Name: "kafka-credentials"},
-		StringData: map[string]string{kafkaPasswordKey: values["kafka password"]},
-	}, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	acctest.CreateSecret(t, ns, "kafka-credentials", map[string]string{kafkaPasswordKey: values["kafka password"]})
 	version := strings.Replace(versions(t, ns, map[string]string{"v1": acctest.FixtureJobClass}), `  job_manager  =`, `  env_from_secrets = {
     KAFKA_PASSWORD = { secret = "kafka-credentials", key = "`+kafkaPasswordKey+`" }
   }

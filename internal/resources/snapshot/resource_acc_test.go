@@ -33,24 +33,7 @@ const (
 
 // versionHCL is version label of application, running image.
 func versionHCL(ns, app, label, image string) string {
-	return fmt.Sprintf(`
-resource "flink_application_version" "%[1]s_%[2]s" {
-  application   = %[4]q
-  namespace     = %[3]q
-  version       = %[2]q
-  image         = %[5]q
-  jar_uri       = "local:///opt/flink/usrlib/orders.jar"
-  entry_class   = "com.example.orders.OrdersJob"
-  flink_version = "1.20"
-  parallelism   = 2
-  task_manager = {
-    cpu        = 0.5
-    memory     = "1g"
-    replicas   = 1
-    task_slots = 2
-  }
-}
-`, strings.ReplaceAll(app, "-", "_"), label, ns, app, image)
+	return acctest.OrdersVersionHCL(strings.ReplaceAll(app, "-", "_")+"_"+label, ns, app, label, image, "")
 }
 
 // ordersConfig is the provider, versions v1 and v2 of "orders", the application running
@@ -76,6 +59,30 @@ resource "flink_snapshot" %q {
 %s
 }
 `, name, ns, body)
+}
+
+// ordersSnapshotHCL is a flink_snapshot named name of application "orders" in ns, given by
+// name rather than through the application resource, with attributes, one a line.
+func ordersSnapshotHCL(name, ns string, attrs ...string) string {
+	return fmt.Sprintf(`
+resource "flink_snapshot" %q {
+  application = "orders"
+  namespace   = %q
+  %s
+}
+`, name, ns, strings.Join(attrs, "\n  "))
+}
+
+// adoptHCL is flink_snapshot "adopted": the existing savepoint at path, with extra attributes.
+func adoptHCL(ns, path, extra string) string {
+	return ordersSnapshotHCL("adopted", ns, fmt.Sprintf("path = %q", path), extra)
+}
+
+// copyHCL is flink_snapshot "dr": a copy of flink_snapshot.manual to destination, with extra
+// attributes.
+func copyHCL(ns, destination, extra string) string {
+	return ordersSnapshotHCL("dr", ns, "source_snapshot_id = flink_snapshot.manual.id",
+		fmt.Sprintf("destination_url = %q", destination), extra)
 }
 
 func kubeClient(t *testing.T) *kube.Client { return &kube.Client{Kube: acctest.Kube(t)} }
@@ -311,14 +318,7 @@ func TestAccSnapshot_adopt(t *testing.T) {
 	writeSavepoint(t, dir, true)
 	writeSavepoint(t, aborted, false)
 	adopt := func(path, extra string) string {
-		return acctest.ProviderConfig(t) + fmt.Sprintf(`
-resource "flink_snapshot" "adopted" {
-  application = "orders"
-  namespace   = %q
-  path        = %q
-  %s
-}
-`, ns, path, extra)
+		return acctest.ProviderConfig(t) + adoptHCL(ns, path, extra)
 	}
 	const adopted = "flink_snapshot.adopted"
 
@@ -376,21 +376,14 @@ resource "flink_snapshot" "adopted" {
 func TestAccSnapshot_copy(t *testing.T) {
 	ns := acctest.Namespace(t)
 	dr := t.TempDir()
-	copyHCL := fmt.Sprintf(`
-resource "flink_snapshot" "dr" {
-  application        = "orders"
-  namespace          = %q
-  source_snapshot_id = flink_snapshot.manual.id
-  destination_url    = %q
-}
-`, ns, "file://"+dr)
+	drCopy := copyHCL(ns, "file://"+dr, "")
 	const copied = "flink_snapshot.dr"
 
 	resource.Test(t, resource.TestCase{
 		ProtoV6ProviderFactories: providertest.Factories,
 		Steps: []resource.TestStep{
 			{
-				Config: ordersConfig(t, ns, "v1", "running", snapshotHCL(ns, "manual", ""), copyHCL),
+				Config: ordersConfig(t, ns, "v1", "running", snapshotHCL(ns, "manual", ""), drCopy),
 				ConfigStateChecks: []statecheck.StateCheck{
 					statecheck.ExpectKnownValue(copied, tfjsonpath.New("origin"), knownvalue.StringExact("copied")),
 				},
@@ -448,22 +441,14 @@ resource "flink_snapshot" "dr" {
 func TestAccSnapshot_copyDeletedOnDestroy(t *testing.T) {
 	ns := acctest.Namespace(t)
 	dr := t.TempDir()
-	copyHCL := fmt.Sprintf(`
-resource "flink_snapshot" "dr" {
-  application        = "orders"
-  namespace          = %q
-  source_snapshot_id = flink_snapshot.manual.id
-  destination_url    = %q
-  deletion_policy    = "delete"
-}
-`, ns, "file://"+dr)
+	drCopy := copyHCL(ns, "file://"+dr, `deletion_policy = "delete"`)
 	var source, copyPath string
 
 	resource.Test(t, resource.TestCase{
 		ProtoV6ProviderFactories: providertest.Factories,
 		Steps: []resource.TestStep{
 			{
-				Config: ordersConfig(t, ns, "v1", "running", snapshotHCL(ns, "manual", ""), copyHCL),
+				Config: ordersConfig(t, ns, "v1", "running", snapshotHCL(ns, "manual", ""), drCopy),
 				Check: func(s *terraform.State) error {
 					src, _ := attrsOf(s, manual)
 					dst, err := attrsOf(s, "flink_snapshot.dr")

@@ -1,7 +1,6 @@
 package snapshot_test
 
 import (
-	"fmt"
 	"regexp"
 	"testing"
 
@@ -25,13 +24,7 @@ func TestAccSnapshot_badPath(t *testing.T) {
 			resource.Test(t, resource.TestCase{
 				ProtoV6ProviderFactories: providertest.Factories,
 				Steps: []resource.TestStep{{
-					Config: acctest.ProviderConfig(t) + fmt.Sprintf(`
-resource "flink_snapshot" "adopted" {
-  application = "orders"
-  namespace   = %q
-  path        = %q
-}
-`, ns, tc.path),
+					Config:      acctest.ProviderConfig(t) + adoptHCL(ns, tc.path, ""),
 					PlanOnly:    true,
 					ExpectError: regexp.MustCompile(words(`Invalid savepoint directory`).String() + `(?s:.*)` + words(tc.want).String()),
 				}},

@@ -48,16 +48,27 @@ func appConfig(t *testing.T, ns string, versions []ver, current, state string, a
 	for _, v := range versions {
 		hcl += versionHCL(ns, "orders", v)
 	}
-	return hcl + fmt.Sprintf(`
+	return hcl + appHCL(ns, versionRef(current), state, appExtra...)
+}
+
+// appHCL is the application "test", orders in ns, running the version whose id is the HCL
+// expression versionID, in state (none if empty), with extra attributes.
+func appHCL(ns, versionID, state string, extra ...string) string {
+	if state != "" {
+		extra = append([]string{fmt.Sprintf("state = %q", state)}, extra...)
+	}
+	return fmt.Sprintf(`
 resource "flink_streaming_application" "test" {
   name       = "orders"
   namespace  = %q
-  version_id = flink_application_version.%s.id
-  state      = %q
+  version_id = %s
 %s
 }
-`, ns, current, state, strings.Join(appExtra, "\n"))
+`, ns, versionID, strings.Join(extra, "\n"))
 }
+
+// versionRef is the id of the flink_application_version resource label, as an expression.
+func versionRef(label string) string { return "flink_application_version." + label + ".id" }
 
 func versionHCL(ns, application string, v ver) string {
 	conf := ""
@@ -73,24 +84,7 @@ func versionHCL(ns, application string, v ver) string {
 		}
 		conf += "  }\n"
 	}
-	return fmt.Sprintf(`
-resource "flink_application_version" %[1]q {
-  application   = %[4]q
-  namespace     = %[2]q
-  version       = %[1]q
-  image         = %[3]q
-  jar_uri       = "local:///opt/flink/usrlib/orders.jar"
-  entry_class   = "com.example.orders.OrdersJob"
-  flink_version = "1.20"
-  parallelism   = 2
-  task_manager = {
-    cpu        = 0.5
-    memory     = "1g"
-    replicas   = 1
-    task_slots = 2
-  }
-%[5]s}
-`, v.label, ns, v.image, application, conf)
+	return acctest.OrdersVersionHCL(v.label, ns, application, v.label, v.image, conf)
 }
 
 // plainVersions are n versions v1..vn that differ only in their image.

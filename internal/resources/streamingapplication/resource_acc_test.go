@@ -3,9 +3,11 @@ package streamingapplication_test
 import (
 	"context"
 	"fmt"
+	"maps"
 	"os"
 	"regexp"
-	"strings"
+	"slices"
+	"strconv"
 	"testing"
 
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
@@ -31,37 +33,11 @@ const app = "flink_streaming_application.test"
 // config is one version resource per label in versions, and the application running
 // current in the given state, with extra attributes (e.g. upgrade_mode) in appExtra.
 func config(t *testing.T, namespace string, versions map[string]string, current, state string, appExtra ...string) string {
-	hcl := acctest.ProviderConfig(t)
-	for label, image := range versions {
-		hcl += fmt.Sprintf(`
-resource "flink_application_version" %[1]q {
-  application   = "orders"
-  namespace     = %[2]q
-  version       = %[1]q
-  image         = %[3]q
-  jar_uri       = "local:///opt/flink/usrlib/orders.jar"
-  entry_class   = "com.example.orders.OrdersJob"
-  flink_version = "1.20"
-  parallelism   = 2
-  task_manager = {
-    cpu        = 0.5
-    memory     = "1g"
-    replicas   = 1
-    task_slots = 2
-  }
-}
-`, label, namespace, image)
+	var vs []ver
+	for _, label := range slices.Sorted(maps.Keys(versions)) {
+		vs = append(vs, ver{label: label, image: versions[label]})
 	}
-	return hcl + fmt.Sprintf(`
-resource "flink_streaming_application" "test" {
-  name       = "orders"
-  namespace  = %q
-  version_id = flink_application_version.%s.id
-  state      = %q
-  labels     = { team = "payments" }
-%s
-}
-`, namespace, current, state, strings.Join(appExtra, "\n"))
+	return appConfig(t, namespace, vs, current, state, append([]string{`labels = { team = "payments" }`}, appExtra...)...)
 }
 
 // TestAccStreamingApplication_lifecycle creates a stateless application, redeploys it with
@@ -251,13 +227,7 @@ func TestAccStreamingApplication_versionOfAnotherApplication(t *testing.T) {
 	resource.Test(t, resource.TestCase{
 		ProtoV6ProviderFactories: providertest.Factories,
 		Steps: []resource.TestStep{{
-			Config: acctest.ProviderConfig(t) + fmt.Sprintf(`
-resource "flink_streaming_application" "test" {
-  name       = "orders"
-  namespace  = %q
-  version_id = "%s/billing/v1"
-}
-`, ns, ns),
+			Config:      acctest.ProviderConfig(t) + appHCL(ns, strconv.Quote(ns+"/billing/v1"), ""),
 			PlanOnly:    true,
 			ExpectError: regexp.MustCompile(`belongs to application\s+` + ns + `/billing,\s+not\s+` + ns + `/orders`),
 		}},

@@ -6,6 +6,7 @@ import (
 	"os"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -51,19 +52,6 @@ resource "flink_application_version" %[1]q {
 `, label, ns, strings.TrimPrefix(label, "v"))
 	}
 	return b.String()
-}
-
-// secretApp is the application running version in state, with extra attributes.
-func secretApp(ns, version, state, extra string) string {
-	return fmt.Sprintf(`
-resource "flink_streaming_application" "test" {
-  name       = "orders"
-  namespace  = %q
-  version_id = flink_application_version.%s.id
-  state      = %q
-  %s
-}
-`, ns, version, state, extra)
 }
 
 func sensitiveSecrets(db, token string) string {
@@ -136,14 +124,9 @@ func TestAccStreamingApplication_secretScan(t *testing.T) {
 		"db password C": "db-C-e21a90-value", "token C": "tok-C-3b6d4f-value",
 	}
 	kafka := values["the external Secret's kafka.password"]
-	if _, err := k8s.CoreV1().Secrets(ns).Create(context.Background(), &corev1.Secret{
-		ObjectMeta: metav1.ObjectMeta{Name: "kafka-credentials"},
-		StringData: map[string]string{"kafka.password": kafka},
-	}, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	acctest.CreateSecret(t, ns, "kafka-credentials", map[string]string{"kafka.password": kafka})
 	cfg := func(version, state, db, token string, versions ...string) string {
-		return acctest.ProviderConfig(t) + secretVersions(ns, versions...) + secretApp(ns, version, state, sensitiveSecrets(db, token))
+		return acctest.ProviderConfig(t) + secretVersions(ns, versions...) + appHCL(ns, versionRef(version), state, sensitiveSecrets(db, token))
 	}
 	clean := []statecheck.StateCheck{
 		acctest.ExpectStateClean(values, false),
@@ -292,14 +275,7 @@ func TestAccStreamingApplication_secretValidation(t *testing.T) {
 			resource.Test(t, resource.TestCase{
 				ProtoV6ProviderFactories: providertest.Factories,
 				Steps: []resource.TestStep{{
-					Config: acctest.ProviderConfig(t) + fmt.Sprintf(`
-resource "flink_streaming_application" "test" {
-  name       = "orders"
-  namespace  = %q
-  version_id = "%s/orders/v1"
-  %s
-}
-`, ns, ns, tc.extra),
+					Config:      acctest.ProviderConfig(t) + appHCL(ns, strconv.Quote(ns+"/orders/v1"), "", tc.extra),
 					PlanOnly:    true,
 					ExpectError: regexp.MustCompile(regexp.MustCompile(` +`).ReplaceAllString(tc.want, `\s+`)),
 				}},
@@ -317,7 +293,7 @@ func TestAccStreamingApplication_writeOnlyNeedsNewCLI(t *testing.T) {
 		ProtoV6ProviderFactories: providertest.Factories,
 		TerraformVersionChecks:   []tfversion.TerraformVersionCheck{tfversion.RequireBelow(tfversion.Version1_11_0)},
 		Steps: []resource.TestStep{{
-			Config: acctest.ProviderConfig(t) + secretVersions(ns, "v1") + secretApp(ns, "v1", "running",
+			Config: acctest.ProviderConfig(t) + secretVersions(ns, "v1") + appHCL(ns, versionRef("v1"), "running",
 				`secret_env_wo = { API_TOKEN = "x" }
   secret_env_wo_version = 1`),
 			PlanOnly:    true,

@@ -3,6 +3,7 @@ package streamingapplication_test
 import (
 	"fmt"
 	"regexp"
+	"strconv"
 	"testing"
 
 	"github.com/hashicorp/terraform-plugin-testing/compare"
@@ -22,14 +23,7 @@ import (
 func TestAccStreamingApplication_badInput(t *testing.T) {
 	ns := acctest.Namespace(t)
 	appWith := func(extra string) string {
-		return acctest.ProviderConfig(t) + fmt.Sprintf(`
-resource "flink_streaming_application" "test" {
-  name       = "orders"
-  namespace  = %q
-  version_id = "%s/orders/v1"
-  %s
-}
-`, ns, ns, extra)
+		return acctest.ProviderConfig(t) + appHCL(ns, strconv.Quote(ns+"/orders/v1"), "", extra)
 	}
 	cases := map[string]struct {
 		extra string

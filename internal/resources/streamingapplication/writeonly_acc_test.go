@@ -1,7 +1,6 @@
 package streamingapplication_test
 
 import (
-	"context"
 	"fmt"
 	"testing"
 
@@ -12,8 +11,6 @@ import (
 	"github.com/hashicorp/terraform-plugin-testing/terraform"
 	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
 	"github.com/hashicorp/terraform-plugin-testing/tfversion"
-	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/flinkplatform/terraform-provider-flink/internal/acctest"
 	"github.com/flinkplatform/terraform-provider-flink/internal/provider/providertest"
@@ -34,14 +31,9 @@ func TestWriteOnly_streamingApplicationSecrets(t *testing.T) {
 		"db 1":           "db-wo-1-a83f-value", "token 1": "tok-wo-1-c02d-value",
 		"db 2": "db-wo-2-7b91-value", "token 3": "tok-3-stored-e4a6-value",
 	}
-	if _, err := k8s.CoreV1().Secrets(ns).Create(context.Background(), &corev1.Secret{
-		ObjectMeta: metav1.ObjectMeta{Name: "kafka-credentials"},
-		StringData: map[string]string{"kafka.password": values["kafka password"]},
-	}, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	acctest.CreateSecret(t, ns, "kafka-credentials", map[string]string{"kafka.password": values["kafka password"]})
 	wo := func(db string, dbVersion int, env string) string {
-		return acctest.ProviderConfig(t) + secretVersions(ns, "v1") + secretApp(ns, "v1", "running", fmt.Sprintf(`
+		return acctest.ProviderConfig(t) + secretVersions(ns, "v1") + appHCL(ns, versionRef("v1"), "running", fmt.Sprintf(`
   secret_flink_configuration_wo         = { "fixture.db.password" = %q }
   secret_flink_configuration_wo_version = %d
   %s`, db, dbVersion, env))
