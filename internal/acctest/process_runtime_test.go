@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/flinkplatform/terraform-provider-flink/internal/wait"
+
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -144,7 +146,7 @@ func (a *realApp) job(what string, done func(flink.JobDetails) bool) flink.JobDe
 	a.t.Helper()
 	var j flink.JobDetails
 	var last string
-	err := flink.WaitFor(a.ctx, func(ctx context.Context) (bool, error) {
+	err := wait.Until(a.ctx, func(ctx context.Context) (bool, error) {
 		var err error
 		j, err = a.fc.Job(ctx, a.jobID)
 		if err != nil {
@@ -163,7 +165,7 @@ func (a *realApp) job(what string, done func(flink.JobDetails) bool) flink.JobDe
 			return false, fmt.Errorf("job ended %s", j.State)
 		}
 		return false, nil
-	}, flink.Backoff{})
+	}, flink.IsRetryable)
 	if err != nil {
 		a.t.Fatalf("job %s: %s: %v (last: %s)\n%s", a.jobID, what, err, last, a.pods())
 	}
@@ -178,12 +180,12 @@ func (a *realApp) count(what string, cond func(FixtureCount) bool) FixtureCount 
 	a.t.Helper()
 	var c FixtureCount
 	var last error
-	err := flink.WaitFor(a.ctx, func(ctx context.Context) (bool, error) {
+	err := wait.Until(a.ctx, func(ctx context.Context) (bool, error) {
 		var err error
 		c, err = ReadFixtureCount(ctx, a.hc, kube.RestURL(a.app, a.ns), a.jobID)
 		last = err
 		return err == nil && cond(c), nil
-	}, flink.Backoff{})
+	}, flink.IsRetryable)
 	if err != nil {
 		a.t.Fatalf("%s: %v (last count %+v, last error %v)", what, err, c, last)
 	}
@@ -363,10 +365,10 @@ func TestRealFlinkProcessExitRestartsContainerInPod(t *testing.T) {
 		a.deploy(v1, "", false)
 		a.healthy()
 		// A completed checkpoint, so that the failover restores state.
-		if err := flink.WaitFor(a.ctx, func(ctx context.Context) (bool, error) {
+		if err := wait.Until(a.ctx, func(ctx context.Context) (bool, error) {
 			cp, err := a.fc.Checkpoints(ctx, a.jobID)
 			return err == nil && cp.Counts.Completed > 0, nil
-		}, flink.Backoff{}); err != nil {
+		}, flink.IsRetryable); err != nil {
 			t.Fatalf("no completed checkpoint: %v", err)
 		}
 		a.mark("a checkpoint completed")

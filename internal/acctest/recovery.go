@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/flinkplatform/terraform-provider-flink/internal/wait"
+
 	"github.com/flinkplatform/terraform-provider-flink/internal/flink"
 )
 
@@ -24,19 +26,19 @@ type Checkpointed struct {
 func WaitCheckpointed(ctx context.Context, hc *http.Client, restBase, jobID string, n int) (Checkpointed, error) {
 	var cp Checkpointed
 	var read time.Time
-	err := flink.WaitFor(ctx, func(ctx context.Context) (bool, error) {
+	err := wait.Until(ctx, func(ctx context.Context) (bool, error) {
 		c, err := ReadFixtureCount(ctx, hc, restBase, jobID)
 		if err == nil && c.Counted > 0 {
 			cp.Count, read = c, time.Now()
 		}
 		return err == nil && c.Counted > 0, nil
-	}, flink.Backoff{})
+	}, flink.IsRetryable)
 	if err != nil {
 		return cp, fmt.Errorf("job %s: the counter did not become readable: %w", jobID, err)
 	}
 	fc := flink.New(jobID, restBase, hc)
 	last := "no checkpoint statistics yet"
-	err = flink.WaitFor(ctx, func(ctx context.Context) (bool, error) {
+	err = wait.Until(ctx, func(ctx context.Context) (bool, error) {
 		stats, err := fc.Checkpoints(ctx, jobID)
 		if err != nil {
 			last = err.Error()
@@ -51,7 +53,7 @@ func WaitCheckpointed(ctx context.Context, hc *http.Client, restBase, jobID stri
 		}
 		last = fmt.Sprintf("%d checkpoints completed since the count was read", done)
 		return done >= n, nil
-	}, flink.Backoff{})
+	}, flink.IsRetryable)
 	if err != nil {
 		return cp, fmt.Errorf("job %s: waiting for %d checkpoints after counting %d: %w (last: %s)", jobID, n, cp.Count.Counted, err, last)
 	}
@@ -64,7 +66,7 @@ func WaitRestored(ctx context.Context, hc *http.Client, restBase, jobID string, 
 	fc := flink.New(jobID, restBase, hc)
 	last := "no answer yet"
 	var restored flink.RestoredCheckpoint
-	err := flink.WaitFor(ctx, func(ctx context.Context) (bool, error) {
+	err := wait.Until(ctx, func(ctx context.Context) (bool, error) {
 		job, err := fc.Job(ctx, jobID)
 		if err != nil {
 			last = err.Error()
@@ -86,7 +88,7 @@ func WaitRestored(ctx context.Context, hc *http.Client, restBase, jobID string, 
 		}
 		restored = *r
 		return true, nil
-	}, flink.Backoff{})
+	}, flink.IsRetryable)
 	if err != nil {
 		return restored, fmt.Errorf("job %s did not run again from a restored snapshot: %w (last: %s)", jobID, err, last)
 	}

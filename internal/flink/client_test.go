@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/flinkplatform/terraform-provider-flink/internal/wait"
+
 	"github.com/flinkplatform/terraform-provider-flink/internal/flink/flinktest"
 )
 
@@ -39,11 +41,11 @@ func startCluster(t *testing.T, spec flinktest.JobSpec) (*flinktest.Cluster, *Cl
 func waitHealthy(t *testing.T, ctx context.Context, c *Client) JobDetails {
 	t.Helper()
 	var job JobDetails
-	err := WaitFor(ctx, func(ctx context.Context) (bool, error) {
+	err := wait.Until(ctx, func(ctx context.Context) (bool, error) {
 		var err error
 		job, err = c.Job(ctx, jobID)
 		return err == nil && JobHealthy(job), err
-	}, Backoff{Initial: 5 * time.Millisecond, Max: 20 * time.Millisecond})
+	}, IsRetryable)
 	if err != nil {
 		t.Fatalf("job never became healthy: %v (last: %+v)", err, job)
 	}
@@ -295,10 +297,10 @@ func TestSavepointErrors(t *testing.T) {
 			if tt.setup != nil {
 				tt.setup(cluster)
 			}
-			_ = WaitFor(ctx, func(ctx context.Context) (bool, error) {
+			_ = wait.Until(ctx, func(ctx context.Context) (bool, error) {
 				job, err := c.Job(ctx, jobID)
 				return err == nil && job.State == JobRunning && job.Vertices[0].Status != TaskDeploying, err
-			}, Backoff{Initial: 5 * time.Millisecond})
+			}, IsRetryable)
 			trigger, err := c.TriggerSavepoint(ctx, jobID, tt.req)
 			if err == nil {
 				_, err = WaitForSavepoint(ctx, c, jobID, trigger)
@@ -320,12 +322,8 @@ func TestCancelJob(t *testing.T) {
 	if err := c.CancelJob(ctx, jobID); err != nil {
 		t.Fatal(err)
 	}
-	err := WaitFor(ctx, func(ctx context.Context) (bool, error) {
-		job, err := c.Job(ctx, jobID)
-		return err == nil && job.State == JobCanceled, err
-	}, Backoff{Initial: 2 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
+	if job, err := WaitJobEnded(ctx, c, jobID); err != nil || job.State != JobCanceled {
+		t.Fatalf("WaitJobEnded = %s, %v; want CANCELED", job.State, err)
 	}
 	if job, err := c.Job(ctx, jobID); err != nil || job.State != JobCanceled || job.EndTime <= 0 {
 		t.Errorf("Job after cancel = %+v, %v", job, err)

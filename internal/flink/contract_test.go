@@ -26,6 +26,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/flinkplatform/terraform-provider-flink/internal/wait"
+
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/flinkplatform/terraform-provider-flink/internal/acctest"
@@ -299,7 +301,7 @@ func waitJob(t *testing.T, ctx context.Context, tg *contractTarget, what string,
 	t.Helper()
 	var j flink.JobDetails
 	var last string
-	err := flink.WaitFor(ctx, func(ctx context.Context) (bool, error) {
+	err := wait.Until(ctx, func(ctx context.Context) (bool, error) {
 		var err error
 		j, err = tg.fc.Job(ctx, tg.jobID)
 		if err != nil {
@@ -312,7 +314,7 @@ func waitJob(t *testing.T, ctx context.Context, tg *contractTarget, what string,
 		}
 		last = j.State + " [" + strings.Join(vs, ", ") + "]"
 		return done(j), nil
-	}, flink.Backoff{Max: time.Second})
+	}, flink.IsRetryable)
 	if err != nil {
 		t.Fatalf("%s: job %s never %s: %v (last: %s)%s", tg.name, tg.jobID, what, err, last, tg.diag())
 	}
@@ -323,11 +325,11 @@ func waitJob(t *testing.T, ctx context.Context, tg *contractTarget, what string,
 func eventually(t *testing.T, ctx context.Context, tg *contractTarget, what string, cond func(ctx context.Context) (bool, string)) {
 	t.Helper()
 	var last string
-	err := flink.WaitFor(ctx, func(ctx context.Context) (bool, error) {
+	err := wait.Until(ctx, func(ctx context.Context) (bool, error) {
 		ok, seen := cond(ctx)
 		last = seen
 		return ok, nil
-	}, flink.Backoff{Max: time.Second})
+	}, flink.IsRetryable)
 	if err != nil {
 		t.Fatalf("%s: %s: %v (last: %s)%s", tg.name, what, err, last, tg.diag())
 	}

@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/flinkplatform/terraform-provider-flink/internal/wait"
+
 	"github.com/flinkplatform/terraform-provider-flink/internal/flink/flinktest"
 )
 
@@ -103,7 +105,7 @@ func TestWaitForRetriesRequestTimeouts(t *testing.T) {
 	c := New("ns/app", srv.URL, srv.Client(), WithRequestTimeout(50*time.Millisecond))
 
 	var calls, timeouts atomic.Int32
-	err := WaitFor(ctx, func(ctx context.Context) (bool, error) {
+	err := wait.Until(ctx, func(ctx context.Context) (bool, error) {
 		calls.Add(1)
 		_, err := c.Overview(ctx)
 		var timeout *RequestTimeoutError
@@ -111,9 +113,9 @@ func TestWaitForRetriesRequestTimeouts(t *testing.T) {
 			timeouts.Add(1)
 		}
 		return err == nil, err
-	}, Backoff{Initial: time.Millisecond, Max: 5 * time.Millisecond})
+	}, IsRetryable)
 	if err != nil {
-		t.Fatalf("WaitFor: %v", err)
+		t.Fatalf("wait.Until: %v", err)
 	}
 	if calls.Load() != 3 || timeouts.Load() != 2 {
 		t.Errorf("%d calls with %d request timeouts, want 3 and 2", calls.Load(), timeouts.Load())
@@ -126,15 +128,15 @@ func TestCallerContextStillEndsWaitForWhileRequestsTimeOut(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()
 	start := time.Now()
-	err := WaitFor(ctx, func(ctx context.Context) (bool, error) {
+	err := wait.Until(ctx, func(ctx context.Context) (bool, error) {
 		_, err := c.Overview(ctx)
 		return err == nil, err
-	}, Backoff{Initial: time.Millisecond, Max: 5 * time.Millisecond})
+	}, IsRetryable)
 	if d := time.Since(start); d > 3*time.Second {
-		t.Errorf("WaitFor returned after %v, want soon after its context's 300ms", d)
+		t.Errorf("wait.Until returned after %v, want soon after its context's 300ms", d)
 	}
 	if !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "no answer within 30ms from the JobManager") {
-		t.Errorf("WaitFor: %v, want the context's deadline with the last request timeout", err)
+		t.Errorf("wait.Until: %v, want the context's deadline with the last request timeout", err)
 	}
 
 	// A cancelled caller ends the wait at once, even mid-request.
@@ -142,11 +144,11 @@ func TestCallerContextStillEndsWaitForWhileRequestsTimeOut(t *testing.T) {
 	time.AfterFunc(50*time.Millisecond, ccancel)
 	slow := New("ns/app", srv.URL, srv.Client(), WithRequestTimeout(time.Minute))
 	start = time.Now()
-	err = WaitFor(cctx, func(ctx context.Context) (bool, error) {
+	err = wait.Until(cctx, func(ctx context.Context) (bool, error) {
 		_, err := slow.Overview(ctx)
 		return err == nil, err
-	}, DefaultBackoff())
+	}, IsRetryable)
 	if !errors.Is(err, context.Canceled) || time.Since(start) > 3*time.Second {
-		t.Errorf("WaitFor after cancel: %v after %v, want context.Canceled at once", err, time.Since(start))
+		t.Errorf("wait.Until after cancel: %v after %v, want context.Canceled at once", err, time.Since(start))
 	}
 }

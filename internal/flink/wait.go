@@ -2,105 +2,56 @@ package flink
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"time"
+	"slices"
+
+	"github.com/flinkplatform/terraform-provider-flink/internal/wait"
 )
 
-// Backoff paces WaitFor. Zero fields take the defaults of DefaultBackoff.
-type Backoff struct {
-	// Initial is the pause after the first unsuccessful check (default 100ms).
-	Initial time.Duration
-	// Factor multiplies the pause after each check (default 1.5; values below 1 mean 1).
-	Factor float64
-	// Max caps the pause (default 2s).
-	Max time.Duration
+// jobNotEnded are the job states on the way to running all its tasks, or back to it.
+var jobNotEnded = []string{
+	JobInitializing, JobCreated, JobStartingTasks, JobFailing, JobCancelling, JobRestarting, JobSuspended, JobReconciling,
 }
 
-// DefaultBackoff starts at 100ms and grows by 1.5 up to 2s.
-func DefaultBackoff() Backoff {
-	return Backoff{Initial: 100 * time.Millisecond, Factor: 1.5, Max: 2 * time.Second}
+// jobEnded are the globally terminal job states (see IsGloballyTerminal).
+var jobEnded = []string{JobFinished, JobCanceled, JobFailed}
+
+// WaitJobRunning waits until the job refresh reads (StatusJob, possibly wrapped) and all
+// its tasks run. A job that ended, or one its JobManager does not know unless
+// unknownIsPending, ends the wait with a *wait.UnexpectedStateError. Retryable errors
+// (IsRetryable) do not end it.
+func WaitJobRunning(ctx context.Context, refresh wait.Refresh[JobDetails], unknownIsPending bool) (JobDetails, error) {
+	pending := jobNotEnded
+	if unknownIsPending {
+		pending = append(slices.Clip(pending), JobNotFound)
+	}
+	return wait.Conf[JobDetails]{Pending: pending, Target: []string{JobRunning}, Refresh: refresh, Retryable: IsRetryable}.Wait(ctx)
 }
 
-func (b Backoff) withDefaults() Backoff {
-	d := DefaultBackoff()
-	if b.Initial <= 0 {
-		b.Initial = d.Initial
-	}
-	if b.Factor == 0 {
-		b.Factor = d.Factor
-	}
-	if b.Factor < 1 {
-		b.Factor = 1
-	}
-	if b.Max <= 0 {
-		b.Max = d.Max
-	}
-	if b.Max < b.Initial {
-		b.Max = b.Initial
-	}
-	return b
+// WaitJobEnded waits until the job reached a globally terminal state or its JobManager no
+// longer knows it (JobNotFound). Retryable errors (IsRetryable) do not end the wait.
+func WaitJobEnded(ctx context.Context, c *Client, jobID string) (JobDetails, error) {
+	return wait.Conf[JobDetails]{
+		Target: append(slices.Clip(jobEnded), JobNotFound), Refresh: StatusJob(c, jobID), Retryable: IsRetryable,
+	}.Wait(ctx)
 }
 
-// WaitFor calls cond until it reports done, pausing between calls as b says. It returns
-// nil once cond reports done, cond's error as soon as it is not retryable (see
-// IsRetryable), and the context's error (wrapping the last retryable error, if any) when
-// ctx ends first. Retryable errors, such as a JobManager that is still starting, do not
-// end the wait.
-func WaitFor(ctx context.Context, cond func(ctx context.Context) (done bool, err error), b Backoff) error {
-	b = b.withDefaults()
-	delay := b.Initial
-	var lastErr error
-	for {
-		if err := ctx.Err(); err != nil {
-			return waitErr(err, lastErr)
-		}
-		done, err := cond(ctx)
-		switch {
-		case err == nil && done:
-			return nil
-		case err != nil && ctx.Err() != nil:
-			// A call cut short by ctx says only that; the error before it says why the wait failed.
-			if lastErr != nil && errors.Is(err, ctx.Err()) {
-				err = lastErr
-			}
-			return waitErr(ctx.Err(), err)
-		case err != nil && !IsRetryable(err):
-			return err
-		case err != nil:
-			lastErr = err
-		}
-		timer := time.NewTimer(delay)
-		select {
-		case <-ctx.Done():
-			timer.Stop()
-			return waitErr(ctx.Err(), lastErr)
-		case <-timer.C:
-		}
-		delay = time.Duration(float64(delay) * b.Factor)
-		if delay > b.Max {
-			delay = b.Max
-		}
-	}
-}
-
-func waitErr(ctxErr, lastErr error) error {
-	if lastErr == nil {
-		return ctxErr
-	}
-	return fmt.Errorf("%w (last error: %w)", ctxErr, lastErr)
+// RequestCancel asks Flink to cancel the job, asking again while the JobManager gives a
+// retryable answer, until ctx ends. A job Flink does not know, or one that already ended
+// otherwise (409), needs no cancelling: that is no error. Flink cancels asynchronously:
+// follow with WaitJobEnded.
+func RequestCancel(ctx context.Context, c *Client, jobID string) error {
+	_, err := wait.Conf[struct{}]{
+		Target: []string{cancelAccepted, cancelNotNeeded}, Refresh: statusCancelRequest(c, jobID), Retryable: IsRetryable,
+	}.Wait(ctx)
+	return err
 }
 
 // WaitForSavepoint polls a savepoint or stop-with-savepoint operation until it completes
 // and returns the savepoint's location. A failed savepoint is an *OperationError whose
 // message carries Flink's failure cause.
 func WaitForSavepoint(ctx context.Context, c *Client, jobID, triggerID string) (string, error) {
-	var op AsyncOperation
-	err := WaitFor(ctx, func(ctx context.Context) (bool, error) {
-		var err error
-		op, err = c.SavepointStatus(ctx, jobID, triggerID)
-		return err == nil && op.Completed(), err
-	}, DefaultBackoff())
+	op, err := waitOperation(ctx, StatusSavepoint(c, jobID, triggerID))
 	if err != nil {
 		return "", fmt.Errorf("waiting for savepoint of job %s (trigger %s): %w", jobID, triggerID, err)
 	}
@@ -116,12 +67,7 @@ func WaitForSavepoint(ctx context.Context, c *Client, jobID, triggerID string) (
 // WaitForDisposal polls a savepoint disposal until it completes. A failed disposal is an
 // *OperationError carrying Flink's failure cause.
 func WaitForDisposal(ctx context.Context, c *Client, triggerID string) error {
-	var op AsyncOperation
-	err := WaitFor(ctx, func(ctx context.Context) (bool, error) {
-		var err error
-		op, err = c.DisposalStatus(ctx, triggerID)
-		return err == nil && op.Completed(), err
-	}, DefaultBackoff())
+	op, err := waitOperation(ctx, StatusDisposal(c, triggerID))
 	if err != nil {
 		return fmt.Errorf("waiting for savepoint disposal (trigger %s): %w", triggerID, err)
 	}
@@ -129,6 +75,13 @@ func WaitForDisposal(ctx context.Context, c *Client, triggerID string) error {
 		return &OperationError{Cluster: c.cluster, Operation: "savepoint disposal", TriggerID: triggerID, Cause: *op.FailureCause}
 	}
 	return nil
+}
+
+// waitOperation waits until an asynchronous operation completed, successfully or not.
+func waitOperation(ctx context.Context, refresh wait.Refresh[AsyncOperation]) (AsyncOperation, error) {
+	return wait.Conf[AsyncOperation]{
+		Pending: []string{OperationInProgress}, Target: []string{OperationCompleted}, Refresh: refresh, Retryable: IsRetryable,
+	}.Wait(ctx)
 }
 
 // JobHealthy reports whether the job is RUNNING with every vertex RUNNING. A job whose

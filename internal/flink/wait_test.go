@@ -8,76 +8,91 @@ import (
 	"testing"
 	"time"
 
+	"github.com/flinkplatform/terraform-provider-flink/internal/wait"
+
 	"github.com/flinkplatform/terraform-provider-flink/internal/flink/flinktest"
 )
 
-func TestWaitForRetriesRetryableErrors(t *testing.T) {
-	ctx := testContext(t)
-	cluster, c := startCluster(t, flinktest.JobSpec{})
-	cluster.Faults().FailNext(http.MethodGet, "/overview", http.StatusServiceUnavailable, 2)
-	calls := 0
-	err := WaitFor(ctx, func(ctx context.Context) (bool, error) {
-		calls++
-		ov, err := c.Overview(ctx)
-		return err == nil && ov.JobsRunning == 1, err
-	}, Backoff{Initial: time.Millisecond})
-	if err != nil || calls != 3 {
-		t.Errorf("WaitFor = %v after %d calls, want nil after 3", err, calls)
+// countCalls counts the refreshes of a status function.
+func countCalls[T any](refresh wait.Refresh[T], calls *int) wait.Refresh[T] {
+	return func(ctx context.Context) (T, string, error) {
+		*calls++
+		return refresh(ctx)
 	}
 }
 
-func TestWaitForStopsOnPermanentError(t *testing.T) {
+func TestWaitJobRunningRetriesRetryableErrors(t *testing.T) {
+	ctx := testContext(t)
+	cluster, c := startCluster(t, flinktest.JobSpec{})
+	cluster.Faults().FailNext(http.MethodGet, "/jobs/"+jobID, http.StatusServiceUnavailable, 2)
+	calls := 0
+	job, err := WaitJobRunning(ctx, countCalls(StatusJob(c, jobID), &calls), false)
+	if err != nil || !JobHealthy(job) || calls < 3 {
+		t.Errorf("WaitJobRunning = %+v, %v after %d calls, want a healthy job after at least 3", job, err, calls)
+	}
+}
+
+func TestWaitJobRunningUnknownJob(t *testing.T) {
 	ctx := testContext(t)
 	_, c := startCluster(t, flinktest.JobSpec{})
 	calls := 0
-	err := WaitFor(ctx, func(ctx context.Context) (bool, error) {
-		calls++
-		_, err := c.Job(ctx, "00000000000000000000000000000000")
-		return false, err
-	}, Backoff{Initial: time.Millisecond})
-	if !IsNotFound(err) || calls != 1 {
-		t.Errorf("WaitFor = %v after %d calls, want a not-found error after 1", err, calls)
+	_, err := WaitJobRunning(ctx, countCalls(StatusJob(c, "00000000000000000000000000000000"), &calls), false)
+	var unexpected *wait.UnexpectedStateError
+	if !errors.As(err, &unexpected) || unexpected.State != JobNotFound || calls != 1 {
+		t.Errorf("WaitJobRunning(unknown job) = %v after %d calls, want state %s after 1", err, calls, JobNotFound)
 	}
-}
 
-func TestWaitForHonoursContext(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Millisecond)
+	// Unless an unknown job may still be submitted: then the wait goes on until ctx ends.
+	short, cancel := context.WithTimeout(ctx, 150*time.Millisecond)
 	defer cancel()
-	retryable := &APIError{Cluster: "ns/app", Method: "GET", Path: "/overview", StatusCode: 503}
-	start := time.Now()
-	calls := 0
-	err := WaitFor(ctx, func(context.Context) (bool, error) {
-		calls++
-		return false, retryable
-	}, Backoff{Initial: 10 * time.Millisecond, Factor: 2, Max: 20 * time.Millisecond})
-	if !errors.Is(err, context.DeadlineExceeded) || !errors.Is(err, retryable) || !strings.Contains(err.Error(), "last error: flink cluster ns/app: GET /overview: 503") {
-		t.Errorf("WaitFor = %v", err)
-	}
-	if elapsed := time.Since(start); elapsed > time.Second || calls < 3 || calls > 6 {
-		t.Errorf("WaitFor took %v and %d calls with 10ms..20ms pauses in 60ms", elapsed, calls)
-	}
-
-	// Not done, no error: the context error alone.
-	ctx2, cancel2 := context.WithTimeout(context.Background(), 20*time.Millisecond)
-	defer cancel2()
-	err = WaitFor(ctx2, func(context.Context) (bool, error) { return false, nil }, Backoff{})
-	if err != context.DeadlineExceeded {
-		t.Errorf("WaitFor without errors = %v, want context.DeadlineExceeded", err)
+	_, err = WaitJobRunning(short, StatusJob(c, "00000000000000000000000000000000"), true)
+	if !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "while in state "+JobNotFound) {
+		t.Errorf("WaitJobRunning(unknown job, unknown is pending) = %v", err)
 	}
 }
 
-func TestBackoffDefaults(t *testing.T) {
-	tests := []struct {
-		in, want Backoff
-	}{
-		{Backoff{}, Backoff{100 * time.Millisecond, 1.5, 2 * time.Second}},
-		{Backoff{Initial: time.Second, Factor: 0.5, Max: time.Millisecond}, Backoff{time.Second, 1, time.Second}},
-		{Backoff{Initial: time.Millisecond, Factor: 3, Max: time.Minute}, Backoff{time.Millisecond, 3, time.Minute}},
+func TestRequestCancelThenWaitJobEnded(t *testing.T) {
+	ctx := testContext(t)
+	cluster, c := startCluster(t, flinktest.JobSpec{})
+	waitHealthy(t, ctx, c)
+	cluster.Faults().FailNext(http.MethodPatch, "/jobs/"+jobID, http.StatusServiceUnavailable, 1)
+	if err := RequestCancel(ctx, c, jobID); err != nil {
+		t.Fatalf("RequestCancel after a 503: %v", err)
 	}
-	for _, tt := range tests {
-		if got := tt.in.withDefaults(); got != tt.want {
-			t.Errorf("%+v.withDefaults() = %+v, want %+v", tt.in, got, tt.want)
-		}
+	job, err := WaitJobEnded(ctx, c, jobID)
+	if err != nil || job.State != JobCanceled {
+		t.Fatalf("WaitJobEnded = %s, %v; want CANCELED", job.State, err)
+	}
+	// Nothing to cancel is no error, and an unknown job has ended as far as the wait goes.
+	unknown := "00000000000000000000000000000000"
+	if err := RequestCancel(ctx, c, unknown); err != nil {
+		t.Errorf("RequestCancel(unknown job) = %v", err)
+	}
+	if _, err := WaitJobEnded(ctx, c, unknown); err != nil {
+		t.Errorf("WaitJobEnded(unknown job) = %v", err)
+	}
+}
+
+// A FAILED job ends a wait for it to run, needs no cancelling (Flink answers 409), and has
+// ended as far as WaitJobEnded goes.
+func TestWaitsForAFailedJob(t *testing.T) {
+	ctx := testContext(t)
+	cluster, c := startCluster(t, flinktest.JobSpec{})
+	waitHealthy(t, ctx, c)
+	cluster.Fail("boom")
+	job, err := WaitJobRunning(ctx, StatusJob(c, jobID), true)
+	var unexpected *wait.UnexpectedStateError
+	if !errors.As(err, &unexpected) || unexpected.State != JobFailed || job.State != JobFailed {
+		t.Errorf("WaitJobRunning(failed job) = %s, %v; want an unexpected state FAILED", job.State, err)
+	}
+	if err := c.CancelJob(ctx, jobID); err == nil {
+		t.Fatal("the emulator accepted cancelling a FAILED job; this test needs its 409")
+	}
+	if err := RequestCancel(ctx, c, jobID); err != nil {
+		t.Errorf("RequestCancel(FAILED job) = %v, want nil: it needs no cancelling", err)
+	}
+	if job, err := WaitJobEnded(ctx, c, jobID); err != nil || job.State != JobFailed {
+		t.Errorf("WaitJobEnded(FAILED job) = %s, %v", job.State, err)
 	}
 }
 
@@ -112,10 +127,10 @@ func TestJobHealthyAgainstEmulator(t *testing.T) {
 	ctx := testContext(t)
 	cluster, c := startCluster(t, flinktest.JobSpec{Parallelism: 3})
 	cluster.SetTaskManagers(1, 2)
-	err := WaitFor(ctx, func(ctx context.Context) (bool, error) {
+	err := wait.Until(ctx, func(ctx context.Context) (bool, error) {
 		job, err := c.Job(ctx, jobID)
 		return err == nil && job.State == JobRunning, err
-	}, Backoff{Initial: 2 * time.Millisecond})
+	}, IsRetryable)
 	if err != nil {
 		t.Fatal(err)
 	}

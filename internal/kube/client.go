@@ -5,17 +5,17 @@ import (
 	"errors"
 	"fmt"
 	"log"
-	"math"
 	"sort"
 	"strings"
 	"time"
 
+	"github.com/flinkplatform/terraform-provider-flink/internal/wait"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
-	"k8s.io/apimachinery/pkg/util/wait"
+	k8swait "k8s.io/apimachinery/pkg/util/wait"
 	appsv1ac "k8s.io/client-go/applyconfigurations/apps/v1"
 	corev1ac "k8s.io/client-go/applyconfigurations/core/v1"
 	"k8s.io/client-go/kubernetes"
@@ -34,7 +34,7 @@ type Client struct {
 	// TransientBackoff is how object applies and record writes retry throttling (429),
 	// server errors and timeouts; the zero value means about half a minute (see
 	// transientBackoff). Tests may set a short one.
-	TransientBackoff wait.Backoff
+	TransientBackoff k8swait.Backoff
 }
 
 // FieldManagerName is the field manager of every write: FieldManager unless the client sets its own.
@@ -114,13 +114,13 @@ func (c *Client) Apply(ctx context.Context, o Objects) (err error) {
 
 // transientBackoff retries throttling (429), server errors and timeouts for about half a
 // minute: an API server that is restarting or overloaded must not fail an apply half-way.
-var transientBackoff = wait.Backoff{Duration: 200 * time.Millisecond, Factor: 2, Jitter: 0.2, Steps: 8, Cap: 10 * time.Second}
+var transientBackoff = k8swait.Backoff{Duration: 200 * time.Millisecond, Factor: 2, Jitter: 0.2, Steps: 8, Cap: 10 * time.Second}
 
 // RetryTransient runs write until it succeeds, fails for good, or ctx ends, and returns the
 // last attempt's error.
 func (c *Client) RetryTransient(ctx context.Context, write func() error) error {
 	backoff := c.TransientBackoff
-	if backoff == (wait.Backoff{}) {
+	if backoff == (k8swait.Backoff{}) {
 		backoff = transientBackoff
 	}
 	backoff.Steps = max(backoff.Steps, 1)
@@ -134,13 +134,8 @@ func (c *Client) RetryTransient(ctx context.Context, write func() error) error {
 	return last
 }
 
-// poll calls condition immediately and then with an interval starting at 100ms and backing
-// off to 1s, until it returns true or an error, or ctx ends. It is
-// wait.PollUntilContextCancel with a backing-off interval.
-func poll(ctx context.Context, condition wait.ConditionWithContextFunc) error {
-	backoff := wait.Backoff{Duration: 100 * time.Millisecond, Factor: 1.5, Cap: time.Second, Steps: math.MaxInt32}
-	return backoff.DelayFunc().Until(ctx, true, false, condition)
-}
+// pollMax caps the pause between refreshes of the kube waits: the API server answers fast.
+const pollMax = time.Second
 
 // RolloutStatus describes whether one Deployment is fully rolled out.
 type RolloutStatus struct {
@@ -152,6 +147,11 @@ type RolloutStatus struct {
 // the current generation, and all desired replicas are updated and available with no old
 // replicas left. A Deployment with 0 desired replicas is rolled out once its pods are gone.
 // A Deployment that exceeded its progress deadline is an error.
+//
+// These are the conditions of `kubectl rollout status` (k8s.io/kubectl/pkg/polymorphichelpers
+// DeploymentStatusViewer.Status, v0.35.4), in its order, with messages of our own. The
+// package is not imported: it would bring ~160 packages (kustomize, cobra, cli-runtime) for
+// these few lines. One difference: unset spec.replicas counts as the API server's default, 1.
 func DeploymentRolloutStatus(d *appsv1.Deployment) (RolloutStatus, error) {
 	desired := int32(1)
 	if d.Spec.Replicas != nil {
@@ -199,36 +199,46 @@ var podProblemReasons = map[string]bool{
 func (c *Client) WaitRolledOut(ctx context.Context, ns, app string, progress func(string)) (err error) {
 	defer withPermissionHint(&err, ns)
 	last := ""
-	var lastErr error
-	err = poll(ctx, func(ctx context.Context) (bool, error) {
-		done, line, err := c.rolloutLine(ctx, ns, app)
-		if err != nil {
-			if isTransient(err) {
-				lastErr = err
-				return false, nil
-			}
-			return false, err
-		}
-		lastErr = nil
-		if line != last {
-			last = line
-			if progress != nil {
+	line, err := wait.Conf[string]{
+		Pending:     []string{rollingOut},
+		Target:      []string{rolledOut},
+		Retryable:   isTransient,
+		MaxInterval: pollMax,
+		Refresh: func(ctx context.Context) (string, string, error) {
+			line, state, err := c.statusRollout(ctx, ns, app)
+			if err == nil && line != last && progress != nil {
 				progress(line)
 			}
-		}
-		return done, nil
-	})
-	if err != nil {
-		if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
-			msg := last
-			if lastErr != nil {
-				msg = lastErr.Error()
-			}
-			return fmt.Errorf("application %s/%s did not roll out: %s: %w", ns, app, msg, err)
-		}
+			last = line
+			return line, state, err
+		},
+	}.Wait(ctx)
+	var timeout *wait.TimeoutError
+	switch {
+	case errors.As(err, &timeout) && timeout.LastError != nil:
+		return fmt.Errorf("application %s/%s did not roll out: %s: %w", ns, app, timeout.LastError, timeout.Err)
+	case errors.As(err, &timeout):
+		return fmt.Errorf("application %s/%s did not roll out: %s: %w", ns, app, line, timeout.Err)
+	case err != nil:
 		return fmt.Errorf("application %s/%s: %w", ns, app, err)
 	}
 	return nil
+}
+
+// Rollout states of an application's Deployments (see statusRollout).
+const (
+	rollingOut = "ROLLING_OUT"
+	rolledOut  = "ROLLED_OUT"
+)
+
+// statusRollout reads both Deployments of app: a one-line status and whether they are
+// rolled out.
+func (c *Client) statusRollout(ctx context.Context, ns, app string) (string, string, error) {
+	done, line, err := c.rolloutLine(ctx, ns, app)
+	if done {
+		return line, rolledOut, err
+	}
+	return line, rollingOut, err
 }
 
 func (c *Client) rolloutLine(ctx context.Context, ns, app string) (bool, string, error) {
@@ -356,21 +366,22 @@ func (c *Client) DeleteHAAccess(ctx context.Context, ns, app string) (err error)
 // and RoleBinding of app and all its JobManager and TaskManager pods are gone, or ctx ends.
 func (c *Client) WaitClusterGone(ctx context.Context, ns, app string) (err error) {
 	defer withPermissionHint(&err, ns)
-	remaining := ""
-	err = poll(ctx, func(ctx context.Context) (bool, error) {
-		left, err := c.clusterLeft(ctx, ns, app)
-		if err != nil {
-			if isTransient(err) {
-				return false, nil
+	left, err := wait.Conf[[]string]{
+		Pending:     []string{"PRESENT"},
+		Target:      []string{"GONE"},
+		Retryable:   isTransient,
+		MaxInterval: pollMax,
+		Refresh: func(ctx context.Context) ([]string, string, error) {
+			left, err := c.clusterLeft(ctx, ns, app)
+			if len(left) == 0 && err == nil {
+				return left, "GONE", nil
 			}
-			return false, err
-		}
-		remaining = strings.Join(left, ", ")
-		return len(left) == 0, nil
-	})
+			return left, "PRESENT", err
+		},
+	}.Wait(ctx)
 	if err != nil {
-		if remaining != "" {
-			return fmt.Errorf("application %s/%s: still present: %s: %w", ns, app, remaining, err)
+		if len(left) > 0 {
+			return fmt.Errorf("application %s/%s: still present: %s: %w", ns, app, strings.Join(left, ", "), err)
 		}
 		return fmt.Errorf("application %s/%s: waiting for deletion: %w", ns, app, err)
 	}

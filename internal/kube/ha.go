@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/flinkplatform/terraform-provider-flink/internal/wait"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
@@ -71,23 +72,30 @@ func (c *Client) DeleteHAConfigMaps(ctx context.Context, ns, clusterID string) e
 // generation's HA data is deleted only once its JobManagers are gone.
 func (c *Client) WaitJobManagersGone(ctx context.Context, ns, app, keepJobID string) error {
 	sel := labels.SelectorFromSet(ComponentSelectorLabels(app, ComponentJobManager)).String()
-	left := ""
-	err := poll(ctx, func(ctx context.Context) (bool, error) {
-		pods, err := c.Kube.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: sel})
-		if err != nil {
-			return false, nil // transient or not: retried until ctx ends
-		}
-		var names []string
-		for i := range pods.Items {
-			if keepJobID == "" || !runsJob(&pods.Items[i], keepJobID) {
-				names = append(names, pods.Items[i].Name)
+	left, err := wait.Conf[[]string]{
+		Pending:     []string{"PRESENT"},
+		Target:      []string{"GONE"},
+		Retryable:   func(error) bool { return true }, // transient or not: retried until ctx ends
+		MaxInterval: pollMax,
+		Refresh: func(ctx context.Context) ([]string, string, error) {
+			pods, err := c.Kube.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: sel})
+			if err != nil {
+				return nil, "", err
 			}
-		}
-		left = strings.Join(names, ", ")
-		return len(names) == 0, nil
-	})
+			var names []string
+			for i := range pods.Items {
+				if keepJobID == "" || !runsJob(&pods.Items[i], keepJobID) {
+					names = append(names, pods.Items[i].Name)
+				}
+			}
+			if len(names) == 0 {
+				return names, "GONE", nil
+			}
+			return names, "PRESENT", nil
+		},
+	}.Wait(ctx)
 	if err != nil {
-		return fmt.Errorf("JobManager pods of %s/%s still there: %s: %w", ns, app, left, err)
+		return fmt.Errorf("JobManager pods of %s/%s still there: %s: %w", ns, app, strings.Join(left, ", "), err)
 	}
 	return nil
 }

@@ -326,9 +326,9 @@ func TestApplyRetriesRecordWriteConflicts(t *testing.T) {
 	}
 }
 
-// A retryable error on cancelJob's first status request (a 503 during a JobManager leader
-// election) is retried, and the old job is cancelled through Flink. (Once a bug: it was read
-// as "nothing runs there" and the job was killed with its pod.)
+// Retryable errors on cancelJob's cancel request and status reads (a 503 during a JobManager
+// leader election) are retried, and the old job is cancelled through Flink. (Once a bug: it
+// was read as "nothing runs there" and the job was killed with its pod.)
 func TestApply_StatelessRedeploy_TransientErrorBeforeCancel_StillCancelsOldJob(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
@@ -336,6 +336,7 @@ func TestApply_StatelessRedeploy_TransientErrorBeforeCancel_StillCancelsOldJob(t
 	old := h.cluster()
 	// The first GET is Apply's observation of the current job, the second cancelJob's.
 	old.Faults().FailNext(http.MethodGet, "/jobs/"+jobGen1, http.StatusServiceUnavailable, 2)
+	old.Faults().FailNext(http.MethodPatch, "/jobs/"+jobGen1, http.StatusServiceUnavailable, 2)
 
 	v2 := testVersion("v2")
 	v2.Image = "registry.example.com/fraud:1.5.0"

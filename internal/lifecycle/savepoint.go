@@ -10,6 +10,7 @@ import (
 	"github.com/flinkplatform/terraform-provider-flink/internal/flinkconf"
 	"github.com/flinkplatform/terraform-provider-flink/internal/kube"
 	"github.com/flinkplatform/terraform-provider-flink/internal/records"
+	"github.com/flinkplatform/terraform-provider-flink/internal/wait"
 )
 
 // nothingChanged marks a failure of a stateful step after which the job was seen running as
@@ -235,30 +236,17 @@ func (e *jobEnded) describe() string {
 // that Flink does not know, is a *jobEnded at once. On timeout the error says how the job
 // was last seen and what Flink reports as its last failure.
 func (p *Platform) awaitRunning(ctx context.Context, client *flink.Client, namespace, name, jobID string) (flink.JobDetails, error) {
-	var job flink.JobDetails
-	last := "no answer yet"
-	err := flink.WaitFor(ctx, func(ctx context.Context) (bool, error) {
-		var err error
-		job, err = client.Job(ctx, jobID)
-		switch {
-		case flink.IsNotFound(err):
-			return false, &jobEnded{}
-		case err != nil:
-			last = err.Error()
-			return false, err
-		case flink.IsGloballyTerminal(job.State):
-			return false, &jobEnded{state: job.State}
-		}
-		last = job.State + waitingTasks(job)
-		return flink.JobHealthy(job), nil
-	}, flink.DefaultBackoff())
-	var ended *jobEnded
-	if err == nil || errors.As(err, &ended) {
-		return job, err
-	}
-	if ctx.Err() != nil {
+	job, err := flink.WaitJobRunning(ctx, flink.StatusJob(client, jobID), false)
+	var unexpected *wait.UnexpectedStateError
+	var timeout *wait.TimeoutError
+	switch {
+	case errors.As(err, &unexpected) && unexpected.State == flink.JobNotFound:
+		return job, &jobEnded{}
+	case errors.As(err, &unexpected):
+		return job, &jobEnded{state: unexpected.State}
+	case errors.As(err, &timeout):
 		return job, fmt.Errorf("job %s of %s/%s is not running, so no savepoint can be taken (last seen: %s)%s: %w",
-			jobID, namespace, name, last, rootCause(context.WithoutCancel(ctx), client, jobID), ctx.Err())
+			jobID, namespace, name, lastSeen(job, timeout), rootCause(context.WithoutCancel(ctx), client, jobID), timeout.Err)
 	}
 	return job, err
 }

@@ -51,10 +51,11 @@ func (o *machine) cancelThen(ctx context.Context) error {
 	return o.deployOnce(ctx)
 }
 
-// cancelJob cancels a running job and waits until Flink reports it ended. A job Flink does
-// not know, or one that already ended, is not an error: the goal is "not running". A
-// JobManager that does not answer is asked again for a while (it may be electing a leader)
-// before it counts as gone, so a running job is never left to be killed with its pod.
+// cancelJob cancels a running job and waits until Flink reports it ended: it sends the
+// cancel request, then waits for a terminal state. A job Flink does not know, or one that
+// already ended, is not an error: the goal is "not running". A JobManager that does not
+// answer is asked again for a while (it may be electing a leader) before it counts as gone,
+// so a running job is never left to be killed with its pod.
 func (p *Platform) cancelJob(ctx context.Context, namespace, name, jobID string, progress Progress) error {
 	if jobID == "" {
 		return nil
@@ -63,28 +64,14 @@ func (p *Platform) cancelJob(ctx context.Context, namespace, name, jobID string,
 	progress(fmt.Sprintf("%s: cancelling job %s", name, shortJobID(jobID)))
 	cancelCtx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
-	requested := false
-	err := flink.WaitFor(cancelCtx, func(ctx context.Context) (bool, error) {
-		job, err := client.Job(ctx, jobID)
-		switch {
-		case flink.IsNotFound(err):
-			return true, nil
-		case err != nil:
-			return false, retryableOnly(err)
-		case flink.IsGloballyTerminal(job.State):
-			return true, nil
-		case !requested:
-			if err := client.CancelJob(ctx, jobID); err != nil && !flink.IsNotFound(err) {
-				return false, retryableOnly(err)
-			}
-			requested = true
-		}
-		return false, nil
-	}, flink.DefaultBackoff())
-	if err != nil && cancelCtx.Err() != nil && ctx.Err() == nil && !requested {
+	err := flink.RequestCancel(cancelCtx, client, jobID)
+	if err != nil && cancelCtx.Err() != nil && ctx.Err() == nil {
 		// Unreachable for two minutes: nothing answers there to cancel.
 		progress(fmt.Sprintf("%s: the JobManager did not answer; treating job %s as gone", name, shortJobID(jobID)))
 		return nil
+	}
+	if err == nil {
+		_, err = flink.WaitJobEnded(cancelCtx, client, jobID)
 	}
 	if err != nil {
 		return fmt.Errorf("cancelling job %s of %s/%s: %w", jobID, namespace, name, err)

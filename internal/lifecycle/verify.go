@@ -2,12 +2,14 @@ package lifecycle
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
 
 	"github.com/flinkplatform/terraform-provider-flink/internal/flink"
 	"github.com/flinkplatform/terraform-provider-flink/internal/records"
+	"github.com/flinkplatform/terraform-provider-flink/internal/wait"
 )
 
 // verify waits until the record's job and all its tasks run, checks it restored from
@@ -17,30 +19,41 @@ func (p *Platform) verify(ctx context.Context, record *records.AppRecord, restor
 		return err
 	}
 	client := p.Flink(record.Namespace, record.Application)
-	return flink.WaitFor(ctx, func(ctx context.Context) (bool, error) {
-		stats, err := client.Checkpoints(ctx, record.JobID)
-		if err != nil {
-			return false, retryableOnly(err)
-		}
-		if restorePath != "" {
-			restored := stats.Latest.Restored
-			if restored == nil {
-				return false, fmt.Errorf("job %s runs but reports no restored snapshot; it should have started from %s", record.JobID, restorePath)
+	_, err := wait.Conf[flink.CheckpointingStatistics]{
+		Pending:   []string{"NO_COMPLETED_CHECKPOINT"},
+		Target:    []string{"VERIFIED"},
+		Retryable: flink.IsRetryable,
+		Refresh: func(ctx context.Context) (flink.CheckpointingStatistics, string, error) {
+			stats, err := client.Checkpoints(ctx, record.JobID)
+			if err == nil {
+				err = checkRestored(stats, record.JobID, restorePath)
 			}
-			// After a failover the job restores its own latest checkpoint, which is newer.
-			if !samePath(restored.ExternalPath, restorePath) && !strings.Contains(restored.ExternalPath, "/"+record.JobID+"/chk-") {
-				return false, fmt.Errorf("job %s restored from %s, not from %s", record.JobID, restored.ExternalPath, restorePath)
+			switch {
+			case err != nil:
+				return stats, "", err
+			case requireCheckpoint && stats.Counts.Completed == 0:
+				return stats, "NO_COMPLETED_CHECKPOINT", nil
 			}
-		}
-		return !requireCheckpoint || stats.Counts.Completed > 0, nil
-	}, flink.DefaultBackoff())
+			return stats, "VERIFIED", nil
+		},
+	}.Wait(ctx)
+	return err
 }
 
-func retryableOnly(err error) error {
-	if flink.IsRetryable(err) {
+// checkRestored checks that the job restored from restorePath ("": nothing to check).
+func checkRestored(stats flink.CheckpointingStatistics, jobID, restorePath string) error {
+	if restorePath == "" {
 		return nil
 	}
-	return err
+	restored := stats.Latest.Restored
+	if restored == nil {
+		return fmt.Errorf("job %s runs but reports no restored snapshot; it should have started from %s", jobID, restorePath)
+	}
+	// After a failover the job restores its own latest checkpoint, which is newer.
+	if !samePath(restored.ExternalPath, restorePath) && !strings.Contains(restored.ExternalPath, "/"+jobID+"/chk-") {
+		return fmt.Errorf("job %s restored from %s, not from %s", jobID, restored.ExternalPath, restorePath)
+	}
+	return nil
 }
 
 // samePath compares Flink paths, which Flink may report as file:/x or file:///x.
@@ -55,36 +68,46 @@ func samePath(a, b string) bool {
 	return norm(a) == norm(b)
 }
 
-// waitJobHealthy polls the job until it and all its tasks run. A job that ends (FAILED,
-// CANCELED, FINISHED) fails the wait at once with Flink's root exception.
+// waitJobHealthy waits until the job and all its tasks run. A job that ends (FAILED,
+// CANCELED, FINISHED) fails the wait at once with Flink's root exception, and so does a
+// JobManager that crashed.
 func (p *Platform) waitJobHealthy(ctx context.Context, namespace, name, jobID string) error {
 	client := p.Flink(namespace, name)
-	last := "no answer yet"
-	err := flink.WaitFor(ctx, func(ctx context.Context) (bool, error) {
-		job, err := client.Job(ctx, jobID)
-		if err != nil {
-			last = err.Error()
-			// A JobManager that exits (e.g. it cannot restore the snapshot) will not get better.
+	status := flink.StatusJob(client, jobID)
+	job, err := flink.WaitJobRunning(ctx, func(ctx context.Context) (flink.JobDetails, string, error) {
+		job, state, err := status(ctx)
+		// No answer or no job yet: the JobManager may still be starting, but one that
+		// exits (e.g. it cannot restore the snapshot) will not get better.
+		if err != nil || state == flink.JobNotFound {
 			if crash := p.Kube.JobManagerCrash(ctx, namespace, name, jobID); crash != "" {
-				return false, fmt.Errorf("job %s of %s/%s did not start: %s", jobID, namespace, name, crash)
+				return job, "", fmt.Errorf("job %s of %s/%s did not start: %s", jobID, namespace, name, crash)
 			}
-			// The JobManager is still starting, or the job is not submitted yet.
-			if flink.IsRetryable(err) || flink.IsNotFound(err) {
-				return false, nil
-			}
-			return false, err
 		}
-		last = "job " + job.State + waitingTasks(job)
-		if flink.IsGloballyTerminal(job.State) {
-			return false, fmt.Errorf("job %s of %s/%s ended %s%s", jobID, namespace, name, job.State, rootCause(ctx, client, jobID))
-		}
-		return flink.JobHealthy(job), nil
-	}, flink.DefaultBackoff())
-	if err != nil && ctx.Err() != nil {
-		return fmt.Errorf("%s/%s: job %s was not running before the timeout (last seen: %s)%s: %w", namespace, name, jobID, last,
-			rootCause(context.WithoutCancel(ctx), client, jobID), ctx.Err())
+		return job, state, err
+	}, true)
+	var unexpected *wait.UnexpectedStateError
+	var timeout *wait.TimeoutError
+	switch {
+	case errors.As(err, &unexpected):
+		return fmt.Errorf("job %s of %s/%s ended %s%s", jobID, namespace, name, unexpected.State, rootCause(ctx, client, jobID))
+	case errors.As(err, &timeout):
+		return fmt.Errorf("%s/%s: job %s was not running before the timeout (last seen: %s)%s: %w", namespace, name, jobID,
+			lastSeen(job, timeout), rootCause(context.WithoutCancel(ctx), client, jobID), timeout.Err)
 	}
 	return err
+}
+
+// lastSeen says how a job wait that timed out last saw the job.
+func lastSeen(job flink.JobDetails, timeout *wait.TimeoutError) string {
+	switch {
+	case timeout.LastError != nil:
+		return timeout.LastError.Error()
+	case timeout.LastState == "":
+		return "no answer yet"
+	case timeout.LastState == flink.JobNotFound:
+		return "job unknown to its JobManager"
+	}
+	return "job " + job.State + waitingTasks(job)
 }
 
 // waitingTasks names the tasks of a job that do not run yet, e.g. while they wait for slots.

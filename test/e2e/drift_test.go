@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/flinkplatform/terraform-provider-flink/internal/wait"
+
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
 	"github.com/hashicorp/terraform-plugin-testing/knownvalue"
 	"github.com/hashicorp/terraform-plugin-testing/plancheck"
@@ -91,7 +93,7 @@ func waitCheckpoints(t *testing.T, client *flink.Client, job string, n int64) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	first := int64(-1)
-	err := flink.WaitFor(ctx, func(ctx context.Context) (bool, error) {
+	err := wait.Until(ctx, func(ctx context.Context) (bool, error) {
 		st, err := client.Checkpoints(ctx, job)
 		if err != nil {
 			return false, nil
@@ -100,7 +102,7 @@ func waitCheckpoints(t *testing.T, client *flink.Client, job string, n int64) {
 			first = st.Counts.Completed
 		}
 		return st.Counts.Completed >= first+n, nil
-	}, flink.DefaultBackoff())
+	}, flink.IsRetryable)
 	if err != nil {
 		t.Fatalf("job %s did not complete %d more checkpoints: %v", job, n, err)
 	}

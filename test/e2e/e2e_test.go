@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/flinkplatform/terraform-provider-flink/internal/wait"
+
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
 	"github.com/hashicorp/terraform-plugin-testing/knownvalue"
 	"github.com/hashicorp/terraform-plugin-testing/plancheck"
@@ -114,10 +116,10 @@ func counter(t *testing.T, ns, name string, min int64) acctest.FixtureCount {
 	defer cancel()
 	var count acctest.FixtureCount
 	last := fmt.Errorf("no answer")
-	err = flink.WaitFor(ctx, func(ctx context.Context) (bool, error) {
+	err = wait.Until(ctx, func(ctx context.Context) (bool, error) {
 		count, last = acctest.ReadFixtureCount(ctx, nil, "http://"+kube.RestHost(name, ns)+":8081", record.JobID)
 		return last == nil && count.Counted > min, nil
-	}, flink.DefaultBackoff())
+	}, flink.IsRetryable)
 	if err != nil {
 		t.Fatalf("the counter of %s/%s (job %s) did not pass %d: %v (last: %+v, %v)", ns, name, record.JobID, min, err, count, last)
 	}

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/flinkplatform/terraform-provider-flink/internal/wait"
+
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
 	"github.com/hashicorp/terraform-plugin-testing/plancheck"
 	"github.com/hashicorp/terraform-plugin-testing/terraform"
@@ -80,10 +82,10 @@ func recoversLatestCheckpoint(t *testing.T, ns, what string, limit time.Duration
 			what, restored, cp.CheckpointID, cp.Count.Counted)
 	}
 	var c acctest.FixtureCount
-	err = flink.WaitFor(ctx, func(ctx context.Context) (bool, error) {
+	err = wait.Until(ctx, func(ctx context.Context) (bool, error) {
 		c, err = acctest.ReadFixtureCount(ctx, nil, restBase(ns), jobID)
 		return err == nil && c.Restored >= cp.Count.Counted, nil
-	}, flink.DefaultBackoff())
+	}, flink.IsRetryable)
 	if err != nil {
 		return fmt.Errorf("%s: restored checkpoint %d, but the counter restored %d events (want at least %d): %w",
 			what, restored.ID, c.Restored, cp.Count.Counted, err)
@@ -338,14 +340,14 @@ func TestE2E_WithoutHAJobManagerRestartRewindsToDeployTimeSnapshot(t *testing.T)
 // retained ones ("chk-<n>/_metadata already exists"), failing over each time; the destroy
 // that ends a test stops it with a savepoint, which needs it running.
 func runsPastCheckpoint(ctx context.Context, fc *flink.Client, jobID string, last int64) error {
-	err := flink.WaitFor(ctx, func(ctx context.Context) (bool, error) {
+	err := wait.Until(ctx, func(ctx context.Context) (bool, error) {
 		job, err := fc.Job(ctx, jobID)
 		if err != nil || !flink.JobHealthy(job) {
 			return false, nil
 		}
 		stats, err := fc.Checkpoints(ctx, jobID)
 		return err == nil && stats.Latest.Completed != nil && stats.Latest.Completed.ID > last, nil
-	}, flink.DefaultBackoff())
+	}, flink.IsRetryable)
 	if err != nil {
 		return fmt.Errorf("the rewound job did not run and checkpoint past the killed run's checkpoint %d: %w", last, err)
 	}

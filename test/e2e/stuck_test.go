@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/flinkplatform/terraform-provider-flink/internal/wait"
+
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
 	"github.com/hashicorp/terraform-plugin-testing/knownvalue"
 	"github.com/hashicorp/terraform-plugin-testing/plancheck"
@@ -52,11 +54,11 @@ func TestE2E_StuckJobWithoutHA_RestartTaskManagersRunsItAgain(t *testing.T) {
 		start := time.Now()
 		jm = string(acctest.KillJobManager(t, ns, "counter").UID)
 		var restarts int
-		err = flink.WaitFor(ctx, func(ctx context.Context) (bool, error) {
+		err = wait.Until(ctx, func(ctx context.Context) (bool, error) {
 			ex, err := fc.JobExceptions(ctx, jobID)
 			restarts = len(ex.History.Entries)
 			return err == nil && restarts >= 3, nil
-		}, flink.DefaultBackoff())
+		}, flink.IsRetryable)
 		if err != nil {
 			t.Fatalf("the job did not keep restarting after its JobManager was killed (%d restarts seen): %v", restarts, err)
 		}

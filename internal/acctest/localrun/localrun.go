@@ -12,6 +12,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/flinkplatform/terraform-provider-flink/internal/wait"
+
 	"github.com/flinkplatform/terraform-provider-flink/internal/acctest"
 	"github.com/flinkplatform/terraform-provider-flink/internal/flink"
 	"github.com/flinkplatform/terraform-provider-flink/internal/kube"
@@ -117,7 +119,7 @@ func (e *Env) Counter(ctx context.Context, min int64) (acctest.FixtureCount, err
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
 	var count acctest.FixtureCount
-	err := flink.WaitFor(ctx, func(ctx context.Context) (bool, error) {
+	err := wait.Until(ctx, func(ctx context.Context) (bool, error) {
 		record, _, err := records.New(e.Kube).GetAppRecord(ctx, Namespace, "counter")
 		if err != nil {
 			return false, err
@@ -128,7 +130,7 @@ func (e *Env) Counter(ctx context.Context, min int64) (acctest.FixtureCount, err
 		}
 		count = c
 		return c.Counted > min, nil
-	}, flink.DefaultBackoff())
+	}, flink.IsRetryable)
 	if err != nil {
 		return count, fmt.Errorf("reading the job's counter: %w", err)
 	}

@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
@@ -13,7 +12,6 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/types/basetypes"
 	"github.com/hashicorp/terraform-plugin-log/tflog"
 
-	"github.com/flinkplatform/terraform-provider-flink/internal/flink"
 	"github.com/flinkplatform/terraform-provider-flink/internal/lifecycle"
 	"github.com/flinkplatform/terraform-provider-flink/internal/records"
 	"github.com/flinkplatform/terraform-provider-flink/internal/resources/common"
@@ -176,7 +174,7 @@ func (r *versionResource) Delete(ctx context.Context, req resource.DeleteRequest
 	// The deployed version's record is what a restart or rollback runs; never delete it
 	// from under its application. When the application itself is being destroyed in the
 	// same run, wait for that to finish.
-	if err := r.waitNotDeployed(ctx, namespace, application, label); err != nil {
+	if err := r.platform.WaitVersionNotDeployed(ctx, namespace, application, label); err != nil {
 		resp.Diagnostics.AddError("Version is deployed", err.Error())
 		return
 	}
@@ -184,30 +182,6 @@ func (r *versionResource) Delete(ctx context.Context, req resource.DeleteRequest
 	if err != nil && !errors.Is(err, records.ErrNotFound) {
 		resp.Diagnostics.AddError("Cannot delete application version "+state.ID.ValueString(), err.Error())
 	}
-}
-
-// waitNotDeployed returns nil once no application record runs this version. While the
-// application is being destroyed (its Lease says so) it waits; otherwise it fails at once,
-// after a short grace for a destroy that is just starting.
-func (r *versionResource) waitNotDeployed(ctx context.Context, namespace, application, label string) error {
-	grace := time.Now().Add(10 * time.Second)
-	return flink.WaitFor(ctx, func(ctx context.Context) (bool, error) {
-		record, _, err := r.platform.Records().GetAppRecord(ctx, namespace, application)
-		if errors.Is(err, records.ErrNotFound) || (err == nil && record.DeployedVersion != label) {
-			return true, nil
-		}
-		if err != nil {
-			return false, fmt.Errorf("cannot check whether version %s/%s/%s is deployed: %w", namespace, application, label, err)
-		}
-		operation, err := r.platform.Kube.LockOperation(ctx, namespace, application)
-		if err != nil || operation == "destroy" || time.Now().Before(grace) {
-			return false, nil
-		}
-		return false, fmt.Errorf("version %s/%s/%s is what application %s/%s runs, so its record cannot be deleted. Point the "+
-			"application at another version first. When a change replaces a version in place, add "+
-			"lifecycle { create_before_destroy = true } to the flink_application_version so the new one exists first",
-			namespace, application, label, namespace, application)
-	}, flink.DefaultBackoff())
 }
 
 func (r *versionResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
