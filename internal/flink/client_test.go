@@ -331,7 +331,7 @@ func TestCancelJob(t *testing.T) {
 	if err := c.CancelJob(ctx, jobID); err != nil {
 		t.Errorf("cancelling a CANCELED job again: %v", err)
 	}
-	err = c.CancelJob(ctx, "00000000000000000000000000000000")
+	err := c.CancelJob(ctx, "00000000000000000000000000000000")
 	if !IsNotFound(err) || err.Error() != "flink cluster ns/app: PATCH /jobs/00000000000000000000000000000000: 404 Not Found: Job could not be found." {
 		t.Errorf("cancel unknown job: %v", err)
 	}
