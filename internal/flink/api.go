@@ -156,32 +156,6 @@ func (c *Client) SavepointStatus(ctx context.Context, jobID, triggerID string) (
 	return out.operation(), nil
 }
 
-// DisposeSavepoint starts deleting a savepoint (POST /savepoint-disposal) and returns the
-// trigger id; follow it with DisposalStatus or WaitForDisposal.
-func (c *Client) DisposeSavepoint(ctx context.Context, path string) (string, error) {
-	body := struct {
-		SavepointPath string `json:"savepoint-path"`
-	}{path}
-	var out triggerResponse
-	if err := c.do(ctx, http.MethodPost, "/savepoint-disposal", nil, body, &out); err != nil {
-		return "", err
-	}
-	if out.RequestID == "" {
-		return "", fmt.Errorf("flink cluster %s: POST /savepoint-disposal: response has no request-id", c.cluster)
-	}
-	return out.RequestID, nil
-}
-
-// DisposalStatus returns the status of a savepoint disposal
-// (GET /savepoint-disposal/:triggerid).
-func (c *Client) DisposalStatus(ctx context.Context, triggerID string) (AsyncOperation, error) {
-	var out asyncResult
-	if err := c.get(ctx, pathf("/savepoint-disposal/%s", triggerID), &out); err != nil {
-		return AsyncOperation{}, err
-	}
-	return out.operation(), nil
-}
-
 // Checkpoints returns a job's checkpointing statistics (GET /jobs/:jobid/checkpoints).
 func (c *Client) Checkpoints(ctx context.Context, jobID string) (CheckpointingStatistics, error) {
 	var out CheckpointingStatistics

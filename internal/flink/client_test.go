@@ -239,16 +239,6 @@ func TestSavepointLifecycle(t *testing.T) {
 		t.Errorf("cancel of finished job: %v", err)
 	}
 
-	dispose, err := c.DisposeSavepoint(ctx, location)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := WaitForDisposal(ctx, c, dispose); err != nil {
-		t.Fatal(err)
-	}
-	if got := cluster.DisposedPaths(); len(got) != 1 || got[0] != location {
-		t.Errorf("disposed %v", got)
-	}
 }
 
 func TestSavepointErrors(t *testing.T) {

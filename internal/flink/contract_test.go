@@ -558,10 +558,6 @@ var contractChecks = []contractCheck{
 		_, err := tg.fc.SavepointStatus(ctx, tg.jobID, unknownID)
 		wantNotFound(t, "SavepointStatus", err)
 	}},
-	{"disposal-status-unknown-trigger", func(t *testing.T, ctx context.Context, tg *contractTarget) {
-		_, err := tg.fc.DisposalStatus(ctx, unknownID)
-		wantNotFound(t, "DisposalStatus", err)
-	}},
 	{"stop-with-savepoint", func(t *testing.T, ctx context.Context, tg *contractTarget) {
 		trigger, err := tg.fc.StopWithSavepoint(ctx, tg.jobID, flink.StopRequest{TargetDirectory: tg.savepointDir})
 		if err != nil {

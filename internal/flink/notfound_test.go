@@ -27,10 +27,6 @@ func TestOnlyFlinksOwnNotFoundIsNotFound(t *testing.T) {
 		_, err := c.SavepointStatus(ctx, jobID, triggerID)
 		return err
 	}
-	disposalStatus := func(ctx context.Context, c *Client) error {
-		_, err := c.DisposalStatus(ctx, triggerID)
-		return err
-	}
 	flinkErrors := func(msgs ...string) string {
 		data := `{"errors":[`
 		for i, m := range msgs {
@@ -68,12 +64,6 @@ func TestOnlyFlinksOwnNotFoundIsNotFound(t *testing.T) {
 			body:     flinkErrors("org.apache.flink.runtime.rest.handler.RestHandlerException: There is no savepoint operation with triggerId=" + triggerID + " for job " + jobID + ".\n\tat org.apache.flink.runtime.rest.handler.job.savepoints.SavepointHandlers$SavepointStatusHandler.maybeCreateNotFoundError(SavepointHandlers.java:325)\n"),
 			wantFrom: FromFlink, wantNotFound: true,
 			wantErr: "flink cluster ns/app: GET /jobs/" + jobID + "/savepoints/" + triggerID + ": 404 Not Found: There is no savepoint operation with triggerId=" + triggerID + " for job " + jobID + ".",
-		},
-		{
-			name: "flink: unknown disposal trigger", call: disposalStatus, status: 404, contentType: "application/json; charset=UTF-8",
-			body:     flinkErrors("org.apache.flink.runtime.rest.NotFoundException: Operation not found under key: org.apache.flink.runtime.rest.handler.async.OperationKey@1f\n\tat x"),
-			wantFrom: FromFlink, wantNotFound: true,
-			wantErr: "flink cluster ns/app: GET /savepoint-disposal/" + triggerID + ": 404 Not Found: Operation not found under key: org.apache.flink.runtime.rest.handler.async.OperationKey@1f",
 		},
 		{
 			name: "flink: GET of a path without a route (web UI static files)", call: getJob, status: 404, contentType: "application/json; charset=UTF-8",

@@ -49,14 +49,6 @@ func StatusSavepoint(c *Client, jobID, triggerID string) wait.Refresh[AsyncOpera
 	}
 }
 
-// StatusDisposal reads a savepoint disposal: IN_PROGRESS or COMPLETED.
-func StatusDisposal(c *Client, triggerID string) wait.Refresh[AsyncOperation] {
-	return func(ctx context.Context) (AsyncOperation, string, error) {
-		op, err := c.DisposalStatus(ctx, triggerID)
-		return op, op.Status, err
-	}
-}
-
 // statusCancelRequest sends a cancel request: accepted, or not needed for a job Flink
 // does not know or that already ended otherwise (409).
 func statusCancelRequest(c *Client, jobID string) wait.Refresh[struct{}] {

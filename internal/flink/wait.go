@@ -64,19 +64,6 @@ func WaitForSavepoint(ctx context.Context, c *Client, jobID, triggerID string) (
 	return op.Location, nil
 }
 
-// WaitForDisposal polls a savepoint disposal until it completes. A failed disposal is an
-// *OperationError carrying Flink's failure cause.
-func WaitForDisposal(ctx context.Context, c *Client, triggerID string) error {
-	op, err := waitOperation(ctx, StatusDisposal(c, triggerID))
-	if err != nil {
-		return fmt.Errorf("waiting for savepoint disposal (trigger %s): %w", triggerID, err)
-	}
-	if op.FailureCause != nil {
-		return &OperationError{Cluster: c.cluster, Operation: "savepoint disposal", TriggerID: triggerID, Cause: *op.FailureCause}
-	}
-	return nil
-}
-
 // waitOperation waits until an asynchronous operation completed, successfully or not.
 func waitOperation(ctx context.Context, refresh wait.Refresh[AsyncOperation]) (AsyncOperation, error) {
 	return wait.Conf[AsyncOperation]{

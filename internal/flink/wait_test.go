@@ -151,21 +151,3 @@ func TestWaitForSavepointUnknownTrigger(t *testing.T) {
 		t.Errorf("WaitForSavepoint(unknown) = %v", err)
 	}
 }
-
-func TestWaitForDisposalFailure(t *testing.T) {
-	ctx := testContext(t)
-	cluster, c := startCluster(t, flinktest.JobSpec{})
-	cluster.OnDispose(func(path string) error {
-		return errors.New("Cannot find meta data file '_metadata' in directory '" + path + "'")
-	})
-	trigger, err := c.DisposeSavepoint(ctx, "s3://b/sp/savepoint-000000-000000000000")
-	if err != nil {
-		t.Fatal(err)
-	}
-	err = WaitForDisposal(ctx, c, trigger)
-	var opErr *OperationError
-	want := "flink cluster ns/app: savepoint disposal (trigger " + trigger + ") failed: java.io.IOException: Cannot find meta data file '_metadata' in directory 's3://b/sp/savepoint-000000-000000000000'"
-	if !errors.As(err, &opErr) || err.Error() != want {
-		t.Errorf("WaitForDisposal = %v\nwant %s", err, want)
-	}
-}
