@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the pinned binaries the tests run against into a cache outside the repository:
 # terraform, tofu (1.10 and 1.11), etcd, kube-apiserver, kube-controller-manager (DESIGN.md §7),
-# then fetches real Flink and builds the fixture job (tools/flink.sh).
+# golangci-lint (make lint), then fetches real Flink and builds the fixture job (tools/flink.sh).
 # Everything comes from the Go module proxy; a binary whose pin is unchanged is not rebuilt,
 # so a second run is a no-op.
 set -euo pipefail
@@ -12,6 +12,7 @@ bin=$cache/bin
 mkdir -p "$bin"
 
 TERRAFORM_VERSION=1.8.5
+GOLANGCI_LINT_VERSION=2.15.0
 
 # build NAME PIN CMD...: runs CMD unless bin/NAME was built from the same PIN.
 build() {
@@ -38,6 +39,11 @@ build terraform "v$TERRAFORM_VERSION" env GOBIN="$bin" CGO_ENABLED=0 go install 
   -ldflags "-X github.com/hashicorp/terraform/version.dev=no" \
   "github.com/hashicorp/terraform@v$TERRAFORM_VERSION"
 
+# golangci-lint's own go.mod pins its linters; built from source rather than downloaded as a
+# release binary so that it is compiled by the same Go as the code it checks.
+build golangci-lint "v$GOLANGCI_LINT_VERSION" env GOBIN="$bin" CGO_ENABLED=0 go install -trimpath \
+  "github.com/golangci/golangci-lint/v2/cmd/golangci-lint@v$GOLANGCI_LINT_VERSION"
+
 build etcd "$(pin_of etcd)" bash -c "cd '$here/etcd' && CGO_ENABLED=0 go build -trimpath -o '$bin/etcd' ."
 
 build kube-apiserver "$(pin_of kube)" bash -c \
@@ -59,6 +65,7 @@ build tofu-1.11 "$(pin_of tofu111)-release" bash -c \
 "$bin/terraform" version | sed -n 1p
 "$bin/tofu" version | sed -n 1p
 "$bin/tofu-1.11" version | sed -n 1p
+"$bin/golangci-lint" version
 echo "tools: ready in $bin"
 
 # Real Flink (PyPI's apache-flink-libraries) and the fixture job built against it, for

@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -94,9 +95,8 @@ func FetchedFlinkVersions(cacheDir string) []string {
 func versionLess(a, b string) bool {
 	pa, pb := strings.Split(a, "."), strings.Split(b, ".")
 	for i := 0; i < len(pa) && i < len(pb); i++ {
-		var x, y int
-		fmt.Sscan(pa[i], &x)
-		fmt.Sscan(pb[i], &y)
+		x, _ := strconv.Atoi(pa[i]) // a part that is not a number sorts as 0
+		y, _ := strconv.Atoi(pb[i])
 		if x != y {
 			return x < y
 		}

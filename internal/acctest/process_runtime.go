@@ -371,7 +371,7 @@ func freeLoopbackPorts(n int) ([]int, error) {
 	var ls []net.Listener
 	defer func() {
 		for _, l := range ls {
-			l.Close()
+			_ = l.Close() // held only to pick distinct free ports
 		}
 	}()
 	var out []int
@@ -686,13 +686,14 @@ func (r *ProcessRuntime) Close() error {
 	}
 	wg.Wait()
 	r.mu.Lock()
+	defer r.mu.Unlock()
+	var err error
 	if r.logFile != nil {
-		r.logFile.Close()
+		err = r.logFile.Close()
 		r.logFile = nil
 		r.log = log.New(io.Discard, "", 0)
 	}
-	r.mu.Unlock()
-	return nil
+	return err
 }
 
 // Route implements Router.
@@ -854,7 +855,7 @@ func (r *ProcessRuntime) launch(ctx context.Context, p *flinkProc, d *flinkDist,
 	cmd.Stdout, cmd.Stderr = lf, lf
 	cmd.SysProcAttr = flinkProcAttr()
 	if err := cmd.Start(); err != nil {
-		lf.Close()
+		_ = lf.Close() // the start error is the one to report
 		return fmt.Errorf("start %s: %w", class, err)
 	}
 	r.mu.Lock()
@@ -862,7 +863,7 @@ func (r *ProcessRuntime) launch(ctx context.Context, p *flinkProc, d *flinkDist,
 	r.mu.Unlock()
 	go func() {
 		err := cmd.Wait()
-		lf.Close()
+		_ = lf.Close() // the process's own exit is what callers wait for
 		p.exitCode = exitCodeOf(err)
 		close(p.done)
 		if p.stopping.Load() {

@@ -36,7 +36,11 @@ func TestProxyRoutesByHost(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer p.Close()
+	defer func() {
+		if err := p.Close(); err != nil {
+			t.Errorf("close the proxy: %v", err)
+		}
+	}()
 	if !strings.HasPrefix(p.URL(), "http://127.0.0.1:") {
 		t.Errorf("proxy URL %s is not on loopback", p.URL())
 	}

@@ -100,7 +100,7 @@ func WaitRestored(ctx context.Context, hc *http.Client, restBase, jobID string, 
 // what Flink reports as restored.
 func WaitFirstRestore(ctx context.Context, hc *http.Client, restBase, jobID string, since time.Time) (flink.RestoredCheckpoint, error) {
 	fc := flink.New(jobID, restBase, hc)
-	last := "no answer yet"
+	var last string
 	for {
 		stats, err := fc.Checkpoints(ctx, jobID)
 		switch {

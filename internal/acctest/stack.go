@@ -146,7 +146,9 @@ func StartStack(ctx context.Context, opts Options) (s *Stack, err error) {
 			} else {
 				s.prevEnv[k] = nil
 			}
-			os.Setenv(k, v)
+			if err := os.Setenv(k, v); err != nil {
+				return s, err
+			}
 		}
 	}
 
@@ -336,9 +338,9 @@ func (s *Stack) stop() error {
 	}
 	for k, v := range s.prevEnv {
 		if v == nil {
-			os.Unsetenv(k)
+			errs = append(errs, os.Unsetenv(k))
 		} else {
-			os.Setenv(k, *v)
+			errs = append(errs, os.Setenv(k, *v))
 		}
 	}
 	s.prevEnv = nil
@@ -451,7 +453,7 @@ func freeLoopbackPort() (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	defer l.Close()
+	defer func() { _ = l.Close() }() // held only to learn a free port
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
@@ -461,7 +463,7 @@ func tailFile(path string, n int) string {
 	if err != nil {
 		return fmt.Sprintf("(cannot read %s: %v)\n", path, err)
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }() // read only
 	var ring []string
 	sc := bufio.NewScanner(f)
 	sc.Buffer(make([]byte, 64*1024), 1024*1024)
@@ -495,13 +497,13 @@ func startProcess(path string, args []string, logPath string) (*process, error) 
 	cmd.Stdout, cmd.Stderr = lf, lf
 	cmd.SysProcAttr = childProcAttr()
 	if err := cmd.Start(); err != nil {
-		lf.Close()
+		_ = lf.Close() // the start error is the one to report
 		return nil, err
 	}
 	p := &process{cmd: cmd, logPath: logPath, logFile: lf, done: make(chan struct{})}
 	go func() {
 		p.err = cmd.Wait()
-		lf.Close()
+		_ = lf.Close() // the process's own exit is what callers wait for
 		close(p.done)
 	}()
 	return p, nil

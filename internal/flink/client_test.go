@@ -407,7 +407,9 @@ func TestTransportErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 	addr := ln.Addr().String()
-	ln.Close()
+	if err := ln.Close(); err != nil {
+		t.Fatal(err)
+	}
 
 	_, err = New("ns/app", "http://"+addr, nil).Overview(ctx)
 	var te *TransportError

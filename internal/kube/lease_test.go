@@ -417,6 +417,14 @@ func TestLockAbandonedLeaseIsTakenOverAfterWatchingItForItsDuration(t *testing.T
 	}
 }
 
+// release releases lock, failing the test if that fails (for defer).
+func release(ctx context.Context, t *testing.T, lock *Lock) {
+	t.Helper()
+	if err := lock.Release(ctx); err != nil {
+		t.Errorf("Release: %v", err)
+	}
+}
+
 // The reliability review's reproduction: a taker whose clock runs a minute ahead sees a lease
 // renewed just now as expired. It must not take it: the holder renews it while the taker
 // watches, so the taker reports it locked.
@@ -429,7 +437,7 @@ func TestLockNotTakenFromLiveHolderWhoseClockDiffers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer a.Release(ctx)
+	defer release(ctx, t, a)
 
 	c2 := &Client{Kube: cs} // another process
 	skewed := func() time.Time { return time.Now().Add(61 * time.Second) }
@@ -437,7 +445,7 @@ func TestLockNotTakenFromLiveHolderWhoseClockDiffers(t *testing.T) {
 	b, err := c2.AcquireLock(ctx, "streams", "orders", LeaseHolder{Identity: "runner-b", Operation: "destroy"},
 		LockOptions{Now: skewed, OnConfirm: func(Confirming) { confirms.Add(1) }})
 	if err == nil {
-		b.Release(ctx)
+		_ = b.Release(ctx) // the test fails either way
 		t.Fatalf("runner-b took the lease runner-a is renewing")
 	}
 	if !errors.Is(err, ErrLocked) || !strings.Contains(err.Error(), "locked by runner-a (savepoint_redeploy)") {
@@ -468,7 +476,7 @@ func TestLockWaiterTakesOverADeadLeaseThatLooksFresh(t *testing.T) {
 	if err != nil {
 		t.Fatalf("AcquireLock: %v", err)
 	}
-	defer lock.Release(ctx)
+	defer release(ctx, t, lock)
 	if waited := time.Since(start); waited < time.Second {
 		t.Errorf("took the lease over after %s, less than its duration 1s", waited)
 	}
@@ -747,7 +755,7 @@ func TestLockCheckFailsOnceTheLeaseIsNotVerifiablyOurs(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		t.Cleanup(func() { lock.Release(ctx) })
+		t.Cleanup(func() { _ = lock.Release(ctx) }) // the cases take the lease away: Release may fail
 		if err := lock.Check(ctx); err != nil {
 			t.Fatalf("Check while held: %v", err)
 		}

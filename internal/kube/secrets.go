@@ -235,11 +235,8 @@ func mergeConfigSecrets(dep *appsv1ac.DeploymentApplyConfiguration, d spec.Deplo
 // file already has (flink_configuration, the provider's, an earlier Secret's) and values the
 // file format cannot hold. Its messages name keys and Secrets, never a value.
 func MergeConfigScript() string {
-	owned := make([]string, len(flinkconf.OwnedKeys))
-	for i, k := range flinkconf.OwnedKeys {
-		owned[i] = k // case patterns: "." is literal, a trailing "*" a prefix match
-	}
-	return strings.ReplaceAll(mergeConfigScript, "@OWNED@", strings.Join(owned, "|"))
+	// case patterns: "." is literal, a trailing "*" a prefix match
+	return strings.ReplaceAll(mergeConfigScript, "@OWNED@", strings.Join(flinkconf.OwnedKeys, "|"))
 }
 
 const mergeConfigScript = `set -eu

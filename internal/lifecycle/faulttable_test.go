@@ -348,11 +348,9 @@ func runFaultCase(t *testing.T, op tableOp, fault tableFault, stats *faultStats)
 func (s *stateful) invariants(t *testing.T) (lost, stale, replaced int) {
 	t.Helper()
 	records := s.allSnapshotRecords()
-	var taken []string // every savepoint completed, in the order Flink completed them
 	clusters := s.kubelet.clustersSoFar()
 	for _, c := range clusters {
 		for _, sp := range c.Savepoints() {
-			taken = append(taken, sp)
 			if !containsPath(records, sp) {
 				lost++
 				t.Errorf("savepoint %s that Flink completed is recorded nowhere", sp)

@@ -17,6 +17,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -287,10 +288,7 @@ func (h *harness) failRecordWrites(verb string, n int, err func() error) *atomic
 	var hits atomic.Int64
 	h.fake.PrependReactor(verb, "configmaps", func(a k8stesting.Action) (bool, runtime.Object, error) {
 		var name string
-		switch a := a.(type) {
-		case k8stesting.CreateAction:
-			name = a.GetObject().(*corev1.ConfigMap).Name
-		case k8stesting.UpdateAction:
+		if a, ok := a.(objectAction); ok {
 			name = a.GetObject().(*corev1.ConfigMap).Name
 		}
 		if name != kube.AppRecordName(testApp) || hits.Load() >= int64(n) {
@@ -586,7 +584,9 @@ func (k *kubelet) taskManagers(ns, app string, replicas int32) {
 	}
 	slots := 1
 	if s := k.flinkConfig(ns, app)[flinkconf.KeyTaskSlots]; s != "" {
-		fmt.Sscan(s, &slots)
+		if n, err := strconv.Atoi(s); err == nil {
+			slots = n
+		}
 	}
 	c.SetTaskManagers(int(replicas), slots)
 }

@@ -212,7 +212,7 @@ type transition struct {
 	op          Operation
 }
 
-var yes, no = true, false
+var no = false
 
 // operationTable is the single source of truth for "which change needs which operation";
 // Classify (used by ModifyPlan) and Apply both read it, so the plan cannot promise something

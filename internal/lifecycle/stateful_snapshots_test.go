@@ -261,7 +261,11 @@ func TestApply_LockedByAnotherProcess(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer lock.Release(ctx)
+	defer func() {
+		if err := lock.Release(ctx); err != nil {
+			t.Errorf("Release: %v", err)
+		}
+	}()
 	before := s.record()
 	mark := s.mark()
 
@@ -476,7 +480,11 @@ func TestCopyAndReleaseSnapshot(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer dest.Close()
+	defer func() {
+		if err := dest.Close(); err != nil {
+			t.Errorf("close %s: %v", destURL, err)
+		}
+	}()
 	if err := dest.Verify(ctx, cp.Path); err != nil {
 		t.Errorf("the copy is not in the destination: %v", err)
 	}

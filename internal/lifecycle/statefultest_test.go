@@ -69,7 +69,11 @@ func newStateful(t *testing.T) *stateful {
 	bucket, wrapped := snapshotstest.NewRecorder(memblob.OpenBucket(nil))
 	bucket.OnDelete(func(key string) { s.note("blob delete " + key) })
 	s.bucket = bucket
-	t.Cleanup(func() { wrapped.Close() })
+	t.Cleanup(func() {
+		if err := wrapped.Close(); err != nil {
+			t.Errorf("close the snapshot bucket: %v", err)
+		}
+	})
 	s.store = snapshots.OpenBucket(wrapped, snapshotRoot)
 	s.p.SnapshotStorageURL = snapshotRoot
 	store := s.store
@@ -175,11 +179,11 @@ func (s *stateful) logWrite(a k8stesting.Action) (bool, runtime.Object, error) {
 	return false, nil, nil
 }
 
+// objectAction is a create or an update: both carry the object written.
+type objectAction interface{ GetObject() runtime.Object }
+
 func objectOf(a k8stesting.Action) runtime.Object {
-	switch a := a.(type) {
-	case k8stesting.CreateAction:
-		return a.GetObject()
-	case k8stesting.UpdateAction:
+	if a, ok := a.(objectAction); ok {
 		return a.GetObject()
 	}
 	return nil

@@ -104,7 +104,7 @@ func TestKey(t *testing.T) {
 		}},
 	}
 	b := memblob.OpenBucket(nil)
-	defer b.Close()
+	closeAtEnd(t, b)
 	for _, tt := range tests {
 		s := OpenBucket(b, tt.root)
 		for _, c := range tt.cases {
@@ -130,7 +130,7 @@ func TestKey(t *testing.T) {
 
 func TestRootAndFlinkPath(t *testing.T) {
 	b := memblob.OpenBucket(nil)
-	defer b.Close()
+	closeAtEnd(t, b)
 	for root, want := range map[string]string{
 		"s3a://bucket/prefix/":          "s3://bucket/prefix",
 		"s3://bucket?region=x":          "s3://bucket",
@@ -153,7 +153,7 @@ func TestRootAndFlinkPath(t *testing.T) {
 
 func TestOpenBucketBadRoot(t *testing.T) {
 	b := memblob.OpenBucket(nil)
-	defer b.Close()
+	closeAtEnd(t, b)
 	for _, root := range []string{"", "relative/dir", "hdfs://nn/x", "s3:///x"} {
 		s := OpenBucket(b, root)
 		if _, err := s.Key("s3://bucket/x/savepoint-1"); err == nil || !strings.Contains(err.Error(), "snapshot store root") {
@@ -173,7 +173,7 @@ func TestOpen(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer s.Close()
+		closeAtEnd(t, s)
 		if want := "file://" + filepath.ToSlash(dir); s.Root() != want {
 			t.Errorf("Root() = %q, want %q", s.Root(), want)
 		}
@@ -187,7 +187,7 @@ func TestOpen(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer s.Close()
+		closeAtEnd(t, s)
 		if want := "file://" + dir + "/app"; s.Root() != want {
 			t.Errorf("Root() = %q, want %q", s.Root(), want)
 		}
@@ -204,7 +204,7 @@ func TestOpen(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer s.Close()
+		closeAtEnd(t, s)
 		if err := s.WriteSavepoint(ctx, "file:"+dir+"/savepoint-1", map[string][]byte{"state": []byte("x")}); err != nil {
 			t.Fatal(err)
 		}
@@ -226,7 +226,7 @@ func TestOpen(t *testing.T) {
 	t.Run("bad URLs", func(t *testing.T) {
 		for _, u := range []string{"", "nope", "hdfs://nn/x", "s3://bucket/x?key=a"} {
 			if s, err := Open(ctx, u); err == nil {
-				s.Close()
+				closeAtEnd(t, s)
 				t.Errorf("Open(%q) succeeded", u)
 			}
 		}
@@ -236,7 +236,7 @@ func TestOpen(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer s.Close()
+		closeAtEnd(t, s)
 		if s.Root() != "mem://" {
 			t.Errorf("Root() = %q", s.Root())
 		}
@@ -252,7 +252,7 @@ func TestOpen(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer s.Close()
+		closeAtEnd(t, s)
 		if err := s.WriteSavepoint(ctx, "mem://sp/savepoint-1", nil); err != nil {
 			t.Fatal(err)
 		}
@@ -268,7 +268,7 @@ func TestOpen(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer s.Close()
+		closeAtEnd(t, s)
 		if s.Root() != "s3://bucket/prefix" {
 			t.Errorf("Root() = %q", s.Root())
 		}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -36,8 +37,18 @@ func fileStore(t *testing.T) testStore {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { s.Close() })
+	closeAtEnd(t, s)
 	return testStore{s, "file:" + dir}
+}
+
+// closeAtEnd closes c when the test ends, failing the test if that fails.
+func closeAtEnd(t *testing.T, c io.Closer) {
+	t.Helper()
+	t.Cleanup(func() {
+		if err := c.Close(); err != nil {
+			t.Errorf("close: %v", err)
+		}
+	})
 }
 
 var memBuckets atomic.Int32
@@ -47,7 +58,7 @@ var memBuckets atomic.Int32
 func memStore(t *testing.T) testStore {
 	t.Helper()
 	b := memblob.OpenBucket(nil)
-	t.Cleanup(func() { b.Close() })
+	closeAtEnd(t, b)
 	n := memBuckets.Add(1)
 	return testStore{
 		OpenBucket(b, fmt.Sprintf("s3://bucket-%d/prefix", n)),
@@ -60,7 +71,7 @@ func recorded(t *testing.T, root, base string) (testStore, *snapshotstest.Record
 	t.Helper()
 	inner := memblob.OpenBucket(nil)
 	rec, b := snapshotstest.NewRecorder(inner)
-	t.Cleanup(func() { b.Close() })
+	closeAtEnd(t, b)
 	return testStore{OpenBucket(b, root), base}, rec
 }
 
@@ -555,7 +566,7 @@ func TestWriteSavepoint(t *testing.T) {
 // The bucket a Store is handed is the caller's: Close leaves it open.
 func TestOpenBucketCloseLeavesBucket(t *testing.T) {
 	b := memblob.OpenBucket(nil)
-	defer b.Close()
+	closeAtEnd(t, b)
 	s := OpenBucket(b, "mem://")
 	if err := s.Close(); err != nil {
 		t.Fatal(err)

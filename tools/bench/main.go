@@ -15,6 +15,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -56,7 +57,7 @@ func (s sample) flink() time.Duration {
 	return s.phase["savepoint"] + s.phase["rollout"] + s.phase["job start"]
 }
 
-func run(ctx context.Context, runs int) error {
+func run(ctx context.Context, runs int) (err error) {
 	repo, err := os.Getwd()
 	if err != nil {
 		return err
@@ -65,13 +66,13 @@ func run(ctx context.Context, runs int) error {
 	if err != nil {
 		return err
 	}
-	defer out.Close()
+	defer func() { err = errors.Join(err, out.Close()) }()
 	fmt.Printf("bench: terraform output in %s\n", out.Name())
 	env, err := localrun.Start(ctx, repo, out)
 	if err != nil {
 		return err
 	}
-	defer env.Close()
+	defer func() { err = errors.Join(err, env.Close()) }()
 	if !env.Stack.RealFlink() {
 		return fmt.Errorf("run with FLINK_RUNTIME=real: the benchmark measures real Flink")
 	}
@@ -120,7 +121,7 @@ func measure(path string, start, end time.Time) (sample, error) {
 	if err != nil {
 		return sample{}, err
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }() // read only
 	marks := map[string]time.Time{}
 	var last time.Time
 	scanner := bufio.NewScanner(f)

@@ -37,7 +37,7 @@ func run(ctx context.Context) error {
 	if err := os.WriteFile(pidFile, []byte(fmt.Sprint(os.Getpid())), 0o644); err != nil {
 		return err
 	}
-	defer os.Remove(pidFile)
+	defer func() { _ = os.Remove(pidFile) }() // best effort: a stale file only misleads demo-down
 	repo, err := os.Getwd()
 	if err != nil {
 		return err
