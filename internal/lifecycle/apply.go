@@ -53,7 +53,7 @@ func (p *Platform) Apply(ctx context.Context, desired Desired, planned Operation
 	if err != nil {
 		return Result{}, err
 	}
-	defer lock.Release(context.WithoutCancel(ctx))
+	defer release(ctx, lock, progress)
 
 	stored, _, err := p.Records().GetAppRecord(ctx, desired.Namespace, desired.Name)
 	if err != nil && !errors.Is(err, records.ErrNotFound) {

@@ -18,7 +18,7 @@ func (p *Platform) Delete(ctx context.Context, namespace, name, onDestroy string
 	if err != nil {
 		return err
 	}
-	defer lock.Release(context.WithoutCancel(ctx))
+	defer release(ctx, lock, progress)
 
 	record, _, err := p.Records().GetAppRecord(ctx, namespace, name)
 	if errors.Is(err, records.ErrNotFound) {

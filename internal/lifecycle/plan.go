@@ -23,6 +23,14 @@ func (p *Platform) lock(ctx context.Context, namespace, name, operation string, 
 		kube.LockOptions{OnConfirm: func(c kube.Confirming) { progress(c.String()) }})
 }
 
+// release gives the application's Lease back. A failure is said, not returned: the outcome
+// of what ran under the lock stands, and a Lease left behind expires after its duration.
+func release(ctx context.Context, lock *kube.Lock, progress Progress) {
+	if err := lock.Release(context.WithoutCancel(ctx)); err != nil {
+		progress(fmt.Sprintf("releasing the lock: %v", err))
+	}
+}
+
 // SavepointDirectory is where the lifecycle asks Flink to write an application's
 // savepoints: the application's own setting, else a folder per application under the
 // provider's snapshot storage, else "" (Flink's configured default).

@@ -76,7 +76,7 @@ func (p *Platform) DisposeSnapshot(ctx context.Context, s records.SnapshotRecord
 	if s.BucketURL != "" { // a copy in another bucket
 		store, err = snapshots.Open(ctx, s.BucketURL)
 		if err == nil {
-			defer store.Close()
+			defer func() { _ = store.Close() }() // only deletes went through it, each checked
 		}
 	}
 	if err != nil {

@@ -22,7 +22,7 @@ func (p *Platform) TakeSnapshot(ctx context.Context, namespace, name string, opt
 	if err != nil {
 		return records.SnapshotRecord{}, err
 	}
-	defer lock.Release(context.WithoutCancel(ctx))
+	defer release(ctx, lock, progress)
 
 	record, _, err := p.Records().GetAppRecord(ctx, namespace, name)
 	if errors.Is(err, records.ErrNotFound) {
@@ -249,7 +249,7 @@ func (p *Platform) CopySnapshot(ctx context.Context, namespace, sourceName, dest
 	if err != nil {
 		return records.SnapshotRecord{}, fmt.Errorf("opening destination_url: %w", err)
 	}
-	defer destination.Close()
+	defer func() { _ = destination.Close() }() // every object written was checked at its own Close
 	dir := source.Path[strings.LastIndex(strings.TrimSuffix(source.Path, "/"), "/")+1:]
 	destinationPath := flinkPathOf(destinationURL) + "/" + dir
 	progress(fmt.Sprintf("copying snapshot %s to %s", source.Path, destinationPath))

@@ -296,7 +296,7 @@ func copyObject(ctx context.Context, src *Store, srcKey, srcPath string, dst *St
 	if err != nil {
 		return 0, src.fail("read", src.FlinkPath(srcKey), err)
 	}
-	defer r.Close()
+	defer func() { _ = r.Close() }() // a reader read to the end: its close reports nothing new
 	wctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	opts := &blob.WriterOptions{}

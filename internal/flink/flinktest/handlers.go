@@ -214,12 +214,6 @@ func routeNotFound(method, path, uri string) string {
 	return "Not found: " + uri
 }
 
-// writeServerError answers like Flink does for an exception no handler maps: 500 with
-// "Internal server error." and the server-side stack trace.
-func writeServerError(w http.ResponseWriter, chain ...string) {
-	writeErrors(w, http.StatusInternalServerError, "Internal server error.", serverSideException(chain...))
-}
-
 // decodeStrict decodes a request body like Flink's strict object mapper: an empty body
 // is {}, unknown fields are rejected.
 func decodeStrict(r *http.Request, v any) error {
@@ -860,35 +854,3 @@ func operationKeyHash(triggerID string) string {
 }
 
 // ---- resource requirements ----
-
-// jobMasterBlocker is the server-side exception of operations that need the job's
-// JobMaster, which exists only while the job is initialized and not terminated.
-func (c *Cluster) jobMasterBlockerLocked(jobID string) []string {
-	switch {
-	case jobID != c.spec.JobID || isGloballyTerminal(c.state):
-		return []string{"org.apache.flink.runtime.messages.FlinkJobNotFoundException: Could not find Flink job (" + jobID + ")"}
-	case c.state == stateInitializing:
-		return []string{"org.apache.flink.runtime.dispatcher.UnavailableDispatcherOperationException: Unable to get JobMasterGateway for initializing job. The requested operation is not available while the JobManager is initializing."}
-	}
-	return nil
-}
-
-func (c *Cluster) unsupportedSchedulerError(w http.ResponseWriter) {
-	writeServerError(w, "java.lang.UnsupportedOperationException: The DefaultScheduler does not support changing the parallelism without a job restart. This feature is currently only expected to work with the AdaptiveScheduler.")
-}
-
-type requirementBody struct {
-	Parallelism struct {
-		LowerBound int `json:"lowerBound"`
-		UpperBound int `json:"upperBound"`
-	} `json:"parallelism"`
-}
-
-func containsFold(m map[string]requirementBody, id string) bool {
-	for k := range m {
-		if strings.EqualFold(k, id) {
-			return true
-		}
-	}
-	return false
-}

@@ -14,7 +14,11 @@ import (
 func TestRecorderRecordsAndFails(t *testing.T) {
 	ctx := context.Background()
 	rec, b := NewRecorder(memblob.OpenBucket(nil))
-	defer b.Close()
+	t.Cleanup(func() {
+		if err := b.Close(); err != nil {
+			t.Errorf("close: %v", err)
+		}
+	})
 	var committed, deletedSeen []string
 	rec.OnCommit(func(key string) { committed = append(committed, key) })
 	rec.OnDelete(func(key string) { deletedSeen = append(deletedSeen, key) })
