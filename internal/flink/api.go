@@ -84,47 +84,45 @@ type triggerResponse struct {
 // TriggerSavepoint starts a savepoint (POST /jobs/:jobid/savepoints) and returns its
 // trigger id; follow it with SavepointStatus or WaitForSavepoint.
 func (c *Client) TriggerSavepoint(ctx context.Context, jobID string, req SavepointRequest) (string, error) {
-	triggerID := req.TriggerID
-	if triggerID == "" {
-		triggerID = NewTriggerID()
-	}
 	body := struct {
 		TargetDirectory string `json:"target-directory,omitempty"`
 		CancelJob       bool   `json:"cancel-job"`
 		FormatType      string `json:"formatType,omitempty"`
 		TriggerID       string `json:"triggerId"`
-	}{req.TargetDirectory, req.CancelJob, req.FormatType, triggerID}
-	var out triggerResponse
-	if err := c.do(ctx, http.MethodPost, pathf("/jobs/%s/savepoints", jobID), nil, body, &out); err != nil {
-		return "", err
-	}
-	if out.RequestID == "" {
-		return "", fmt.Errorf("flink cluster %s: POST /jobs/%s/savepoints: response has no request-id", c.cluster, jobID)
-	}
-	return out.RequestID, nil
+	}{req.TargetDirectory, req.CancelJob, req.FormatType, orNewTriggerID(req.TriggerID)}
+	return c.trigger(ctx, pathf("/jobs/%s/savepoints", jobID), body)
 }
 
 // StopWithSavepoint takes a savepoint and then stops the job (POST /jobs/:jobid/stop),
 // returning the trigger id. The job ends FINISHED once the savepoint completed.
 func (c *Client) StopWithSavepoint(ctx context.Context, jobID string, req StopRequest) (string, error) {
-	triggerID := req.TriggerID
-	if triggerID == "" {
-		triggerID = NewTriggerID()
-	}
 	body := struct {
 		TargetDirectory string `json:"targetDirectory,omitempty"`
 		Drain           bool   `json:"drain"`
 		FormatType      string `json:"formatType,omitempty"`
 		TriggerID       string `json:"triggerId"`
-	}{req.TargetDirectory, req.Drain, req.FormatType, triggerID}
+	}{req.TargetDirectory, req.Drain, req.FormatType, orNewTriggerID(req.TriggerID)}
+	return c.trigger(ctx, pathf("/jobs/%s/stop", jobID), body)
+}
+
+// trigger POSTs an asynchronous operation and returns the trigger id Flink answers with.
+func (c *Client) trigger(ctx context.Context, path string, body any) (string, error) {
 	var out triggerResponse
-	if err := c.do(ctx, http.MethodPost, pathf("/jobs/%s/stop", jobID), nil, body, &out); err != nil {
+	if err := c.do(ctx, http.MethodPost, path, nil, body, &out); err != nil {
 		return "", err
 	}
 	if out.RequestID == "" {
-		return "", fmt.Errorf("flink cluster %s: POST /jobs/%s/stop: response has no request-id", c.cluster, jobID)
+		return "", fmt.Errorf("flink cluster %s: POST %s: response has no request-id", c.cluster, path)
 	}
 	return out.RequestID, nil
+}
+
+// orNewTriggerID is id, or a new trigger id when the caller chose none.
+func orNewTriggerID(id string) string {
+	if id == "" {
+		return NewTriggerID()
+	}
+	return id
 }
 
 type asyncResult struct {

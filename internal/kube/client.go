@@ -62,51 +62,48 @@ func (c *Client) Apply(ctx context.Context, o Objects) (err error) {
 	}
 	opts := metav1.ApplyOptions{FieldManager: c.FieldManagerName(), Force: true}
 	ns := o.Namespace
-	if err := c.RetryTransient(ctx, func() error {
+	type object struct {
+		kind, name string
+		apply      func() error
+	}
+	objects := []object{{"ConfigMap", *o.ConfigMap.Name, func() error {
 		_, err := c.Kube.CoreV1().ConfigMaps(ns).Apply(ctx, o.ConfigMap, opts)
 		return err
-	}); err != nil {
-		return fmt.Errorf("apply ConfigMap %s/%s: %w", ns, *o.ConfigMap.Name, err)
-	}
+	}}}
 	// The pods' identity exists before the pods do.
 	if o.ServiceAccount != nil {
-		if err := c.RetryTransient(ctx, func() error {
+		objects = append(objects, object{"ServiceAccount", *o.ServiceAccount.Name, func() error {
 			_, err := c.Kube.CoreV1().ServiceAccounts(ns).Apply(ctx, o.ServiceAccount, opts)
 			return err
-		}); err != nil {
-			return fmt.Errorf("apply ServiceAccount %s/%s: %w", ns, *o.ServiceAccount.Name, err)
-		}
+		}})
 	}
 	if o.HARole != nil {
-		if err := c.RetryTransient(ctx, func() error {
+		objects = append(objects, object{"Role", *o.HARole.Name, func() error {
 			_, err := c.Kube.RbacV1().Roles(ns).Apply(ctx, o.HARole, opts)
 			return err
-		}); err != nil {
-			return fmt.Errorf("apply Role %s/%s: %w", ns, *o.HARole.Name, err)
-		}
+		}})
 	}
 	if o.HARoleBinding != nil {
-		if err := c.RetryTransient(ctx, func() error {
+		objects = append(objects, object{"RoleBinding", *o.HARoleBinding.Name, func() error {
 			_, err := c.Kube.RbacV1().RoleBindings(ns).Apply(ctx, o.HARoleBinding, opts)
 			return err
-		}); err != nil {
-			return fmt.Errorf("apply RoleBinding %s/%s: %w", ns, *o.HARoleBinding.Name, err)
-		}
+		}})
 	}
 	for _, svc := range []*corev1ac.ServiceApplyConfiguration{o.RestService, o.JobManagerService} {
-		if err := c.RetryTransient(ctx, func() error {
+		objects = append(objects, object{"Service", *svc.Name, func() error {
 			_, err := c.Kube.CoreV1().Services(ns).Apply(ctx, svc, opts)
 			return err
-		}); err != nil {
-			return fmt.Errorf("apply Service %s/%s: %w", ns, *svc.Name, err)
-		}
+		}})
 	}
 	for _, dep := range []*appsv1ac.DeploymentApplyConfiguration{o.JobManager, o.TaskManager} {
-		if err := c.RetryTransient(ctx, func() error {
+		objects = append(objects, object{"Deployment", *dep.Name, func() error {
 			_, err := c.Kube.AppsV1().Deployments(ns).Apply(ctx, dep, opts)
 			return err
-		}); err != nil {
-			return fmt.Errorf("apply Deployment %s/%s: %w", ns, *dep.Name, err)
+		}})
+	}
+	for _, obj := range objects {
+		if err := c.RetryTransient(ctx, obj.apply); err != nil {
+			return fmt.Errorf("apply %s %s/%s: %w", obj.kind, ns, obj.name, err)
 		}
 	}
 	return nil

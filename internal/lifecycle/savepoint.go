@@ -40,12 +40,7 @@ func isUnchanged(err error) bool {
 func (p *Platform) stopWithSavepoint(ctx context.Context, record *records.AppRecord, opts SavepointOptions, origin string,
 	save func(context.Context) error, progress Progress) (records.SnapshotRecord, error) {
 	j := record.Journal // every caller journals the operation first
-	resumed := j.TriggerID != ""
-	if !resumed {
-		j.TriggerID = flink.NewTriggerID()
-	}
-	j.Step, j.Format = stepSavepoint, savepointFormat(opts)
-	j.TargetDirectory = p.SavepointDirectory(Desired{Namespace: record.Namespace, Name: record.Application, Savepoint: opts})
+	resumed := p.journalTrigger(record, opts)
 	if err := save(ctx); err != nil {
 		if !resumed {
 			err = &nothingChanged{err}
@@ -70,6 +65,20 @@ func (p *Platform) stopWithSavepoint(ctx context.Context, record *records.AppRec
 			"The next apply records it and continues from it", record.JobID, path, err)
 	}
 	return snap, nil
+}
+
+// journalTrigger names in the journal the savepoint about to be asked for: its trigger id
+// (kept when a resumed operation named one already, which it reports), format and target
+// directory, so that a restarted provider asks Flink about the same savepoint.
+func (p *Platform) journalTrigger(record *records.AppRecord, opts SavepointOptions) (resumed bool) {
+	j := record.Journal
+	resumed = j.TriggerID != ""
+	if !resumed {
+		j.TriggerID = flink.NewTriggerID()
+	}
+	j.Step, j.Format = stepSavepoint, savepointFormat(opts)
+	j.TargetDirectory = p.SavepointDirectory(Desired{Namespace: record.Namespace, Name: record.Application, Savepoint: opts})
+	return resumed
 }
 
 func savepointFormat(opts SavepointOptions) string {

@@ -80,12 +80,7 @@ func (p *Platform) triggerSavepoint(ctx context.Context, record *records.AppReco
 	progress Progress) (string, error) {
 	j := record.Journal
 	client := p.Flink(record.Namespace, record.Application)
-	resumed := j.TriggerID != ""
-	if !resumed {
-		j.TriggerID = flink.NewTriggerID()
-	}
-	j.Step, j.Format = stepSavepoint, savepointFormat(opts)
-	j.TargetDirectory = p.SavepointDirectory(Desired{Namespace: record.Namespace, Name: record.Application, Savepoint: opts})
+	resumed := p.journalTrigger(record, opts)
 	if err := save(ctx); err != nil {
 		return "", &nothingChanged{err}
 	}

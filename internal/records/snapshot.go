@@ -136,13 +136,13 @@ func (r SnapshotRecord) Validate() error {
 		return fmt.Errorf("%s: path must not be empty", what)
 	}
 	if !snapshotOrigins[r.Origin] {
-		return fmt.Errorf("%s: origin %q is not one of %s", what, r.Origin, quoteList(sortedKeys(snapshotOrigins)))
+		return fmt.Errorf("%s: origin %q is not one of %q", what, r.Origin, sortedKeys(snapshotOrigins))
 	}
 	if r.Format != "" && !snapshotFormats[r.Format] {
-		return fmt.Errorf("%s: format %q is not one of %s", what, r.Format, quoteList(sortedKeys(snapshotFormats)))
+		return fmt.Errorf("%s: format %q is not one of %q", what, r.Format, sortedKeys(snapshotFormats))
 	}
 	if !snapshotStates[r.State] {
-		return fmt.Errorf("%s: state %q is not one of %s", what, r.State, quoteList(sortedKeys(snapshotStates)))
+		return fmt.Errorf("%s: state %q is not one of %q", what, r.State, sortedKeys(snapshotStates))
 	}
 	if r.VersionLabel != "" {
 		if errs := validation.IsValidLabelValue(r.VersionLabel); len(errs) > 0 {

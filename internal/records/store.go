@@ -11,8 +11,6 @@ import (
 	"errors"
 	"fmt"
 	"sort"
-	"strconv"
-	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -205,12 +203,4 @@ func (k kind[T]) remove(ctx context.Context, s *Store, ns, name string, opts met
 		return fmt.Errorf("delete %s %s/%s: %w", k.noun, ns, name, err)
 	}
 	return nil
-}
-
-func quoteList(ss []string) string {
-	q := make([]string, len(ss))
-	for i, s := range ss {
-		q[i] = strconv.Quote(s)
-	}
-	return strings.Join(q, ", ")
 }

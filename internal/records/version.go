@@ -53,8 +53,8 @@ func (s *Store) PutVersionRecord(ctx context.Context, v spec.Version) (err error
 			return nil, err
 		}
 		if diff := versionDiff(existing, v); len(diff) > 0 {
-			return nil, fmt.Errorf("version %s already exists with different %s: %w; create a new version label instead",
-				v.ID(), quoteList(diff), ErrImmutable)
+			return nil, fmt.Errorf("version %s already exists with different %q: %w; create a new version label instead",
+				v.ID(), diff, ErrImmutable)
 		}
 		return cur, nil
 	})
