@@ -14,12 +14,21 @@ import (
 // a diagnostic about the setting points at, whose path is also its name in the message.
 type Settings map[lifecycle.Setting]path.Path
 
-// settingsElsewhere are named in messages but held by no resource that gets the error: the
-// provider's own, and the version's.
-var settingsElsewhere = map[lifecycle.Setting]string{
+// settingNames name the settings a resource does not hold itself: the provider's, the
+// version's, and the application's in errors shown by another resource (a flink_snapshot's
+// savepoint goes to the application's savepoint_directory).
+var settingNames = map[lifecycle.Setting]string{
 	lifecycle.SettingSnapshotStorage:    "snapshot_storage_url",
 	lifecycle.SettingFlinkConfiguration: "flink_configuration",
-	lifecycle.SettingVersion:            "flink_application_version",
+	lifecycle.SettingVersion:            "version_id",
+	lifecycle.SettingUpgradeMode:        "upgrade_mode",
+	lifecycle.SettingRestoreStrategy:    "restore.strategy",
+	lifecycle.SettingRestoreSnapshot:    "restore.snapshot_id",
+	lifecycle.SettingSavepointDirectory: "savepoint_directory",
+	lifecycle.SettingSavepointTimeout:   "savepoint_timeout",
+	lifecycle.SettingHighAvailability:   "high_availability",
+	lifecycle.SettingOnDestroy:          "on_destroy",
+	lifecycle.SettingCopyDestination:    "destination_url",
 }
 
 // Name is how the configuration calls setting.
@@ -27,7 +36,7 @@ func (s Settings) Name(setting lifecycle.Setting) string {
 	if p, ok := s[setting]; ok {
 		return p.String()
 	}
-	if name, ok := settingsElsewhere[setting]; ok {
+	if name, ok := settingNames[setting]; ok {
 		return name
 	}
 	return string(setting)

@@ -9,6 +9,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/path"
 
 	"github.com/flinkplatform/terraform-provider-flink/internal/lifecycle"
+	"github.com/flinkplatform/terraform-provider-flink/internal/resources/framework"
 )
 
 // onlyDiagnostic returns the one diagnostic and the attribute it points at (nil for none).
@@ -105,6 +106,16 @@ func TestNoHAWarningSaysWhatARestartDoes(t *testing.T) {
 		"snapshot it was deployed from", "next plan shows no change"} {
 		if !strings.Contains(d.Detail(), want) {
 			t.Errorf("warning does not say %q:\n%s", want, d.Detail())
+		}
+	}
+}
+
+// The attributes this resource points at are named as other resources name them, so that a
+// message about a setting reads the same whichever resource shows it.
+func TestSettingsAreNamedAsElsewhere(t *testing.T) {
+	for setting, attribute := range settings {
+		if elsewhere := (framework.Settings{}).Name(setting); elsewhere != attribute.String() {
+			t.Errorf("%s is %s here, %s elsewhere", setting, attribute, elsewhere)
 		}
 	}
 }
