@@ -111,16 +111,13 @@ func checkPlanned(planned, now Operation, current *Current, d Desired) error {
 		if now == OpNone || (now == OpDeploy && current == nil) {
 			return nil
 		}
-		return fmt.Errorf("%s/%s: the plan could not say what apply would do (its version or name was not known yet), and it "+
-			"now needs %s, which stops or replaces the running job. Run terraform plan again to see it before it happens",
-			d.Namespace, d.Name, now)
+		return &StalePlanError{Namespace: d.Namespace, Name: d.Name, Needed: now}
 	case now == OpNone && isRedeploy(planned) && current != nil && current.State == StateRunning:
 		// At plan time a version created in the same apply had no record yet, so the plan
 		// assumed its spec differs; the operation the reviewer saw is still the one to run.
 		return nil
 	}
-	return fmt.Errorf("%s/%s changed since the plan: the plan said %s, but it now needs %s. Run terraform plan again",
-		d.Namespace, d.Name, planned, now)
+	return &StalePlanError{Namespace: d.Namespace, Name: d.Name, Planned: planned, Needed: now}
 }
 
 func isRedeploy(op Operation) bool {

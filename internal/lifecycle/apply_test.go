@@ -2,6 +2,7 @@ package lifecycle
 
 import (
 	"context"
+	"errors"
 	"reflect"
 	"slices"
 	"strings"
@@ -423,22 +424,22 @@ func TestApplyRefusesWhenPlanIsStale(t *testing.T) {
 		{
 			name: "plan said none, spec now differs", setup: func(h *harness) { h.deploy(v1) },
 			desired: desiredFor(v2, StateRunning), planned: OpNone,
-			wantErr: []string{"payments/fraud changed since the plan", "the plan said none", "now needs stateless_redeploy", "Run terraform plan again"},
+			wantErr: []string{"payments/fraud changed since the plan", "the plan said none", "now needs stateless_redeploy"},
 		},
 		{
 			name: "plan said deploy, application exists now", setup: func(h *harness) { h.deploy(v1) },
 			desired: desiredFor(v2, StateRunning), planned: OpDeploy,
-			wantErr: []string{"the plan said deploy", "now needs stateless_redeploy", "Run terraform plan again"},
+			wantErr: []string{"the plan said deploy", "now needs stateless_redeploy"},
 		},
 		{
 			name: "plan said cancel, configuration keeps it running", setup: func(h *harness) { h.deploy(v1) },
 			desired: desiredFor(v1, StateRunning), planned: OpCancel,
-			wantErr: []string{"the plan said cancel", "now needs none", "Run terraform plan again"},
+			wantErr: []string{"the plan said cancel", "now needs none"},
 		},
 		{
 			name: "plan said redeploy, record deleted since", setup: func(h *harness) {},
 			desired: desiredFor(v1, StateRunning), planned: OpStatelessRedeploy,
-			wantErr: []string{"the plan said stateless_redeploy", "now needs deploy", "Run terraform plan again"},
+			wantErr: []string{"the plan said stateless_redeploy", "now needs deploy"},
 		},
 	}
 	for _, tc := range cases {
@@ -458,6 +459,10 @@ func TestApplyRefusesWhenPlanIsStale(t *testing.T) {
 				t.Fatalf("Apply succeeded (%+v), want a stale-plan error", res)
 			}
 			wantContains(t, "error", err.Error(), tc.wantErr...)
+			var stale *StalePlanError
+			if !errors.As(err, &stale) || stale.Planned != tc.planned {
+				t.Errorf("error %v is no StalePlanError for the planned %s", err, tc.planned)
+			}
 			if res.RecordExists || res.JobID != "" {
 				t.Errorf("Result of a refused apply = %+v, want zero", res)
 			}

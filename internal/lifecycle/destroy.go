@@ -78,7 +78,7 @@ func (p *Platform) stopForDestroy(ctx context.Context, record *records.AppRecord
 		}
 		savepoint.Drain = savepoint.Drain || onDestroy == DestroyDrain
 		if savepoint.Timeout == 0 {
-			savepoint.Timeout = Desired{}.withDefaults().Savepoint.Timeout
+			savepoint.Timeout = Defaults().Savepoint.Timeout
 		}
 		snap, err := p.stopWithSavepoint(ctx, record, savepoint, records.OriginDestroy, save, progress)
 		if err != nil {
@@ -86,8 +86,9 @@ func (p *Platform) stopForDestroy(ctx context.Context, record *records.AppRecord
 				record.Journal = nil
 				err = errors.Join(err, save(context.WithoutCancel(ctx)))
 			}
-			return fmt.Errorf("destroy keeps a final savepoint (on_destroy = %q) and taking it did not finish, so nothing was "+
-				"deleted: %w. Set on_destroy = \"cancel\" to destroy without one", onDestroy, err)
+			return settingErrorf(SettingOnDestroy, "destroy keeps a final savepoint (%s) and taking it did not finish, so "+
+				"nothing was deleted: %w. Set %s to destroy without one", SettingValue{SettingOnDestroy, onDestroy}, err,
+				SettingValue{SettingOnDestroy, DestroyCancel})
 		}
 		record.LastSnapshotPath, record.LastSnapshotName = snap.Path, snap.Name
 		progress(fmt.Sprintf("%s: final savepoint %s recorded as %s", name, snap.Path, snap.Name))

@@ -56,22 +56,19 @@ func (p *Platform) checkHARoot(d Desired) error {
 	if !d.HighAvailability || p.haRoot(d.Savepoint.Directory, d.Version) != "" || d.VersionPending {
 		return nil
 	}
-	return fmt.Errorf("%s: high_availability is on, and Flink keeps its HA data (the job graph and pointers to the latest "+
-		"checkpoints) in durable storage it can write, but none is known: set snapshot_storage_url in the provider, "+
-		"savepoint_directory on the application, or state.savepoints.dir in the version's flink_configuration. Or set "+
-		"high_availability = false: a restarted JobManager then starts the job again from its deploy-time snapshot", d.Name)
+	return settingErrorf(SettingHighAvailability, "%s: %s is on, and Flink keeps its HA data (the job graph and pointers to "+
+		"the latest checkpoints) in durable storage it can write, but none is known: set %s in the provider, %s on the "+
+		"application, or state.savepoints.dir in the version's %s. Or set %s: a restarted JobManager then starts the job "+
+		"again from its deploy-time snapshot", d.Name, SettingHighAvailability, SettingSnapshotStorage, SettingSavepointDirectory,
+		SettingFlinkConfiguration, SettingValue{SettingHighAvailability, false})
 }
 
-// HighAvailabilityOffWarning is what the plan says about an application that is to run
-// without HA, "" for one with HA or not running.
-func HighAvailabilityOffWarning(d Desired) string {
-	if d.HighAvailability || d.State != StateRunning {
-		return ""
-	}
-	return fmt.Sprintf("%s runs without high availability (high_availability = false). When its JobManager restarts "+
-		"(a node drain, an eviction, an OOM kill), the job starts again from the snapshot it was deployed from, or with "+
-		"empty state if it had none: its state rewinds, everything since is processed again, and checkpoints taken since "+
-		"are not used. Terraform does not notice: the job runs under the same id and the next plan shows no change.", d.Name)
+// RunsWithoutHighAvailability says whether d is a running application without HA: when its
+// JobManager restarts, the job starts again from the snapshot it was deployed from (or empty),
+// its state rewinds, and it keeps its job id, so nothing that observes it notices. A plan
+// warns about it.
+func RunsWithoutHighAvailability(d Desired) bool {
+	return !d.HighAvailability && d.State == StateRunning
 }
 
 // haSpec is the HA of the record's current generation, as rendered; nil without HA.

@@ -351,7 +351,9 @@ func TestHAWithoutDurableStorageIsRefusedAtPlanTime(t *testing.T) {
 	if err == nil {
 		t.Fatal("PlanChange accepted HA without durable storage")
 	}
-	wantContains(t, "error", err.Error(), "high_availability is on", "snapshot_storage_url", "savepoint_directory", "high_availability = false")
+	wantContains(t, "error", err.Error(), "high availability is on", "snapshot storage URL", "savepoint directory",
+		"high availability = false")
+	wantSetting(t, err, SettingHighAvailability)
 
 	// The version's own checkpoint storage will do.
 	d.Version.FlinkConfiguration = map[string]string{"state.checkpoints.dir": "s3://bucket/checkpoints/"}
@@ -417,17 +419,18 @@ func TestDeleteDropsTheHADataOfEveryGeneration(t *testing.T) {
 	}
 }
 
-func TestHighAvailabilityOffWarning(t *testing.T) {
+func TestRunsWithoutHighAvailability(t *testing.T) {
 	d := Desired{Name: "orders", State: StateRunning}
-	wantContains(t, "warning", HighAvailabilityOffWarning(d), "orders runs without high availability", "JobManager restarts",
-		"snapshot it was deployed from", "next plan shows no change")
+	if !RunsWithoutHighAvailability(d) {
+		t.Error("a running application without HA does not count as one")
+	}
 	d.HighAvailability = true
-	if w := HighAvailabilityOffWarning(d); w != "" {
-		t.Errorf("warning with HA on: %q", w)
+	if RunsWithoutHighAvailability(d) {
+		t.Error("an application with HA counts as one without")
 	}
 	d.HighAvailability, d.State = false, StateSuspended
-	if w := HighAvailabilityOffWarning(d); w != "" {
-		t.Errorf("warning for a suspended application: %q", w)
+	if RunsWithoutHighAvailability(d) {
+		t.Error("a suspended application counts as running without HA")
 	}
 }
 

@@ -803,6 +803,15 @@ func wantContains(t *testing.T, what, got string, subs ...string) {
 	}
 }
 
+// wantSetting checks that err is about setting, so that a caller can point at it.
+func wantSetting(t *testing.T, err error, setting Setting) {
+	t.Helper()
+	var se *SettingError
+	if !errors.As(err, &se) || se.Setting != setting {
+		t.Errorf("error %v is not about the %s", err, setting)
+	}
+}
+
 func isHex32(s string) bool {
 	if len(s) != 32 {
 		return false

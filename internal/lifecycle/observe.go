@@ -124,7 +124,7 @@ func stuck(ctx context.Context, client *flink.Client, record *records.AppRecord,
 	}
 	window := record.ReadinessTimeout
 	if window <= 0 {
-		window = Desired{}.withDefaults().Rollback.ReadinessTimeout
+		window = Defaults().Rollback.ReadinessTimeout
 	}
 	now := time.UnixMilli(job.Now)
 	since := time.UnixMilli(job.Timestamps[job.State])

@@ -165,19 +165,43 @@ type Retention struct {
 	MaxAge   time.Duration
 }
 
-// withDefaults fills what a Desired built by a caller may leave unset.
+// DefaultOnDestroy is what destroy does to a job unless told otherwise.
+const DefaultOnDestroy = DestroySavepoint
+
+// Defaults is what an application gets for every setting its configuration leaves out: the
+// one source of the defaults, for callers building a Desired (the resource's schema and
+// import) and for withDefaults.
+func Defaults() Desired {
+	return Desired{
+		State:            StateRunning,
+		UpgradeMode:      UpgradeSavepoint,
+		Restore:          Restore{Strategy: RestoreLatestState},
+		Savepoint:        SavepointOptions{Format: records.FormatCanonical, Timeout: 10 * time.Minute},
+		Rollback:         RollbackOptions{Enabled: true, ReadinessTimeout: 5 * time.Minute},
+		Retention:        Retention{MaxCount: 5},
+		HighAvailability: true,
+	}
+}
+
+// withDefaults fills what a Desired built by a caller may leave unset: the settings whose
+// zero value is no valid choice. (Settings where it is, like Rollback.Enabled, a caller takes
+// from Defaults.)
 func (d Desired) withDefaults() Desired {
+	def := Defaults()
 	if d.UpgradeMode == "" {
-		d.UpgradeMode = UpgradeSavepoint
+		d.UpgradeMode = def.UpgradeMode
 	}
 	if d.Restore.Strategy == "" {
-		d.Restore.Strategy = RestoreLatestState
+		d.Restore.Strategy = def.Restore.Strategy
+	}
+	if d.Savepoint.Format == "" {
+		d.Savepoint.Format = def.Savepoint.Format
 	}
 	if d.Savepoint.Timeout == 0 {
-		d.Savepoint.Timeout = 10 * time.Minute
+		d.Savepoint.Timeout = def.Savepoint.Timeout
 	}
 	if d.Rollback.ReadinessTimeout == 0 {
-		d.Rollback.ReadinessTimeout = 5 * time.Minute
+		d.Rollback.ReadinessTimeout = def.Rollback.ReadinessTimeout
 	}
 	return d
 }

@@ -64,8 +64,9 @@ func (p *Platform) checkPlan(ctx context.Context, plan Plan, current *Current, d
 	switch plan.Operation {
 	case OpSavepointRedeploy, OpSuspend:
 		if p.SavepointDirectory(d) == "" && flinkconf.Lookup(currentConfig(current), flinkconf.SavepointDirKeys...) == "" {
-			return fmt.Errorf("%s: %s takes a savepoint, but no savepoint directory is known: set snapshot_storage_url in the "+
-				"provider, savepoint_directory on the application, or state.savepoints.dir in the version's flink_configuration", d.Name, plan.Operation)
+			return settingErrorf(SettingSavepointDirectory, "%s: %s takes a savepoint, but no savepoint directory is known: set %s in "+
+				"the provider, %s on the application, or state.savepoints.dir in the version's %s", d.Name, plan.Operation,
+				SettingSnapshotStorage, SettingSavepointDirectory, SettingFlinkConfiguration)
 		}
 	case OpLastStateRedeploy:
 		if err := checkLastState(current, d); err != nil {
@@ -125,15 +126,16 @@ func startsJob(op Operation) bool {
 func checkLastState(current *Current, d Desired) error {
 	cfg := currentConfig(current)
 	if flinkconf.Lookup(cfg, flinkconf.CheckpointDirKeys...) == "" {
-		return fmt.Errorf("%s: upgrade_mode = \"last_state\" restores the latest checkpoint, but the running version has no "+
-			"checkpoint storage: set state.checkpoints.dir (Flink 2: execution.checkpointing.dir) in its flink_configuration, "+
-			"or use upgrade_mode = \"savepoint\"", d.Name)
+		return settingErrorf(SettingUpgradeMode, "%s: %s restores the latest checkpoint, but the running version has no "+
+			"checkpoint storage: set state.checkpoints.dir (Flink 2: execution.checkpointing.dir) in its %s, or use %s",
+			d.Name, SettingValue{SettingUpgradeMode, UpgradeLastState}, SettingFlinkConfiguration, SettingValue{SettingUpgradeMode, UpgradeSavepoint})
 	}
 	switch retention := strings.ToUpper(strings.TrimSpace(cfg[flinkconf.KeyCheckpointRetention])); retention {
 	case "DELETE_ON_CANCELLATION", "NO_EXTERNALIZED_CHECKPOINTS":
-		return fmt.Errorf("%s: upgrade_mode = \"last_state\" cancels the job and restores its latest checkpoint, but the running "+
-			"version sets %s = %s, so Flink deletes that checkpoint on cancellation. Use upgrade_mode = \"savepoint\" for this "+
-			"upgrade (and RETAIN_ON_CANCELLATION, the provider's default, in later versions)", d.Name, flinkconf.KeyCheckpointRetention, retention)
+		return settingErrorf(SettingUpgradeMode, "%s: %s cancels the job and restores its latest checkpoint, but the running "+
+			"version sets %s = %s, so Flink deletes that checkpoint on cancellation. Use %s for this upgrade (and "+
+			"RETAIN_ON_CANCELLATION, the provider's default, in later versions)", d.Name, SettingValue{SettingUpgradeMode, UpgradeLastState},
+			flinkconf.KeyCheckpointRetention, retention, SettingValue{SettingUpgradeMode, UpgradeSavepoint})
 	}
 	return nil
 }
@@ -151,9 +153,9 @@ func (p *Platform) checkSavepointDirectory(ctx context.Context, d Desired) error
 			return nil
 		}
 	}
-	return fmt.Errorf("%s: savepoint_directory %q is a local file path, which is only durable when it is shared storage "+
-		"the provider can see: put it under snapshot_storage_url (%q), or use object storage (s3://, gs://, abfss://)",
-		d.Name, dir, p.SnapshotStorageURL)
+	return settingErrorf(SettingSavepointDirectory, "%s: %s %q is a local file path, which is only durable when it is shared "+
+		"storage the provider can see: put it under %s (%q), or use object storage (s3://, gs://, abfss://)",
+		d.Name, SettingSavepointDirectory, dir, SettingSnapshotStorage, p.SnapshotStorageURL)
 }
 
 func currentConfig(current *Current) map[string]string {
@@ -175,12 +177,14 @@ func (p *Platform) restoreSource(ctx context.Context, current *Current, d Desire
 		return snap, nil
 	case RestoreSnapshot:
 		if d.Restore.SnapshotName == "" {
-			return snap, fmt.Errorf("%s: restore.strategy = \"snapshot\" needs restore.snapshot_id", d.Name)
+			return snap, settingErrorf(SettingRestoreSnapshot, "%s: %s needs %s", d.Name,
+				SettingValue{SettingRestoreStrategy, RestoreSnapshot}, SettingRestoreSnapshot)
 		}
 		var err error
 		snap, err = p.Records().GetSnapshotRecord(ctx, d.Namespace, d.Restore.SnapshotName)
 		if errors.Is(err, records.ErrNotFound) {
-			return snap, fmt.Errorf("%s: restore.snapshot_id %q does not exist in namespace %s", d.Name, d.Restore.SnapshotName, d.Namespace)
+			return snap, settingErrorf(SettingRestoreSnapshot, "%s: %s %q does not exist in namespace %s", d.Name,
+				SettingRestoreSnapshot, d.Restore.SnapshotName, d.Namespace)
 		}
 		if err != nil {
 			return snap, err
@@ -246,9 +250,9 @@ func (p *Platform) checkRestorable(ctx context.Context, app string, snap records
 		return nil // outside the store: Flink is the only judge
 	}
 	if err := store.Verify(ctx, snap.Path); err != nil {
-		return fmt.Errorf("%s: the snapshot to restore, %s (%s), is no longer whole: %w. It was deleted or damaged outside "+
-			"the provider; nothing older is restored in its place. Choose one with restore.strategy = \"snapshot\", "+
-			"or start empty with restore.strategy = \"none\"", app, snap.Name, snap.Path, err)
+		return settingErrorf(SettingRestoreStrategy, "%s: the snapshot to restore, %s (%s), is no longer whole: %w. It was deleted "+
+			"or damaged outside the provider; nothing older is restored in its place. Choose one with %s, or start empty with %s",
+			app, snap.Name, snap.Path, err, SettingValue{SettingRestoreStrategy, RestoreSnapshot}, SettingValue{SettingRestoreStrategy, RestoreNone})
 	}
 	return nil
 }
@@ -298,8 +302,9 @@ func (p *Platform) newerCheckpoint(ctx context.Context, d Desired, current *Curr
 		return records.SnapshotRecord{}, nil
 	}
 	if err := p.checkRestorable(ctx, d.Name, cp); err != nil {
-		return records.SnapshotRecord{}, fmt.Errorf("%w. It is the latest checkpoint of job %s, newer than its last snapshot %s; "+
-			"restore.strategy = \"latest_snapshot\" would start from that older snapshot instead", err, current.JobID, snap.Path)
+		return records.SnapshotRecord{}, settingErrorf(SettingRestoreStrategy, "%w. It is the latest checkpoint of job %s, newer "+
+			"than its last snapshot %s; %s would start from that older snapshot instead", err, current.JobID, snap.Path,
+			SettingValue{SettingRestoreStrategy, RestoreLatestSnapshot})
 	}
 	return cp, nil
 }

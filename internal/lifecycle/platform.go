@@ -6,7 +6,6 @@ package lifecycle
 
 import (
 	"context"
-	"fmt"
 	"sync"
 	"time"
 
@@ -64,7 +63,7 @@ func (p *Platform) store(ctx context.Context) (*snapshots.Store, error) {
 			p.storeVal, p.storeErr = snapshots.Open(context.WithoutCancel(ctx), p.SnapshotStorageURL)
 		}
 		if p.storeErr != nil {
-			p.storeErr = fmt.Errorf("opening snapshot_storage_url: %w", p.storeErr)
+			p.storeErr = settingErrorf(SettingSnapshotStorage, "opening %s: %w", SettingSnapshotStorage, p.storeErr)
 		}
 	})
 	return p.storeVal, p.storeErr

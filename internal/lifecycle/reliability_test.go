@@ -6,6 +6,7 @@ package lifecycle
 
 import (
 	"context"
+	"errors"
 	"io"
 	"net/http"
 	"strings"
@@ -362,7 +363,8 @@ func TestResume_SnapshotFilesGone_PlanRefusesInsteadOfRestoringOlder(t *testing.
 	if err == nil {
 		t.Fatal("resume planned although its snapshot's _metadata is gone")
 	}
-	wantContains(t, "plan error", err.Error(), latest, "no longer whole", `restore.strategy = "snapshot"`)
+	wantContains(t, "plan error", err.Error(), latest, "no longer whole", `restore strategy = "snapshot"`)
+	wantSetting(t, err, SettingRestoreStrategy)
 }
 
 // M2: resume picks the newest snapshot by the order the lifecycle recorded them, not by the
@@ -481,7 +483,11 @@ func TestApply_PlanWithoutOperation_RefusesToReplaceARunningJob(t *testing.T) {
 	if err == nil {
 		t.Fatal("apply replaced the running job although the plan showed no operation")
 	}
-	wantContains(t, "error", err.Error(), "plan could not say", "savepoint_redeploy", "terraform plan again")
+	wantContains(t, "error", err.Error(), "plan could not say", "savepoint_redeploy")
+	var stale *StalePlanError
+	if !errors.As(err, &stale) || stale.Planned != "" || stale.Needed != OpSavepointRedeploy {
+		t.Errorf("error %v is no StalePlanError for a plan without operation", err)
+	}
 	if c := s.cluster(); c.JobID() != jobGen1 || c.JobState() != flink.JobRunning {
 		t.Errorf("job %s is %s; want the old job untouched", c.JobID(), c.JobState())
 	}

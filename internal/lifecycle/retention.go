@@ -83,7 +83,7 @@ func (p *Platform) DisposeSnapshot(ctx context.Context, s records.SnapshotRecord
 		return err
 	}
 	if store == nil {
-		return fmt.Errorf("no snapshot_storage_url is configured, so the files of %s cannot be deleted", s.Path)
+		return settingErrorf(SettingSnapshotStorage, "no %s is configured, so the files of %s cannot be deleted", SettingSnapshotStorage, s.Path)
 	}
 	if _, err := store.Key(s.Path); err != nil {
 		return fmt.Errorf("the files of %s cannot be deleted by the provider: %w", s.Name, err)

@@ -218,12 +218,12 @@ func (s *stop) recordStrays(ctx context.Context, job flink.JobDetails) {
 
 // pending is a failure after which the savepoint may still be in flight or complete.
 func (s *stop) pending(err error) error {
-	within := ""
+	const next = "Flink may still finish it, so the next apply asks about it again before anything else"
 	if errors.Is(err, context.DeadlineExceeded) && s.parent.Err() == nil {
-		within = fmt.Sprintf(" within savepoint_timeout (%s)", s.opts.Timeout)
+		return settingErrorf(SettingSavepointTimeout, "the savepoint of job %s (trigger %s) did not complete within %s (%s): %w. "+next,
+			s.record.JobID, s.record.Journal.TriggerID, SettingSavepointTimeout, s.opts.Timeout, err)
 	}
-	return fmt.Errorf("the savepoint of job %s (trigger %s) did not complete%s: %w. Flink may still finish it, "+
-		"so the next apply asks about it again before anything else", s.record.JobID, s.record.Journal.TriggerID, within, err)
+	return fmt.Errorf("the savepoint of job %s (trigger %s) did not complete: %w. "+next, s.record.JobID, s.record.Journal.TriggerID, err)
 }
 
 // jobEnded is awaitRunning's answer for a job that will not run again.
@@ -409,8 +409,9 @@ func (p *Platform) cancelKeepingCheckpoint(ctx context.Context, record *records.
 		return records.SnapshotRecord{}, &nothingChanged{err}
 	}
 	if before == "" {
-		return records.SnapshotRecord{}, unchanged("job %s has no completed checkpoint yet, so last_state has nothing to restore; "+
-			"the job keeps running. Wait for a checkpoint, or use upgrade_mode = \"savepoint\"", record.JobID)
+		return records.SnapshotRecord{}, &nothingChanged{settingErrorf(SettingUpgradeMode, "job %s has no completed checkpoint "+
+			"yet, so last_state has nothing to restore; the job keeps running. Wait for a checkpoint, or use %s", record.JobID,
+			SettingValue{SettingUpgradeMode, UpgradeSavepoint})}
 	}
 	record.Journal.Format = records.FormatCheckpoint
 	if err := p.cancelJob(ctx, record.Namespace, record.Application, record.JobID, progress); err != nil {

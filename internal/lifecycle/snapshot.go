@@ -52,7 +52,7 @@ func (p *Platform) TakeSnapshot(ctx context.Context, namespace, name string, opt
 			StartedAt: p.now(), TargetState: record.State, From: &from, FromJobID: record.JobID}
 	}
 	if opts.Timeout == 0 {
-		opts.Timeout = Desired{}.withDefaults().Savepoint.Timeout
+		opts.Timeout = Defaults().Savepoint.Timeout
 	}
 	if opts.Directory == "" {
 		opts.Directory = record.SavepointDirectory
@@ -138,7 +138,7 @@ func (p *Platform) awaitTriggered(ctx context.Context, client *flink.Client, rec
 // savepoint Flink completed is recorded (as a user snapshot nobody manages yet), and the
 // journal goes.
 func (p *Platform) finishSnapshotJournal(ctx context.Context, record *records.AppRecord, save func(context.Context) error, progress Progress) error {
-	opts := Desired{}.withDefaults().Savepoint
+	opts := Defaults().Savepoint
 	path, err := p.triggerSavepointOutcome(ctx, record, opts)
 	if err != nil {
 		return err
@@ -191,7 +191,8 @@ func (p *Platform) AdoptSnapshot(ctx context.Context, namespace, name, path, for
 		return records.SnapshotRecord{}, err
 	}
 	if store == nil {
-		return records.SnapshotRecord{}, fmt.Errorf("adopting %s needs snapshot_storage_url in the provider, to check that the snapshot exists", path)
+		return records.SnapshotRecord{}, settingErrorf(SettingSnapshotStorage, "adopting %s needs %s in the provider, to check that the "+
+			"snapshot exists", path, SettingSnapshotStorage)
 	}
 	if _, err := store.Key(path); err != nil {
 		return records.SnapshotRecord{}, err
@@ -205,8 +206,7 @@ func (p *Platform) AdoptSnapshot(ctx context.Context, namespace, name, path, for
 			continue
 		}
 		if s.ManagedBy != "" {
-			return s, fmt.Errorf("%s is already managed by flink_snapshot %s/%s; import that one instead of adopting the path again "+
-				"(terraform import <address> %s/%s)", path, namespace, s.Name, namespace, s.Name)
+			return s, &SnapshotManagedError{Path: path, Namespace: namespace, Name: s.Name}
 		}
 		progress(fmt.Sprintf("%s: %s is recorded as %s; the flink_snapshot takes it over", name, path, s.Name))
 		return p.ManageSnapshot(ctx, namespace, s.Name)
@@ -238,11 +238,11 @@ func (p *Platform) CopySnapshot(ctx context.Context, namespace, sourceName, dest
 		return records.SnapshotRecord{}, err
 	}
 	if store == nil {
-		return records.SnapshotRecord{}, errors.New("copying a snapshot needs snapshot_storage_url in the provider")
+		return records.SnapshotRecord{}, settingErrorf(SettingSnapshotStorage, "copying a snapshot needs %s in the provider", SettingSnapshotStorage)
 	}
 	destination, err := snapshots.Open(ctx, destinationURL)
 	if err != nil {
-		return records.SnapshotRecord{}, fmt.Errorf("opening destination_url: %w", err)
+		return records.SnapshotRecord{}, settingErrorf(SettingCopyDestination, "opening %s: %w", SettingCopyDestination, err)
 	}
 	defer func() { _ = destination.Close() }() // every object written was checked at its own Close
 	dir := source.Path[strings.LastIndex(strings.TrimSuffix(source.Path, "/"), "/")+1:]
@@ -274,6 +274,31 @@ func (p *Platform) recordManaged(ctx context.Context, record *records.AppRecord,
 	return snap, p.Records().PutSnapshotRecord(ctx, snap)
 }
 
+// Snapshot reads a snapshot record. A disposed snapshot is gone (records.ErrNotFound): its
+// record stays only as history.
+func (p *Platform) Snapshot(ctx context.Context, namespace, name string) (records.SnapshotRecord, error) {
+	snap, err := p.Records().GetSnapshotRecord(ctx, namespace, name)
+	if err == nil && snap.State == records.SnapshotDisposed {
+		return records.SnapshotRecord{}, fmt.Errorf("snapshot %s/%s was disposed: %w", namespace, name, records.ErrNotFound)
+	}
+	return snap, err
+}
+
+// Snapshots lists the snapshots of a namespace that filter matches, without disposed ones.
+func (p *Platform) Snapshots(ctx context.Context, namespace string, filter records.SnapshotFilter) ([]records.SnapshotRecord, error) {
+	all, err := p.Records().ListSnapshotRecords(ctx, namespace, filter)
+	if err != nil {
+		return nil, err
+	}
+	var kept []records.SnapshotRecord
+	for _, s := range all {
+		if s.State != records.SnapshotDisposed {
+			kept = append(kept, s)
+		}
+	}
+	return kept, nil
+}
+
 // ReleaseSnapshot ends a flink_snapshot's ownership: "delete" disposes the files and the
 // record; "retain" keeps both, handing the record back to nobody (retention still never
 // touches snapshots it did not take). Files that an application still needs are kept even
@@ -293,7 +318,7 @@ func (p *Platform) ReleaseSnapshot(ctx context.Context, namespace, name string, 
 		if !errors.Is(err, ErrSnapshotInUse) {
 			return "", err
 		}
-		warning = err.Error() + ". They were kept, and the snapshot is on record as before without the flink_snapshot; " +
+		warning = err.Error() + ". They were kept, and the snapshot is on record as before, managed by nobody; " +
 			"dispose of it once nothing needs it"
 	}
 	snap.ManagedBy = ""

@@ -165,7 +165,8 @@ func TestSavepointRedeploy_SavepointTimeout_RecoverUsesThatSavepoint(t *testing.
 	if err == nil {
 		t.Fatal("Apply succeeded although the savepoint outlasted savepoint_timeout")
 	}
-	wantContains(t, "error", err.Error(), "savepoint_timeout", "100ms", "next apply")
+	wantContains(t, "error", err.Error(), "within savepoint timeout (100ms)", "next apply")
+	wantSetting(t, err, SettingSavepointTimeout)
 	tl := s.since(mark)
 	stops := flinkRequests(tl, http.MethodPost, "/stop")
 	if len(stops) != 1 {
@@ -604,7 +605,7 @@ func TestCheckPlanRefusals(t *testing.T) {
 		wantErrs []string // nil = accepted
 	}{
 		{name: "last_state without checkpoint storage", store: true, v1: versionN(1), mode: UpgradeLastState, state: StateRunning,
-			wantOp: OpLastStateRedeploy, wantErrs: []string{`upgrade_mode = "last_state"`, "no checkpoint storage", "state.checkpoints.dir"}},
+			wantOp: OpLastStateRedeploy, wantErrs: []string{`upgrade mode = "last_state"`, "no checkpoint storage", "state.checkpoints.dir"}},
 		{name: "savepoint without any savepoint directory", v1: versionN(1), mode: UpgradeSavepoint, state: StateRunning,
 			wantOp: OpSavepointRedeploy, wantErrs: []string{"savepoint_redeploy takes a savepoint", "no savepoint directory is known"}},
 		{name: "suspend without any savepoint directory", v1: versionN(1), mode: UpgradeSavepoint, state: StateSuspended,
@@ -620,13 +621,13 @@ func TestCheckPlanRefusals(t *testing.T) {
 			dir: "s3://savepoints/fraud", wantOp: OpSavepointRedeploy},
 		{name: "savepoint_directory on the pod's own disk", v1: versionN(1), mode: UpgradeSavepoint, state: StateRunning,
 			dir: "file:///savepoints/fraud", wantOp: OpSavepointRedeploy,
-			wantErrs: []string{`savepoint_directory "file:///savepoints/fraud" is a local file path`, "snapshot_storage_url"}},
+			wantErrs: []string{`savepoint directory "file:///savepoints/fraud" is a local file path`, "snapshot storage URL"}},
 		{name: "last_state with checkpoints deleted on cancellation", store: true, v1: func() spec.Version {
 			v := checkpointed(1, "20ms", "file:///checkpoints/fraud")
 			v.FlinkConfiguration[flinkconf.KeyCheckpointRetention] = "DELETE_ON_CANCELLATION"
 			return v
 		}(), mode: UpgradeLastState, state: StateRunning, wantOp: OpLastStateRedeploy,
-			wantErrs: []string{"DELETE_ON_CANCELLATION", "deletes that checkpoint on cancellation", `upgrade_mode = "savepoint"`}},
+			wantErrs: []string{"DELETE_ON_CANCELLATION", "deletes that checkpoint on cancellation", `upgrade mode = "savepoint"`}},
 		{name: "a configuration key Flink cannot read", v1: versionN(1), mode: UpgradeSavepoint, state: StateRunning,
 			dir: "s3://savepoints/fraud", v2config: map[string]string{"s3.access key": "AKIA"}, wantOp: OpSavepointRedeploy,
 			wantErrs: []string{"version v2 cannot be deployed", `"s3.access key"`}},

@@ -340,7 +340,8 @@ func TestDelete_FinalSavepointFails_DeletesNothing(t *testing.T) {
 	if err == nil {
 		t.Fatal("Delete succeeded although the final savepoint failed")
 	}
-	wantContains(t, "error", err.Error(), "nothing was deleted", `on_destroy = "cancel"`)
+	wantContains(t, "error", err.Error(), "nothing was deleted", `on-destroy behaviour = "cancel"`)
+	wantSetting(t, err, SettingOnDestroy)
 	for _, l := range s.since(mark) {
 		if strings.Contains(l, "delete") {
 			t.Errorf("deleted something: %s", l)

@@ -43,9 +43,10 @@ func (o *machine) restartTaskManagers(ctx context.Context) error {
 			return err
 		}
 		o.record.Journal = nil
-		return errors.Join(fmt.Errorf("job %s of %s/%s still does not run after its TaskManagers were replaced: %w. Its state "+
-			"is untouched; fix the cause (often a new version, with upgrade_mode = \"last_state\" while it cannot take a "+
-			"savepoint)", r.JobID, r.Namespace, r.Application, err), o.save(context.WithoutCancel(ctx)))
+		return errors.Join(settingErrorf(SettingVersion, "job %s of %s/%s still does not run after its TaskManagers were "+
+			"replaced: %w. Its state is untouched; fix the cause (often a new version, with %s while it cannot take a "+
+			"savepoint)", r.JobID, r.Namespace, r.Application, err, SettingValue{SettingUpgradeMode, UpgradeLastState}),
+			o.save(context.WithoutCancel(ctx)))
 	}
 	return o.finish(ctx, StateRunning)
 }

@@ -43,10 +43,7 @@ func (p *Platform) WaitVersionNotDeployed(ctx context.Context, namespace, applic
 	}.Wait(ctx)
 	var unexpected *wait.UnexpectedStateError
 	if errors.As(err, &unexpected) {
-		return fmt.Errorf("version %s/%s/%s is what application %s/%s runs, so its record cannot be deleted. Point the "+
-			"application at another version first. When a change replaces a version in place, add "+
-			"lifecycle { create_before_destroy = true } to the flink_application_version so the new one exists first",
-			namespace, application, label, namespace, application)
+		return &VersionDeployedError{Namespace: namespace, Application: application, Label: label}
 	}
 	return err
 }

@@ -3,30 +3,26 @@ package applicationversion
 import (
 	"context"
 	"errors"
-	"fmt"
 
 	"github.com/hashicorp/terraform-plugin-framework/datasource"
 	"github.com/hashicorp/terraform-plugin-framework/datasource/schema"
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 
-	"github.com/flinkplatform/terraform-provider-flink/internal/lifecycle"
 	"github.com/flinkplatform/terraform-provider-flink/internal/records"
-	"github.com/flinkplatform/terraform-provider-flink/internal/resources/common"
+	"github.com/flinkplatform/terraform-provider-flink/internal/resources/framework"
 	"github.com/flinkplatform/terraform-provider-flink/internal/validate"
 )
 
 var _ datasource.DataSourceWithConfigure = &versionDataSource{}
 
 // NewDataSource is the constructor the provider registers.
-func NewDataSource() datasource.DataSource { return &versionDataSource{} }
-
-type versionDataSource struct {
-	platform *lifecycle.Platform
+func NewDataSource() datasource.DataSource {
+	return &versionDataSource{DataSource: framework.NewDataSource("application_version")}
 }
 
-func (d *versionDataSource) Metadata(_ context.Context, req datasource.MetadataRequest, resp *datasource.MetadataResponse) {
-	resp.TypeName = req.ProviderTypeName + "_application_version"
+type versionDataSource struct {
+	framework.DataSource
 }
 
 func (d *versionDataSource) Schema(_ context.Context, _ datasource.SchemaRequest, resp *datasource.SchemaResponse) {
@@ -75,24 +71,16 @@ func (d *versionDataSource) Schema(_ context.Context, _ datasource.SchemaRequest
 	}
 }
 
-func (d *versionDataSource) Configure(_ context.Context, req datasource.ConfigureRequest, resp *datasource.ConfigureResponse) {
-	d.platform = common.PlatformFrom(req.ProviderData, &resp.Diagnostics)
-}
-
 func (d *versionDataSource) Read(ctx context.Context, req datasource.ReadRequest, resp *datasource.ReadResponse) {
 	var cfg versionModel
 	resp.Diagnostics.Append(req.Config.Get(ctx, &cfg)...)
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	namespace := cfg.Namespace.ValueString()
-	if namespace == "" {
-		namespace = d.platform.DefaultNamespace
-	}
-	v, err := d.platform.Records().GetVersionRecord(ctx, namespace, cfg.Application.ValueString(), cfg.Version.ValueString())
+	namespace := d.Namespace(cfg.Namespace.ValueString())
+	v, err := d.Platform.Records().GetVersionRecord(ctx, namespace, cfg.Application.ValueString(), cfg.Version.ValueString())
 	if errors.Is(err, records.ErrNotFound) {
-		resp.Diagnostics.AddError("Application version not found", fmt.Sprintf("no version %q of application %q in namespace %q",
-			cfg.Version.ValueString(), cfg.Application.ValueString(), namespace))
+		addVersionNotFound(&resp.Diagnostics, namespace, cfg.Application.ValueString(), cfg.Version.ValueString())
 		return
 	}
 	if err != nil {

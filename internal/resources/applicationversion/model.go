@@ -5,12 +5,50 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/hashicorp/terraform-plugin-framework/attr"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 	"github.com/hashicorp/terraform-plugin-framework/types/basetypes"
 
 	"github.com/flinkplatform/terraform-provider-flink/internal/spec"
 )
+
+// Defaults of what a version leaves out, those of the Flink Kubernetes Operator's examples:
+// enough memory for Flink's own overheads, one slot, one replica. The schema's Defaults and
+// ValidateConfig use them.
+const (
+	defaultImagePullPolicy   = "IfNotPresent"
+	defaultParallelism       = 1
+	defaultCPU               = 1.0
+	defaultJobManagerMemory  = "1600m"
+	defaultTaskManagerMemory = "1728m"
+	defaultReplicas          = 1
+	defaultTaskSlots         = 1
+)
+
+var jobManagerAttrTypes = map[string]attr.Type{
+	"cpu": types.Float64Type, "memory": types.StringType, "replicas": types.Int64Type,
+}
+
+var taskManagerAttrTypes = map[string]attr.Type{
+	"cpu": types.Float64Type, "memory": types.StringType, "replicas": types.Int64Type, "task_slots": types.Int64Type,
+}
+
+var secretKeyRefAttrTypes = map[string]attr.Type{"secret": types.StringType, "key": types.StringType}
+
+func defaultJobManager() types.Object {
+	return types.ObjectValueMust(jobManagerAttrTypes, map[string]attr.Value{
+		"cpu": types.Float64Value(defaultCPU), "memory": types.StringValue(defaultJobManagerMemory),
+		"replicas": types.Int64Value(defaultReplicas),
+	})
+}
+
+func defaultTaskManager() types.Object {
+	return types.ObjectValueMust(taskManagerAttrTypes, map[string]attr.Value{
+		"cpu": types.Float64Value(defaultCPU), "memory": types.StringValue(defaultTaskManagerMemory),
+		"replicas": types.Int64Value(defaultReplicas), "task_slots": types.Int64Value(defaultTaskSlots),
+	})
+}
 
 type versionModel struct {
 	ID                 types.String `tfsdk:"id"`

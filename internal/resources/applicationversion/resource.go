@@ -4,7 +4,6 @@ package applicationversion
 import (
 	"context"
 	"errors"
-	"fmt"
 
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
@@ -12,9 +11,8 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/types/basetypes"
 	"github.com/hashicorp/terraform-plugin-log/tflog"
 
-	"github.com/flinkplatform/terraform-provider-flink/internal/lifecycle"
 	"github.com/flinkplatform/terraform-provider-flink/internal/records"
-	"github.com/flinkplatform/terraform-provider-flink/internal/resources/common"
+	"github.com/flinkplatform/terraform-provider-flink/internal/resources/framework"
 	"github.com/flinkplatform/terraform-provider-flink/internal/validate"
 )
 
@@ -27,22 +25,16 @@ var (
 )
 
 // NewResource is the constructor the provider registers.
-func NewResource() resource.Resource { return &versionResource{} }
-
-type versionResource struct {
-	platform *lifecycle.Platform
+func NewResource() resource.Resource {
+	return &versionResource{Resource: framework.NewResource("application_version")}
 }
 
-func (r *versionResource) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
-	resp.TypeName = req.ProviderTypeName + "_application_version"
+type versionResource struct {
+	framework.Resource
 }
 
 func (r *versionResource) Schema(_ context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
 	resp.Schema = resourceSchema()
-}
-
-func (r *versionResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
-	r.platform = common.PlatformFrom(req.ProviderData, &resp.Diagnostics)
 }
 
 // ConfigValidators check rules that need more than one attribute.
@@ -62,14 +54,13 @@ func (r *versionResource) ValidateConfig(ctx context.Context, req resource.Valid
 	// A variable set twice would leave which value wins to Kubernetes' ordering.
 	for name := range m.EnvFromSecrets.Elements() {
 		if _, dup := m.Env.Elements()[name]; dup {
-			resp.Diagnostics.AddAttributeError(path.Root("env_from_secrets").AtMapKey(name), "Environment variable set twice",
-				fmt.Sprintf("%s is set both in env and in env_from_secrets; set it in one of them.", name))
+			addEnvSetTwice(&resp.Diagnostics, name)
 		}
 	}
 	if m.Parallelism.IsUnknown() || m.Parallelism.IsNull() || m.TaskManager.IsUnknown() {
 		return
 	}
-	// A task_manager left out gets the defaults: one replica with one slot.
+	// A task_manager left out gets the defaults.
 	tm := taskManagerModel{Replicas: types.Int64Null(), TaskSlots: types.Int64Null()}
 	if !m.TaskManager.IsNull() {
 		resp.Diagnostics.Append(m.TaskManager.As(ctx, &tm, basetypes.ObjectAsOptions{})...)
@@ -77,11 +68,9 @@ func (r *versionResource) ValidateConfig(ctx context.Context, req resource.Valid
 	if resp.Diagnostics.HasError() || tm.Replicas.IsUnknown() || tm.TaskSlots.IsUnknown() {
 		return
 	}
-	replicas, slots := valueOr(tm.Replicas, 1), valueOr(tm.TaskSlots, 1)
+	replicas, slots := valueOr(tm.Replicas, defaultReplicas), valueOr(tm.TaskSlots, defaultTaskSlots)
 	if p := m.Parallelism.ValueInt64(); p > replicas*slots {
-		resp.Diagnostics.AddAttributeError(path.Root("parallelism"), "Not enough task slots",
-			fmt.Sprintf("parallelism %d needs %d task slots, but task_manager provides %d (replicas %d × task_slots %d). "+
-				"Raise task_manager.replicas or task_manager.task_slots, or lower parallelism.", p, p, replicas*slots, replicas, slots))
+		addNotEnoughSlots(&resp.Diagnostics, p, replicas, slots)
 	}
 }
 
@@ -95,7 +84,7 @@ func valueOr(v types.Int64, def int64) int64 {
 // ModifyPlan fills the namespace from the provider default and computes the id at plan time,
 // so an application referring to this version can be checked in the same plan.
 func (r *versionResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
-	if req.Plan.Raw.IsNull() || r.platform == nil {
+	if req.Plan.Raw.IsNull() || r.Platform == nil {
 		return
 	}
 	var plan versionModel
@@ -104,7 +93,7 @@ func (r *versionResource) ModifyPlan(ctx context.Context, req resource.ModifyPla
 		return
 	}
 	if plan.Namespace.IsUnknown() {
-		plan.Namespace = types.StringValue(r.platform.DefaultNamespace)
+		plan.Namespace = types.StringValue(r.Platform.DefaultNamespace)
 	}
 	if !plan.Namespace.IsUnknown() && !plan.Application.IsUnknown() && !plan.Version.IsUnknown() {
 		plan.ID = types.StringValue(plan.Namespace.ValueString() + "/" + plan.Application.ValueString() + "/" + plan.Version.ValueString())
@@ -123,7 +112,7 @@ func (r *versionResource) Create(ctx context.Context, req resource.CreateRequest
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	if err := r.platform.Records().PutVersionRecord(ctx, v); err != nil {
+	if err := r.Platform.Records().PutVersionRecord(ctx, v); err != nil {
 		resp.Diagnostics.AddError("Cannot record application version "+v.ID(), err.Error())
 		return
 	}
@@ -138,7 +127,7 @@ func (r *versionResource) Read(ctx context.Context, req resource.ReadRequest, re
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	v, err := r.platform.Records().GetVersionRecord(ctx, state.Namespace.ValueString(), state.Application.ValueString(), state.Version.ValueString())
+	v, err := r.Platform.Records().GetVersionRecord(ctx, state.Namespace.ValueString(), state.Application.ValueString(), state.Version.ValueString())
 	if errors.Is(err, records.ErrNotFound) {
 		tflog.Warn(ctx, "version record is gone; removing from state", map[string]any{"id": state.ID.ValueString()})
 		resp.State.RemoveResource(ctx)
@@ -151,9 +140,9 @@ func (r *versionResource) Read(ctx context.Context, req resource.ReadRequest, re
 	m, diags := fromSpec(v)
 	resp.Diagnostics.Append(diags...)
 	// Keep an explicitly empty list/map as configured rather than flip it to null.
-	m.Args = common.KeepEmpty(state.Args, m.Args)
-	m.FlinkConfiguration = common.KeepEmptyMap(state.FlinkConfiguration, m.FlinkConfiguration)
-	m.Env = common.KeepEmptyMap(state.Env, m.Env)
+	m.Args = framework.KeepEmpty(state.Args, m.Args)
+	m.FlinkConfiguration = framework.KeepEmptyMap(state.FlinkConfiguration, m.FlinkConfiguration)
+	m.Env = framework.KeepEmptyMap(state.Env, m.Env)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
 }
 
@@ -174,11 +163,11 @@ func (r *versionResource) Delete(ctx context.Context, req resource.DeleteRequest
 	// The deployed version's record is what a restart or rollback runs; never delete it
 	// from under its application. When the application itself is being destroyed in the
 	// same run, wait for that to finish.
-	if err := r.platform.WaitVersionNotDeployed(ctx, namespace, application, label); err != nil {
-		resp.Diagnostics.AddError("Version is deployed", err.Error())
+	if err := r.Platform.WaitVersionNotDeployed(ctx, namespace, application, label); err != nil {
+		addDeleteRefused(&resp.Diagnostics, err)
 		return
 	}
-	err := r.platform.Records().DeleteVersionRecord(ctx, namespace, application, label)
+	err := r.Platform.Records().DeleteVersionRecord(ctx, namespace, application, label)
 	if err != nil && !errors.Is(err, records.ErrNotFound) {
 		resp.Diagnostics.AddError("Cannot delete application version "+state.ID.ValueString(), err.Error())
 	}

@@ -1,11 +1,12 @@
 package applicationversion
 
 import (
+	"fmt"
+
 	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/listvalidator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/mapvalidator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
-	"github.com/hashicorp/terraform-plugin-framework/attr"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/float64default"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/int64default"
@@ -22,22 +23,6 @@ import (
 
 	"github.com/flinkplatform/terraform-provider-flink/internal/validate"
 )
-
-// Defaults are those of the Flink Kubernetes Operator's examples: enough memory for Flink's
-// own overheads, one slot, one replica.
-const (
-	defaultJobManagerMemory  = "1600m"
-	defaultTaskManagerMemory = "1728m"
-	defaultCPU               = 1.0
-)
-
-var jobManagerAttrTypes = map[string]attr.Type{
-	"cpu": types.Float64Type, "memory": types.StringType, "replicas": types.Int64Type,
-}
-
-var taskManagerAttrTypes = map[string]attr.Type{
-	"cpu": types.Float64Type, "memory": types.StringType, "replicas": types.Int64Type, "task_slots": types.Int64Type,
-}
 
 func resourceSchema() schema.Schema {
 	// Every input forces a new version: versions are immutable records, and an application
@@ -90,7 +75,7 @@ func resourceSchema() schema.Schema {
 			},
 			"image_pull_policy": schema.StringAttribute{
 				Optional: true, Computed: true,
-				Default:             stringdefault.StaticString("IfNotPresent"),
+				Default:             stringdefault.StaticString(defaultImagePullPolicy),
 				MarkdownDescription: "`IfNotPresent` (default), `Always` or `Never`.",
 				Validators:          []validator.String{stringvalidator.OneOf("IfNotPresent", "Always", "Never")},
 				PlanModifiers:       replace,
@@ -121,8 +106,8 @@ func resourceSchema() schema.Schema {
 			},
 			"parallelism": schema.Int64Attribute{
 				Optional: true, Computed: true,
-				Default:             int64default.StaticInt64(1),
-				MarkdownDescription: "Default parallelism of the job. Defaults to 1.",
+				Default:             int64default.StaticInt64(defaultParallelism),
+				MarkdownDescription: fmt.Sprintf("Default parallelism of the job. Defaults to %d.", defaultParallelism),
 				Validators:          []validator.Int64{int64validator.AtLeast(1)},
 				PlanModifiers:       []planmodifier.Int64{int64planmodifier.RequiresReplace()},
 			},
@@ -144,10 +129,8 @@ func resourceSchema() schema.Schema {
 			"job_manager": schema.SingleNestedAttribute{
 				Optional: true, Computed: true,
 				MarkdownDescription: "JobManager resources.",
-				Default: objectdefault.StaticValue(types.ObjectValueMust(jobManagerAttrTypes, map[string]attr.Value{
-					"cpu": types.Float64Value(defaultCPU), "memory": types.StringValue(defaultJobManagerMemory), "replicas": types.Int64Value(1),
-				})),
-				PlanModifiers: []planmodifier.Object{objectplanmodifier.RequiresReplace()},
+				Default:             objectdefault.StaticValue(defaultJobManager()),
+				PlanModifiers:       []planmodifier.Object{objectplanmodifier.RequiresReplace()},
 				Attributes: map[string]schema.Attribute{
 					"cpu":    cpuAttribute(),
 					"memory": memoryAttribute(defaultJobManagerMemory),
@@ -159,17 +142,14 @@ func resourceSchema() schema.Schema {
 			"task_manager": schema.SingleNestedAttribute{
 				Optional: true, Computed: true,
 				MarkdownDescription: "TaskManager resources.",
-				Default: objectdefault.StaticValue(types.ObjectValueMust(taskManagerAttrTypes, map[string]attr.Value{
-					"cpu": types.Float64Value(defaultCPU), "memory": types.StringValue(defaultTaskManagerMemory),
-					"replicas": types.Int64Value(1), "task_slots": types.Int64Value(1),
-				})),
-				PlanModifiers: []planmodifier.Object{objectplanmodifier.RequiresReplace()},
+				Default:             objectdefault.StaticValue(defaultTaskManager()),
+				PlanModifiers:       []planmodifier.Object{objectplanmodifier.RequiresReplace()},
 				Attributes: map[string]schema.Attribute{
 					"cpu":      cpuAttribute(),
 					"memory":   memoryAttribute(defaultTaskManagerMemory),
 					"replicas": replicasAttribute("Number of TaskManager pods.", 1, 1000),
 					"task_slots": schema.Int64Attribute{
-						Optional: true, Computed: true, Default: int64default.StaticInt64(1),
+						Optional: true, Computed: true, Default: int64default.StaticInt64(defaultTaskSlots),
 						MarkdownDescription: "Task slots per TaskManager (`taskmanager.numberOfTaskSlots`).",
 						Validators:          []validator.Int64{int64validator.AtLeast(1)},
 					},
@@ -222,8 +202,6 @@ func resourceSchema() schema.Schema {
 	}
 }
 
-var secretKeyRefAttrTypes = map[string]attr.Type{"secret": types.StringType, "key": types.StringType}
-
 func cpuAttribute() schema.Float64Attribute {
 	return schema.Float64Attribute{
 		Optional: true, Computed: true, Default: float64default.StaticFloat64(defaultCPU),
@@ -242,7 +220,7 @@ func memoryAttribute(def string) schema.StringAttribute {
 
 func replicasAttribute(description string, min, max int64) schema.Int64Attribute {
 	return schema.Int64Attribute{
-		Optional: true, Computed: true, Default: int64default.StaticInt64(1),
+		Optional: true, Computed: true, Default: int64default.StaticInt64(defaultReplicas),
 		MarkdownDescription: description,
 		Validators:          []validator.Int64{int64validator.Between(min, max)},
 	}

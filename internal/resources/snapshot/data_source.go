@@ -2,7 +2,6 @@ package snapshot
 
 import (
 	"context"
-	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
 	"github.com/hashicorp/terraform-plugin-framework/attr"
@@ -11,42 +10,23 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 
-	"github.com/flinkplatform/terraform-provider-flink/internal/lifecycle"
 	"github.com/flinkplatform/terraform-provider-flink/internal/records"
-	"github.com/flinkplatform/terraform-provider-flink/internal/resources/common"
+	"github.com/flinkplatform/terraform-provider-flink/internal/resources/framework"
 	"github.com/flinkplatform/terraform-provider-flink/internal/validate"
 )
 
 var _ datasource.DataSourceWithConfigure = &snapshotsDataSource{}
 
 // NewDataSource is the constructor the provider registers.
-func NewDataSource() datasource.DataSource { return &snapshotsDataSource{} }
+func NewDataSource() datasource.DataSource {
+	return &snapshotsDataSource{DataSource: framework.NewDataSource("snapshots")}
+}
 
 type snapshotsDataSource struct {
-	platform *lifecycle.Platform
-}
-
-type snapshotsModel struct {
-	Namespace   types.String `tfsdk:"namespace"`
-	Application types.String `tfsdk:"application"`
-	Version     types.String `tfsdk:"version"`
-	Origin      types.String `tfsdk:"origin"`
-	Snapshots   types.List   `tfsdk:"snapshots"`
-	Latest      types.Object `tfsdk:"latest"`
-}
-
-var snapshotAttrTypes = map[string]attr.Type{
-	"id": types.StringType, "name": types.StringType, "application": types.StringType, "path": types.StringType,
-	"origin": types.StringType, "format": types.StringType, "size_bytes": types.Int64Type, "created_at": types.StringType,
-	"job_id": types.StringType, "version_id": types.StringType, "flink_version": types.StringType,
-	"managed": types.BoolType,
+	framework.DataSource
 }
 
 var origins = []string{records.OriginUser, records.OriginUpgrade, records.OriginSuspend, records.OriginDestroy, records.OriginImported, records.OriginCopied}
-
-func (d *snapshotsDataSource) Metadata(_ context.Context, req datasource.MetadataRequest, resp *datasource.MetadataResponse) {
-	resp.TypeName = req.ProviderTypeName + "_snapshots"
-}
 
 func (d *snapshotsDataSource) Schema(_ context.Context, _ datasource.SchemaRequest, resp *datasource.SchemaResponse) {
 	element := map[string]schema.Attribute{
@@ -78,21 +58,14 @@ func (d *snapshotsDataSource) Schema(_ context.Context, _ datasource.SchemaReque
 	}
 }
 
-func (d *snapshotsDataSource) Configure(_ context.Context, req datasource.ConfigureRequest, resp *datasource.ConfigureResponse) {
-	d.platform = common.PlatformFrom(req.ProviderData, &resp.Diagnostics)
-}
-
 func (d *snapshotsDataSource) Read(ctx context.Context, req datasource.ReadRequest, resp *datasource.ReadResponse) {
 	var m snapshotsModel
 	resp.Diagnostics.Append(req.Config.Get(ctx, &m)...)
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	namespace := m.Namespace.ValueString()
-	if namespace == "" {
-		namespace = d.platform.DefaultNamespace
-	}
-	snaps, err := d.platform.Records().ListSnapshotRecords(ctx, namespace, records.SnapshotFilter{
+	namespace := d.Namespace(m.Namespace.ValueString())
+	snaps, err := d.Platform.Snapshots(ctx, namespace, records.SnapshotFilter{
 		Application: m.Application.ValueString(), VersionLabel: m.Version.ValueString(), Origin: m.Origin.ValueString(),
 	})
 	if err != nil {
@@ -102,9 +75,6 @@ func (d *snapshotsDataSource) Read(ctx context.Context, req datasource.ReadReque
 	elementType := types.ObjectType{AttrTypes: snapshotAttrTypes}
 	var values []attr.Value
 	for _, s := range snaps {
-		if s.State == records.SnapshotDisposed {
-			continue
-		}
 		values = append(values, objectOf(s))
 	}
 	m.Namespace = types.StringValue(namespace)
@@ -116,19 +86,4 @@ func (d *snapshotsDataSource) Read(ctx context.Context, req datasource.ReadReque
 		m.Latest = values[0].(types.Object)
 	}
 	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
-}
-
-func objectOf(s records.SnapshotRecord) types.Object {
-	versionID := ""
-	if s.VersionLabel != "" {
-		versionID = s.Namespace + "/" + s.Application + "/" + s.VersionLabel
-	}
-	return types.ObjectValueMust(snapshotAttrTypes, map[string]attr.Value{
-		"id": types.StringValue(s.Namespace + "/" + s.Name), "name": types.StringValue(s.Name),
-		"application": types.StringValue(s.Application), "path": types.StringValue(s.Path),
-		"origin": types.StringValue(s.Origin), "format": types.StringValue(s.Format),
-		"size_bytes": types.Int64Value(s.SizeBytes), "created_at": types.StringValue(s.CreatedAt.UTC().Format(time.RFC3339)),
-		"job_id": types.StringValue(s.JobID), "version_id": types.StringValue(versionID),
-		"flink_version": types.StringValue(s.FlinkVersion), "managed": types.BoolValue(s.ManagedBy != ""),
-	})
 }

@@ -9,36 +9,19 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 
-	"github.com/flinkplatform/terraform-provider-flink/internal/lifecycle"
-	"github.com/flinkplatform/terraform-provider-flink/internal/resources/common"
+	"github.com/flinkplatform/terraform-provider-flink/internal/resources/framework"
 	"github.com/flinkplatform/terraform-provider-flink/internal/validate"
 )
 
 var _ datasource.DataSourceWithConfigure = &applicationDataSource{}
 
 // NewDataSource is the constructor the provider registers.
-func NewDataSource() datasource.DataSource { return &applicationDataSource{} }
+func NewDataSource() datasource.DataSource {
+	return &applicationDataSource{DataSource: framework.NewDataSource("streaming_application")}
+}
 
 type applicationDataSource struct {
-	platform *lifecycle.Platform
-}
-
-type applicationDataModel struct {
-	ID                types.String `tfsdk:"id"`
-	Name              types.String `tfsdk:"name"`
-	Namespace         types.String `tfsdk:"namespace"`
-	State             types.String `tfsdk:"state"`
-	JobID             types.String `tfsdk:"job_id"`
-	Status            types.String `tfsdk:"status"`
-	DeployedVersionID types.String `tfsdk:"deployed_version_id"`
-	RestURL           types.String `tfsdk:"rest_url"`
-	Labels            types.Map    `tfsdk:"labels"`
-	Annotations       types.Map    `tfsdk:"annotations"`
-	HighAvailability  types.Bool   `tfsdk:"high_availability"`
-}
-
-func (d *applicationDataSource) Metadata(_ context.Context, req datasource.MetadataRequest, resp *datasource.MetadataResponse) {
-	resp.TypeName = req.ProviderTypeName + "_streaming_application"
+	framework.DataSource
 }
 
 func (d *applicationDataSource) Schema(_ context.Context, _ datasource.SchemaRequest, resp *datasource.SchemaResponse) {
@@ -67,21 +50,14 @@ func (d *applicationDataSource) Schema(_ context.Context, _ datasource.SchemaReq
 	}
 }
 
-func (d *applicationDataSource) Configure(_ context.Context, req datasource.ConfigureRequest, resp *datasource.ConfigureResponse) {
-	d.platform = common.PlatformFrom(req.ProviderData, &resp.Diagnostics)
-}
-
 func (d *applicationDataSource) Read(ctx context.Context, req datasource.ReadRequest, resp *datasource.ReadResponse) {
 	var m applicationDataModel
 	resp.Diagnostics.Append(req.Config.Get(ctx, &m)...)
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	namespace, name := m.Namespace.ValueString(), m.Name.ValueString()
-	if namespace == "" {
-		namespace = d.platform.DefaultNamespace
-	}
-	observed, err := d.platform.Observe(ctx, namespace, name)
+	namespace, name := d.Namespace(m.Namespace.ValueString()), m.Name.ValueString()
+	observed, err := d.Platform.Observe(ctx, namespace, name)
 	if err != nil {
 		resp.Diagnostics.AddError("Cannot read application "+namespace+"/"+name, err.Error())
 		return
@@ -96,7 +72,7 @@ func (d *applicationDataSource) Read(ctx context.Context, req datasource.ReadReq
 	m.JobID = types.StringValue(observed.JobID)
 	m.Status = types.StringValue(observed.Status)
 	m.DeployedVersionID = types.StringValue(observed.Version.ID())
-	m.RestURL = types.StringValue(d.platform.RestURL(namespace, name))
+	m.RestURL = types.StringValue(d.Platform.RestURL(namespace, name))
 	m.Labels = mapOrNull(observed.Labels, types.MapNull(types.StringType))
 	m.Annotations = mapOrNull(observed.Annotations, types.MapNull(types.StringType))
 	m.HighAvailability = types.BoolValue(observed.HighAvailability)

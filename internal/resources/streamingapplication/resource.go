@@ -11,8 +11,6 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
-	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
-	"github.com/hashicorp/terraform-plugin-framework/resource/schema/defaults"
 	"github.com/hashicorp/terraform-plugin-framework/tfsdk"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 	"github.com/hashicorp/terraform-plugin-framework/types/basetypes"
@@ -21,7 +19,7 @@ import (
 	"github.com/flinkplatform/terraform-provider-flink/internal/lifecycle"
 	"github.com/flinkplatform/terraform-provider-flink/internal/records"
 	"github.com/flinkplatform/terraform-provider-flink/internal/resources/applicationversion"
-	"github.com/flinkplatform/terraform-provider-flink/internal/resources/common"
+	"github.com/flinkplatform/terraform-provider-flink/internal/resources/framework"
 	"github.com/flinkplatform/terraform-provider-flink/internal/spec"
 )
 
@@ -33,22 +31,16 @@ var (
 )
 
 // NewResource is the constructor the provider registers.
-func NewResource() resource.Resource { return &applicationResource{} }
-
-type applicationResource struct {
-	platform *lifecycle.Platform
+func NewResource() resource.Resource {
+	return &applicationResource{Resource: framework.NewResource("streaming_application")}
 }
 
-func (r *applicationResource) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
-	resp.TypeName = req.ProviderTypeName + "_streaming_application"
+type applicationResource struct {
+	framework.Resource
 }
 
 func (r *applicationResource) Schema(ctx context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
 	resp.Schema = resourceSchema(ctx)
-}
-
-func (r *applicationResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
-	r.platform = common.PlatformFrom(req.ProviderData, &resp.Diagnostics)
 }
 
 // ValidateConfig checks that restore.strategy and restore.snapshot_id agree.
@@ -63,14 +55,8 @@ func (r *applicationResource) ValidateConfig(ctx context.Context, req resource.V
 	if m.Strategy.IsUnknown() || m.SnapshotID.IsUnknown() {
 		return
 	}
-	strategy, hasSnapshot := m.Strategy.ValueString(), !m.SnapshotID.IsNull()
-	switch {
-	case strategy == lifecycle.RestoreSnapshot && !hasSnapshot:
-		resp.Diagnostics.AddAttributeError(path.Root("restore").AtName("snapshot_id"), "Missing snapshot",
-			`restore.strategy = "snapshot" needs restore.snapshot_id: the id of the flink_snapshot to start from.`)
-	case hasSnapshot && strategy != lifecycle.RestoreSnapshot:
-		resp.Diagnostics.AddAttributeError(path.Root("restore").AtName("strategy"), "Snapshot ignored",
-			`restore.snapshot_id is set, so set restore.strategy = "snapshot" too (otherwise it would be ignored).`)
+	if hasSnapshot := !m.SnapshotID.IsNull(); hasSnapshot != (m.Strategy.ValueString() == lifecycle.RestoreSnapshot) {
+		addRestoreMismatch(&resp.Diagnostics, hasSnapshot)
 	}
 }
 
@@ -78,7 +64,7 @@ func (r *applicationResource) ValidateConfig(ctx context.Context, req resource.V
 // warning, what apply will do to the running job. It also rejects a version_id of another
 // application, and marks what the operation will change as unknown.
 func (r *applicationResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
-	if req.Plan.Raw.IsNull() || r.platform == nil { // destroy, or provider not configured yet
+	if req.Plan.Raw.IsNull() || r.Platform == nil { // destroy, or provider not configured yet
 		return
 	}
 	if !req.State.Raw.IsNull() && req.State.Raw.Equal(req.Plan.Raw) {
@@ -90,7 +76,7 @@ func (r *applicationResource) ModifyPlan(ctx context.Context, req resource.Modif
 		return
 	}
 	if plan.Namespace.IsUnknown() {
-		plan.Namespace = types.StringValue(r.platform.DefaultNamespace)
+		plan.Namespace = types.StringValue(r.Platform.DefaultNamespace)
 	}
 	if plan.Name.IsUnknown() || plan.VersionID.IsUnknown() || plan.State.IsUnknown() {
 		plan.PlannedOperation, plan.JobID, plan.Status = types.StringUnknown(), types.StringUnknown(), types.StringUnknown()
@@ -99,7 +85,7 @@ func (r *applicationResource) ModifyPlan(ctx context.Context, req resource.Modif
 	}
 	namespace, name := plan.Namespace.ValueString(), plan.Name.ValueString()
 	plan.ID = types.StringValue(namespace + "/" + name)
-	plan.RestURL = types.StringValue(r.platform.RestURL(namespace, name))
+	plan.RestURL = types.StringValue(r.Platform.RestURL(namespace, name))
 	plan.DeployedVersionID = plan.VersionID
 
 	desired, versionKnown, diags := r.desired(ctx, plan)
@@ -114,9 +100,9 @@ func (r *applicationResource) ModifyPlan(ctx context.Context, req resource.Modif
 	if !versionKnown && req.State.Raw.IsNull() {
 		tflog.Debug(ctx, "version record not created yet; its spec is compared at apply", map[string]any{"version_id": plan.VersionID.ValueString()})
 	}
-	change, err := r.platform.PlanChange(ctx, desired)
+	change, err := r.Platform.PlanChange(ctx, desired)
 	if err != nil {
-		resp.Diagnostics.AddAttributeError(path.Root("version_id"), "Cannot plan application "+namespace+"/"+name, err.Error())
+		addLifecycleError(&resp.Diagnostics, "Cannot plan application "+namespace+"/"+name, err)
 		return
 	}
 	plan.PlannedOperation = types.StringValue(string(change.Operation))
@@ -124,8 +110,8 @@ func (r *applicationResource) ModifyPlan(ctx context.Context, req resource.Modif
 		plan.JobID, plan.Status = types.StringUnknown(), types.StringUnknown()
 		resp.Diagnostics.AddWarning(fmt.Sprintf("%s: %s", name, change.Operation), change.Summary)
 	}
-	if w := lifecycle.HighAvailabilityOffWarning(desired); w != "" {
-		resp.Diagnostics.AddAttributeWarning(path.Root("high_availability"), name+": no high availability", w)
+	if lifecycle.RunsWithoutHighAvailability(desired) {
+		addNoHAWarning(&resp.Diagnostics, name)
 	}
 	if change.RecordsSnapshot {
 		plan.LastSnapshotID, plan.LastSnapshotPath = types.StringUnknown(), types.StringUnknown()
@@ -144,8 +130,7 @@ func (r *applicationResource) desired(ctx context.Context, m applicationModel) (
 	if d.Restore.SnapshotName != "" {
 		snapNamespace, snapName, err := lifecycle.ParseApplicationID(d.Restore.SnapshotName)
 		if err != nil || snapNamespace != namespace {
-			diags.AddAttributeError(path.Root("restore").AtName("snapshot_id"), "Invalid snapshot id",
-				fmt.Sprintf("%q is not the id of a snapshot in namespace %s (expected %s/<snapshot>)", d.Restore.SnapshotName, namespace, namespace))
+			addInvalidSnapshotID(&diags, d.Restore.SnapshotName, namespace)
 			return d, false, diags
 		}
 		d.Restore.SnapshotName = snapName
@@ -157,12 +142,10 @@ func (r *applicationResource) desired(ctx context.Context, m applicationModel) (
 		return d, false, diags
 	}
 	if vNamespace != namespace || vApplication != name {
-		diags.AddAttributeError(path.Root("version_id"), "Version of another application",
-			fmt.Sprintf("version %q belongs to application %s/%s, not %s/%s. Use a flink_application_version with "+
-				"application = %q and namespace = %q.", m.VersionID.ValueString(), vNamespace, vApplication, namespace, name, name, namespace))
+		addVersionOfAnotherApplication(&diags, m.VersionID.ValueString(), vNamespace, vApplication, namespace, name)
 		return d, false, diags
 	}
-	v, err := r.platform.Records().GetVersionRecord(ctx, namespace, name, label)
+	v, err := r.Platform.Records().GetVersionRecord(ctx, namespace, name, label)
 	if errors.Is(err, records.ErrNotFound) {
 		d.Version, d.VersionPending = spec.Version{Namespace: namespace, Application: name, Label: label}, true
 		return d, false, diags
@@ -218,11 +201,10 @@ func (r *applicationResource) apply(ctx context.Context, timeout time.Duration, 
 		return
 	}
 	if !versionKnown {
-		diags.AddAttributeError(path.Root("version_id"), "Version not found",
-			fmt.Sprintf("no flink_application_version %q is recorded in namespace %q; create it first", plan.VersionID.ValueString(), desired.Namespace))
+		addVersionNotRecorded(diags, plan.VersionID.ValueString(), desired.Namespace)
 		return
 	}
-	result, err := r.platform.Apply(ctx, desired, lifecycle.Operation(plan.PlannedOperation.ValueString()), progressTo(ctx))
+	result, err := r.Platform.Apply(ctx, desired, lifecycle.Operation(plan.PlannedOperation.ValueString()), progressTo(ctx))
 	plan.PlannedOperation = types.StringValue(string(result.Operation))
 	plan.JobID = types.StringValue(result.JobID)
 	plan.Status = types.StringValue(result.Status)
@@ -232,7 +214,7 @@ func (r *applicationResource) apply(ctx context.Context, timeout time.Duration, 
 		keepPriorSecrets(plan, prior)
 	}
 	if err != nil {
-		diags.AddError(fmt.Sprintf("Cannot apply application %s/%s", desired.Namespace, desired.Name), err.Error())
+		addLifecycleError(diags, fmt.Sprintf("Cannot apply application %s/%s", desired.Namespace, desired.Name), err)
 		if !result.RecordExists {
 			return
 		}
@@ -256,7 +238,7 @@ func (r *applicationResource) Read(ctx context.Context, req resource.ReadRequest
 		return
 	}
 	namespace, name := state.Namespace.ValueString(), state.Name.ValueString()
-	observed, err := r.platform.Observe(ctx, namespace, name)
+	observed, err := r.Platform.Observe(ctx, namespace, name)
 	if err != nil {
 		resp.Diagnostics.AddError("Cannot read application "+namespace+"/"+name, err.Error())
 		return
@@ -271,14 +253,14 @@ func (r *applicationResource) Read(ctx context.Context, req resource.ReadRequest
 	state.JobID = types.StringValue(observed.JobID)
 	state.Status = types.StringValue(observed.Status)
 	state.DeployedVersionID = types.StringValue(observed.Version.ID())
-	state.RestURL = types.StringValue(r.platform.RestURL(namespace, name))
+	state.RestURL = types.StringValue(r.Platform.RestURL(namespace, name))
 	state.LastSnapshotID, state.LastSnapshotPath = snapshotID(namespace, observed.LastSnapshotName), types.StringValue(observed.LastSnapshotPath)
 	// What the cluster runs with: a cluster deployed before the provider rendered HA reads back
 	// as false, so the next plan shows the redeploy that turns it on.
 	state.HighAvailability = types.BoolValue(observed.HighAvailability)
 	if state.VersionID.IsNull() { // import
 		state.VersionID = state.DeployedVersionID
-		setImportDefaults(ctx, &state)
+		state.fillDefaults()
 	}
 	if state.PlannedOperation.IsNull() {
 		state.PlannedOperation = types.StringValue(string(lifecycle.OpNone))
@@ -286,18 +268,9 @@ func (r *applicationResource) Read(ctx context.Context, req resource.ReadRequest
 	state.Labels = mapOrNull(observed.Labels, state.Labels)
 	state.Annotations = mapOrNull(observed.Annotations, state.Annotations)
 	if observed.Status == lifecycle.StatusUnreachable {
-		resp.Diagnostics.AddWarning(name+": Flink REST API unreachable",
-			fmt.Sprintf("the JobManager of %s/%s did not answer at %s; its job status is unknown.", namespace, name, state.RestURL.ValueString()))
+		addUnreachableWarning(&resp.Diagnostics, namespace, name, state.RestURL.ValueString())
 	}
 	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
-}
-
-func mapOrNull(values map[string]string, prior types.Map) types.Map {
-	if len(values) == 0 {
-		return common.KeepEmptyMap(prior, types.MapNull(types.StringType))
-	}
-	m, _ := types.MapValueFrom(context.Background(), types.StringType, values)
-	return m
 }
 
 func (r *applicationResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
@@ -314,8 +287,8 @@ func (r *applicationResource) Delete(ctx context.Context, req resource.DeleteReq
 	options, diags := state.lifecycleOptions(ctx)
 	resp.Diagnostics.Append(diags...)
 	onDestroy := state.OnDestroy.ValueString()
-	if err := r.platform.Delete(ctx, namespace, name, onDestroy, options.Savepoint, progressTo(ctx)); err != nil {
-		resp.Diagnostics.AddError("Cannot delete application "+namespace+"/"+name, err.Error())
+	if err := r.Platform.Delete(ctx, namespace, name, onDestroy, options.Savepoint, progressTo(ctx)); err != nil {
+		addLifecycleError(&resp.Diagnostics, "Cannot delete application "+namespace+"/"+name, err)
 	}
 }
 
@@ -328,91 +301,6 @@ func (r *applicationResource) ImportState(ctx context.Context, req resource.Impo
 	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("id"), req.ID)...)
 	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("namespace"), namespace)...)
 	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("name"), name)...)
-}
-
-// setImportDefaults gives an imported application the schema defaults of the settings the
-// record does not keep (they shape future operations, not the running job), so the first
-// plan after import shows only what the configuration sets differently.
-func setImportDefaults(ctx context.Context, m *applicationModel) {
-	var s resource.SchemaResponse
-	(&applicationResource{}).Schema(ctx, resource.SchemaRequest{}, &s)
-	str := func(v *types.String, name string) {
-		if v.IsNull() {
-			def, _ := s.Schema.Attributes[name].(schema.StringAttribute)
-			if def.Default != nil {
-				var resp defaults.StringResponse
-				def.Default.DefaultString(ctx, defaults.StringRequest{}, &resp)
-				*v = resp.PlanValue
-			}
-		}
-	}
-	obj := func(v *types.Object, name string) {
-		if v.IsNull() {
-			def, _ := s.Schema.Attributes[name].(schema.SingleNestedAttribute)
-			if def.Default != nil {
-				var resp defaults.ObjectResponse
-				def.Default.DefaultObject(ctx, defaults.ObjectRequest{}, &resp)
-				*v = resp.PlanValue
-			}
-		}
-	}
-	str(&m.UpgradeMode, "upgrade_mode")
-	str(&m.OnDestroy, "on_destroy")
-	str(&m.SavepointTimeout, "savepoint_timeout")
-	str(&m.SavepointFormat, "savepoint_format")
-	obj(&m.Restore, "restore")
-	obj(&m.Rollback, "rollback")
-	obj(&m.Retention, "snapshot_retention")
-	if m.Drain.IsNull() {
-		m.Drain = types.BoolValue(false)
-	}
-}
-
-func snapshotID(namespace, name string) types.String {
-	if name == "" {
-		return types.StringValue("")
-	}
-	return types.StringValue(namespace + "/" + name)
-}
-
-// lifecycleOptions reads the stateful settings into lifecycle terms; unknown or null
-// values fall back to the lifecycle's defaults.
-func (m applicationModel) lifecycleOptions(ctx context.Context) (lifecycle.Desired, diag.Diagnostics) {
-	var diags diag.Diagnostics
-	d := lifecycle.Desired{
-		UpgradeMode: m.UpgradeMode.ValueString(),
-		// On unless set false (the schema default; null only in state older than the attribute).
-		HighAvailability: m.HighAvailability.IsNull() || m.HighAvailability.IsUnknown() || m.HighAvailability.ValueBool(),
-		Savepoint: lifecycle.SavepointOptions{
-			Directory: m.SavepointDir.ValueString(), Format: m.SavepointFormat.ValueString(),
-			Drain: m.Drain.ValueBool(), Timeout: duration(m.SavepointTimeout),
-		},
-	}
-	if !m.Restore.IsNull() && !m.Restore.IsUnknown() {
-		var r restoreModel
-		diags.Append(m.Restore.As(ctx, &r, basetypes.ObjectAsOptions{})...)
-		d.Restore = lifecycle.Restore{Strategy: r.Strategy.ValueString(), SnapshotName: r.SnapshotID.ValueString(),
-			AllowNonRestoredState: r.AllowNonRestoredState.ValueBool(), SnapshotPending: r.SnapshotID.IsUnknown()}
-	}
-	d.Rollback.Enabled = true
-	if !m.Rollback.IsNull() && !m.Rollback.IsUnknown() {
-		var r rollbackModel
-		diags.Append(m.Rollback.As(ctx, &r, basetypes.ObjectAsOptions{})...)
-		d.Rollback = lifecycle.RollbackOptions{Enabled: r.Enabled.ValueBool(), ReadinessTimeout: duration(r.ReadinessTimeout),
-			RequireCheckpoint: r.RequireCheckpoint.ValueBool()}
-	}
-	if !m.Retention.IsNull() && !m.Retention.IsUnknown() {
-		var r retentionModel
-		diags.Append(m.Retention.As(ctx, &r, basetypes.ObjectAsOptions{})...)
-		d.Retention = lifecycle.Retention{MaxCount: int(r.MaxCount.ValueInt64()), MaxAge: duration(r.MaxAge)}
-	}
-	return d, diags
-}
-
-// duration parses a validated duration attribute; null or unknown is 0 (the default).
-func duration(v types.String) time.Duration {
-	d, _ := time.ParseDuration(v.ValueString())
-	return d
 }
 
 // progressTo forwards lifecycle progress lines to Terraform's structured log.

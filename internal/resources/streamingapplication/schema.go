@@ -8,7 +8,6 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/mapvalidator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
-	"github.com/hashicorp/terraform-plugin-framework/attr"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/booldefault"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/int64default"
@@ -24,68 +23,6 @@ import (
 	"github.com/flinkplatform/terraform-provider-flink/internal/validate"
 )
 
-type applicationModel struct {
-	ID                types.String   `tfsdk:"id"`
-	Name              types.String   `tfsdk:"name"`
-	Namespace         types.String   `tfsdk:"namespace"`
-	VersionID         types.String   `tfsdk:"version_id"`
-	State             types.String   `tfsdk:"state"`
-	Labels            types.Map      `tfsdk:"labels"`
-	Annotations       types.Map      `tfsdk:"annotations"`
-	JobID             types.String   `tfsdk:"job_id"`
-	Status            types.String   `tfsdk:"status"`
-	DeployedVersionID types.String   `tfsdk:"deployed_version_id"`
-	RestURL           types.String   `tfsdk:"rest_url"`
-	PlannedOperation  types.String   `tfsdk:"planned_operation"`
-	UpgradeMode       types.String   `tfsdk:"upgrade_mode"`
-	Restore           types.Object   `tfsdk:"restore"`
-	OnDestroy         types.String   `tfsdk:"on_destroy"`
-	Rollback          types.Object   `tfsdk:"rollback"`
-	Retention         types.Object   `tfsdk:"snapshot_retention"`
-	SavepointDir      types.String   `tfsdk:"savepoint_directory"`
-	SavepointTimeout  types.String   `tfsdk:"savepoint_timeout"`
-	SavepointFormat   types.String   `tfsdk:"savepoint_format"`
-	Drain             types.Bool     `tfsdk:"drain"`
-	HighAvailability  types.Bool     `tfsdk:"high_availability"`
-	LastSnapshotID    types.String   `tfsdk:"last_snapshot_id"`
-	LastSnapshotPath  types.String   `tfsdk:"last_snapshot_path"`
-	Timeouts          timeouts.Value `tfsdk:"timeouts"`
-
-	SecretFlinkConfiguration          types.Map   `tfsdk:"secret_flink_configuration"`
-	SecretEnv                         types.Map   `tfsdk:"secret_env"`
-	SecretFlinkConfigurationWO        types.Map   `tfsdk:"secret_flink_configuration_wo"`
-	SecretFlinkConfigurationWOVersion types.Int64 `tfsdk:"secret_flink_configuration_wo_version"`
-	SecretEnvWO                       types.Map   `tfsdk:"secret_env_wo"`
-	SecretEnvWOVersion                types.Int64 `tfsdk:"secret_env_wo_version"`
-}
-
-type restoreModel struct {
-	Strategy              types.String `tfsdk:"strategy"`
-	SnapshotID            types.String `tfsdk:"snapshot_id"`
-	AllowNonRestoredState types.Bool   `tfsdk:"allow_non_restored_state"`
-}
-
-type rollbackModel struct {
-	Enabled           types.Bool   `tfsdk:"enabled"`
-	ReadinessTimeout  types.String `tfsdk:"readiness_timeout"`
-	RequireCheckpoint types.Bool   `tfsdk:"require_checkpoint"`
-}
-
-type retentionModel struct {
-	MaxCount types.Int64  `tfsdk:"max_count"`
-	MaxAge   types.String `tfsdk:"max_age"`
-}
-
-var restoreAttrTypes = map[string]attr.Type{
-	"strategy": types.StringType, "snapshot_id": types.StringType, "allow_non_restored_state": types.BoolType,
-}
-
-var rollbackAttrTypes = map[string]attr.Type{
-	"enabled": types.BoolType, "readiness_timeout": types.StringType, "require_checkpoint": types.BoolType,
-}
-
-var retentionAttrTypes = map[string]attr.Type{"max_count": types.Int64Type, "max_age": types.StringType}
-
 // Default timeouts: a redeploy waits for pods to be scheduled and images pulled, and for
 // the job to restore its state.
 const (
@@ -96,6 +33,8 @@ const (
 
 func resourceSchema(ctx context.Context) schema.Schema {
 	keep := []planmodifier.String{stringplanmodifier.UseStateForUnknown()}
+	// The defaults: of top-level attributes and objects from the model, of attributes inside the objects from the lifecycle.
+	def, lifecycleDefault := settingDefaults, lifecycle.Defaults()
 	s := schema.Schema{
 		MarkdownDescription: "A Flink application running on Kubernetes as a standalone application cluster. " +
 			"`version_id` says which `flink_application_version` runs; changing it, or `state`, is an operation on the " +
@@ -124,7 +63,7 @@ func resourceSchema(ctx context.Context) schema.Schema {
 				})},
 			},
 			"state": schema.StringAttribute{
-				Optional: true, Computed: true, Default: stringdefault.StaticString(lifecycle.StateRunning),
+				Optional: true, Computed: true, Default: stringdefault.StaticString(def.State.ValueString()),
 				MarkdownDescription: "`running` (default), `suspended` (stopped with a savepoint and scaled to zero; `running` " +
 					"again resumes from it) or `cancelled` (cancelled without a savepoint and scaled to zero). A job that " +
 					"stopped outside Terraform reads back as `cancelled`, one whose tasks have not all run for longer than " +
@@ -165,7 +104,7 @@ func resourceSchema(ctx context.Context) schema.Schema {
 			"last_snapshot_path": schema.StringAttribute{Computed: true, PlanModifiers: keep,
 				MarkdownDescription: "Path of that snapshot, as Flink reports it."},
 			"upgrade_mode": schema.StringAttribute{
-				Optional: true, Computed: true, Default: stringdefault.StaticString(lifecycle.UpgradeSavepoint),
+				Optional: true, Computed: true, Default: stringdefault.StaticString(def.UpgradeMode.ValueString()),
 				MarkdownDescription: "How a running job moves to a new spec: `savepoint` (default: stop with a savepoint, start " +
 					"the new version from it), `last_state` (cancel, start from the latest retained checkpoint; needs checkpoint " +
 					"storage) or `stateless` (cancel, start empty).",
@@ -174,13 +113,10 @@ func resourceSchema(ctx context.Context) schema.Schema {
 			"restore": schema.SingleNestedAttribute{
 				Optional: true, Computed: true,
 				MarkdownDescription: "Where a job starts when none of this application is running (create, `cancelled` → `running`, resume).",
-				Default: objectdefault.StaticValue(types.ObjectValueMust(restoreAttrTypes, map[string]attr.Value{
-					"strategy": types.StringValue(lifecycle.RestoreLatestState), "snapshot_id": types.StringNull(),
-					"allow_non_restored_state": types.BoolValue(false),
-				})),
+				Default:             objectdefault.StaticValue(def.Restore),
 				Attributes: map[string]schema.Attribute{
 					"strategy": schema.StringAttribute{
-						Optional: true, Computed: true, Default: stringdefault.StaticString(lifecycle.RestoreLatestState),
+						Optional: true, Computed: true, Default: stringdefault.StaticString(lifecycleDefault.Restore.Strategy),
 						MarkdownDescription: "`latest_state` (default: the newest state of the application — its newest snapshot, or " +
 							"the latest completed checkpoint of its last job when that is newer, e.g. after the job failed or was " +
 							"cancelled outside Terraform; the plan says which and why), `latest_snapshot` (the newest snapshot only; " +
@@ -193,13 +129,13 @@ func resourceSchema(ctx context.Context) schema.Schema {
 						MarkdownDescription: "Id of a `flink_snapshot` (`namespace/name`), with `strategy = \"snapshot\"`: e.g. to fork an application from another one's state.",
 					},
 					"allow_non_restored_state": schema.BoolAttribute{
-						Optional: true, Computed: true, Default: booldefault.StaticBool(false),
+						Optional: true, Computed: true, Default: booldefault.StaticBool(lifecycleDefault.Restore.AllowNonRestoredState),
 						MarkdownDescription: "Start even if the snapshot holds state of operators the new version no longer has.",
 					},
 				},
 			},
 			"on_destroy": schema.StringAttribute{
-				Optional: true, Computed: true, Default: stringdefault.StaticString(lifecycle.DestroySavepoint),
+				Optional: true, Computed: true, Default: stringdefault.StaticString(def.OnDestroy.ValueString()),
 				MarkdownDescription: "What destroy does to the job: `savepoint` (default: stop with a final savepoint, recorded and " +
 					"kept), `drain` (the same, draining sources first) or `cancel` (no savepoint).",
 				Validators: []validator.String{stringvalidator.OneOf(lifecycle.DestroySavepoint, lifecycle.DestroyDrain, lifecycle.DestroyCancel)},
@@ -207,16 +143,16 @@ func resourceSchema(ctx context.Context) schema.Schema {
 			"rollback": schema.SingleNestedAttribute{
 				Optional: true, Computed: true,
 				MarkdownDescription: "What counts as a healthy deployment, and what happens when a new version is not healthy.",
-				Default: objectdefault.StaticValue(types.ObjectValueMust(rollbackAttrTypes, map[string]attr.Value{
-					"enabled": types.BoolValue(true), "readiness_timeout": types.StringValue("5m"), "require_checkpoint": types.BoolValue(false),
-				})),
+				Default:             objectdefault.StaticValue(def.Rollback),
 				Attributes: map[string]schema.Attribute{
-					"enabled": schema.BoolAttribute{Optional: true, Computed: true, Default: booldefault.StaticBool(true),
+					"enabled": schema.BoolAttribute{Optional: true, Computed: true, Default: booldefault.StaticBool(lifecycleDefault.Rollback.Enabled),
 						MarkdownDescription: "Restart the previous version from the same snapshot when the new one is not healthy in time (default true)."},
-					"readiness_timeout": schema.StringAttribute{Optional: true, Computed: true, Default: stringdefault.StaticString("5m"),
+					"readiness_timeout": schema.StringAttribute{Optional: true, Computed: true,
+						Default:             stringdefault.StaticString(durationText(lifecycleDefault.Rollback.ReadinessTimeout)),
 						MarkdownDescription: "How long the job and all its tasks have to reach RUNNING (default `5m`).",
 						Validators:          []validator.String{validate.Duration()}},
-					"require_checkpoint": schema.BoolAttribute{Optional: true, Computed: true, Default: booldefault.StaticBool(false),
+					"require_checkpoint": schema.BoolAttribute{Optional: true, Computed: true,
+						Default:             booldefault.StaticBool(lifecycleDefault.Rollback.RequireCheckpoint),
 						MarkdownDescription: "Healthy only after the new job completed a checkpoint."},
 				},
 			},
@@ -224,11 +160,10 @@ func resourceSchema(ctx context.Context) schema.Schema {
 				Optional: true, Computed: true,
 				MarkdownDescription: "How many automatic snapshots (taken by upgrades and suspends) to keep. Snapshots managed by a " +
 					"`flink_snapshot`, final ones from destroy, and the newest one are never disposed.",
-				Default: objectdefault.StaticValue(types.ObjectValueMust(retentionAttrTypes, map[string]attr.Value{
-					"max_count": types.Int64Value(5), "max_age": types.StringNull(),
-				})),
+				Default: objectdefault.StaticValue(def.Retention),
 				Attributes: map[string]schema.Attribute{
-					"max_count": schema.Int64Attribute{Optional: true, Computed: true, Default: int64default.StaticInt64(5),
+					"max_count": schema.Int64Attribute{Optional: true, Computed: true,
+						Default:             int64default.StaticInt64(int64(lifecycleDefault.Retention.MaxCount)),
 						MarkdownDescription: "Keep at most this many (default 5; 0 = unlimited).",
 						Validators:          []validator.Int64{int64validator.AtLeast(0)}},
 					"max_age": schema.StringAttribute{Optional: true,
@@ -242,14 +177,14 @@ func resourceSchema(ctx context.Context) schema.Schema {
 					"`file:///` on a shared mount), e.g. `s3://bucket/savepoints/orders`. A path without a scheme is rejected: Flink " +
 					"would write it to the pod's local disk, which is lost with the pod. Default: `<snapshot_storage_url>/<namespace>/<name>`.",
 				Validators: []validator.String{validate.SavepointDirectory()}},
-			"savepoint_timeout": schema.StringAttribute{Optional: true, Computed: true, Default: stringdefault.StaticString("10m"),
+			"savepoint_timeout": schema.StringAttribute{Optional: true, Computed: true, Default: stringdefault.StaticString(def.SavepointTimeout.ValueString()),
 				MarkdownDescription: "How long a savepoint may take (default `10m`). If it takes longer the job keeps running, and the " +
 					"next apply asks Flink about the same savepoint before doing anything else.",
 				Validators: []validator.String{validate.Duration()}},
-			"savepoint_format": schema.StringAttribute{Optional: true, Computed: true, Default: stringdefault.StaticString("canonical"),
+			"savepoint_format": schema.StringAttribute{Optional: true, Computed: true, Default: stringdefault.StaticString(def.SavepointFormat.ValueString()),
 				MarkdownDescription: "`canonical` (default, portable across state backends) or `native` (faster for large RocksDB state).",
 				Validators:          []validator.String{stringvalidator.OneOf("canonical", "native")}},
-			"high_availability": schema.BoolAttribute{Optional: true, Computed: true, Default: booldefault.StaticBool(true),
+			"high_availability": schema.BoolAttribute{Optional: true, Computed: true, Default: booldefault.StaticBool(def.HighAvailability.ValueBool()),
 				MarkdownDescription: "Run the cluster with Flink's Kubernetes high availability (default `true`). A JobManager " +
 					"that restarts (node drain, eviction, OOM kill) then recovers the job from its latest completed checkpoint. " +
 					"Flink keeps its HA data in ConfigMaps and under `<storage>/ha/<namespace>/<name>-g<generation>`, where " +
@@ -260,7 +195,7 @@ func resourceSchema(ctx context.Context) schema.Schema {
 					"again from the snapshot it was deployed from (or empty), rewinding its state, and the plan warns about it. " +
 					"Changing it redeploys the job like a new version (per `upgrade_mode`).",
 			},
-			"drain": schema.BoolAttribute{Optional: true, Computed: true, Default: booldefault.StaticBool(false),
+			"drain": schema.BoolAttribute{Optional: true, Computed: true, Default: booldefault.StaticBool(def.Drain.ValueBool()),
 				MarkdownDescription: "Drain sources (emit MAX_WATERMARK, fire all timers) when stopping with a savepoint. Right for a " +
 					"final stop; wrong for an upgrade of a windowed job, which would emit incomplete windows."},
 		},
