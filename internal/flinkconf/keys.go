@@ -7,12 +7,14 @@ import "strings"
 
 // Configuration keys the provider writes itself.
 const (
-	KeyRPCAddress        = "jobmanager.rpc.address"
-	KeyRPCPort           = "jobmanager.rpc.port"
-	KeyRestPort          = "rest.port"
-	KeyBlobPort          = "blob.server.port"
-	KeyTaskSlots         = "taskmanager.numberOfTaskSlots"
-	KeyParallelism       = "parallelism.default"
+	KeyRPCAddress  = "jobmanager.rpc.address"
+	KeyRPCPort     = "jobmanager.rpc.port"
+	KeyRestPort    = "rest.port"
+	KeyBlobPort    = "blob.server.port"
+	KeyTaskSlots   = "taskmanager.numberOfTaskSlots"
+	KeyParallelism = "parallelism.default"
+	// KeyMaxParallelism fixes the number of key groups keyed state is written in.
+	KeyMaxParallelism    = "pipeline.max-parallelism"
 	KeyJobManagerMemory  = "jobmanager.memory.process.size"
 	KeyTaskManagerMemory = "taskmanager.memory.process.size"
 	// KeyShutdownOnFinish is false so a JobManager whose job was cancelled or failed stays up

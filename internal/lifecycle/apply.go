@@ -29,6 +29,9 @@ type Result struct {
 	// not name them (yet): the resource then keeps the previous ones in state, so that the
 	// next plan shows the change again.
 	SecretsPending bool
+	// RestoreCheck is what the state the new job restored was found to hold, checked again
+	// before anything was stopped (nil when it restored none).
+	RestoreCheck *RestoreCheck
 }
 
 // Journal steps, in order. Each is written to the application record before the work it
@@ -75,14 +78,21 @@ func (p *Platform) Apply(ctx context.Context, desired Desired, planned Operation
 	if err := p.checkPlan(ctx, plan, current, desired); err != nil {
 		return Result{}, err
 	}
+	if isRedeploy(plan.Operation) {
+		// Checked again now that the version's record exists: before the running job stops.
+		if plan.RestoreCheck, err = p.restoreCheckOf(ctx, plan.Operation, records.SnapshotRecord{}, current, desired); err != nil {
+			return Result{}, err
+		}
+	}
 	plan.Summary = describe(plan, current, desired)
 	progress(plan.Summary)
 
 	record.Labels, record.Annotations = desired.Labels, desired.Annotations
 	record.SavepointDirectory, record.ReadinessTimeout = desired.Savepoint.Directory, desired.Rollback.ReadinessTimeout
-	op := &machine{p: p, record: record, current: current, desired: desired, progress: progress, lock: lock}
+	op := &machine{p: p, record: record, current: current, desired: desired, progress: progress, lock: lock, restoreCheck: plan.RestoreCheck}
 	runErr := op.run(ctx, plan.Operation)
 	result := p.resultFrom(record, plan.Operation)
+	result.RestoreCheck = op.restoreCheck
 	result.SecretsPending = desired.SecretsChanged && !op.secretsApplied()
 	if runErr != nil {
 		// The apply's deadline may be what failed it: report with a fresh, short one.
@@ -136,6 +146,8 @@ type machine struct {
 	// were none to write).
 	written *spec.OwnedSecret
 	wrote   bool
+	// restoreCheck is the verdict on the state the new job restores.
+	restoreCheck *RestoreCheck
 }
 
 // run carries out op with the steps the operation table registers for it.

@@ -11,14 +11,16 @@ import (
 type Setting string
 
 const (
-	SettingVersion            Setting = "version"
-	SettingUpgradeMode        Setting = "upgrade mode"
-	SettingRestoreStrategy    Setting = "restore strategy"
-	SettingRestoreSnapshot    Setting = "snapshot to restore"
-	SettingSavepointDirectory Setting = "savepoint directory"
-	SettingSavepointTimeout   Setting = "savepoint timeout"
-	SettingHighAvailability   Setting = "high availability"
-	SettingOnDestroy          Setting = "on-destroy behaviour"
+	SettingVersion         Setting = "version"
+	SettingUpgradeMode     Setting = "upgrade mode"
+	SettingRestoreStrategy Setting = "restore strategy"
+	SettingRestoreSnapshot Setting = "snapshot to restore"
+	// SettingAllowNonRestoredState lets a new version drop state it has no operator for.
+	SettingAllowNonRestoredState Setting = "allow non-restored state"
+	SettingSavepointDirectory    Setting = "savepoint directory"
+	SettingSavepointTimeout      Setting = "savepoint timeout"
+	SettingHighAvailability      Setting = "high availability"
+	SettingOnDestroy             Setting = "on-destroy behaviour"
 	// SettingFlinkConfiguration is the version's Flink configuration.
 	SettingFlinkConfiguration Setting = "Flink configuration"
 	// SettingSnapshotStorage is the platform's snapshot storage URL.

@@ -275,6 +275,9 @@ type Plan struct {
 	// RecordsSnapshot is true when apply records a new snapshot of the application (its last
 	// snapshot changes).
 	RecordsSnapshot bool
+	// RestoreCheck compares the state the new job restores with its version's operators (nil
+	// when it restores none).
+	RestoreCheck *RestoreCheck
 }
 
 // Classify decides the operation for moving from current to desired.
@@ -402,9 +405,9 @@ func shortJobID(id string) string {
 }
 
 // RuntimeHash hashes what Flink and Kubernetes see of a version: everything but its name,
-// description and lineage. Two versions with the same hash need no redeploy between them.
+// description, lineage and declared stateful operators. Two versions with the same hash need no redeploy between them.
 func RuntimeHash(v spec.Version) string {
-	v.Label, v.Description, v.ParentVersionID = "", "", ""
+	v.Label, v.Description, v.ParentVersionID, v.StatefulOperatorUIDs = "", "", "", nil
 	b, _ := json.Marshal(v) // maps marshal with sorted keys
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:8])
@@ -443,9 +446,9 @@ func (p *Platform) PlanChange(ctx context.Context, desired Desired) (Plan, error
 	if err := p.checkPlan(ctx, plan, current, desired); err != nil {
 		return plan, err
 	}
+	var snap records.SnapshotRecord
 	if (plan.Operation == OpDeploy || plan.Operation == OpResume) && !desired.Restore.SnapshotPending {
-		snap, err := p.restoreSource(ctx, current, desired)
-		if err != nil {
+		if snap, err = p.restoreSource(ctx, current, desired); err != nil {
 			return plan, err
 		}
 		plan.RestorePath = snap.Path
@@ -458,6 +461,12 @@ func (p *Platform) PlanChange(ctx context.Context, desired Desired) (Plan, error
 		plan.RestorePath, plan.RestoreNote = p.jobManagersRestorePoint(ctx, desired, current)
 	}
 	plan.RecordsSnapshot = plan.RecordsSnapshot || operationSteps[plan.Operation].recordsSnapshot
+	if plan.RestoreCheck, err = p.restoreCheckOf(ctx, plan.Operation, snap, current, desired); err != nil {
+		return plan, err
+	}
 	plan.Summary = describe(plan, current, desired)
+	if plan.RestoreCheck != nil {
+		plan.Summary += ". " + plan.RestoreCheck.words()
+	}
 	return plan, nil
 }

@@ -352,8 +352,8 @@ func originOf(op Operation) string {
 	return records.OriginUpgrade
 }
 
-// recordSnapshot verifies a snapshot in the store when it lies there, measures it and
-// writes its record with the application's next sequence number.
+// recordSnapshot verifies a snapshot in the store when it lies there, measures it, reads
+// what it holds and writes its record with the application's next sequence number.
 func (p *Platform) recordSnapshot(ctx context.Context, record *records.AppRecord, path, origin, format string, progress Progress) (records.SnapshotRecord, error) {
 	snap := records.SnapshotRecord{
 		Namespace: record.Namespace, Application: record.Application,
@@ -369,6 +369,8 @@ func (p *Platform) recordSnapshot(ctx context.Context, record *records.AppRecord
 			if size, err := store.Size(ctx, path); err == nil {
 				snap.SizeBytes = size
 			}
+			// What it holds, for plans that restore it and for the flink_snapshots data source.
+			snap.Contents, _ = p.contentsOf(ctx, path)
 		} else {
 			progress(fmt.Sprintf("%s: snapshot %s lies outside snapshot_storage_url; not verified", record.Application, path))
 		}

@@ -255,7 +255,9 @@ func (p *Platform) CopySnapshot(ctx context.Context, namespace, sourceName, dest
 	record := records.AppRecord{Namespace: namespace, Application: source.Application, JobID: source.JobID}
 	record.Version.Label, record.Version.FlinkVersion = source.VersionLabel, source.FlinkVersion
 	return p.recordManaged(ctx, &record, destinationPath, records.OriginCopied, source.Format, source.Name, progress,
-		func(s *records.SnapshotRecord) { s.SizeBytes, s.BucketURL = size, destinationURL })
+		func(s *records.SnapshotRecord) {
+			s.SizeBytes, s.BucketURL, s.Contents = size, destinationURL, source.Contents
+		})
 }
 
 // recordManaged records a snapshot owned by a flink_snapshot. Paths outside the provider's

@@ -13,6 +13,9 @@ func (o *machine) startJob(ctx context.Context, op Operation) error {
 	if err != nil {
 		return err
 	}
+	if o.restoreCheck, err = o.p.restoreCheckOf(ctx, op, snap, o.current, d); err != nil {
+		return err
+	}
 	if snap.Name == "" && snap.Path != "" {
 		// A checkpoint newer than every snapshot: on record before the new job uses it.
 		if snap, err = o.p.recordSnapshot(ctx, o.record, snap.Path, snap.Origin, snap.Format, o.progress); err != nil {

@@ -89,6 +89,30 @@ type SnapshotRecord struct {
 	// …; 0 for records written before there were sequences). It, not CreatedAt, says which
 	// is newest: CreatedAt comes from the clock of whichever machine ran the apply.
 	Sequence int64 `json:"sequence,omitempty"`
+	// Contents is what the snapshot's _metadata said when it was recorded; nil when it could
+	// not be read (outside the provider's snapshot store, or a format this provider does not
+	// know).
+	Contents *SnapshotContents `json:"contents,omitempty"`
+}
+
+// SnapshotContents is what a snapshot holds, per operator, as its _metadata says. It is
+// part of the record format: fields are only ever added.
+type SnapshotContents struct {
+	// MetadataVersion is the version of Flink's metadata format that wrote the snapshot.
+	MetadataVersion int                `json:"metadataVersion"`
+	CheckpointID    int64              `json:"checkpointId"`
+	Operators       []SnapshotOperator `json:"operators"`
+}
+
+// SnapshotOperator is one operator's entry in a snapshot.
+type SnapshotOperator struct {
+	ID             string `json:"id"`
+	UID            string `json:"uid,omitempty"`
+	Name           string `json:"name,omitempty"`
+	Parallelism    int    `json:"parallelism"`
+	MaxParallelism int    `json:"maxParallelism"`
+	StateSize      int64  `json:"stateSize,omitempty"`
+	HasState       bool   `json:"hasState,omitempty"`
 }
 
 // SnapshotFilter selects snapshot records; empty fields match everything.

@@ -1,6 +1,7 @@
 package snapshots
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -20,6 +21,8 @@ import (
 	"gocloud.dev/blob"
 	"gocloud.dev/gcerrors"
 	"golang.org/x/sync/errgroup"
+
+	"github.com/flinkplatform/terraform-provider-flink/internal/snapshots/metadata"
 )
 
 // object is one object of a savepoint directory.
@@ -528,4 +531,23 @@ func (s *Store) MetadataTime(ctx context.Context, flinkPath string) (time.Time, 
 		return time.Time{}, s.fail("read", flinkPath, err)
 	}
 	return attrs.ModTime, nil
+}
+
+// ReadMetadata reads what the _metadata of the savepoint or checkpoint at flinkPath says
+// about its operators. An unreadable format is an error wrapping metadata.ErrUnsupported.
+func (s *Store) ReadMetadata(ctx context.Context, flinkPath string) (*metadata.Metadata, error) {
+	key, err := s.Key(flinkPath)
+	if err != nil {
+		return nil, err
+	}
+	r, err := s.bucket.NewReader(ctx, key+"/"+MetadataFile, nil)
+	if err != nil {
+		return nil, s.fail("read", flinkPath, err)
+	}
+	defer func() { _ = r.Close() }() // a reader's close reports nothing the read did not
+	m, err := metadata.Read(bufio.NewReader(r))
+	if err != nil {
+		return nil, fmt.Errorf("%s/%s: %w", flinkPath, MetadataFile, err)
+	}
+	return m, nil
 }

@@ -35,6 +35,10 @@ type Version struct {
 	// FlinkConfigurationSecrets name existing Secrets whose keys are Flink configuration keys,
 	// merged into the configuration file when a pod starts.
 	FlinkConfigurationSecrets []string `json:"flinkConfigurationSecrets,omitempty"`
+	// StatefulOperatorUIDs declare the uids of the job's operators that keep state, so a plan
+	// can tell, before it stops anything, which state a restore would drop or not find. A
+	// declaration about the job, not something Flink or Kubernetes sees.
+	StatefulOperatorUIDs []string `json:"statefulOperatorUids,omitempty"`
 }
 
 // SecretKeyRef names one key of a Secret in the application's namespace.

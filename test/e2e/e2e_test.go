@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -91,6 +92,17 @@ resource "flink_application_version" %[1]q {
 `, label, ns, flinkMinor(), acctest.FixtureJarURI, class, acctest.SnapshotDir(t), p, extraConf)
 }
 
+// declaringVersion is fixtureVersion (parallelism 1) declaring the uids of the operators
+// that keep state, which the plan compares with the state a restore is given.
+func declaringVersion(t *testing.T, ns, label, class string, uids ...string) string {
+	quoted := make([]string, len(uids))
+	for i, uid := range uids {
+		quoted[i] = strconv.Quote(uid)
+	}
+	return strings.Replace(fixtureVersion(t, ns, label, class, 1, ""), "  job_manager",
+		"  stateful_operator_uids = ["+strings.Join(quoted, ", ")+"]\n  job_manager", 1)
+}
+
 func application(name, ns, version, state, extra string) string {
 	return fmt.Sprintf(`
 resource "flink_streaming_application" %[1]q {
@@ -127,15 +139,17 @@ func counter(t *testing.T, ns, name string, min int64) acctest.FixtureCount {
 }
 
 // TestE2E_SavepointUpgradeContinuesState is the main scenario: v1 counts; the upgrade to v2
-// stops it with a savepoint and v2's counter continues from v1's count, not from zero; a
-// version that drops a stateful operator is rolled back without allow_non_restored_state and
-// succeeds with it; suspend and resume continue the count; destroy keeps the final savepoint.
+// stops it with a savepoint and v2's counter continues from v1's count, not from zero (the
+// plan says v2's new "audit" starts empty); a version that drops a stateful operator is
+// rolled back when it declares nothing, and refused at plan time, naming the operators, when
+// it declares its stateful operators; with allow_non_restored_state it runs; suspend and
+// resume continue the count; destroy keeps the final savepoint.
 func TestE2E_SavepointUpgradeContinuesState(t *testing.T) {
 	requireRealFlink(t)
 	ns := acctest.Namespace(t)
-	all := versions(t, ns, map[string]string{
-		"v1": acctest.FixtureJobClass, "v2": acctest.FixtureJobPlusClass, "v3": acctest.FixtureJobMinusClass,
-	})
+	all := versions(t, ns, map[string]string{"v1": acctest.FixtureJobClass, "v3": acctest.FixtureJobMinusClass}) +
+		declaringVersion(t, ns, "v2", acctest.FixtureJobPlusClass, "generator", "counter", "tracker", "audit") +
+		declaringVersion(t, ns, "v4", acctest.FixtureJobMinusClass, "generator", "counter")
 	cfg := func(version, state, extra string) string {
 		return acctest.ProviderConfig(t) + all + application("counter", ns, version, state, extra)
 	}
@@ -159,6 +173,10 @@ func TestE2E_SavepointUpgradeContinuesState(t *testing.T) {
 				Config: cfg("v2", "running", ""),
 				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
 					plancheck.ExpectKnownValue(app, tfjsonpath.New("planned_operation"), knownvalue.StringExact("savepoint_redeploy")),
+					// Compared with v1's latest checkpoint, before v1 is stopped.
+					plancheck.ExpectKnownValue(app, tfjsonpath.New("restore_check").AtMapKey("status"), knownvalue.StringExact("compatible")),
+					plancheck.ExpectKnownValue(app, tfjsonpath.New("restore_check").AtMapKey("empty_operators"),
+						knownvalue.ListExact([]knownvalue.Check{knownvalue.StringExact("audit")})),
 				}},
 				Check: func(s *terraform.State) error {
 					after := counter(t, ns, "counter", 0)
@@ -190,23 +208,36 @@ func TestE2E_SavepointUpgradeContinuesState(t *testing.T) {
 				},
 			},
 			{
-				Config: cfg("v3", "running", `restore = { allow_non_restored_state = true }`),
+				// v4 is v3 declaring its stateful operators: the plan reads v2's latest
+				// checkpoint and refuses before anything is stopped.
+				Config:      cfg("v4", "running", ""),
+				ExpectError: regexp.MustCompile(`(?s)cannot\s+restore\s+the\s+state\s+of\s+audit,\s+tracker`),
+			},
+			{
+				Config: cfg("v4", "running", `restore = { allow_non_restored_state = true }`),
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					plancheck.ExpectKnownValue(app, tfjsonpath.New("restore_check").AtMapKey("status"), knownvalue.StringExact("drops_state")),
+					plancheck.ExpectKnownValue(app, tfjsonpath.New("restore_check").AtMapKey("dropped_operators"),
+						knownvalue.ListExact([]knownvalue.Check{knownvalue.StringExact("audit"), knownvalue.StringExact("tracker")})),
+				}},
 				Check: func(*terraform.State) error {
 					after := counter(t, ns, "counter", 0)
 					if after.Restored < before.Counted {
-						return fmt.Errorf("v3 restored %d < %d counted before", after.Restored, before.Counted)
+						return fmt.Errorf("v4 restored %d < %d counted before", after.Restored, before.Counted)
 					}
 					before = after
 					return nil
 				},
 			},
 			{
-				Config: cfg("v3", "suspended", `restore = { allow_non_restored_state = true }`),
+				Config: cfg("v4", "suspended", `restore = { allow_non_restored_state = true }`),
 			},
 			{
-				Config: cfg("v3", "running", `restore = { allow_non_restored_state = true }`),
+				Config: cfg("v4", "running", `restore = { allow_non_restored_state = true }`),
 				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
 					plancheck.ExpectKnownValue(app, tfjsonpath.New("planned_operation"), knownvalue.StringExact("resume")),
+					// The suspend's savepoint, as its record says: all of v4's state.
+					plancheck.ExpectKnownValue(app, tfjsonpath.New("restore_check").AtMapKey("status"), knownvalue.StringExact("compatible")),
 				}},
 				Check: func(*terraform.State) error {
 					after := counter(t, ns, "counter", 0)
@@ -217,7 +248,7 @@ func TestE2E_SavepointUpgradeContinuesState(t *testing.T) {
 				},
 			},
 			{
-				Config:  cfg("v3", "running", `restore = { allow_non_restored_state = true }`),
+				Config:  cfg("v4", "running", `restore = { allow_non_restored_state = true }`),
 				Destroy: true,
 				Check: func(*terraform.State) error {
 					snaps, err := records.New(&kube.Client{Kube: acctest.Kube(t)}).ListSnapshotRecords(context.Background(), ns,

@@ -49,6 +49,10 @@ resource "flink_application_version" "v2" {
   flink_version     = "1.20"
   parallelism       = 4
 
+  # The uids of the job's operators that keep state: a plan that restores state into this
+  # version checks, before anything stops, that no operator's state would be dropped.
+  stateful_operator_uids = ["transactions-source", "rules", "fraud-windows"]
+
   task_manager = {
     replicas   = 2
     task_slots = 2

@@ -3,6 +3,7 @@ package applicationversion
 import (
 	"context"
 	"fmt"
+	"sort"
 	"strings"
 
 	"github.com/hashicorp/terraform-plugin-framework/attr"
@@ -71,6 +72,7 @@ type versionModel struct {
 	LogConfiguration   types.String `tfsdk:"log_configuration"`
 	EnvFromSecrets     types.Map    `tfsdk:"env_from_secrets"`
 	FlinkConfSecrets   types.List   `tfsdk:"flink_configuration_secrets"`
+	StatefulOperators  types.Set    `tfsdk:"stateful_operator_uids"`
 }
 
 type secretKeyRefModel struct {
@@ -112,6 +114,8 @@ func (m versionModel) toSpec(ctx context.Context) (spec.Version, diag.Diagnostic
 	diags.Append(m.FlinkConfiguration.ElementsAs(ctx, &v.FlinkConfiguration, false)...)
 	diags.Append(m.Env.ElementsAs(ctx, &v.Env, false)...)
 	diags.Append(m.FlinkConfSecrets.ElementsAs(ctx, &v.FlinkConfigurationSecrets, false)...)
+	diags.Append(m.StatefulOperators.ElementsAs(ctx, &v.StatefulOperatorUIDs, false)...)
+	sort.Strings(v.StatefulOperatorUIDs)
 	if !m.EnvFromSecrets.IsNull() && !m.EnvFromSecrets.IsUnknown() {
 		var refs map[string]secretKeyRefModel
 		diags.Append(m.EnvFromSecrets.ElementsAs(ctx, &refs, false)...)
@@ -157,6 +161,12 @@ func fromSpec(v spec.Version) (versionModel, diag.Diagnostics) {
 	m.FlinkConfSecrets = types.ListNull(types.StringType)
 	if len(v.FlinkConfigurationSecrets) > 0 {
 		m.FlinkConfSecrets = listOf(v.FlinkConfigurationSecrets, &diags)
+	}
+	m.StatefulOperators = types.SetNull(types.StringType)
+	if len(v.StatefulOperatorUIDs) > 0 {
+		var d diag.Diagnostics
+		m.StatefulOperators, d = types.SetValueFrom(context.Background(), types.StringType, v.StatefulOperatorUIDs)
+		diags.Append(d...)
 	}
 	var d diag.Diagnostics
 	m.EnvFromSecrets = types.MapNull(types.ObjectType{AttrTypes: secretKeyRefAttrTypes})

@@ -6,6 +6,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/listvalidator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/mapvalidator"
+	"github.com/hashicorp/terraform-plugin-framework-validators/setvalidator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/float64default"
@@ -16,6 +17,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/objectdefault"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/objectplanmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/setplanmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringdefault"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
@@ -197,6 +199,20 @@ func resourceSchema() schema.Schema {
 					listvalidator.ValueStringsAre(validate.SecretName()),
 				},
 				PlanModifiers: []planmodifier.List{listplanmodifier.RequiresReplace()},
+			},
+			"stateful_operator_uids": schema.SetAttribute{
+				Optional: true, ElementType: types.StringType,
+				MarkdownDescription: "The uids of the job's operators that keep state (`.uid(\"…\")` in the job; for an operator " +
+					"without a uid, its 32-hex-digit operator id, as in `setUidHash`). List every one: with the declaration, a " +
+					"plan that restores a snapshot compares it with the operators in the snapshot before anything is stopped, " +
+					"refuses a restore that would drop state (unless `restore.allow_non_restored_state`) and names the operators " +
+					"that start empty (`restore_check` on the application). Without it, the plan uses what the snapshots of " +
+					"this version's earlier runs showed, or says `not_checked`. Not seen by Flink: it does not change what runs.",
+				Validators: []validator.Set{
+					setvalidator.SizeAtLeast(1),
+					setvalidator.ValueStringsAre(stringvalidator.LengthBetween(1, 1024)),
+				},
+				PlanModifiers: []planmodifier.Set{setplanmodifier.RequiresReplace()},
 			},
 		},
 	}

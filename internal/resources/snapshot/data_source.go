@@ -37,6 +37,22 @@ func (d *snapshotsDataSource) Schema(_ context.Context, _ datasource.SchemaReque
 		"created_at": schema.StringAttribute{Computed: true}, "job_id": schema.StringAttribute{Computed: true},
 		"version_id": schema.StringAttribute{Computed: true}, "flink_version": schema.StringAttribute{Computed: true},
 		"managed": schema.BoolAttribute{Computed: true, MarkdownDescription: "Whether a `flink_snapshot` manages it."},
+		"metadata_version": schema.Int64Attribute{Computed: true,
+			MarkdownDescription: "Version of Flink's metadata format the snapshot was written in; null when its `_metadata` was not read."},
+		"operators": schema.ListNestedAttribute{Computed: true,
+			MarkdownDescription: "What the snapshot holds per operator, as its `_metadata` says (read when the snapshot was " +
+				"recorded, for snapshots in `snapshot_storage_url`); null when it was not read.",
+			NestedObject: schema.NestedAttributeObject{Attributes: map[string]schema.Attribute{
+				"id":  schema.StringAttribute{Computed: true, MarkdownDescription: "Flink's operator id (32 hex digits)."},
+				"uid": schema.StringAttribute{Computed: true, MarkdownDescription: "The operator's uid, where the format carries it."},
+				"name": schema.StringAttribute{Computed: true,
+					MarkdownDescription: "The operator's name, where the format carries it."},
+				"parallelism":      schema.Int64Attribute{Computed: true},
+				"max_parallelism":  schema.Int64Attribute{Computed: true, MarkdownDescription: "The number of key groups its keyed state is in."},
+				"state_size_bytes": schema.Int64Attribute{Computed: true},
+				"has_state":        schema.BoolAttribute{Computed: true, MarkdownDescription: "Whether it holds any state."},
+			}},
+		},
 	}
 	resp.Schema = schema.Schema{
 		MarkdownDescription: "Lists the recorded snapshots of a namespace, newest first, filtered by application, version " +

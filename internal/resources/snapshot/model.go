@@ -52,7 +52,30 @@ var snapshotAttrTypes = map[string]attr.Type{
 	"id": types.StringType, "name": types.StringType, "application": types.StringType, "path": types.StringType,
 	"origin": types.StringType, "format": types.StringType, "size_bytes": types.Int64Type, "created_at": types.StringType,
 	"job_id": types.StringType, "version_id": types.StringType, "flink_version": types.StringType,
-	"managed": types.BoolType,
+	"managed": types.BoolType, "metadata_version": types.Int64Type,
+	"operators": types.ListType{ElemType: types.ObjectType{AttrTypes: operatorAttrTypes}},
+}
+
+var operatorAttrTypes = map[string]attr.Type{
+	"id": types.StringType, "uid": types.StringType, "name": types.StringType, "parallelism": types.Int64Type,
+	"max_parallelism": types.Int64Type, "state_size_bytes": types.Int64Type, "has_state": types.BoolType,
+}
+
+// contentsOf are the attributes of what a snapshot holds: null when its _metadata was not read.
+func contentsOf(s records.SnapshotRecord) (metadataVersion types.Int64, operators types.List) {
+	operatorType := types.ObjectType{AttrTypes: operatorAttrTypes}
+	if s.Contents == nil {
+		return types.Int64Null(), types.ListNull(operatorType)
+	}
+	values := make([]attr.Value, len(s.Contents.Operators))
+	for i, op := range s.Contents.Operators {
+		values[i] = types.ObjectValueMust(operatorAttrTypes, map[string]attr.Value{
+			"id": types.StringValue(op.ID), "uid": stringOrNull(op.UID), "name": stringOrNull(op.Name),
+			"parallelism": types.Int64Value(int64(op.Parallelism)), "max_parallelism": types.Int64Value(int64(op.MaxParallelism)),
+			"state_size_bytes": types.Int64Value(op.StateSize), "has_state": types.BoolValue(op.HasState),
+		})
+	}
+	return types.Int64Value(int64(s.Contents.MetadataVersion)), types.ListValueMust(operatorType, values)
 }
 
 // fill copies a snapshot record into the model.
@@ -84,7 +107,9 @@ func importedModel(s records.SnapshotRecord) snapshotModel {
 
 // objectOf is a snapshot record as an element of the data source's list.
 func objectOf(s records.SnapshotRecord) types.Object {
+	metadataVersion, operators := contentsOf(s)
 	return types.ObjectValueMust(snapshotAttrTypes, map[string]attr.Value{
+		"metadata_version": metadataVersion, "operators": operators,
 		"id": types.StringValue(s.Namespace + "/" + s.Name), "name": types.StringValue(s.Name),
 		"application": types.StringValue(s.Application), "path": types.StringValue(s.Path),
 		"origin": types.StringValue(s.Origin), "format": types.StringValue(s.Format),
@@ -102,4 +127,11 @@ func versionID(s records.SnapshotRecord) string {
 		return ""
 	}
 	return s.Namespace + "/" + s.Application + "/" + s.VersionLabel
+}
+
+func stringOrNull(s string) types.String {
+	if s == "" {
+		return types.StringNull()
+	}
+	return types.StringValue(s)
 }

@@ -16,14 +16,15 @@ import (
 
 // settings are the attributes of the lifecycle settings this resource holds.
 var settings = framework.Settings{
-	lifecycle.SettingVersion:            path.Root("version_id"),
-	lifecycle.SettingUpgradeMode:        path.Root("upgrade_mode"),
-	lifecycle.SettingRestoreStrategy:    path.Root("restore").AtName("strategy"),
-	lifecycle.SettingRestoreSnapshot:    path.Root("restore").AtName("snapshot_id"),
-	lifecycle.SettingSavepointDirectory: path.Root("savepoint_directory"),
-	lifecycle.SettingSavepointTimeout:   path.Root("savepoint_timeout"),
-	lifecycle.SettingHighAvailability:   path.Root("high_availability"),
-	lifecycle.SettingOnDestroy:          path.Root("on_destroy"),
+	lifecycle.SettingVersion:               path.Root("version_id"),
+	lifecycle.SettingUpgradeMode:           path.Root("upgrade_mode"),
+	lifecycle.SettingRestoreStrategy:       path.Root("restore").AtName("strategy"),
+	lifecycle.SettingRestoreSnapshot:       path.Root("restore").AtName("snapshot_id"),
+	lifecycle.SettingAllowNonRestoredState: path.Root("restore").AtName("allow_non_restored_state"),
+	lifecycle.SettingSavepointDirectory:    path.Root("savepoint_directory"),
+	lifecycle.SettingSavepointTimeout:      path.Root("savepoint_timeout"),
+	lifecycle.SettingHighAvailability:      path.Root("high_availability"),
+	lifecycle.SettingOnDestroy:             path.Root("on_destroy"),
 }
 
 // addLifecycleError adds an error of the lifecycle (plan, apply, destroy): pointed at the

@@ -40,6 +40,7 @@ type applicationModel struct {
 	HighAvailability  types.Bool     `tfsdk:"high_availability"`
 	LastSnapshotID    types.String   `tfsdk:"last_snapshot_id"`
 	LastSnapshotPath  types.String   `tfsdk:"last_snapshot_path"`
+	RestoreCheck      types.Object   `tfsdk:"restore_check"`
 	Timeouts          timeouts.Value `tfsdk:"timeouts"`
 
 	SecretFlinkConfiguration          types.Map   `tfsdk:"secret_flink_configuration"`
@@ -212,4 +213,27 @@ func known(v attr.Value) bool { return !v.IsNull() && !v.IsUnknown() }
 func duration(v types.String) time.Duration {
 	d, _ := time.ParseDuration(v.ValueString())
 	return d
+}
+
+var restoreCheckAttrTypes = map[string]attr.Type{
+	"status": types.StringType, "snapshot": types.StringType, "reason": types.StringType,
+	"dropped_operators": types.ListType{ElemType: types.StringType}, "empty_operators": types.ListType{ElemType: types.StringType},
+}
+
+// restoreCheckValue is a lifecycle.RestoreCheck as the restore_check attribute (null for nil).
+func restoreCheckValue(c *lifecycle.RestoreCheck) types.Object {
+	if c == nil {
+		return types.ObjectNull(restoreCheckAttrTypes)
+	}
+	list := func(values []string) types.List {
+		elements := make([]attr.Value, len(values))
+		for i, v := range values {
+			elements[i] = types.StringValue(v)
+		}
+		return types.ListValueMust(types.StringType, elements)
+	}
+	return types.ObjectValueMust(restoreCheckAttrTypes, map[string]attr.Value{
+		"status": types.StringValue(c.Status), "snapshot": types.StringValue(c.Snapshot), "reason": types.StringValue(c.Reason),
+		"dropped_operators": list(c.Dropped), "empty_operators": list(c.Empty),
+	})
 }

@@ -80,6 +80,7 @@ func (r *applicationResource) ModifyPlan(ctx context.Context, req resource.Modif
 	}
 	if plan.Name.IsUnknown() || plan.VersionID.IsUnknown() || plan.State.IsUnknown() {
 		plan.PlannedOperation, plan.JobID, plan.Status = types.StringUnknown(), types.StringUnknown(), types.StringUnknown()
+		plan.RestoreCheck = types.ObjectUnknown(restoreCheckAttrTypes)
 		resp.Diagnostics.Append(resp.Plan.Set(ctx, &plan)...)
 		return
 	}
@@ -115,6 +116,12 @@ func (r *applicationResource) ModifyPlan(ctx context.Context, req resource.Modif
 	}
 	if change.RecordsSnapshot {
 		plan.LastSnapshotID, plan.LastSnapshotPath = types.StringUnknown(), types.StringUnknown()
+	}
+	switch {
+	case change.RestoreCheck != nil && desired.VersionPending:
+		plan.RestoreCheck = types.ObjectUnknown(restoreCheckAttrTypes) // checked at apply, before anything stops
+	case change.Operation != lifecycle.OpNone:
+		plan.RestoreCheck = restoreCheckValue(change.RestoreCheck)
 	}
 	resp.Diagnostics.Append(resp.Plan.Set(ctx, &plan)...)
 }
@@ -210,6 +217,9 @@ func (r *applicationResource) apply(ctx context.Context, timeout time.Duration, 
 	plan.Status = types.StringValue(result.Status)
 	plan.DeployedVersionID = types.StringValue(result.DeployedVersionID)
 	plan.LastSnapshotID, plan.LastSnapshotPath = snapshotID(plan.Namespace.ValueString(), result.LastSnapshotName), types.StringValue(result.LastSnapshotPath)
+	if plan.RestoreCheck.IsUnknown() {
+		plan.RestoreCheck = restoreCheckValue(result.RestoreCheck)
+	}
 	if result.SecretsPending {
 		keepPriorSecrets(plan, prior)
 	}

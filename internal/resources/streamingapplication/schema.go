@@ -12,6 +12,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/booldefault"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/int64default"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/objectdefault"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/objectplanmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringdefault"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
@@ -103,6 +104,7 @@ func resourceSchema(ctx context.Context) schema.Schema {
 				MarkdownDescription: "Id (`namespace/name`) of the newest snapshot the provider took of this application."},
 			"last_snapshot_path": schema.StringAttribute{Computed: true, PlanModifiers: keep,
 				MarkdownDescription: "Path of that snapshot, as Flink reports it."},
+			"restore_check": restoreCheckSchema(),
 			"upgrade_mode": schema.StringAttribute{
 				Optional: true, Computed: true, Default: stringdefault.StaticString(def.UpgradeMode.ValueString()),
 				MarkdownDescription: "How a running job moves to a new spec: `savepoint` (default: stop with a savepoint, start " +
@@ -207,4 +209,30 @@ func resourceSchema(ctx context.Context) schema.Schema {
 		s.Attributes[name] = a
 	}
 	return s
+}
+
+// restoreCheckSchema: the plan's verdict on the state a job restores, computed at plan time
+// so that a policy (OPA, Sentinel) can read it from the plan's JSON.
+func restoreCheckSchema() schema.SingleNestedAttribute {
+	return schema.SingleNestedAttribute{
+		Computed: true, PlanModifiers: []planmodifier.Object{objectplanmodifier.UseStateForUnknown()},
+		MarkdownDescription: "What the plan found, before anything is stopped, when it compared the state the job will " +
+			"restore (the snapshot it starts from, or for an upgrade the running job's latest checkpoint, whose operators " +
+			"the upgrade's savepoint holds) with the operators of the version that restores it: those its " +
+			"`stateful_operator_uids` declare, else those its earlier runs' snapshots showed. A restore that would drop " +
+			"an operator's state fails the plan unless `restore.allow_non_restored_state`; one Flink refuses for its max " +
+			"parallelism always does. Null when the operation restores no state; unknown in a plan that creates the " +
+			"version, whose check runs at apply, before the running job is stopped.",
+		Attributes: map[string]schema.Attribute{
+			"status": schema.StringAttribute{Computed: true, MarkdownDescription: "`compatible` (every operator's state is " +
+				"restored), `drops_state` (allowed by `restore.allow_non_restored_state`), `not_checked` (the version's " +
+				"operators are not known) or `unknown` (the state could not be read, e.g. outside `snapshot_storage_url`)."},
+			"snapshot": schema.StringAttribute{Computed: true, MarkdownDescription: "The state compared."},
+			"dropped_operators": schema.ListAttribute{Computed: true, ElementType: types.StringType,
+				MarkdownDescription: "Operators (uid, else name and id) whose state the version does not take."},
+			"empty_operators": schema.ListAttribute{Computed: true, ElementType: types.StringType,
+				MarkdownDescription: "The version's stateful operators that find no state and start empty."},
+			"reason": schema.StringAttribute{Computed: true, MarkdownDescription: "Why the status is `not_checked` or `unknown`."},
+		},
+	}
 }
