@@ -12,10 +12,11 @@ import (
 	"github.com/flinkplatform/terraform-provider-flink/internal/snapshots/metadata"
 )
 
-// counterState is the state of a CounterJob savepoint: three operators with state, one without.
+// counterState is the state of a CounterJob savepoint: three operators with state, one without,
+// with their uids as the metadata formats that carry them say.
 func counterState() stateToRestore {
 	op := func(uid string, hasState bool) snapshotOperator {
-		return snapshotOperator{ID: metadata.OperatorIDForUID(uid), Parallelism: 2, MaxParallelism: 128, HasState: hasState}
+		return snapshotOperator{ID: metadata.OperatorIDForUID(uid), UID: uid, Parallelism: 2, MaxParallelism: 128, HasState: hasState}
 	}
 	return stateToRestore{what: "file:///snapshots/savepoint-1", operators: []snapshotOperator{
 		op("generator", true), op("counter", true), op("tracker", true), op("sink", false),
@@ -148,5 +149,19 @@ func TestRestoreCheck_UnreadableStateIsUnknown(t *testing.T) {
 	check, err := h.p.checkRestore(context.Background(), state, nil, declaring("counter"))
 	if err != nil || check.Status != RestoreCheckUnknown || !strings.Contains(check.words(), "outside") {
 		t.Fatalf("want unknown with the reason, got %+v, %v", check, err)
+	}
+}
+
+func TestRestoreCheck_OperatorWithoutUIDInTheStateIsNamedByTheRunningVersionsDeclaration(t *testing.T) {
+	h := newHarness(t)
+	state := counterState()
+	for i := range state.operators {
+		state.operators[i].UID = "" // older metadata formats carry only ids
+	}
+	running := &Current{Version: testVersion("v2")}
+	running.Version.StatefulOperatorUIDs = []string{"generator", "counter", "tracker"}
+	_, err := h.p.checkRestore(context.Background(), state, running, declaring("generator", "counter"))
+	if err == nil || !strings.Contains(err.Error(), "state of tracker from") {
+		t.Fatalf("the dropped operator must be named by the uid the running version declares: %v", err)
 	}
 }
