@@ -165,3 +165,25 @@ func TestRestoreCheck_OperatorWithoutUIDInTheStateIsNamedByTheRunningVersionsDec
 		t.Fatalf("the dropped operator must be named by the uid the running version declares: %v", err)
 	}
 }
+
+func TestApply_RefusesDroppedStateBeforeTheRunningJobStops(t *testing.T) {
+	h := newHarness(t)
+	v2 := testVersion("v2")
+	v2.StatefulOperatorUIDs = []string{"counter", "tracker"}
+	before := h.deploy(v2)
+
+	// v3 was created in the same apply, so no plan could check it: apply does, first.
+	d := declaring("counter")
+	d.UpgradeMode, d.Savepoint.Directory = UpgradeSavepoint, "s3://savepoints/fraud"
+	_, err := h.apply(d, OpSavepointRedeploy)
+	var settingErr *SettingError
+	if !errors.As(err, &settingErr) || settingErr.Setting != SettingAllowNonRestoredState || !strings.Contains(err.Error(), "tracker") {
+		t.Fatalf("want the refusal naming tracker, got %v", err)
+	}
+	if job := h.record().JobID; job != before.JobID || h.cluster().JobID() != before.JobID || len(h.kubelet.stopsSoFar()) != 0 {
+		t.Fatalf("the refusal must leave v2's job %s running untouched (record: %s, stops: %v)", before.JobID, job, h.kubelet.stopsSoFar())
+	}
+	if h.record().Journal != nil {
+		t.Fatalf("nothing was started, so nothing is journaled: %+v", h.record().Journal)
+	}
+}

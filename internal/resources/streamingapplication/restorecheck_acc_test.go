@@ -29,7 +29,7 @@ func TestAccStreamingApplication_restoreCheckRefusesDroppedStateBeforeTheJobStop
 	host := kube.RestHost("orders", ns)
 	declaring := func(label, image string, uids ...string) string {
 		return acctest.OrdersVersionHCL(label, ns, "orders", label, image,
-			fmt.Sprintf("  stateful_operator_uids = [%q]\n", strings.Join(uids, `", "`)))
+			fmt.Sprintf("  stateful_operator_uids = [\"%s\"]\n", strings.Join(uids, `", "`)))
 	}
 	v1 := acctest.OrdersVersionHCL("v1", ns, "orders", "v1", "flink:1.20.1", "")
 	v2 := declaring("v2", "flink:1.20.2", "counter", "tracker")
@@ -67,7 +67,8 @@ func TestAccStreamingApplication_restoreCheckRefusesDroppedStateBeforeTheJobStop
 				},
 			},
 			{
-				// v3 has no "tracker", which v2 declares: refused at apply, before v2 stops.
+				// v3 has no "tracker", which v2 declares: refused in the apply (by the plan
+				// Terraform makes again once v3 exists), before v2 stops.
 				Config:      cfg(v1+v2+v3, "v3"),
 				ExpectError: words("cannot restore the state of tracker"),
 			},
