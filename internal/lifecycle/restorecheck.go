@@ -2,6 +2,7 @@ package lifecycle
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"regexp"
 	"sort"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/flinkplatform/terraform-provider-flink/internal/flinkconf"
 	"github.com/flinkplatform/terraform-provider-flink/internal/records"
+	"github.com/flinkplatform/terraform-provider-flink/internal/snapshots"
 	"github.com/flinkplatform/terraform-provider-flink/internal/snapshots/metadata"
 )
 
@@ -232,9 +234,9 @@ func (p *Platform) snapshotState(ctx context.Context, snap records.SnapshotRecor
 		state.operators = snap.Contents.Operators
 		return state
 	}
-	contents, why := p.contentsOf(ctx, snap.Path)
-	if contents == nil {
-		state.unknown = why
+	contents, err := p.contentsOf(ctx, snap.Path)
+	if err != nil {
+		state.unknown = err.Error()
 		return state
 	}
 	state.operators = contents.Operators
@@ -246,48 +248,59 @@ func (p *Platform) snapshotState(ctx context.Context, snap records.SnapshotRecor
 // storage, or none taken yet), the newest snapshot on record of the running version, else
 // the operators the running version declares.
 func (p *Platform) runningJobState(ctx context.Context, current *Current, d Desired) stateToRestore {
-	job := "the running job"
-	if current != nil && current.JobID != "" {
-		job = "job " + shortJobID(current.JobID)
-		stats, err := p.Flink(d.Namespace, d.Name).Checkpoints(ctx, current.JobID)
-		if latest := stats.Latest.Completed; err == nil && latest != nil && isExternal(latest.ExternalPath) {
-			if contents, _ := p.contentsOf(ctx, latest.ExternalPath); contents != nil {
-				return stateToRestore{what: fmt.Sprintf("%s (its latest checkpoint, %s)", job, latest.ExternalPath), operators: contents.Operators}
-			}
-		}
-	}
 	if current == nil {
-		return stateToRestore{what: job, unknown: "no job runs"}
+		return stateToRestore{what: "the running job", unknown: "no job runs"}
+	}
+	job := "job " + shortJobID(current.JobID)
+	checkpoint := "has no checkpoint the provider can read"
+	// The newest checkpoint in its checkpoint directory, not the one Flink's statistics name:
+	// those lag, and Flink deletes a checkpoint once a newer one completes (it keeps
+	// state.checkpoints.num-retained). One listed may be gone when it is read: list again.
+	for attempt := 0; attempt < 3 && current.JobID != ""; attempt++ {
+		path, err := p.latestRetainedCheckpoint(ctx, current)
+		if err != nil || path == "" {
+			break
+		}
+		contents, err := p.contentsOf(ctx, path)
+		if err == nil {
+			// Not named by its path: Terraform plans again during apply, and the value
+			// must not change when the job checkpoints in between.
+			return stateToRestore{what: job + "'s latest checkpoint", operators: contents.Operators}
+		}
+		checkpoint = "has a latest checkpoint that cannot be read (" + err.Error() + ")"
+		if !errors.Is(err, snapshots.ErrNoMetadata) {
+			break
+		}
 	}
 	running := d
 	running.Version, running.VersionPending = current.Version, false
 	if ops, _ := p.operatorsOf(ctx, running); ops != nil {
 		return stateToRestore{what: fmt.Sprintf("%s (version %s)", job, current.Version.Label), operators: ops.stateful}
 	}
-	return stateToRestore{what: job, unknown: fmt.Sprintf("%s has no readable checkpoint yet, and version %s declares no "+
-		"stateful operators and has no snapshot on record", job, current.Version.Label)}
+	return stateToRestore{what: job, unknown: fmt.Sprintf("%s %s, and version %s declares no stateful operators and has "+
+		"no snapshot on record", job, checkpoint, current.Version.Label)}
 }
 
-// contentsOf reads the _metadata of a snapshot in the provider's store. nil, with the reason,
-// when it cannot: the check then says "unknown", it never guesses.
-func (p *Platform) contentsOf(ctx context.Context, path string) (*records.SnapshotContents, string) {
+// contentsOf reads the _metadata of a snapshot in the provider's store. An error says why it
+// cannot: the check then says "unknown", it never guesses.
+func (p *Platform) contentsOf(ctx context.Context, path string) (*records.SnapshotContents, error) {
 	store, err := p.store(ctx)
 	if err != nil || store == nil {
-		return nil, "there is no snapshot storage to read " + path + " from"
+		return nil, fmt.Errorf("there is no snapshot storage to read %s from", path)
 	}
 	if _, err := store.Key(path); err != nil {
-		return nil, path + " lies outside the snapshot storage"
+		return nil, fmt.Errorf("%s lies outside the snapshot storage", path)
 	}
 	m, err := store.ReadMetadata(ctx, path)
 	if err != nil {
-		return nil, err.Error()
+		return nil, err
 	}
 	contents := &records.SnapshotContents{MetadataVersion: m.FormatVersion, CheckpointID: m.CheckpointID}
 	for _, op := range m.Operators {
 		contents.Operators = append(contents.Operators, records.SnapshotOperator{ID: op.ID, UID: op.UID, Name: op.Name,
 			Parallelism: op.Parallelism, MaxParallelism: op.MaxParallelism, StateSize: op.StateSize, HasState: op.HasState})
 	}
-	return contents, ""
+	return contents, nil
 }
 
 // words says the verdict in the plan's words.

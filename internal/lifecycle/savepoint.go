@@ -370,7 +370,7 @@ func (p *Platform) recordSnapshot(ctx context.Context, record *records.AppRecord
 				snap.SizeBytes = size
 			}
 			// What it holds, for plans that restore it and for the flink_snapshots data source.
-			snap.Contents, _ = p.contentsOf(ctx, path)
+			snap.Contents, _ = p.contentsOf(ctx, path) // nil when unreadable: plans then read it, or say why not
 		} else {
 			progress(fmt.Sprintf("%s: snapshot %s lies outside snapshot_storage_url; not verified", record.Application, path))
 		}

@@ -534,13 +534,19 @@ func (s *Store) MetadataTime(ctx context.Context, flinkPath string) (time.Time, 
 }
 
 // ReadMetadata reads what the _metadata of the savepoint or checkpoint at flinkPath says
-// about its operators. An unreadable format is an error wrapping metadata.ErrUnsupported.
+// about its operators. A missing _metadata is an error wrapping ErrNoMetadata (a checkpoint
+// Flink has since subsumed and deleted, say); an unreadable format one wrapping
+// metadata.ErrUnsupported.
 func (s *Store) ReadMetadata(ctx context.Context, flinkPath string) (*metadata.Metadata, error) {
 	key, err := s.Key(flinkPath)
 	if err != nil {
 		return nil, err
 	}
 	r, err := s.bucket.NewReader(ctx, key+"/"+MetadataFile, nil)
+	if gcerrors.Code(err) == gcerrors.NotFound {
+		found, _ := s.nonEmpty(ctx, key) // only picks the wording
+		return nil, s.noMetadata(flinkPath, key, !found)
+	}
 	if err != nil {
 		return nil, s.fail("read", flinkPath, err)
 	}

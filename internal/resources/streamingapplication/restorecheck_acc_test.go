@@ -2,6 +2,7 @@ package streamingapplication_test
 
 import (
 	"fmt"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -59,7 +60,7 @@ func TestAccStreamingApplication_restoreCheckRefusesDroppedStateBeforeTheJobStop
 				ConfigStateChecks: []statecheck.StateCheck{
 					statecheck.ExpectKnownValue(app, status, knownvalue.StringExact("unknown")),
 					statecheck.ExpectKnownValue(app, tfjsonpath.New("restore_check").AtMapKey("reason"),
-						knownvalue.StringRegexp(words("version v1 declares no stateful operators"))),
+						knownvalue.StringRegexp(regexp.MustCompile(`cannot be read \(.*\), and version v1 declares no stateful operators`))),
 				},
 				Check: func(s *terraform.State) error {
 					v2Job = s.RootModule().Resources[app].Primary.Attributes["job_id"]
