@@ -75,7 +75,9 @@ generate() {
   local opts
   mapfile -t opts < <(grep -hoE -- '--add-(opens|exports)=[^ ]+' "$home"/conf/* | sort -u)
   mkdir -p "$build/out"
-  if ! java "${opts[@]}" -Xmx768m -cp "$build/target/metadata-fixtures.jar:$home/lib/*" \
+  # A short-lived JVM: C1 only and the serial collector start faster and keep to fewer threads
+  # (half the time on a busy 2-core machine).
+  if ! java "${opts[@]}" -Xmx768m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -cp "$build/target/metadata-fixtures.jar:$home/lib/*" \
     flinkplatform.metadatafixtures.GenerateFixtures "$build/out" "$v" >"$build/out/generate.log" 2>&1; then
     echo "tools: generating metadata fixtures for flink $v failed; the end of its log ($build/out/generate.log):" >&2
     tail -n 40 "$build/out/generate.log" >&2
