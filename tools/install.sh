@@ -71,3 +71,7 @@ echo "tools: ready in $bin"
 # Real Flink (PyPI's apache-flink-libraries) and the fixture job built against it, for
 # FLINK_RUNTIME=real tests: see tools/flink.sh.
 "$here/flink.sh"
+
+# Real checkpoint and savepoint _metadata files of every fetched Flink version, for the tests of
+# internal/snapshots/metadata: see tools/metadata-fixtures.sh.
+"$here/metadata-fixtures.sh"
