@@ -2,7 +2,6 @@ package streamingapplication_test
 
 import (
 	"fmt"
-	"regexp"
 	"strings"
 	"testing"
 
@@ -19,9 +18,8 @@ import (
 )
 
 // TestAccStreamingApplication_restoreCheckRefusesDroppedStateBeforeTheJobStops walks the
-// state check through Terraform. The emulator writes no real _metadata, so the running
-// job's checkpoint cannot be read, and the check falls back to what the running version
-// declares. A version created in the same apply is checked at apply, before the running job
+// state check through Terraform. The emulated jobs keep no checkpoint the provider can read,
+// so the check falls back to what the running version declares. A version created in the same apply is checked at apply, before the running job
 // stops; one that exists is checked at plan time; allow_non_restored_state lets it through.
 // (The check against real snapshots of real Flink is in test/e2e.)
 func TestAccStreamingApplication_restoreCheckRefusesDroppedStateBeforeTheJobStops(t *testing.T) {
@@ -51,8 +49,8 @@ func TestAccStreamingApplication_restoreCheckRefusesDroppedStateBeforeTheJobStop
 				},
 			},
 			{
-				// v2 is created in this apply: checked then. v1 declares nothing and its
-				// checkpoints cannot be read, so what the state holds is unknown.
+				// v2 is created in this apply: checked then. v1 declares nothing and has no
+				// readable checkpoint, so what the state holds is unknown.
 				Config: cfg(v1+v2, "v2"),
 				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
 					plancheck.ExpectUnknownValue(app, tfjsonpath.New("restore_check")),
@@ -60,7 +58,7 @@ func TestAccStreamingApplication_restoreCheckRefusesDroppedStateBeforeTheJobStop
 				ConfigStateChecks: []statecheck.StateCheck{
 					statecheck.ExpectKnownValue(app, status, knownvalue.StringExact("unknown")),
 					statecheck.ExpectKnownValue(app, tfjsonpath.New("restore_check").AtMapKey("reason"),
-						knownvalue.StringRegexp(regexp.MustCompile(`cannot be read \(.*\), and version v1 declares no stateful operators`))),
+						knownvalue.StringRegexp(words("has no checkpoint the provider can read, and version v1 declares no stateful operators"))),
 				},
 				Check: func(s *terraform.State) error {
 					v2Job = s.RootModule().Resources[app].Primary.Attributes["job_id"]
