@@ -169,7 +169,7 @@ func (p *Platform) operatorsOf(ctx context.Context, d Desired) (*versionOperator
 	}
 	snaps, err := p.Records().ListSnapshotRecords(ctx, d.Namespace, records.SnapshotFilter{Application: d.Name, VersionLabel: d.Version.Label})
 	if err != nil {
-		return nil, why
+		return nil, fmt.Sprintf("the snapshots of version %s could not be listed: %v", d.Version.Label, err)
 	}
 	for _, s := range snaps { // newest first
 		if s.Contents != nil && s.State == records.SnapshotCompleted {
