@@ -405,7 +405,8 @@ func shortJobID(id string) string {
 }
 
 // RuntimeHash hashes what Flink and Kubernetes see of a version: everything but its name,
-// description, lineage and declared stateful operators. Two versions with the same hash need no redeploy between them.
+// description, lineage and declared stateful operators. Two versions with the same hash
+// need no redeploy between them.
 func RuntimeHash(v spec.Version) string {
 	v.Label, v.Description, v.ParentVersionID, v.StatefulOperatorUIDs = "", "", "", nil
 	b, _ := json.Marshal(v) // maps marshal with sorted keys
