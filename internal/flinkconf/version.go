@@ -10,7 +10,7 @@ import (
 
 // Supported are the Flink minor releases whose standalone application mode and
 // configuration keys the provider renders.
-var Supported = []string{"1.18", "1.19", "1.20", "2.0", "2.1", "2.2"}
+var Supported = []string{"1.18", "1.19", "1.20", "2.0", "2.1", "2.2", "2.3"}
 
 // CheckSupported accepts a supported "major.minor" Flink release.
 func CheckSupported(s string) error {

@@ -101,7 +101,7 @@ func resourceSchema() schema.Schema {
 			},
 			"flink_version": schema.StringAttribute{
 				Required:            true,
-				MarkdownDescription: "Flink release of the image, `major.minor`: 1.18, 1.19, 1.20, 2.0, 2.1 or 2.2.",
+				MarkdownDescription: "Flink release of the image, `major.minor`: 1.18, 1.19, 1.20, 2.0, 2.1, 2.2 or 2.3.",
 				Validators:          []validator.String{validate.FlinkVersion()},
 				PlanModifiers:       replace,
 			},
