@@ -88,6 +88,31 @@ func TestReadDistConfigPicksTheVersionsFile(t *testing.T) {
 	}
 }
 
+// FLINK_VERSION names releases, or minors for their newest fetched release.
+func TestFlinkVersionEnvNamesReleasesOrMinors(t *testing.T) {
+	cache := t.TempDir()
+	for _, v := range []string{"1.18.1", "1.20.4", "1.20.5", "2.3.0"} {
+		lib := filepath.Join(FlinkDistHome(cache, v), "lib")
+		if err := os.MkdirAll(lib, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(lib, "flink-dist-"+v+".jar"), nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Setenv("FLINK_VERSION", "1.18 1.20,2.3.0 1.20.4")
+	got, err := RealFlinkVersions(cache)
+	if want := []string{"1.18.1", "1.20.5", "2.3.0", "1.20.4"}; err != nil || !reflect.DeepEqual(got, want) {
+		t.Errorf("RealFlinkVersions = %q, %v; want %q", got, err, want)
+	}
+	for _, missing := range []string{"1.2", "2.2", "1.20.1"} {
+		t.Setenv("FLINK_VERSION", missing)
+		if _, err := RealFlinkVersions(cache); err == nil || !strings.Contains(err.Error(), "not fetched") {
+			t.Errorf("FLINK_VERSION=%s: %v, want not fetched", missing, err)
+		}
+	}
+}
+
 func TestJobManagerArgsMapJars(t *testing.T) {
 	r := &ProcessRuntime{opts: ProcessRuntimeOptions{Jars: map[string]string{"other.jar": "/x/other.jar"}}}
 	d := &flinkDist{version: "2.2.1", fixtureJar: "/cache/fixture/2.2.1/fixture-job.jar"}
