@@ -9,20 +9,21 @@
 #
 #   ${FLINK_TOOLS_CACHE:-~/.cache/terraform-provider-flink}/flink/<version>/{lib,opt,plugins,bin,conf}
 #
-# where conf/config.yaml is the distribution's default configuration (taken from flink-dist's
-# jar; it holds the JVM options Java 17 needs). A version whose pin is unchanged is skipped, so
-# a second run is a no-op. Then test/e2e/fixture-job/build.sh builds the fixture job for each
-# version (also once).
+# where conf/ holds the distribution's default configuration file, taken from flink-dist's jar:
+# config.yaml from Flink 1.19 on, flink-conf.yaml on 1.18 (it holds the JVM options Java 17
+# needs). A version whose pin is unchanged is skipped, so a second run is a no-op. Then
+# test/e2e/fixture-job/build.sh builds the fixture job for each version (also once).
 #
 # Environment:
-#   FLINK_DIST_VERSIONS  versions to fetch (default "1.20.5 2.2.1": one 1.x, one 2.x)
+#   FLINK_DIST_VERSIONS  versions to fetch (default: the newest patch release of every Flink
+#                        minor the provider supports, internal/flinkconf/version.go)
 #   FLINK_TOOLS_SKIP_FLINK=1  skip all of this (nothing else in make tools needs Java)
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/.." && pwd)
 cache=${FLINK_TOOLS_CACHE:-$HOME/.cache/terraform-provider-flink}
-versions=${FLINK_DIST_VERSIONS:-"1.20.5 2.2.1"}
+versions=${FLINK_DIST_VERSIONS:-"1.18.1 1.19.3 1.20.5 2.0.2 2.1.3 2.2.1 2.3.0"}
 
 if [[ ${FLINK_TOOLS_SKIP_FLINK:-} == 1 ]]; then
   echo "tools: FLINK_TOOLS_SKIP_FLINK=1: not fetching Flink"
@@ -43,13 +44,15 @@ java_major() {
   echo "${v%%[.+-]*}"
 }
 
-# check_java VERSION: says whether the JDK is one that Flink release supports. Flink 1.20
-# supports Java 8 (deprecated), 11 and 17 (21 in beta); Flink 2.x supports 11, 17 and 21.
+# check_java VERSION: says whether the JDK is one that Flink release supports. Flink 1.18 to
+# 1.20 support Java 8 (deprecated), 11 and 17 (21 in beta from 1.19); Flink 2.x supports 11,
+# 17 and 21.
 check_java() {
   local v=$1 jm
   jm=$(java_major)
   local ok="" beta=""
   case "$v" in
+    1.18.*) case "$jm" in 8|11|17) ok=1 ;; esac ;;
     1.*) case "$jm" in 8|11|17) ok=1 ;; 21) beta=1 ;; esac ;;
     *) case "$jm" in 11|17|21) ok=1 ;; esac ;;
   esac
@@ -58,8 +61,17 @@ check_java() {
   elif [[ -n $beta ]]; then
     echo "tools: WARNING: flink $v: JDK $jm support is only beta in Flink $v; Flink $v supports JDK 8, 11 and 17" >&2
   else
-    echo "tools: WARNING: flink $v: JDK $jm is NOT supported by Flink $v (1.20: JDK 8/11/17; 2.x: JDK 11/17/21); real-Flink tests may fail" >&2
+    echo "tools: WARNING: flink $v: JDK $jm is NOT supported by Flink $v (1.x: JDK 8/11/17; 2.x: JDK 11/17/21); real-Flink tests may fail" >&2
   fi
+}
+
+# config_file VERSION: the configuration file that Flink release reads (and flink-dist carries):
+# flink-conf.yaml before 1.19, config.yaml since (flinkconf.Version.ConfigFileName).
+config_file() {
+  case "$1" in
+    1.1[0-8].* | 1.[0-9].*) echo flink-conf.yaml ;;
+    *) echo config.yaml ;;
+  esac
 }
 
 # fetch_flink VERSION
@@ -87,9 +99,9 @@ fetch_flink() {
   echo "tools: unpacking $(basename "$archive") ..."
   mkdir -p "$tmp/x"
   case "$archive" in
-    # Wheels (2.x) keep the distribution under pyflink/.
+    # Wheels (2.2 on) keep the distribution under pyflink/.
     *.whl) unzip -q -o "$archive" 'pyflink/lib/*' 'pyflink/opt/*' 'pyflink/plugins/*' 'pyflink/bin/*' -d "$tmp/x" ;;
-    # Source distributions (1.20.x has no wheel) keep it under <name>-<version>/deps/.
+    # Source distributions (1.18 to 2.1 have no wheel) keep it under <name>-<version>/deps/.
     *.tar.gz) tar xzf "$archive" -C "$tmp/x" --wildcards '*/deps/lib/*' '*/deps/opt/*' '*/deps/plugins/*' '*/deps/bin/*' ;;
   esac
   local dist
@@ -100,8 +112,13 @@ fetch_flink() {
   fi
   local home
   home=$(dirname "$(dirname "$dist")")
+  local conf
+  conf=$(config_file "$v")
   mkdir -p "$home/conf"
-  unzip -p "$dist" config.yaml >"$home/conf/config.yaml"
+  if ! unzip -p "$dist" "$conf" >"$home/conf/$conf" || [[ ! -s $home/conf/$conf ]]; then
+    echo "tools: $(basename "$dist") has no default $conf" >&2
+    return 1
+  fi
   rm -rf "$dest"
   mv "$home" "$dest"
   echo "$pin" >"$dest/.pin"

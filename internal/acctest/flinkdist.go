@@ -29,8 +29,9 @@ import (
 //	FLINK_RUNTIME=real     StartStack runs Flink pods as local JVMs (ProcessRuntime) instead of
 //	                       the flinktest emulator (FLINK_RUNTIME unset or "emulator").
 //	FLINK_VERSION=2.2.1    the fetched Flink version(s) the process runtime runs (space or comma
-//	                       separated; default: every fetched version). A pod runs the one with
-//	                       its Flink major.minor (image tag or FLINK_VERSION env of the pod).
+//	                       separated; "2.2" is the newest fetched 2.2.x; default: every fetched
+//	                       version). A pod runs the one with its Flink major.minor (image tag or
+//	                       FLINK_VERSION env of the pod).
 //	FLINK_TOOLS_CACHE      the tool cache (default ~/.cache/terraform-provider-flink).
 
 // The fixture job's entry classes (test/e2e/fixture-job): the same topology in three versions,
@@ -105,7 +106,9 @@ func versionLess(a, b string) bool {
 }
 
 // RealFlinkVersions are the Flink versions a real-Flink stack runs: FLINK_VERSION (space or
-// comma separated) when set, else every fetched version. It fails when one is not fetched.
+// comma separated) when set, else every fetched version. An entry without a patch level
+// ("2.3") names the newest fetched release of that minor, so that make need not repeat
+// tools/flink.sh's patch levels. It fails when one is not fetched.
 func RealFlinkVersions(cacheDir string) ([]string, error) {
 	fetched := FetchedFlinkVersions(cacheDir)
 	want := strings.FieldsFunc(os.Getenv("FLINK_VERSION"), func(r rune) bool { return r == ',' || r == ' ' })
@@ -115,13 +118,28 @@ func RealFlinkVersions(cacheDir string) ([]string, error) {
 		}
 		return fetched, nil
 	}
+	var out []string
 	for _, v := range want {
-		if !fileExists(filepath.Join(FlinkDistHome(cacheDir, v), "lib", "flink-dist-"+v+".jar")) {
-			return nil, fmt.Errorf("acctest: FLINK_VERSION=%s is not fetched into %s (have %q): run FLINK_DIST_VERSIONS=%q tools/flink.sh",
-				v, filepath.Join(cacheDir, "flink"), fetched, v)
+		release := fetchedRelease(fetched, v)
+		if release == "" {
+			return nil, fmt.Errorf("acctest: FLINK_VERSION=%s is not fetched into %s (have %q): run make tools, or FLINK_DIST_VERSIONS=<version> tools/flink.sh",
+				v, filepath.Join(cacheDir, "flink"), fetched)
+		}
+		out = append(out, release)
+	}
+	return out, nil
+}
+
+// fetchedRelease is the fetched release v names: v itself, or for a major.minor the newest
+// fetched patch release of it ("" when none).
+func fetchedRelease(fetched []string, v string) string {
+	newest := ""
+	for _, f := range fetched { // oldest first
+		if f == v || (strings.Count(v, ".") == 1 && strings.HasPrefix(f, v+".")) {
+			newest = f
 		}
 	}
-	return want, nil
+	return newest
 }
 
 // fixtureBuildScript is test/e2e/fixture-job/build.sh of the source tree this package was

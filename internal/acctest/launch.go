@@ -30,9 +30,6 @@ const (
 
 	// DefaultFlinkVersion is assumed when neither FLINK_VERSION nor the image tag says.
 	DefaultFlinkVersion = "1.20.0"
-
-	confFileYAML   = "config.yaml"     // Flink >= 1.19
-	confFileLegacy = "flink-conf.yaml" // Flink < 2.0
 )
 
 // Role is what a pod runs, as decided by Flink's docker entrypoint from the container args.
@@ -271,19 +268,19 @@ func versionAtLeast(version string, major, minor int) bool {
 // Flink would find no configuration file and start with defaults).
 func SelectConfigFile(flinkVersion string, files map[string]string) (map[string]string, string, error) {
 	if versionAtLeast(flinkVersion, 1, 19) {
-		if content, ok := files[confFileYAML]; ok {
+		if content, ok := files[flinkconf.ConfigFileYAML]; ok {
 			conf, err := ParseConfigYAML(content)
 			if err != nil {
-				return nil, confFileYAML, fmt.Errorf("%s: %w", confFileYAML, err)
+				return nil, flinkconf.ConfigFileYAML, fmt.Errorf("%s: %w", flinkconf.ConfigFileYAML, err)
 			}
-			return conf, confFileYAML, nil
+			return conf, flinkconf.ConfigFileYAML, nil
 		}
 		if versionAtLeast(flinkVersion, 2, 0) {
 			return map[string]string{}, "", nil
 		}
 	}
-	if content, ok := files[confFileLegacy]; ok {
-		return ParseLegacyConfig(content), confFileLegacy, nil
+	if content, ok := files[flinkconf.ConfigFileLegacy]; ok {
+		return ParseLegacyConfig(content), flinkconf.ConfigFileLegacy, nil
 	}
 	return map[string]string{}, "", nil
 }
@@ -397,7 +394,8 @@ func flinkPropertiesEnv(c *corev1.Container, conf map[string]string) {
 
 // standaloneJobArgs is the parse of `standalone-job` arguments, the options of Flink's
 // StandaloneApplicationClusterConfigurationParserFactory: parsing stops at the first argument
-// that is not one of its options, and everything from there on is the program's.
+// that is not one of its options, and everything from there on is the program's. Flink 1.18
+// has no --jars: there it is the first program argument.
 type standaloneJobArgs struct {
 	jobClass, jobID, jars, fromSavepoint, claimMode string
 	allowNonRestored                                bool
@@ -405,7 +403,8 @@ type standaloneJobArgs struct {
 	program                                         []string
 }
 
-func parseStandaloneJobArgs(args []string) (standaloneJobArgs, error) {
+func parseStandaloneJobArgs(args []string, flinkVersion string) (standaloneJobArgs, error) {
+	jarsOption := versionAtLeast(flinkVersion, 1, 19)
 	p := standaloneJobArgs{dynamic: map[string]string{}}
 	for i := 0; i < len(args); i++ {
 		a := args[i]
@@ -432,7 +431,7 @@ func parseStandaloneJobArgs(args []string) (standaloneJobArgs, error) {
 			p.jobClass, err = value()
 		case name == "--job-id" || name == "-jid":
 			p.jobID, err = value()
-		case name == "--jars" || name == "-jars":
+		case jarsOption && (name == "--jars" || name == "-jars"):
 			var v string
 			v, err = value()
 			if p.jars != "" {
@@ -561,11 +560,11 @@ func BuildJobManagerLaunch(pod *corev1.Pod, fileConf map[string]string) (JobMana
 	if err != nil {
 		return JobManagerLaunch{}, err
 	}
-	p, err := parseStandaloneJobArgs(args[1:])
+	version := FlinkVersionOf(c)
+	p, err := parseStandaloneJobArgs(args[1:], version)
 	if err != nil {
 		return JobManagerLaunch{}, err
 	}
-	version := FlinkVersionOf(c)
 	conf := map[string]string{}
 	for k, v := range fileConf {
 		conf[k] = v

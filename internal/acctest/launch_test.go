@@ -106,6 +106,18 @@ func TestBuildJobManagerLaunch(t *testing.T) {
 	}
 }
 
+// Flink 1.18's standalone-job has no --jars: like Flink, the parse ends there and the rest is
+// the program's, so this JobManager has no job class.
+func TestBuildJobManagerLaunchFlink118HasNoJarsOption(t *testing.T) {
+	args := []string{"standalone-job", "--jars", "local:///opt/flink/usrlib/orders.jar", "--job-classname", "com.example.Orders", "--job-id", testJobID}
+	if _, err := BuildJobManagerLaunch(flinkPod("flink:1.18.1-java17", args), nil); err == nil || !strings.Contains(err.Error(), "without --job-classname") {
+		t.Errorf("Flink 1.18 with --jars: %v, want the job class lost to the program arguments", err)
+	}
+	if jm, err := BuildJobManagerLaunch(flinkPod("flink:1.19.3-java17", args), nil); err != nil || jm.JarURI != "local:///opt/flink/usrlib/orders.jar" {
+		t.Errorf("Flink 1.19 with --jars: %+v, %v", jm, err)
+	}
+}
+
 func TestRestoreKeysFollowFlinkVersion(t *testing.T) {
 	conf := map[string]string{
 		"execution.savepoint.path":                        "s3://b/old-key",

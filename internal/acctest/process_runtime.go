@@ -25,6 +25,8 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/flinkplatform/terraform-provider-flink/internal/flinkconf"
 )
 
 // ProcessRuntime runs Flink pods as local JVMs of a real Flink distribution (fetched by
@@ -34,8 +36,8 @@ import (
 // runs BashJavaUtils to turn the memory configuration into JVM flags and dynamic properties.
 //
 // Each pod gets a directory <Dir>/flink/<namespace>/<pod>/ with its configuration (conf/
-// config.yaml: the pod's ConfigMap configuration, with the overrides below), its temporary
-// files and <role>.log (the JVM's stdout/stderr and log4j console output) and <role>.cmd (the
+// config.yaml, flink-conf.yaml on Flink 1.18: the pod's ConfigMap configuration, with the
+// overrides below), its temporary files and <role>.log (the JVM's stdout/stderr and log4j console output) and <role>.cmd (the
 // command line).
 //
 // What the container network would make unnecessary is overridden, everything on 127.0.0.1:
@@ -62,7 +64,8 @@ import (
 // URIs are replaced: --jars local:///opt/flink/usrlib/<name>.jar (any local: or file: path that
 // does not exist on this machine) maps to ProcessRuntimeOptions.Jars[<uri or name>], else to
 // the fixture job's jar for the pod's Flink version; an existing local path is used as is.
-// Without --jars the pod gets a Flink home whose usrlib/ holds the fixture jar.
+// Like the image, every TaskManager pod, and a JobManager pod without --jars (Flink 1.18 has
+// none), gets a Flink home whose usrlib/ holds the fixture jar.
 //
 // Status: StartJobManager returns (and the agent reports the pod Running and Ready) only once
 // the JobManager's REST API answers; StartTaskManager once the TaskManager is registered with
@@ -254,14 +257,41 @@ func loadFlinkDist(cacheDir, version string) (*flinkDist, error) {
 	// The distribution's default configuration carries the JVM options Java 17 needs
 	// (--add-opens …); an image whose configuration is replaced by a ConfigMap loses them, but
 	// these processes get them always.
-	if b, err := os.ReadFile(filepath.Join(home, "conf", "config.yaml")); err == nil {
-		if conf, err := ParseConfigYAML(string(b)); err == nil {
-			for _, k := range []string{"env.java.default-opts.all", "env.java.opts.all"} {
-				d.javaOpts = append(d.javaOpts, strings.Fields(conf[k])...)
-			}
-		}
+	conf, err := readDistConfig(home, version)
+	if err != nil {
+		return nil, err
+	}
+	for _, k := range []string{"env.java.default-opts.all", "env.java.opts.all"} {
+		d.javaOpts = append(d.javaOpts, strings.Fields(conf[k])...)
 	}
 	return d, nil
+}
+
+// configFileOf is the configuration file Flink version reads: flink-conf.yaml before 1.19,
+// config.yaml since.
+func configFileOf(version string) (string, error) {
+	fv, err := flinkconf.ParseVersion(majorMinor(version))
+	if err != nil {
+		return "", err
+	}
+	return fv.ConfigFileName(), nil
+}
+
+// readDistConfig reads the distribution's default configuration, conf/config.yaml or (Flink
+// 1.18) conf/flink-conf.yaml, which tools/flink.sh took from flink-dist's jar.
+func readDistConfig(home, version string) (map[string]string, error) {
+	name, err := configFileOf(version)
+	if err != nil {
+		return nil, err
+	}
+	b, err := os.ReadFile(filepath.Join(home, "conf", name))
+	if err != nil {
+		return nil, fmt.Errorf("acctest: Flink %s: the default configuration: %w: run make tools (tools/flink.sh)", version, err)
+	}
+	if name == flinkconf.ConfigFileLegacy {
+		return ParseLegacyConfig(string(b)), nil
+	}
+	return ParseConfigYAML(string(b))
 }
 
 func majorMinor(v string) string {
@@ -553,6 +583,13 @@ func (r *ProcessRuntime) StartTaskManager(ctx context.Context, pod *corev1.Pod, 
 		return err
 	}
 	p.serviceAccountDir = tm.ServiceAccountDir
+	// The image has the job in usrlib in every pod: a job the JobManager runs from its usrlib
+	// (no --jars, as on Flink 1.18) names its jar relative to the working directory, where the
+	// TaskManager looks for it too.
+	if err := r.usrlibHome(p, d); err != nil {
+		r.forget(p)
+		return err
+	}
 	conf := copyConf(tm.Config)
 	replacePrefix(conf, "taskmanager.memory.", map[string]string{
 		"taskmanager.memory.process.size": r.opts.TaskManagerMemory,
@@ -1199,8 +1236,12 @@ func failureSummary(logPath string) string {
 }
 
 // writeFlinkConfig writes conf as config.yaml (Flink ≥ 1.19: every key and value a quoted YAML
-// string, which Flink converts to the option's type) or flink-conf.yaml (older: key: value).
+// string, which Flink converts to the option's type) or flink-conf.yaml (1.18: key: value).
 func writeFlinkConfig(dir, version string, conf map[string]string) error {
+	name, err := configFileOf(version)
+	if err != nil {
+		return err
+	}
 	keys := make([]string, 0, len(conf))
 	for k := range conf {
 		keys = append(keys, k)
@@ -1208,15 +1249,13 @@ func writeFlinkConfig(dir, version string, conf map[string]string) error {
 	sort.Strings(keys)
 	var b strings.Builder
 	b.WriteString("# Written by the acctest process runtime from the pod's configuration.\n")
-	name := confFileYAML
-	if versionAtLeast(version, 1, 19) {
+	if name == flinkconf.ConfigFileYAML {
 		for _, k := range keys {
 			kq, _ := json.Marshal(k)
 			vq, _ := json.Marshal(conf[k])
 			fmt.Fprintf(&b, "%s: %s\n", kq, vq)
 		}
 	} else {
-		name = confFileLegacy
 		for _, k := range keys {
 			fmt.Fprintf(&b, "%s: %s\n", k, strings.ReplaceAll(conf[k], "\n", " "))
 		}

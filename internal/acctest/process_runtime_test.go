@@ -287,10 +287,6 @@ func TestRealFlinkFixtureVariants(t *testing.T) {
 		plus := a.count("plus continues the count", func(c FixtureCount) bool { return c.Restored > 0 && c.Counted > c.Restored })
 		sp2 := a.stopWithSavepoint()
 
-		// Real Flink in application mode: the job cannot be submitted, the JobManager's
-		// entrypoint fails fatally and the JVM exits (whatever
-		// execution.shutdown-on-application-finish says): the agent restarts the container in
-		// the pod, which crash-loops, as a kubelet's would.
 		objs, err := kube.Render(spec.Deployment{Namespace: a.ns, Application: a.app, Version: a.spec("minus-strict", FixtureJobMinusClass),
 			JobID: a.jobID, RestorePath: sp2}, nil)
 		if err != nil {
@@ -299,29 +295,7 @@ func TestRealFlinkFixtureVariants(t *testing.T) {
 		if err := a.kc.Apply(a.ctx, objs); err != nil {
 			t.Fatal(err)
 		}
-		eventually(t, 3*time.Minute, "a JobManager container crashes because state cannot be mapped", func() (bool, string) {
-			list, err := a.s.Kube().CoreV1().Pods(a.ns).List(a.ctx, metav1.ListOptions{LabelSelector: kube.LabelComponent + "=" + kube.ComponentJobManager})
-			if err != nil {
-				return false, err.Error()
-			}
-			var seen []string
-			for _, p := range list.Items {
-				seen = append(seen, p.Name+"="+string(p.Status.Phase))
-				if p.Status.Phase == corev1.PodFailed || len(p.Status.ContainerStatuses) != 1 {
-					continue
-				}
-				last := p.Status.ContainerStatuses[0].LastTerminationState.Terminated
-				if last == nil || last.ExitCode == 0 {
-					continue
-				}
-				log, _ := os.ReadFile(filepath.Join(a.rt.PodDir(&p), "jobmanager.log"))
-				if strings.Contains(string(log), "allowNonRestoredState") {
-					return true, ""
-				}
-			}
-			return false, strings.Join(seen, ", ")
-		})
-		a.mark("minus without allowNonRestoredState: JM container crash-loops")
+		a.refusesUnmappedState()
 
 		// allowNonRestoredState must reach a standalone application cluster as arguments:
 		// StandaloneApplicationClusterEntryPoint overwrites
@@ -350,6 +324,56 @@ func TestRealFlinkFixtureVariants(t *testing.T) {
 		}
 		a.mark("total")
 	})
+}
+
+// refusesUnmappedState waits until Flink refuses a job whose savepoint holds state of an
+// operator it no longer has. Up to 2.2 the JobManager's entrypoint fails fatally and the JVM
+// exits (whatever execution.shutdown-on-application-finish says): the agent restarts the
+// container in the pod, which crash-loops, as a kubelet's would. From 2.3 (applications,
+// FLIP-549) the JobManager stays up and reports the job FAILED, with Flink's hint in its
+// exceptions.
+func (a *realApp) refusesUnmappedState() {
+	a.t.Helper()
+	if versionAtLeast(a.version, 2, 3) {
+		eventually(a.t, 3*time.Minute, "the job FAILED because state cannot be mapped", func() (bool, string) {
+			j, err := a.fc.Job(a.ctx, a.jobID)
+			if err != nil || j.State != flink.JobFailed {
+				return false, fmt.Sprintf("%s %v", j.State, err)
+			}
+			ex, err := a.fc.JobExceptions(a.ctx, a.jobID)
+			return err == nil && strings.Contains(ex.RootException, "allowNonRestoredState"), firstLine(ex.RootException)
+		})
+		a.mark("minus without allowNonRestoredState: job FAILED, JobManager up")
+		return
+	}
+	eventually(a.t, 3*time.Minute, "a JobManager container crashes because state cannot be mapped", func() (bool, string) {
+		list, err := a.s.Kube().CoreV1().Pods(a.ns).List(a.ctx, metav1.ListOptions{LabelSelector: kube.LabelComponent + "=" + kube.ComponentJobManager})
+		if err != nil {
+			return false, err.Error()
+		}
+		var seen []string
+		for _, p := range list.Items {
+			seen = append(seen, p.Name+"="+string(p.Status.Phase))
+			if p.Status.Phase == corev1.PodFailed || len(p.Status.ContainerStatuses) != 1 {
+				continue
+			}
+			last := p.Status.ContainerStatuses[0].LastTerminationState.Terminated
+			if last == nil || last.ExitCode == 0 {
+				continue
+			}
+			log, _ := os.ReadFile(filepath.Join(a.rt.PodDir(&p), "jobmanager.log"))
+			if strings.Contains(string(log), "allowNonRestoredState") {
+				return true, ""
+			}
+		}
+		return false, strings.Join(seen, ", ")
+	})
+	a.mark("minus without allowNonRestoredState: JM container crash-loops")
+}
+
+func firstLine(s string) string {
+	line, _, _ := strings.Cut(s, "\n")
+	return line
 }
 
 // TestRealFlinkProcessExitRestartsContainerInPod: a JVM that dies is restarted in the same pod,

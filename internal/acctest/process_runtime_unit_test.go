@@ -46,6 +46,73 @@ func TestWriteFlinkConfigRoundTrips(t *testing.T) {
 	}
 }
 
+// Flink 1.18 reads flink-conf.yaml (key: value lines), not config.yaml.
+func TestWriteFlinkConfigLegacyFileFor118(t *testing.T) {
+	dir := t.TempDir()
+	conf := map[string]string{
+		"execution.savepoint.path": "file:/tmp/sp/savepoint-1",
+		"pipeline.name":            "1.10",
+		"env.java.opts.all":        `-Da="b c" -Dd: e`,
+	}
+	if err := writeFlinkConfig(dir, "1.18.1", conf); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "config.yaml")); err == nil {
+		t.Error("config.yaml written for Flink 1.18")
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "flink-conf.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := ParseLegacyConfig(string(b)); !reflect.DeepEqual(got, conf) {
+		t.Errorf("flink-conf.yaml reads back as\n%v\nwant\n%v\nfile:\n%s", got, conf, b)
+	}
+}
+
+// The JVM options come from the distribution's default file of its version.
+func TestReadDistConfigPicksTheVersionsFile(t *testing.T) {
+	home := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(home, "conf"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	legacy := "env.java.opts.all: --add-opens=java.base/java.lang=ALL-UNNAMED\n"
+	if err := os.WriteFile(filepath.Join(home, "conf", "flink-conf.yaml"), []byte(legacy), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	conf, err := readDistConfig(home, "1.18.1")
+	if err != nil || conf["env.java.opts.all"] != "--add-opens=java.base/java.lang=ALL-UNNAMED" {
+		t.Errorf("1.18: %v, %v", conf, err)
+	}
+	if _, err := readDistConfig(home, "1.19.3"); err == nil || !strings.Contains(err.Error(), "config.yaml") {
+		t.Errorf("1.19 without conf/config.yaml: %v, want an error naming config.yaml", err)
+	}
+}
+
+// FLINK_VERSION names releases, or minors for their newest fetched release.
+func TestFlinkVersionEnvNamesReleasesOrMinors(t *testing.T) {
+	cache := t.TempDir()
+	for _, v := range []string{"1.18.1", "1.20.4", "1.20.5", "2.3.0"} {
+		lib := filepath.Join(FlinkDistHome(cache, v), "lib")
+		if err := os.MkdirAll(lib, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(lib, "flink-dist-"+v+".jar"), nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Setenv("FLINK_VERSION", "1.18 1.20,2.3.0 1.20.4")
+	got, err := RealFlinkVersions(cache)
+	if want := []string{"1.18.1", "1.20.5", "2.3.0", "1.20.4"}; err != nil || !reflect.DeepEqual(got, want) {
+		t.Errorf("RealFlinkVersions = %q, %v; want %q", got, err, want)
+	}
+	for _, missing := range []string{"1.2", "2.2", "1.20.1"} {
+		t.Setenv("FLINK_VERSION", missing)
+		if _, err := RealFlinkVersions(cache); err == nil || !strings.Contains(err.Error(), "not fetched") {
+			t.Errorf("FLINK_VERSION=%s: %v, want not fetched", missing, err)
+		}
+	}
+}
+
 func TestJobManagerArgsMapJars(t *testing.T) {
 	r := &ProcessRuntime{opts: ProcessRuntimeOptions{Jars: map[string]string{"other.jar": "/x/other.jar"}}}
 	d := &flinkDist{version: "2.2.1", fixtureJar: "/cache/fixture/2.2.1/fixture-job.jar"}

@@ -67,7 +67,11 @@ func TestTypedReadsAgainstEmulator(t *testing.T) {
 			cluster.SetTaskManagers(1, 2)
 			job := waitHealthy(t, ctx, c)
 
-			if job.JID != jobID || job.Name != "fraud-detector" || job.State != JobRunning || job.JobType != "STREAMING" || job.EndTime != -1 {
+			wantType := "STREAMING"
+			if version == "1.18.1" {
+				wantType = "" // Flink reports job-type from 1.20 on
+			}
+			if job.JID != jobID || job.Name != "fraud-detector" || job.State != JobRunning || job.JobType != wantType || job.EndTime != -1 {
 				t.Errorf("Job = %+v", job)
 			}
 			if len(job.Vertices) != 3 || job.Vertices[0].Name != "Source" || job.Vertices[2].Parallelism != 2 || job.Vertices[1].Tasks[TaskRunning] != 2 {

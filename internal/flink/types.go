@@ -92,7 +92,7 @@ type JobDetails struct {
 	Name           string `json:"name"`
 	IsStoppable    bool   `json:"isStoppable"`
 	State          string `json:"state"`
-	JobType        string `json:"job-type"` // STREAMING or BATCH
+	JobType        string `json:"job-type"` // STREAMING or BATCH; "" before Flink 1.20, which does not report it
 	StartTime      int64  `json:"start-time"`
 	EndTime        int64  `json:"end-time"` // -1 while the job runs
 	Duration       int64  `json:"duration"`

@@ -2,13 +2,15 @@ package flinkconf
 
 import (
 	"fmt"
+	"net/url"
+	"path"
 	"strconv"
 	"strings"
 )
 
 // Supported are the Flink minor releases whose standalone application mode and
 // configuration keys the provider renders.
-var Supported = []string{"1.18", "1.19", "1.20", "2.0", "2.1", "2.2"}
+var Supported = []string{"1.18", "1.19", "1.20", "2.0", "2.1", "2.2", "2.3"}
 
 // CheckSupported accepts a supported "major.minor" Flink release.
 func CheckSupported(s string) error {
@@ -67,4 +69,28 @@ func (v Version) RestoreKeys() (pathKey, ignoreUnclaimedKey string) {
 		return KeyStateRecoveryPath, KeyStateRecoveryIgnoreState
 	}
 	return KeySavepointPath, KeySavepointIgnoreState
+}
+
+// UserLibDir is the directory of the official image whose jars Flink's standalone
+// application entrypoint puts on the job's classpath.
+const UserLibDir = "/opt/flink/usrlib/"
+
+// JarsArgument reports whether Flink's standalone application entrypoint takes the job jar as
+// --jars (and fetches a remote one): from 1.19 on. Flink 1.18's has no --jars; an unknown
+// option would end its option parsing and turn everything after it into program arguments.
+func (v Version) JarsArgument() bool { return v.AtLeast(1, 19) }
+
+// CheckJarURI refuses a job jar Flink version cannot run: Flink 1.18 runs the job only from the
+// jars in the image's usrlib directory (UserLibDir), so the jar must be there. No jar ("")
+// means the image's usrlib on every version.
+func CheckJarURI(v Version, uri string) error {
+	if v.JarsArgument() || uri == "" {
+		return nil
+	}
+	u, err := url.Parse(uri)
+	if err == nil && (u.Scheme == "local" || u.Scheme == "file") && strings.HasPrefix(path.Clean(u.Path), UserLibDir) {
+		return nil
+	}
+	return fmt.Errorf("jar_uri %q: Flink %s runs the job only from the jars in the image's %s (its standalone-job has no --jars; "+
+		"that came with 1.19); put the jar there and use local://%s<name>.jar, or use flink_version 1.19 or later", uri, v, UserLibDir, UserLibDir)
 }

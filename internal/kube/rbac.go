@@ -84,7 +84,7 @@ func ProviderRules(serviceProxy bool) []rbacv1.PolicyRule {
 }
 
 // JobManagerHARules is the Role the provider creates for each application's JobManager
-// (Kubernetes HA): Flink's Kubernetes HA services (1.18 to 2.2) keep leader election, job
+// (Kubernetes HA): Flink's Kubernetes HA services (1.18 to 2.3) keep leader election, job
 // graphs (2.x: execution plans), checkpoint pointers and counters in ConfigMaps. The leader
 // lock is a ConfigMap (fabric8's ConfigMapLock, updated with a patch), not a Lease. RBAC
 // escalation prevention lets the provider create that Role only if it holds all of it; a

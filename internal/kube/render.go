@@ -82,6 +82,9 @@ func Render(d spec.Deployment, owner *metav1.OwnerReference) (Objects, error) {
 	if err != nil {
 		return Objects{}, err
 	}
+	if err := flinkconf.CheckJarURI(fv, v.JarURI); err != nil {
+		return Objects{}, err
+	}
 	jmRes, err := podResources(v.JobManager.CPU, v.JobManager.Memory)
 	if err != nil {
 		return Objects{}, fmt.Errorf("job manager resources: %w", err)
@@ -96,7 +99,7 @@ func Render(d spec.Deployment, owner *metav1.OwnerReference) (Objects, error) {
 	}
 	data := map[string]string{fv.ConfigFileName(): confFile, Log4jFile: logConf}
 
-	r := renderer{d: d, ns: d.Namespace, app: d.Application}
+	r := renderer{d: d, fv: fv, ns: d.Namespace, app: d.Application}
 	if owner != nil {
 		r.owners = append(r.owners, ownerRefAC(*owner))
 	}
@@ -168,6 +171,7 @@ func checkDeployment(d spec.Deployment) error {
 // renderer holds what every object of one deployment shares.
 type renderer struct {
 	d       spec.Deployment
+	fv      flinkconf.Version
 	ns, app string
 	owners  []*metav1ac.OwnerReferenceApplyConfiguration
 }
@@ -233,8 +237,8 @@ func replicas(d spec.Deployment) (jobManagers, taskManagers int32) {
 	return int32(max(v.JobManager.Replicas, 1)), taskManagers
 }
 
-// jobManagerArgs is the standalone-job command line of the JobManager.
-func jobManagerArgs(d spec.Deployment) []string {
+// jobManagerArgs is the standalone-job command line of the JobManager for Flink fv.
+func jobManagerArgs(d spec.Deployment, fv flinkconf.Version) []string {
 	v := d.Version
 	// --jars comes first: Flink's parser takes every following word that is not an option
 	// as another jar, which would swallow the job's own arguments at the end.
@@ -244,7 +248,8 @@ func jobManagerArgs(d spec.Deployment) []string {
 		// standbys. (Flink 2 has no --host any more; this works on 1.x and 2.x.)
 		args = append(args, "-D"+flinkconf.KeyRPCAddress+"=$("+EnvPodIP+")")
 	}
-	if v.JarURI != "" {
+	// Flink 1.18 has no --jars: it runs the job from the image's usrlib directory (CheckJarURI).
+	if v.JarURI != "" && fv.JarsArgument() {
 		args = append(args, "--jars", v.JarURI)
 	}
 	if v.EntryClass != "" {
@@ -272,7 +277,7 @@ func (r renderer) jobManagerContainer(env []*corev1ac.EnvVarApplyConfiguration, 
 	port := func(name string, port int32) *corev1ac.ContainerPortApplyConfiguration {
 		return corev1ac.ContainerPort().WithName(name).WithContainerPort(port).WithProtocol(corev1.ProtocolTCP)
 	}
-	return container(r.d.Version, jobManagerArgs(r.d), env, res).
+	return container(r.d.Version, jobManagerArgs(r.d, r.fv), env, res).
 		WithPorts(port(PortNameRest, flinkconf.RestPort), port(PortNameRPC, flinkconf.RPCPort), port(PortNameBlob, flinkconf.BlobPort)).
 		WithReadinessProbe(corev1ac.Probe().
 			WithTCPSocket(corev1ac.TCPSocketAction().WithPort(intstr.FromString(PortNameRest))).

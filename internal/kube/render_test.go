@@ -168,6 +168,28 @@ func TestRenderOptionalArgs(t *testing.T) {
 	}
 }
 
+// Flink 1.18's standalone-job has no --jars (an unknown option would turn --job-classname and
+// --job-id into program arguments): the job runs from the image's usrlib directory.
+func TestRenderFlink118RunsTheJobFromUsrlib(t *testing.T) {
+	d := testDeployment()
+	d.Version.FlinkVersion = "1.18"
+	got := mustRender(t, d, nil).JobManager.Spec.Template.Spec.Containers[0].Args
+	want := []string{"standalone-job", "--job-classname", "com.example.Orders", "--job-id", testJobID, "--topic", "orders"}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("Flink 1.18 args %q\nwant %q", got, want)
+	}
+	for _, uri := range []string{"s3://bucket/orders.jar", "local:///opt/flink/lib/orders.jar", "local:///opt/flink/usrlib/../orders.jar"} {
+		d.Version.JarURI = uri
+		if _, err := Render(d, nil); err == nil || !strings.Contains(err.Error(), "/opt/flink/usrlib/") {
+			t.Errorf("Flink 1.18 with jar %s: %v, want a refusal naming /opt/flink/usrlib/", uri, err)
+		}
+	}
+	d.Version.FlinkVersion = "1.19"
+	if _, err := Render(d, nil); err != nil {
+		t.Errorf("Flink 1.19 fetches a remote jar with --jars: %v", err)
+	}
+}
+
 func TestRenderServices(t *testing.T) {
 	o := mustRender(t, testDeployment(), nil)
 	if *o.RestService.Name != RestServiceName("orders") || *o.RestService.Name != "orders-rest" {

@@ -156,6 +156,54 @@ func TestFlinkConfigurationFitsVersion_agreesWithRenderer(t *testing.T) {
 	}
 }
 
+// Flink 1.18 runs the job only from the image's usrlib: jar_uri is refused elsewhere, as the
+// renderer refuses it (flinkconf.CheckJarURI is both rules).
+func TestJarURIFitsVersion(t *testing.T) {
+	sch := schema.Schema{Attributes: map[string]schema.Attribute{
+		"flink_version": schema.StringAttribute{Optional: true},
+		"jar_uri":       schema.StringAttribute{Optional: true},
+	}}
+	str := func(s string) tftypes.Value { return tftypes.NewValue(tftypes.String, s) }
+	unknown := tftypes.NewValue(tftypes.String, tftypes.UnknownValue)
+	cases := []struct {
+		name         string
+		flinkVersion tftypes.Value
+		jar          tftypes.Value
+		wantErr      bool
+	}{
+		{"1.18 jar in usrlib", str("1.18"), str("local:///opt/flink/usrlib/job.jar"), false},
+		{"1.18 remote jar", str("1.18"), str("s3://bucket/job.jar"), true},
+		{"1.18 jar elsewhere in the image", str("1.18"), str("local:///opt/flink/lib/job.jar"), true},
+		{"1.19 remote jar", str("1.19"), str("s3://bucket/job.jar"), false},
+		{"2.3 remote jar", str("2.3"), str("https://repo.example.com/job.jar"), false},
+		{"unknown version", unknown, str("s3://bucket/job.jar"), false},
+		{"unknown jar", str("1.18"), unknown, false},
+	}
+	v := JarURIFitsVersion(path.Root("flink_version"), path.Root("jar_uri"))
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			raw := tftypes.NewValue(sch.Type().TerraformType(context.Background()), map[string]tftypes.Value{
+				"flink_version": tc.flinkVersion, "jar_uri": tc.jar,
+			})
+			var resp resource.ValidateConfigResponse
+			v.ValidateResource(context.Background(), resource.ValidateConfigRequest{Config: tfsdk.Config{Schema: sch, Raw: raw}}, &resp)
+			errs := resp.Diagnostics.Errors()
+			if !tc.wantErr {
+				if len(errs) > 0 {
+					t.Fatalf("unexpected errors: %v", errs)
+				}
+				return
+			}
+			if len(errs) != 1 || !strings.Contains(errs[0].Detail(), "/opt/flink/usrlib/") || !strings.Contains(errs[0].Detail(), "1.19 or later") {
+				t.Fatalf("errors %v, want one naming /opt/flink/usrlib/ and the way out", errs)
+			}
+			if withPath, ok := errs[0].(interface{ Path() path.Path }); !ok || !withPath.Path().Equal(path.Root("jar_uri")) {
+				t.Errorf("error is not attached to jar_uri: %v", errs[0])
+			}
+		})
+	}
+}
+
 func TestCheckEnvVarName(t *testing.T) {
 	checkCases(t, CheckEnvVarName, map[string]string{
 		"JAVA_TOOL_OPTIONS": "",

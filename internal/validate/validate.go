@@ -285,6 +285,39 @@ func (v configFitsVersion) ValidateResource(ctx context.Context, req resource.Va
 	}
 }
 
+// jarFitsVersion refuses a jar_uri the configured flink_version cannot run (Flink 1.18 runs the
+// job only from the image's usrlib directory): a resource-level validator, as it needs both.
+type jarFitsVersion struct {
+	flinkVersion, jarURI path.Path
+}
+
+// JarURIFitsVersion checks the string attribute at jarURI with flinkconf.CheckJarURI, the
+// renderer's own rule, for the Flink version in the string attribute at flinkVersion.
+func JarURIFitsVersion(flinkVersion, jarURI path.Path) resource.ConfigValidator {
+	return jarFitsVersion{flinkVersion: flinkVersion, jarURI: jarURI}
+}
+
+func (v jarFitsVersion) Description(context.Context) string {
+	return "jar_uri must be a jar flink_version can run (Flink 1.18: one in the image's /opt/flink/usrlib/)"
+}
+func (v jarFitsVersion) MarkdownDescription(ctx context.Context) string { return v.Description(ctx) }
+
+func (v jarFitsVersion) ValidateResource(ctx context.Context, req resource.ValidateConfigRequest, resp *resource.ValidateConfigResponse) {
+	var version, jar types.String
+	resp.Diagnostics.Append(req.Config.GetAttribute(ctx, v.flinkVersion, &version)...)
+	resp.Diagnostics.Append(req.Config.GetAttribute(ctx, v.jarURI, &jar)...)
+	if resp.Diagnostics.HasError() || version.IsNull() || version.IsUnknown() || jar.IsNull() || jar.IsUnknown() {
+		return
+	}
+	fv, err := flinkconf.ParseVersion(version.ValueString())
+	if err != nil {
+		return // flink_version's own validator reports it
+	}
+	if err := flinkconf.CheckJarURI(fv, jar.ValueString()); err != nil {
+		resp.Diagnostics.AddAttributeError(v.jarURI, "Job jar not possible on Flink "+fv.String(), err.Error())
+	}
+}
+
 // EnvVarName accepts a name Kubernetes allows for a container environment variable. The
 // renderer's own POD_IP (HA JobManagers only) is refused by the application's plan, which
 // knows whether HA is on.

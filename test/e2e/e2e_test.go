@@ -8,9 +8,11 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -23,9 +25,11 @@ import (
 	"github.com/hashicorp/terraform-plugin-testing/plancheck"
 	"github.com/hashicorp/terraform-plugin-testing/terraform"
 	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/flinkplatform/terraform-provider-flink/internal/acctest"
 	"github.com/flinkplatform/terraform-provider-flink/internal/flink"
+	"github.com/flinkplatform/terraform-provider-flink/internal/flinkconf"
 	"github.com/flinkplatform/terraform-provider-flink/internal/kube"
 	"github.com/flinkplatform/terraform-provider-flink/internal/provider/providertest"
 	"github.com/flinkplatform/terraform-provider-flink/internal/records"
@@ -161,6 +165,9 @@ func TestE2E_SavepointUpgradeContinuesState(t *testing.T) {
 			{
 				Config: cfg("v1", "running", ""),
 				Check: func(*terraform.State) error {
+					if err := runsFlinkRelease(t, ns, "counter"); err != nil {
+						return err
+					}
 					first := counter(t, ns, "counter", 0)
 					before = counter(t, ns, "counter", first.Counted) // it grows
 					if before.Restored != 0 {
@@ -327,6 +334,34 @@ resource "flink_streaming_application" "fork" {
 			},
 		},
 	})
+}
+
+// runsFlinkRelease checks that the application runs the release the scenario asked for
+// (flinkMinor), configured through that release's file: flink-conf.yaml on 1.18, config.yaml
+// from 1.19.
+func runsFlinkRelease(t *testing.T, ns, name string) error {
+	fv, err := flinkconf.ParseVersion(flinkMinor())
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cm, err := acctest.Kube(t).CoreV1().ConfigMaps(ns).Get(ctx, kube.ConfigMapName(name), metav1.GetOptions{})
+	if err != nil {
+		return err
+	}
+	if _, ok := cm.Data[fv.ConfigFileName()]; !ok {
+		return fmt.Errorf("ConfigMap %s has no %s (keys %v)", cm.Name, fv.ConfigFileName(), slices.Sorted(maps.Keys(cm.Data)))
+	}
+	ov, err := flink.New(ns+"/"+name, "http://"+kube.RestHost(name, ns)+":8081", nil).Overview(ctx)
+	if err != nil {
+		return err
+	}
+	if !strings.HasPrefix(ov.FlinkVersion, fv.String()+".") {
+		return fmt.Errorf("the JobManager runs Flink %s, want %s", ov.FlinkVersion, fv)
+	}
+	t.Logf("%s/%s runs Flink %s, configured by %s", ns, name, ov.FlinkVersion, fv.ConfigFileName())
+	return nil
 }
 
 // snapshotOnDisk checks that a file: snapshot path has its _metadata.

@@ -285,7 +285,7 @@ func TestE2E_WithoutHAJobManagerRestartRewindsToDeployTimeSnapshot(t *testing.T)
 						return err
 					}
 					// A node failure that takes the JobManager and the TaskManager. (With the
-					// TaskManager left alive, Flink 1.20 and 2.2 do not get the job running again:
+					// TaskManager left alive, Flink 1.20, 2.2 and 2.3 do not get the job running again:
 					// the new JobManager uploads the jar anew under another blob key and the
 					// surviving TaskManager refuses it, "The library registration references a
 					// different set of library BLOBs than previous registrations for this job",

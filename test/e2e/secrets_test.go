@@ -24,7 +24,7 @@ import (
 )
 
 // Keys Flink hides in its REST API and logs: GlobalConfiguration.isSensitive matches
-// "password" (and "secret", "token", "apikey", … ; checked in flink-dist 1.20.5 and 2.2.1).
+// "password" (and "secret", "token", "apikey", … ; checked in flink-dist 1.18.1 to 2.3.0).
 const (
 	dbPasswordKey    = "fixture.db.password"
 	kafkaPasswordKey = "kafka.password"

@@ -347,8 +347,9 @@ func (c *Cluster) configEntriesLocked() []any {
 // HiddenContent is what Flink's REST API shows instead of a sensitive value.
 const HiddenContent = "******"
 
-// sensitiveKeyParts are GlobalConfiguration.SENSITIVE_KEYS of Flink 2.2 (1.20 lacks
-// "api-key"): a key containing one, in lower case, has its value hidden.
+// sensitiveKeyParts are GlobalConfiguration.SENSITIVE_KEYS of Flink 2.1 to 2.3 (1.19 and
+// 1.20 lack "api-key", 1.18 also "http-headers"): a key containing one, in lower case, has its
+// value hidden.
 var sensitiveKeyParts = []string{"password", "secret", "fs.azure.account.key", "apikey", "api-key", "auth-params",
 	"service-key", "token", "basic-auth", "jaas.config", "http-headers"}
 
@@ -449,7 +450,6 @@ func (c *Cluster) jobDetailsLocked(now time.Time) map[string]any {
 		"name":           c.spec.JobName,
 		"isStoppable":    false,
 		"state":          c.state,
-		"job-type":       "STREAMING",
 		"start-time":     c.startTime.UnixMilli(),
 		"end-time":       millis(c.endTime),
 		"duration":       c.durationLocked(now),
@@ -459,6 +459,10 @@ func (c *Cluster) jobDetailsLocked(now time.Time) map[string]any {
 		"vertices":       vertices,
 		"status-counts":  statusCounts,
 		"plan":           c.planLocked(),
+	}
+	// Flink reports the job type from 1.20 on, the pending operators from 2.0 on.
+	if c.version.atLeast(1, 20) {
+		out["job-type"] = "STREAMING"
 	}
 	if c.version.major >= 2 {
 		out["pending-operators"] = 0

@@ -41,6 +41,7 @@ func (r *versionResource) Schema(_ context.Context, _ resource.SchemaRequest, re
 func (r *versionResource) ConfigValidators(context.Context) []resource.ConfigValidator {
 	return []resource.ConfigValidator{
 		validate.FlinkConfigurationFitsVersion(path.Root("flink_version"), path.Root("flink_configuration")),
+		validate.JarURIFitsVersion(path.Root("flink_version"), path.Root("jar_uri")),
 	}
 }
 

@@ -85,7 +85,8 @@ func resourceSchema() schema.Schema {
 			"jar_uri": schema.StringAttribute{
 				Required: true,
 				MarkdownDescription: "The job jar: `local:///opt/flink/usrlib/job.jar` inside the image, or a remote URI " +
-					"(`s3://`, `gs://`, `https://` …) Flink fetches.",
+					"(`s3://`, `gs://`, `https://` …) Flink fetches. Flink 1.18 runs the job only from the jars in the image's " +
+					"`/opt/flink/usrlib/` (its `standalone-job` has no `--jars`), so with `flink_version` 1.18 the jar must be there.",
 				Validators:    []validator.String{validate.JarURI()},
 				PlanModifiers: replace,
 			},
@@ -102,7 +103,7 @@ func resourceSchema() schema.Schema {
 			},
 			"flink_version": schema.StringAttribute{
 				Required:            true,
-				MarkdownDescription: "Flink release of the image, `major.minor`: 1.18, 1.19, 1.20, 2.0, 2.1 or 2.2.",
+				MarkdownDescription: "Flink release of the image, `major.minor`: 1.18, 1.19, 1.20, 2.0, 2.1, 2.2 or 2.3.",
 				Validators:          []validator.String{validate.FlinkVersion()},
 				PlanModifiers:       replace,
 			},
