@@ -172,7 +172,7 @@ func (o *machine) newJournal(op Operation, target string) *records.Journal {
 	return &records.Journal{
 		Operation: string(op), FromVersion: from.Label, ToVersion: o.desired.Version.Label,
 		Step: stepStarted, StartedAt: o.p.now(), TargetState: target, From: &from, FromJobID: o.record.JobID,
-		FromHighAvailability: o.record.HighAvailability, FromSecret: o.record.Secret,
+		FromHighAvailability: o.record.HighAvailability, FromSecret: o.record.Secret, FromRestoredSnapshot: o.record.RestoredSnapshot,
 	}
 }
 

@@ -79,6 +79,32 @@ var tableOps = []tableOp{
 		done:     func(s *stateful) error { return s.runs("v1") },
 	},
 	{
+		// Reprocess from the savepoint the upgrade to v2 took: v2 stops with a savepoint of its
+		// own and starts again from the chosen, older one.
+		name: "reprocess",
+		setup: func(s *stateful) {
+			s.deploy(versionN(1))
+			s.mustApply(statefulFor(versionN(2), StateRunning), OpSavepointRedeploy)
+			s.chosen = s.snapshotRecords()[0]
+		},
+		run: func(ctx context.Context, s *stateful) error {
+			_, err := s.p.Apply(ctx, s.reprocessDesired(), OpReprocess, s.progressFn())
+			return err
+		},
+		converge: func(s *stateful) error { return s.applyUntilNone(s.reprocessDesired()) },
+		done: func(s *stateful) error {
+			if err := s.runs("v2"); err != nil {
+				return err
+			}
+			if from := s.cluster().RestoredFrom(); from != s.chosen.Path || s.record().RestoredSnapshot != s.chosen.Name {
+				return fmt.Errorf("the job restored %q (record: started from %q); want the chosen snapshot %s (%s)",
+					from, s.record().RestoredSnapshot, s.chosen.Name, s.chosen.Path)
+			}
+			return nil
+		},
+		savepointRequest: "POST /stop",
+	},
+	{
 		name:  "destroy",
 		setup: func(s *stateful) { s.deploy(versionN(1)) },
 		run: func(ctx context.Context, s *stateful) error {
@@ -249,7 +275,7 @@ func secondRunner(skew time.Duration) func(t *testing.T, s *stateful, op tableOp
 		})
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		errB := op.run(ctx, &stateful{harness: &harness{t: s.t, p: b, fake: s.fake, emu: s.emu, kubelet: s.kubelet, rt: s.rt}})
+		errB := op.run(ctx, &stateful{harness: &harness{t: s.t, p: b, fake: s.fake, emu: s.emu, kubelet: s.kubelet, rt: s.rt}, chosen: s.chosen})
 		if !errors.Is(errB, kube.ErrLocked) {
 			t.Errorf("runner B (clock %+v) was not refused while runner A held the lock: %v", skew, errB)
 		}
@@ -358,7 +384,8 @@ func (s *stateful) invariants(t *testing.T) (lost, stale, replaced int) {
 		}
 	}
 	// JobManagers start one after another, and each stops taking savepoints before the next
-	// starts: a start must restore the newest savepoint the JobManagers before it took.
+	// starts: a start must restore the newest savepoint the JobManagers before it took, or
+	// the snapshot the configuration chose to reprocess from.
 	for i, st := range s.kubelet.startsSoFar() {
 		newest := ""
 		for _, c := range clusters[:i] {
@@ -366,7 +393,7 @@ func (s *stateful) invariants(t *testing.T) (lost, stale, replaced int) {
 				newest = sps[len(sps)-1]
 			}
 		}
-		if st.RestorePath != newest {
+		if st.RestorePath != newest && (s.chosen.Path == "" || st.RestorePath != s.chosen.Path) {
 			stale++
 			t.Errorf("job %s started from %q; the newest savepoint then was %q", st.JobID, st.RestorePath, newest)
 		}
@@ -405,6 +432,13 @@ func (s *stateful) tableDesired(n int, state string) Desired {
 	if s.shortSavepointTimeout.Load() {
 		d.Savepoint.Timeout = 200 * time.Millisecond
 	}
+	return d
+}
+
+// reprocessDesired is v2 running, restoring the chosen snapshot.
+func (s *stateful) reprocessDesired() Desired {
+	d := s.tableDesired(2, StateRunning)
+	d.Restore = Restore{Strategy: RestoreSnapshot, SnapshotName: s.chosen.Name}
 	return d
 }
 

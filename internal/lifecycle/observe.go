@@ -57,7 +57,7 @@ func (p *Platform) currentFrom(ctx context.Context, record *records.AppRecord) *
 func (p *Platform) observeJob(ctx context.Context, record *records.AppRecord) (Current, string) {
 	current := Current{Version: record.Version, State: record.State, JobID: record.JobID, Journal: record.Journal,
 		LastSnapshotPath: record.LastSnapshotPath, LastSnapshotName: record.LastSnapshotName, HighAvailability: record.HighAvailability,
-		Secret: record.Secret}
+		Secret: record.Secret, RestoredSnapshot: record.RestoredSnapshot}
 	if record.State != StateRunning {
 		return current, StatusStopped
 	}

@@ -27,6 +27,9 @@ const (
 	OpResume            Operation = "resume"
 	OpCancel            Operation = "cancel"
 	OpRecover           Operation = "recover"
+	// OpReprocess stops the running job with a savepoint and starts the desired version from
+	// the snapshot restore.snapshot_id newly names: the job processes again from that state.
+	OpReprocess Operation = "reprocess"
 	// OpRestartTaskManagers replaces the TaskManager pods of a stuck job; its JobManager
 	// restores the job from its latest completed checkpoint, so no state is lost.
 	OpRestartTaskManagers Operation = "restart_task_managers"
@@ -64,6 +67,7 @@ func init() {
 		OpCancel:              {run: (*machine).cancelJobThen, resume: (*machine).recoverWithoutSavepoint},
 		OpSavepointRedeploy:   {run: (*machine).redeployWithState, recordsSnapshot: true},
 		OpLastStateRedeploy:   {run: (*machine).redeployWithState, recordsSnapshot: true},
+		OpReprocess:           {run: (*machine).reprocess, recordsSnapshot: true},
 		OpSuspend:             {run: (*machine).suspend, recordsSnapshot: true},
 		OpRestartTaskManagers: {run: (*machine).restartStuckTaskManagers, resume: (*machine).resumeRestartTaskManagers},
 		OpRecover:             {run: (*machine).recover, recordsSnapshot: true},
@@ -225,14 +229,19 @@ type Current struct {
 	HighAvailability bool
 	// Secret is the provider-owned Secret the deployed version runs with (names only).
 	Secret *spec.OwnedSecret
+	// RestoredSnapshot is the chosen snapshot (restore.snapshot_id) the application last
+	// started from.
+	RestoredSnapshot string
 }
 
 // transition is one row of the operation table. Empty from/to match "does not exist"; a nil
-// specChanged or empty mode matches anything.
+// specChanged or empty mode matches anything; a row with newSnapshot matches only when the
+// configuration names a snapshot to restore that the application has not started from.
 type transition struct {
 	from, to    string
 	specChanged *bool
 	mode        string
+	newSnapshot bool
 	op          Operation
 }
 
@@ -245,6 +254,8 @@ var operationTable = []transition{
 	{from: "", to: StateRunning, op: OpDeploy},
 	{from: "", to: StateSuspended, op: OpNone},
 	{from: "", to: StateCancelled, op: OpNone},
+	// A newly chosen snapshot reprocesses, whether the version changes too or not.
+	{from: StateRunning, to: StateRunning, newSnapshot: true, op: OpReprocess},
 	{from: StateRunning, to: StateRunning, specChanged: &no, op: OpNone},
 	// A stuck job changes like a running one, except that with nothing else to do its
 	// TaskManagers are replaced (see Classify).
@@ -296,12 +307,22 @@ func Classify(current *Current, desired Desired) Plan {
 	if from == StateStuck && (specChanged || desired.State != StateRunning) {
 		from = StateRunning
 	}
-	return Plan{Operation: lookup(from, desired.State, specChanged, desired.UpgradeMode)}
+	return Plan{Operation: lookup(from, desired.State, specChanged, desired.UpgradeMode, choosesNewSnapshot(current, desired))}
 }
 
-func lookup(from, to string, specChanged bool, mode string) Operation {
+// choosesNewSnapshot reports whether the configuration names a snapshot to restore that the
+// application has not started from yet (one created in the same apply is always new).
+func choosesNewSnapshot(current *Current, d Desired) bool {
+	if d.Restore.Strategy != RestoreSnapshot {
+		return false
+	}
+	return d.Restore.SnapshotPending || (d.Restore.SnapshotName != "" && (current == nil || current.RestoredSnapshot != d.Restore.SnapshotName))
+}
+
+func lookup(from, to string, specChanged bool, mode string, newSnapshot bool) Operation {
 	for _, t := range operationTable {
-		if t.from == from && t.to == to && (t.specChanged == nil || *t.specChanged == specChanged) && (t.mode == "" || t.mode == mode) {
+		if t.from == from && t.to == to && (t.specChanged == nil || *t.specChanged == specChanged) && (t.mode == "" || t.mode == mode) &&
+			(!t.newSnapshot || newSnapshot) {
 			return t.op
 		}
 	}
@@ -337,6 +358,14 @@ func describe(plan Plan, current *Current, desired Desired) string {
 	case OpLastStateRedeploy:
 		return fmt.Sprintf("%s: cancel %s (version %s) keeping its latest checkpoint, then start version %s%s from it%s%s",
 			name, job, from, to, secretWords(desired), haWords(current, desired), rollbackWords(desired))
+	case OpReprocess:
+		chosen := "the snapshot created in this apply"
+		if !desired.Restore.SnapshotPending {
+			chosen = fmt.Sprintf("snapshot %s (%s)", desired.Restore.SnapshotName, plan.RestorePath)
+		}
+		return fmt.Sprintf("%s: stop %s (version %s) with a savepoint (kept, the rollback point), then start version %s%s from %s: "+
+			"restore.snapshot_id names a snapshot the application has not started from, so the job processes again from that state%s",
+			name, job, from, to, secretWords(desired), chosen, reprocessRollbackWords(desired, from))
 	case OpStatelessRedeploy:
 		return fmt.Sprintf("%s: cancel %s (version %s) and start version %s%s with empty state%s (upgrade_mode stateless: state is discarded)",
 			name, job, from, to, secretWords(desired), haWords(current, desired))
@@ -363,6 +392,9 @@ func describe(plan Plan, current *Current, desired Desired) string {
 		taken := "no savepoint was recorded yet; finish taking it"
 		if j.SavepointPath != "" {
 			taken = "its savepoint " + j.SavepointPath + " is recorded"
+		}
+		if j.RestoreSnapshot != "" {
+			taken += fmt.Sprintf(" (the reprocess starts from snapshot %s while the configuration names it, else from that savepoint)", j.RestoreSnapshot)
 		}
 		return fmt.Sprintf("%s: an interrupted %s (%s -> %s) stopped at step %q; %s, then bring version %s to %s from it. "+
 			"A job the interrupted apply already started is kept if it runs healthy, since it holds newer state (and is "+
@@ -395,6 +427,13 @@ func rollbackWords(d Desired) string {
 		return ""
 	}
 	return fmt.Sprintf("; if it is not healthy within %s, roll back to the previous version from the same snapshot", d.Rollback.ReadinessTimeout)
+}
+
+func reprocessRollbackWords(d Desired, from string) string {
+	if !d.Rollback.Enabled {
+		return ""
+	}
+	return fmt.Sprintf("; if it is not healthy within %s, roll back to version %s from that savepoint", d.Rollback.ReadinessTimeout, from)
 }
 
 func shortJobID(id string) string {
@@ -448,14 +487,17 @@ func (p *Platform) PlanChange(ctx context.Context, desired Desired) (Plan, error
 		return plan, err
 	}
 	var snap records.SnapshotRecord
-	if (plan.Operation == OpDeploy || plan.Operation == OpResume) && !desired.Restore.SnapshotPending {
+	if restoresChosenOrLatest(plan.Operation) && !desired.Restore.SnapshotPending {
 		if snap, err = p.restoreSource(ctx, current, desired); err != nil {
 			return plan, err
 		}
 		plan.RestorePath = snap.Path
-		if snap.Origin == records.OriginCheckpoint && snap.Name == "" {
+		switch {
+		case snap.Origin == records.OriginCheckpoint && snap.Name == "":
 			plan.RestoreNote = fmt.Sprintf(" (the latest checkpoint of job %s, which ran after the newest snapshot)", shortJobID(snap.JobID))
 			plan.RecordsSnapshot = true // the checkpoint goes on record before it is restored
+		case desired.Restore.Strategy == RestoreSnapshot && snap.Name != desired.Restore.SnapshotName:
+			plan.RestoreNote = fmt.Sprintf(" (the application's newest state: it started from snapshot %s before)", desired.Restore.SnapshotName)
 		}
 	}
 	if plan.Operation == OpRestartTaskManagers {

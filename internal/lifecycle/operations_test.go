@@ -114,12 +114,14 @@ func TestClassify(t *testing.T) {
 
 // expectedOperation is docs/design.md §4 written out independently of operationTable:
 // what each (current state, desired state, runtime spec changed, upgrade mode) must do.
-func expectedOperation(from, to string, changed bool, mode string) Operation {
+func expectedOperation(from, to string, changed bool, mode string, newSnapshot bool) Operation {
 	switch {
 	case from == StateStuck && to == StateRunning && !changed:
 		return OpRestartTaskManagers
 	case from == StateStuck: // otherwise a stuck job changes like a running one
-		return expectedOperation(StateRunning, to, changed, mode)
+		return expectedOperation(StateRunning, to, changed, mode, newSnapshot)
+	case from == StateRunning && to == StateRunning && newSnapshot:
+		return OpReprocess // whether or not the version changes too
 	case from == "" && to == StateRunning:
 		return OpDeploy
 	case from == "":
@@ -144,7 +146,7 @@ func expectedOperation(from, to string, changed bool, mode string) Operation {
 }
 
 // TestClassifyCoversOperationTable drives Classify through every combination of states,
-// spec change and upgrade mode, compares it with expectedOperation, and checks that every
+// spec change, upgrade mode and a newly chosen snapshot to restore, compares it with expectedOperation, and checks that every
 // row of operationTable is reached (a row shadowed by an earlier one is a mistake).
 func TestClassifyCoversOperationTable(t *testing.T) {
 	t.Parallel()
@@ -159,28 +161,37 @@ func TestClassifyCoversOperationTable(t *testing.T) {
 					continue // a new application always counts as changed
 				}
 				for _, mode := range []string{UpgradeSavepoint, UpgradeLastState, UpgradeStateless} {
-					var current *Current
-					desired := desiredFor(v1, to)
-					desired.UpgradeMode = mode
-					if from != "" {
-						current = &Current{Version: v1, State: from, JobID: runningJobID}
-						if specChanged {
-							desired.Version = changed
+					for _, newSnapshot := range []bool{false, true} {
+						var current *Current
+						desired := desiredFor(v1, to)
+						desired.UpgradeMode = mode
+						desired.Restore = Restore{Strategy: RestoreSnapshot, SnapshotName: "fraud-snap-1"}
+						if from != "" {
+							current = &Current{Version: v1, State: from, JobID: runningJobID, RestoredSnapshot: "fraud-snap-1"}
+							if specChanged {
+								desired.Version = changed
+							}
 						}
-					}
-					got := classify(current, desired)
-					want := expectedOperation(from, to, specChanged, mode)
-					if got.Operation != want {
-						t.Errorf("%q -> %q, spec changed %v, mode %s: Classify = %s, want %s", from, to, specChanged, mode, got.Operation, want)
-					}
-					if !strings.HasPrefix(got.Summary, "fraud: ") || len(got.Summary) < len("fraud: ")+10 {
-						t.Errorf("%q -> %q: summary %q does not describe the change", from, to, got.Summary)
-					}
-					for i, row := range operationTable {
-						if row.from == from && row.to == to && (row.specChanged == nil || *row.specChanged == specChanged) &&
-							(row.mode == "" || row.mode == mode) {
-							reached[i] = true
-							break
+						if newSnapshot {
+							desired.Restore.SnapshotName = "fraud-snap-2"
+						} else if current == nil {
+							continue // for a new application every chosen snapshot is new
+						}
+						got := classify(current, desired)
+						want := expectedOperation(from, to, specChanged, mode, newSnapshot)
+						if got.Operation != want {
+							t.Errorf("%q -> %q, spec changed %v, mode %s, new snapshot %v: Classify = %s, want %s",
+								from, to, specChanged, mode, newSnapshot, got.Operation, want)
+						}
+						if !strings.HasPrefix(got.Summary, "fraud: ") || len(got.Summary) < len("fraud: ")+10 {
+							t.Errorf("%q -> %q: summary %q does not describe the change", from, to, got.Summary)
+						}
+						for i, row := range operationTable {
+							if row.from == from && row.to == to && (row.specChanged == nil || *row.specChanged == specChanged) &&
+								(row.mode == "" || row.mode == mode) && (!row.newSnapshot || newSnapshot) {
+								reached[i] = true
+								break
+							}
 						}
 					}
 				}

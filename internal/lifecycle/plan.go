@@ -62,7 +62,7 @@ func (p *Platform) storageRoot() string {
 // can be known before the running job is stopped may fail after it.
 func (p *Platform) checkPlan(ctx context.Context, plan Plan, current *Current, d Desired) error {
 	switch plan.Operation {
-	case OpSavepointRedeploy, OpSuspend:
+	case OpSavepointRedeploy, OpSuspend, OpReprocess:
 		if p.SavepointDirectory(d) == "" && flinkconf.Lookup(currentConfig(current), flinkconf.SavepointDirKeys...) == "" {
 			return settingErrorf(SettingSavepointDirectory, "%s: %s takes a savepoint, but no savepoint directory is known: set %s in "+
 				"the provider, %s on the application, or state.savepoints.dir in the version's %s", d.Name, plan.Operation,
@@ -72,11 +72,10 @@ func (p *Platform) checkPlan(ctx context.Context, plan Plan, current *Current, d
 		if err := checkLastState(current, d); err != nil {
 			return err
 		}
-	case OpDeploy, OpResume:
-		if d.Restore.Strategy == RestoreSnapshot && !d.Restore.SnapshotPending {
-			if _, err := p.restoreSource(ctx, current, d); err != nil {
-				return err
-			}
+	}
+	if restoresChosenOrLatest(plan.Operation) && d.Restore.Strategy == RestoreSnapshot && !d.Restore.SnapshotPending {
+		if _, err := p.restoreSource(ctx, current, d); err != nil {
+			return err
 		}
 	}
 	if err := p.checkSavepointDirectory(ctx, d); err != nil {
@@ -118,7 +117,12 @@ func probeSecret(current *Current, d Desired) *spec.OwnedSecret {
 
 // startsJob are the operations that deploy the desired version.
 func startsJob(op Operation) bool {
-	return op == OpDeploy || op == OpResume || isRedeploy(op)
+	return restoresChosenOrLatest(op) || isRedeploy(op)
+}
+
+// restoresChosenOrLatest are the operations whose new job starts from what restore picks.
+func restoresChosenOrLatest(op Operation) bool {
+	return op == OpDeploy || op == OpResume || op == OpReprocess
 }
 
 // checkLastState refuses last_state when the running version lets Flink delete the very
@@ -172,6 +176,15 @@ func currentConfig(current *Current) map[string]string {
 // one.
 func (p *Platform) restoreSource(ctx context.Context, current *Current, d Desired) (records.SnapshotRecord, error) {
 	var snap records.SnapshotRecord
+	if d.Restore.Strategy == RestoreSnapshot && current != nil && current.RestoredSnapshot == d.Restore.SnapshotName {
+		// The application started from the chosen snapshot already: its newest state grew
+		// from it. Only an application with no state of its own starts from it again.
+		latest := d
+		latest.Restore.Strategy = RestoreLatestState
+		if newest, err := p.restoreSource(ctx, current, latest); err != nil || newest.Path != "" {
+			return newest, err
+		}
+	}
 	switch d.Restore.Strategy {
 	case RestoreNone:
 		return snap, nil

@@ -89,10 +89,14 @@ func (o *machine) recoverFromSavepoint(ctx context.Context) error {
 	case j.Step == stepRollback:
 		// The new version already failed once; finish bringing the previous one back, and
 		// report the upgrade as failed so Terraform keeps asking for it.
+		o.record.RestoredSnapshot = j.FromRestoredSnapshot
 		if err := o.deploy(ctx, *j.From, j.FromHighAvailability, j.FromSecret, j.SavepointPath); err != nil {
 			return fmt.Errorf("rolling back to %s from %s: %w", j.From.Label, j.SavepointPath, err)
 		}
 		return errors.Join(o.finish(ctx, StateRunning), rolledBack(j))
+	}
+	if j.RestorePath != "" && !o.keepsReprocessing() {
+		j.RestorePath, j.RestoreSnapshot = "", ""
 	}
 	// Start the desired version afresh from the journal's snapshot (rolling back if it fails
 	// again).

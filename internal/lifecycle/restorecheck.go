@@ -69,7 +69,7 @@ func (p *Platform) restoreCheckOf(ctx context.Context, op Operation, snap record
 	switch {
 	case op == OpSavepointRedeploy || op == OpLastStateRedeploy:
 		return p.checkRestore(ctx, p.runningJobState(ctx, current, d), current, d)
-	case op != OpDeploy && op != OpResume:
+	case !restoresChosenOrLatest(op):
 		return nil, nil
 	case d.Restore.SnapshotPending:
 		return &RestoreCheck{Status: RestoreCheckNotChecked, Reason: "the snapshot to restore is taken in this apply"}, nil

@@ -52,6 +52,8 @@ type stateful struct {
 	// shortSavepointTimeout makes the fault table's savepoint_timeout shorter than a slow
 	// savepoint.
 	shortSavepointTimeout atomic.Bool
+	// chosen is the snapshot the fault table's reprocess restores.
+	chosen records.SnapshotRecord
 }
 
 // onFlink installs fn to see every answered Flink request (nil removes it).

@@ -25,6 +25,9 @@ func (o *machine) startJob(ctx context.Context, op Operation) error {
 	}
 	// The journal names the snapshot the new job restores, for recover to use the same.
 	o.record.Journal = o.newJournal(op, StateRunning)
+	if d.Restore.Strategy == RestoreSnapshot && snap.Name == d.Restore.SnapshotName {
+		o.record.RestoredSnapshot = snap.Name
+	}
 	o.record.Journal.SavepointPath, o.record.Journal.SnapshotName = snap.Path, snap.Name
 	if err := o.save(ctx); err != nil {
 		return err

@@ -49,9 +49,9 @@ func (o *machine) takeState(ctx context.Context, op Operation) error {
 	return o.step(ctx, stepTaken)
 }
 
-// deployVerifyRollback starts the desired version from the journal's snapshot and, if it
-// does not become healthy and rollback is enabled, restarts the previous version from the
-// same snapshot.
+// deployVerifyRollback starts the desired version from the journal's snapshot (reprocess:
+// the chosen one) and, if it does not become healthy and rollback is enabled, restarts the
+// previous version from the journal's savepoint.
 func (o *machine) deployVerifyRollback(ctx context.Context) error {
 	j := o.record.Journal
 	if err := o.step(ctx, stepDeploying); err != nil {
@@ -61,7 +61,11 @@ func (o *machine) deployVerifyRollback(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := o.deploy(ctx, o.desired.Version, o.desired.HighAvailability, secret, j.SavepointPath); err != nil {
+	restorePath := j.SavepointPath
+	if j.RestorePath != "" {
+		restorePath, o.record.RestoredSnapshot = j.RestorePath, j.RestoreSnapshot
+	}
+	if err := o.deploy(ctx, o.desired.Version, o.desired.HighAvailability, secret, restorePath); err != nil {
 		var unhealthy *notHealthy
 		if !errors.As(err, &unhealthy) {
 			return err // not the version's fault: the journal stays for recover
@@ -88,6 +92,7 @@ func (o *machine) rollBack(ctx context.Context, deployErr error) error {
 	if err := o.step(ctx, stepRollback); err != nil {
 		return errors.Join(deployErr, err)
 	}
+	o.record.RestoredSnapshot = j.FromRestoredSnapshot
 	if rollbackErr := o.deploy(ctx, *j.From, j.FromHighAvailability, j.FromSecret, j.SavepointPath); rollbackErr != nil {
 		return fmt.Errorf("version %s did not become healthy: %v; rolling back to %s from %s failed too: %w",
 			o.desired.Version.Label, deployErr, j.From.Label, j.SavepointPath, rollbackErr)

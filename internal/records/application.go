@@ -51,6 +51,13 @@ type Journal struct {
 	// FromSecret is the provider-owned Secret the stopped job ran with (name and keys
 	// only), for rollback.
 	FromSecret *spec.OwnedSecret `json:"fromSecret,omitempty"`
+	// RestorePath is what the new job starts from when that is not SavepointPath: reprocess
+	// starts from the snapshot the configuration chose (RestoreSnapshot), while SavepointPath,
+	// the running job's savepoint, stays the rollback point.
+	RestorePath     string `json:"restorePath,omitempty"`
+	RestoreSnapshot string `json:"restoreSnapshot,omitempty"`
+	// FromRestoredSnapshot is the record's RestoredSnapshot before the operation, for rollback.
+	FromRestoredSnapshot string `json:"fromRestoredSnapshot,omitempty"`
 }
 
 // AppRecord is the application record: what is deployed and what is in progress. It is
@@ -75,6 +82,11 @@ type AppRecord struct {
 	// keeps it so an unrelated re-apply does not change the pods' configuration.
 	RestorePath      string `json:"restorePath,omitempty"`
 	AllowNonRestored bool   `json:"allowNonRestored,omitempty"`
+	// RestoredSnapshot is the snapshot restore.snapshot_id named when a job of the application
+	// last started from a chosen snapshot. A configuration that still names it asks for
+	// nothing more: a running job keeps running (another name plans reprocess), and a later
+	// start restores the application's newest state, which grew from it.
+	RestoredSnapshot string `json:"restoredSnapshot,omitempty"`
 	// SavepointDirectory is the application's savepoint_directory ("" = the provider's
 	// default), which a flink_snapshot of the application uses too.
 	SavepointDirectory string `json:"savepointDirectory,omitempty"`

@@ -122,7 +122,8 @@ func resourceSchema(ctx context.Context) schema.Schema {
 						MarkdownDescription: "`latest_state` (default: the newest state of the application — its newest snapshot, or " +
 							"the latest completed checkpoint of its last job when that is newer, e.g. after the job failed or was " +
 							"cancelled outside Terraform; the plan says which and why), `latest_snapshot` (the newest snapshot only; " +
-							"none = empty state), `snapshot` (the one in `snapshot_id`) or `none`.",
+							"none = empty state), `snapshot` (the one in `snapshot_id`, restored once: on a running application a newly named " +
+							"snapshot plans `reprocess`, and later starts restore the state that grew from it) or `none`.",
 						Validators: []validator.String{stringvalidator.OneOf(lifecycle.RestoreLatestSnapshot, lifecycle.RestoreLatestState,
 							lifecycle.RestoreSnapshot, lifecycle.RestoreNone)},
 					},
