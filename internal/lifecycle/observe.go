@@ -53,19 +53,26 @@ func (p *Platform) currentFrom(ctx context.Context, record *records.AppRecord) *
 }
 
 // observeJob reports a job that ended behind Terraform's back (cancelled with the Flink UI,
-// failed for good) as StateCancelled: the next plan then shows the drift and restarts it.
+// failed for good) as StateCancelled: the next plan then shows the drift and restarts it. A
+// bounded version's job that finished is StateFinished.
 func (p *Platform) observeJob(ctx context.Context, record *records.AppRecord) (Current, string) {
 	current := Current{Version: record.Version, State: record.State, JobID: record.JobID, Journal: record.Journal,
 		LastSnapshotPath: record.LastSnapshotPath, LastSnapshotName: record.LastSnapshotName, HighAvailability: record.HighAvailability,
 		Secret: record.Secret, RestoredSnapshot: record.RestoredSnapshot}
-	if record.State != StateRunning {
+	switch record.State {
+	case StateFinished:
+		return current, flink.JobFinished
+	case StateRunning:
+	default:
 		return current, StatusStopped
 	}
 	client := p.Flink(record.Namespace, record.Application)
 	job, err := client.Job(ctx, record.JobID)
 	switch {
 	case err == nil:
-		if flink.IsGloballyTerminal(job.State) {
+		if job.State == flink.JobFinished && record.Version.Bounded {
+			current.State = StateFinished
+		} else if flink.IsGloballyTerminal(job.State) {
 			current.State = StateCancelled
 		} else if problem := stuck(ctx, client, record, job); problem != "" {
 			current.State, current.Problem = StateStuck, problem
@@ -82,8 +89,11 @@ func (p *Platform) observeJob(ctx context.Context, record *records.AppRecord) (C
 
 func (p *Platform) resultFrom(record *records.AppRecord, op Operation) Result {
 	status := StatusStopped
-	if record.State == StateRunning {
-		status = "RUNNING"
+	switch record.State {
+	case StateRunning:
+		status = flink.JobRunning
+	case StateFinished:
+		status = flink.JobFinished
 	}
 	return Result{Operation: op, State: record.State, JobID: record.JobID, Status: status, DeployedVersionID: record.Version.ID(),
 		LastSnapshotName: record.LastSnapshotName, LastSnapshotPath: record.LastSnapshotPath, RecordExists: true,

@@ -86,6 +86,9 @@ const (
 	// StateStuck is only ever read back: the job has not had all its tasks running for
 	// longer than its readiness timeout, or keeps restarting.
 	StateStuck = "stuck"
+	// StateFinished is only ever read back: the job of a bounded version finished. For such
+	// a job, "running" asks for a run to completion, which it had.
+	StateFinished = "finished"
 )
 
 // Upgrade modes: how a running job moves to a new spec.
@@ -129,6 +132,13 @@ type Desired struct {
 	// VersionPending is set at plan time when the version's record does not exist yet (it is
 	// created in the same apply): Version then holds only its label.
 	VersionPending bool
+	// WaitForCompletion: for a bounded version, apply waits until the job finished (within
+	// the apply's timeout) and then scales its cluster to zero; otherwise it returns once the
+	// job runs.
+	WaitForCompletion bool
+	// TriggersChanged is set when the configuration's triggers changed: it counts as a spec
+	// change (the job is redeployed per upgrade_mode, or a finished one runs again).
+	TriggersChanged bool
 	// Secrets are the application's sensitive settings. They are written (to a new Secret)
 	// only when SecretsChanged: the resource knows they changed by comparing plan and state,
 	// which Terraform keeps sensitive, or by a changed *_wo_version; no record keeps them, or
@@ -177,13 +187,14 @@ const DefaultOnDestroy = DestroySavepoint
 // import) and for withDefaults.
 func Defaults() Desired {
 	return Desired{
-		State:            StateRunning,
-		UpgradeMode:      UpgradeSavepoint,
-		Restore:          Restore{Strategy: RestoreLatestState},
-		Savepoint:        SavepointOptions{Format: records.FormatCanonical, Timeout: 10 * time.Minute},
-		Rollback:         RollbackOptions{Enabled: true, ReadinessTimeout: 5 * time.Minute},
-		Retention:        Retention{MaxCount: 5},
-		HighAvailability: true,
+		State:             StateRunning,
+		UpgradeMode:       UpgradeSavepoint,
+		Restore:           Restore{Strategy: RestoreLatestState},
+		Savepoint:         SavepointOptions{Format: records.FormatCanonical, Timeout: 10 * time.Minute},
+		Rollback:          RollbackOptions{Enabled: true, ReadinessTimeout: 5 * time.Minute},
+		Retention:         Retention{MaxCount: 5},
+		HighAvailability:  true,
+		WaitForCompletion: true,
 	}
 }
 
@@ -271,6 +282,12 @@ var operationTable = []transition{
 	{from: StateCancelled, to: StateRunning, op: OpDeploy},
 	{from: StateCancelled, to: StateSuspended, op: OpNone},
 	{from: StateCancelled, to: StateCancelled, op: OpNone},
+	// A finished bounded job: nothing to do until something changes, then it runs again.
+	{from: StateFinished, to: StateRunning, newSnapshot: true, op: OpDeploy},
+	{from: StateFinished, to: StateRunning, specChanged: &no, op: OpNone},
+	{from: StateFinished, to: StateRunning, op: OpDeploy},
+	{from: StateFinished, to: StateSuspended, op: OpNone},
+	{from: StateFinished, to: StateCancelled, op: OpNone},
 }
 
 // Plan is a classified change: the operation, the sentence the plan shows for it, and the
@@ -302,7 +319,7 @@ func Classify(current *Current, desired Desired) Plan {
 		from = current.State
 		// Turning HA on or off, or changing a secret, changes what runs like a new version does.
 		specChanged = RuntimeHash(current.Version) != RuntimeHash(desired.Version) ||
-			current.HighAvailability != desired.HighAvailability || desired.SecretsChanged
+			current.HighAvailability != desired.HighAvailability || desired.SecretsChanged || desired.TriggersChanged
 	}
 	if from == StateStuck && (specChanged || desired.State != StateRunning) {
 		from = StateRunning
@@ -341,13 +358,7 @@ func describe(plan Plan, current *Current, desired Desired) string {
 	if current != nil {
 		from = current.Version.Label
 	}
-	start := "with empty state"
-	switch {
-	case plan.RestorePath != "":
-		start = "from " + plan.RestorePath + plan.RestoreNote
-	case desired.Restore.SnapshotPending:
-		start = "from the snapshot created in this apply"
-	}
+	start := startWords(plan, current, desired)
 	switch plan.Operation {
 	case OpDeploy:
 		return fmt.Sprintf("%s: start version %s (Flink %s, parallelism %d) %s",
@@ -401,6 +412,10 @@ func describe(plan Plan, current *Current, desired Desired) string {
 			"stopped with a savepoint of its own if it is to stop)",
 			name, j.Operation, j.FromVersion, j.ToVersion, j.Step, taken, to, desired.State)
 	case OpNone:
+		if current != nil && current.State == StateFinished {
+			return fmt.Sprintf("%s: the job of bounded version %s finished; nothing runs until the version or triggers change "+
+				"(a cluster still up is scaled to zero)", name, from)
+		}
 		if current != nil && from != to && current.State == StateRunning {
 			return fmt.Sprintf("%s: version %s runs the same artifact and configuration as %s; only records change, the job keeps running",
 				name, to, from)
@@ -411,6 +426,19 @@ func describe(plan Plan, current *Current, desired Desired) string {
 		return fmt.Sprintf("%s: no change Flink sees; only records and labels are updated", name)
 	}
 	return fmt.Sprintf("%s: %s", name, plan.Operation)
+}
+
+// startWords says what a new job starts from.
+func startWords(plan Plan, current *Current, desired Desired) string {
+	switch {
+	case plan.RestorePath != "":
+		return "from " + plan.RestorePath + plan.RestoreNote
+	case desired.Restore.SnapshotPending:
+		return "from the snapshot created in this apply"
+	case current != nil && current.State == StateFinished:
+		return "with empty state: its previous run finished, and a bounded job runs again from the start"
+	}
+	return "with empty state"
 }
 
 // secretWords marks a start whose secret settings changed: the only change a plan cannot
@@ -444,10 +472,10 @@ func shortJobID(id string) string {
 }
 
 // RuntimeHash hashes what Flink and Kubernetes see of a version: everything but its name,
-// description, lineage and declared stateful operators. Two versions with the same hash
-// need no redeploy between them.
+// description, lineage and declarations (stateful operators, bounded). Two versions with the
+// same hash need no redeploy between them.
 func RuntimeHash(v spec.Version) string {
-	v.Label, v.Description, v.ParentVersionID, v.StatefulOperatorUIDs = "", "", "", nil
+	v.Label, v.Description, v.ParentVersionID, v.StatefulOperatorUIDs, v.Bounded = "", "", "", nil, false
 	b, _ := json.Marshal(v) // maps marshal with sorted keys
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:8])

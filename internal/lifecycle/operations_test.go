@@ -122,6 +122,10 @@ func expectedOperation(from, to string, changed bool, mode string, newSnapshot b
 		return expectedOperation(StateRunning, to, changed, mode, newSnapshot)
 	case from == StateRunning && to == StateRunning && newSnapshot:
 		return OpReprocess // whether or not the version changes too
+	case from == StateFinished && to == StateRunning && (changed || newSnapshot):
+		return OpDeploy // a bounded job runs again
+	case from == StateFinished:
+		return OpNone
 	case from == "" && to == StateRunning:
 		return OpDeploy
 	case from == "":
@@ -154,7 +158,7 @@ func TestClassifyCoversOperationTable(t *testing.T) {
 	changed := testVersion("v1")
 	changed.Parallelism = 4
 	reached := make([]bool, len(operationTable))
-	for _, from := range []string{"", StateRunning, StateStuck, StateSuspended, StateCancelled} {
+	for _, from := range []string{"", StateRunning, StateStuck, StateSuspended, StateCancelled, StateFinished} {
 		for _, to := range []string{StateRunning, StateSuspended, StateCancelled} {
 			for _, specChanged := range []bool{false, true} {
 				if from == "" && !specChanged {

@@ -185,6 +185,9 @@ func (p *Platform) restoreSource(ctx context.Context, current *Current, d Desire
 			return newest, err
 		}
 	}
+	if current != nil && current.State == StateFinished && d.Restore.Strategy != RestoreSnapshot {
+		return snap, nil // a bounded job runs again from the start; its final state is spent
+	}
 	switch d.Restore.Strategy {
 	case RestoreNone:
 		return snap, nil

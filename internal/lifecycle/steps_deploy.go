@@ -55,5 +55,5 @@ func (o *machine) deployOnce(ctx context.Context) error {
 		}
 		return err
 	}
-	return o.finish(ctx, StateRunning)
+	return o.finishStarted(ctx)
 }

@@ -25,6 +25,9 @@ func (o *machine) keepDeployed(ctx context.Context, _ Operation) error {
 		}
 		o.pruneSecrets(ctx)
 	}
+	if o.current != nil && o.current.State == StateFinished {
+		return o.endFinished(ctx)
+	}
 	if o.record.State == StateRunning {
 		// Labels and annotations live on the objects too; re-apply them without a restart.
 		if err := o.applyCluster(ctx, o.record.Version, o.record.RestorePath, false); err != nil {

@@ -72,7 +72,7 @@ func (o *machine) deployVerifyRollback(ctx context.Context) error {
 		}
 		return o.rollBack(ctx, err)
 	}
-	return o.finish(ctx, StateRunning)
+	return o.finishStarted(ctx)
 }
 
 // rollBack restarts the previous version from the journal's snapshot after the new one

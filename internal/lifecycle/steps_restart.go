@@ -38,7 +38,7 @@ func (o *machine) restartTaskManagers(ctx context.Context) error {
 	}
 	readyCtx, cancel := context.WithTimeout(ctx, o.desired.Rollback.ReadinessTimeout)
 	defer cancel()
-	if err := o.p.waitJobHealthy(readyCtx, r.Namespace, r.Application, r.JobID); err != nil {
+	if err := o.p.waitJobHealthy(readyCtx, r.Namespace, r.Application, r.JobID, r.Version.Bounded); err != nil {
 		if errors.Is(ctx.Err(), context.Canceled) {
 			return err
 		}

@@ -12,12 +12,15 @@ import (
 	"github.com/flinkplatform/terraform-provider-flink/internal/wait"
 )
 
-// verify waits until the record's job and all its tasks run, checks it restored from
-// restorePath, and optionally waits for its first completed checkpoint.
+// verify waits until the record's job and all its tasks run (a bounded job: or it finished),
+// checks it restored from restorePath, and optionally waits for its first completed
+// checkpoint (not of a bounded job, which may finish before it takes one).
 func (p *Platform) verify(ctx context.Context, record *records.AppRecord, restorePath string, requireCheckpoint bool) error {
-	if err := p.waitJobHealthy(ctx, record.Namespace, record.Application, record.JobID); err != nil {
+	bounded := record.Version.Bounded
+	if err := p.waitJobHealthy(ctx, record.Namespace, record.Application, record.JobID, bounded); err != nil {
 		return err
 	}
+	requireCheckpoint = requireCheckpoint && !bounded
 	client := p.Flink(record.Namespace, record.Application)
 	_, err := wait.Conf[flink.CheckpointingStatistics]{
 		Pending:   []string{"NO_COMPLETED_CHECKPOINT"},
@@ -70,12 +73,15 @@ func samePath(a, b string) bool {
 
 // waitJobHealthy waits until the job and all its tasks run. A job that ends (FAILED,
 // CANCELED, FINISHED) fails the wait at once with Flink's root exception, and so does a
-// JobManager that crashed.
-func (p *Platform) waitJobHealthy(ctx context.Context, namespace, name, jobID string) error {
+// JobManager that crashed; only a bounded job may finish, which passes.
+func (p *Platform) waitJobHealthy(ctx context.Context, namespace, name, jobID string, bounded bool) error {
 	client := p.Flink(namespace, name)
 	status := flink.StatusJob(client, jobID)
 	job, err := flink.WaitJobRunning(ctx, func(ctx context.Context) (flink.JobDetails, string, error) {
 		job, state, err := status(ctx)
+		if bounded && state == flink.JobFinished {
+			return job, flink.JobRunning, nil // it ran to completion before it was seen running
+		}
 		// No answer or no job yet: the JobManager may still be starting, but one that
 		// exits (e.g. it cannot restore the snapshot) will not get better.
 		if err != nil || state == flink.JobNotFound {

@@ -39,6 +39,9 @@ type Version struct {
 	// can tell, before it stops anything, which state a restore would drop or not find. A
 	// declaration about the job, not something Flink or Kubernetes sees.
 	StatefulOperatorUIDs []string `json:"statefulOperatorUids,omitempty"`
+	// Bounded declares that the job ends by itself (its sources are bounded): FINISHED is
+	// its success, not a job that ended behind Terraform's back. Also a declaration only.
+	Bounded bool `json:"bounded,omitempty"`
 }
 
 // SecretKeyRef names one key of a Secret in the application's namespace.

@@ -58,3 +58,24 @@ resource "flink_application_version" "v2" {
     task_slots = 2
   }
 }
+
+# A bounded job (a nightly backfill): its sources end, and FINISHED is its success. The
+# application's apply waits for it, then scales the cluster to zero; the next plan is clean
+# until the version or the application's triggers change.
+resource "flink_application_version" "backfill" {
+  application   = "orders-backfill"
+  namespace     = "streaming"
+  version       = "2026-12"
+  image         = "registry.example.com/orders-backfill:3.2.0"
+  jar_uri       = "local:///opt/flink/usrlib/orders-backfill.jar"
+  entry_class   = "com.example.orders.Backfill"
+  args          = ["--from", "2026-11-01", "--to", "2026-12-01"]
+  flink_version = "2.2"
+  parallelism   = 8
+  bounded       = true
+
+  task_manager = {
+    replicas   = 4
+    task_slots = 2
+  }
+}

@@ -353,6 +353,18 @@ func (c *Cluster) Cancel() {
 	c.terminateLocked(stateCanceled, now, func(*vertex) string { return execCanceled })
 }
 
+// Finish ends the job as a bounded job ends, its sources exhausted: it is FINISHED at once.
+func (c *Cluster) Finish() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	now := time.Now()
+	c.advanceLocked(now)
+	if isGloballyTerminal(c.state) {
+		return
+	}
+	c.terminateLocked(stateFinished, now, func(*vertex) string { return execFinished })
+}
+
 // Fail fails the job with reason as root exception: it is FAILED at once.
 func (c *Cluster) Fail(reason string) {
 	c.mu.Lock()

@@ -73,6 +73,7 @@ type versionModel struct {
 	EnvFromSecrets     types.Map    `tfsdk:"env_from_secrets"`
 	FlinkConfSecrets   types.List   `tfsdk:"flink_configuration_secrets"`
 	StatefulOperators  types.Set    `tfsdk:"stateful_operator_uids"`
+	Bounded            types.Bool   `tfsdk:"bounded"`
 }
 
 type secretKeyRefModel struct {
@@ -109,6 +110,7 @@ func (m versionModel) toSpec(ctx context.Context) (spec.Version, diag.Diagnostic
 		FlinkVersion:     m.FlinkVersion.ValueString(),
 		Parallelism:      m.Parallelism.ValueInt64(),
 		LogConfiguration: m.LogConfiguration.ValueString(),
+		Bounded:          m.Bounded.ValueBool(),
 	}
 	diags.Append(m.Args.ElementsAs(ctx, &v.Args, false)...)
 	diags.Append(m.FlinkConfiguration.ElementsAs(ctx, &v.FlinkConfiguration, false)...)
@@ -151,6 +153,7 @@ func fromSpec(v spec.Version) (versionModel, diag.Diagnostics) {
 		FlinkVersion:     types.StringValue(v.FlinkVersion),
 		Parallelism:      types.Int64Value(v.Parallelism),
 		LogConfiguration: optionalString(v.LogConfiguration),
+		Bounded:          types.BoolValue(v.Bounded),
 	}
 	m.Args = types.ListNull(types.StringType)
 	if len(v.Args) > 0 {

@@ -9,6 +9,8 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework-validators/setvalidator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/booldefault"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/boolplanmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/float64default"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/int64default"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/int64planmodifier"
@@ -200,6 +202,15 @@ func resourceSchema() schema.Schema {
 					listvalidator.ValueStringsAre(validate.SecretName()),
 				},
 				PlanModifiers: []planmodifier.List{listplanmodifier.RequiresReplace()},
+			},
+			"bounded": schema.BoolAttribute{
+				Optional: true, Computed: true, Default: booldefault.StaticBool(false),
+				MarkdownDescription: "The job ends by itself: its sources are bounded (a batch job, or a finite stream). Its " +
+					"`FINISHED` is success: the application's apply waits for it (`wait_for_completion`), then scales the cluster " +
+					"to zero, and the application reads as finished with a clean plan until the version or its `triggers` " +
+					"change, which run it again from the start. A job of a version that is not bounded that finishes has ended " +
+					"behind Terraform's back, and the next plan starts it again. Not seen by Flink.",
+				PlanModifiers: []planmodifier.Bool{boolplanmodifier.RequiresReplace()},
 			},
 			"stateful_operator_uids": schema.SetAttribute{
 				Optional: true, ElementType: types.StringType,

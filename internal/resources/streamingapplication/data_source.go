@@ -37,7 +37,7 @@ func (d *applicationDataSource) Schema(_ context.Context, _ datasource.SchemaReq
 			"namespace": schema.StringAttribute{Optional: true, Computed: true,
 				MarkdownDescription: "Namespace; defaults to the provider's `default_namespace`."},
 			"id":                  computed("`namespace/name`."),
-			"state":               computed("`running` or `cancelled`."),
+			"state":               computed("`running`, `suspended`, `cancelled` (also a job that ended outside Terraform), `stuck`, `recovering` (an interrupted apply) or `finished` (a bounded job that finished)."),
 			"job_id":              computed("Flink job id of the current deployment."),
 			"status":              computed("Flink's job state, `STOPPED` or `UNREACHABLE`."),
 			"deployed_version_id": computed("`id` of the version the cluster runs."),

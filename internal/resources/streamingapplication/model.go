@@ -38,6 +38,8 @@ type applicationModel struct {
 	SavepointFormat   types.String   `tfsdk:"savepoint_format"`
 	Drain             types.Bool     `tfsdk:"drain"`
 	HighAvailability  types.Bool     `tfsdk:"high_availability"`
+	WaitForCompletion types.Bool     `tfsdk:"wait_for_completion"`
+	Triggers          types.Map      `tfsdk:"triggers"`
 	LastSnapshotID    types.String   `tfsdk:"last_snapshot_id"`
 	LastSnapshotPath  types.String   `tfsdk:"last_snapshot_path"`
 	RestoreCheck      types.Object   `tfsdk:"restore_check"`
@@ -107,13 +109,14 @@ var settingDefaults = defaultsOf(lifecycle.Defaults())
 
 func defaultsOf(d lifecycle.Desired) applicationModel {
 	return applicationModel{
-		State:            types.StringValue(d.State),
-		UpgradeMode:      types.StringValue(d.UpgradeMode),
-		OnDestroy:        types.StringValue(lifecycle.DefaultOnDestroy),
-		SavepointTimeout: types.StringValue(durationText(d.Savepoint.Timeout)),
-		SavepointFormat:  types.StringValue(d.Savepoint.Format),
-		Drain:            types.BoolValue(d.Savepoint.Drain),
-		HighAvailability: types.BoolValue(d.HighAvailability),
+		State:             types.StringValue(d.State),
+		UpgradeMode:       types.StringValue(d.UpgradeMode),
+		OnDestroy:         types.StringValue(lifecycle.DefaultOnDestroy),
+		SavepointTimeout:  types.StringValue(durationText(d.Savepoint.Timeout)),
+		SavepointFormat:   types.StringValue(d.Savepoint.Format),
+		Drain:             types.BoolValue(d.Savepoint.Drain),
+		HighAvailability:  types.BoolValue(d.HighAvailability),
+		WaitForCompletion: types.BoolValue(d.WaitForCompletion),
 		Restore: types.ObjectValueMust(restoreAttrTypes, map[string]attr.Value{
 			"strategy": types.StringValue(d.Restore.Strategy), "snapshot_id": types.StringNull(),
 			"allow_non_restored_state": types.BoolValue(d.Restore.AllowNonRestoredState),
@@ -150,6 +153,7 @@ func (m *applicationModel) fillDefaults() {
 	orDefault(&m.SavepointTimeout, d.SavepointTimeout)
 	orDefault(&m.SavepointFormat, d.SavepointFormat)
 	orDefault(&m.Drain, d.Drain)
+	orDefault(&m.WaitForCompletion, d.WaitForCompletion)
 	orDefault(&m.Restore, d.Restore)
 	orDefault(&m.Rollback, d.Rollback)
 	orDefault(&m.Retention, d.Retention)
@@ -178,6 +182,9 @@ func (m applicationModel) lifecycleOptions(ctx context.Context) (lifecycle.Desir
 	}
 	if known(m.HighAvailability) {
 		d.HighAvailability = m.HighAvailability.ValueBool()
+	}
+	if known(m.WaitForCompletion) {
+		d.WaitForCompletion = m.WaitForCompletion.ValueBool()
 	}
 	d.Savepoint.Directory = m.SavepointDir.ValueString()
 	if known(m.SavepointFormat) {

@@ -95,6 +95,7 @@ func (r *applicationResource) ModifyPlan(ctx context.Context, req resource.Modif
 	resp.Diagnostics.Append(diags...)
 	desired.Secrets, desired.SecretsChanged, _, diags = secretsOf(ctx, req.Config, plan, prior)
 	resp.Diagnostics.Append(diags...)
+	desired.TriggersChanged = triggersChanged(plan, prior)
 	if resp.Diagnostics.HasError() {
 		return
 	}
@@ -204,6 +205,7 @@ func (r *applicationResource) apply(ctx context.Context, timeout time.Duration, 
 	diags.Append(d...)
 	desired.Secrets, desired.SecretsChanged, _, d = secretsOf(ctx, config, *plan, prior)
 	diags.Append(d...)
+	desired.TriggersChanged = triggersChanged(*plan, prior)
 	if diags.HasError() {
 		return
 	}
@@ -222,6 +224,9 @@ func (r *applicationResource) apply(ctx context.Context, timeout time.Duration, 
 	}
 	if result.SecretsPending {
 		keepPriorSecrets(plan, prior)
+	}
+	if err != nil && desired.TriggersChanged && result.JobID == prior.JobID.ValueString() {
+		plan.Triggers = prior.Triggers // no new job ran: the next plan asks again
 	}
 	if err != nil {
 		addLifecycleError(diags, fmt.Sprintf("Cannot apply application %s/%s", desired.Namespace, desired.Name), err)
@@ -259,7 +264,11 @@ func (r *applicationResource) Read(ctx context.Context, req resource.ReadRequest
 		return
 	}
 	state.ID = types.StringValue(namespace + "/" + name)
-	state.State = types.StringValue(observed.State)
+	// A bounded job that finished did what state = "running" asks: a run to completion
+	// (status says FINISHED). Any other state the job is in is drift the plan shows.
+	if observed.State != lifecycle.StateFinished || state.State.ValueString() != lifecycle.StateRunning {
+		state.State = types.StringValue(observed.State)
+	}
 	state.JobID = types.StringValue(observed.JobID)
 	state.Status = types.StringValue(observed.Status)
 	state.DeployedVersionID = types.StringValue(observed.Version.ID())
@@ -311,6 +320,12 @@ func (r *applicationResource) ImportState(ctx context.Context, req resource.Impo
 	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("id"), req.ID)...)
 	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("namespace"), namespace)...)
 	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("name"), name)...)
+}
+
+// triggersChanged reports whether the configuration's triggers changed since the last apply
+// (prior is nil at create, when there is nothing to trigger).
+func triggersChanged(plan applicationModel, prior *applicationModel) bool {
+	return prior != nil && !plan.Triggers.Equal(prior.Triggers)
 }
 
 // progressTo forwards lifecycle progress lines to Terraform's structured log.

@@ -187,6 +187,17 @@ func resourceSchema(ctx context.Context) schema.Schema {
 			"savepoint_format": schema.StringAttribute{Optional: true, Computed: true, Default: stringdefault.StaticString(def.SavepointFormat.ValueString()),
 				MarkdownDescription: "`canonical` (default, portable across state backends) or `native` (faster for large RocksDB state).",
 				Validators:          []validator.String{stringvalidator.OneOf("canonical", "native")}},
+			"wait_for_completion": schema.BoolAttribute{Optional: true, Computed: true, Default: booldefault.StaticBool(def.WaitForCompletion.ValueBool()),
+				MarkdownDescription: "For a `bounded` version: apply waits until the job finished (within the create/update " +
+					"timeout; a job that fails fails the apply with Flink's reason), then scales the cluster to zero; `status` " +
+					"reads `FINISHED`. `false` returns once the job runs; a later plan sees it finished. Default `true`. No " +
+					"effect on a streaming version.",
+			},
+			"triggers": schema.MapAttribute{Optional: true, ElementType: types.StringType,
+				MarkdownDescription: "Arbitrary values; changing one redeploys the job as a new version would (per " +
+					"`upgrade_mode`, with its savepoint and rollback), and runs a finished `bounded` job again. The " +
+					"provider's counterpart of the Flink Kubernetes Operator's `restartNonce`, e.g. `{ run = \"2026-12-04\" }`.",
+			},
 			"high_availability": schema.BoolAttribute{Optional: true, Computed: true, Default: booldefault.StaticBool(def.HighAvailability.ValueBool()),
 				MarkdownDescription: "Run the cluster with Flink's Kubernetes high availability (default `true`). A JobManager " +
 					"that restarts (node drain, eviction, OOM kill) then recovers the job from its latest completed checkpoint. " +
