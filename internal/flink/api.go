@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"sort"
 )
 
 // Config returns the web UI configuration (GET /config), which carries the Flink version.
@@ -159,6 +160,35 @@ func (c *Client) Checkpoints(ctx context.Context, jobID string) (CheckpointingSt
 	var out CheckpointingStatistics
 	err := c.get(ctx, pathf("/jobs/%s/checkpoints", jobID), &out)
 	return out, err
+}
+
+// ResourceRequirements returns the per-vertex parallelism bounds of a job running under
+// the adaptive scheduler (GET /jobs/:jobid/resource-requirements). Other schedulers answer
+// 500 with an UnsupportedOperationException (not retryable).
+func (c *Client) ResourceRequirements(ctx context.Context, jobID string) (ResourceRequirements, error) {
+	out := ResourceRequirements{}
+	err := c.get(ctx, pathf("/jobs/%s/resource-requirements", jobID), &out)
+	return out, err
+}
+
+// SetResourceRequirements replaces the per-vertex parallelism bounds of a job running
+// under the adaptive scheduler (PUT /jobs/:jobid/resource-requirements); the scheduler
+// then rescales the job. Every vertex of the job must be listed.
+func (c *Client) SetResourceRequirements(ctx context.Context, jobID string, req ResourceRequirements) error {
+	if req == nil {
+		req = ResourceRequirements{}
+	}
+	return c.do(ctx, http.MethodPut, pathf("/jobs/%s/resource-requirements", jobID), nil, req, nil)
+}
+
+// VertexIDs returns the vertex ids of req, sorted.
+func (r ResourceRequirements) VertexIDs() []string {
+	ids := make([]string, 0, len(r))
+	for id := range r {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	return ids
 }
 
 // NewTriggerID returns a random 32-hex-digit id in the format Flink uses for trigger ids.

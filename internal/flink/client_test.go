@@ -331,6 +331,48 @@ func TestCancelJob(t *testing.T) {
 	}
 }
 
+func TestResourceRequirements(t *testing.T) {
+	ctx := testContext(t)
+	t.Run("adaptive", func(t *testing.T) {
+		cluster, c := startCluster(t, flinktest.JobSpec{Parallelism: 2, Config: map[string]string{"jobmanager.scheduler": "adaptive"}})
+		cluster.SetTaskManagers(2, 2)
+		waitHealthy(t, ctx, c)
+		req, err := c.ResourceRequirements(ctx, jobID)
+		if err != nil || len(req) != 3 {
+			t.Fatalf("ResourceRequirements = %v, %v", req, err)
+		}
+		for _, id := range req.VertexIDs() {
+			if req[id].Parallelism != (Parallelism{LowerBound: 1, UpperBound: 2}) {
+				t.Errorf("vertex %s: %+v", id, req[id])
+			}
+			req[id] = VertexResourceRequirements{Parallelism{LowerBound: 1, UpperBound: 4}}
+		}
+		if err := c.SetResourceRequirements(ctx, jobID, req); err != nil {
+			t.Fatal(err)
+		}
+		job := waitHealthy(t, ctx, c)
+		for _, v := range job.Vertices {
+			if v.Parallelism != 4 {
+				t.Errorf("vertex %s parallelism %d after rescale, want 4", v.Name, v.Parallelism)
+			}
+		}
+		err = c.SetResourceRequirements(ctx, jobID, ResourceRequirements{})
+		if err == nil || IsRetryable(err) || !strings.Contains(err.Error(), "400 Bad Request: Request body does not specify resource requirements.") {
+			t.Errorf("empty requirements: %v", err)
+		}
+	})
+	t.Run("default scheduler", func(t *testing.T) {
+		_, c := startCluster(t, flinktest.JobSpec{})
+		waitHealthy(t, ctx, c)
+		_, err := c.ResourceRequirements(ctx, jobID)
+		var apiErr *APIError
+		if !errors.As(err, &apiErr) || apiErr.StatusCode != 500 || IsRetryable(err) || IsNotFound(err) ||
+			!strings.Contains(err.Error(), "500 Internal Server Error: java.lang.UnsupportedOperationException: The DefaultScheduler does not support") {
+			t.Errorf("ResourceRequirements on default scheduler: %v", err)
+		}
+	})
+}
+
 func TestErrorShapes(t *testing.T) {
 	tests := []struct {
 		name          string

@@ -409,6 +409,16 @@ var contractChecks = []contractCheck{
 			t.Error("config: web-submit enabled in an application cluster")
 		}
 	}},
+	{"resource-requirements-default-scheduler", func(t *testing.T, ctx context.Context, tg *contractTarget) {
+		// The fixture runs the default scheduler: Flink refuses, not retryable, so a plan
+		// never rescales in place there (rescalesInPlace) and a rescale that meets it falls back.
+		_, err := tg.fc.ResourceRequirements(ctx, tg.jobID)
+		var apiErr *flink.APIError
+		if !errors.As(err, &apiErr) || apiErr.StatusCode != 500 || flink.IsRetryable(err) || flink.IsNotFound(err) ||
+			!strings.Contains(err.Error(), "UnsupportedOperationException") {
+			t.Errorf("resource requirements under the default scheduler: %v", err)
+		}
+	}},
 	{"job-details", func(t *testing.T, ctx context.Context, tg *contractTarget) {
 		j, err := tg.fc.Job(ctx, tg.jobID)
 		if err != nil {

@@ -321,3 +321,18 @@ type RestoredCheckpoint struct {
 	IsSavepoint      bool   `json:"is_savepoint"`
 	ExternalPath     string `json:"external_path"`
 }
+
+// Parallelism bounds a vertex's parallelism under the adaptive scheduler.
+type Parallelism struct {
+	LowerBound int `json:"lowerBound"`
+	UpperBound int `json:"upperBound"`
+}
+
+// VertexResourceRequirements is the resource requirement of one job vertex.
+type VertexResourceRequirements struct {
+	Parallelism Parallelism `json:"parallelism"`
+}
+
+// ResourceRequirements maps job vertex ids to their requirements
+// (GET/PUT /jobs/:jobid/resource-requirements).
+type ResourceRequirements map[string]VertexResourceRequirements

@@ -257,6 +257,16 @@ func TaskSlots(v spec.Version) int64 {
 	return 1
 }
 
+// TaskManagers is the number of TaskManagers of v: as set, else enough slots for its
+// parallelism.
+func TaskManagers(v spec.Version) int64 {
+	if v.TaskManager.Replicas > 0 {
+		return v.TaskManager.Replicas
+	}
+	slots := TaskSlots(v)
+	return (v.Parallelism + slots - 1) / slots
+}
+
 // DefaultLog4j is the log4j2 configuration used when the version sets no
 // log_configuration: everything to the console (kubectl logs), noisy libraries quieter.
 const DefaultLog4j = `# Rendered by terraform-provider-flink. Set log_configuration on the version to replace it.

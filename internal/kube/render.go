@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"maps"
 	"regexp"
 	"sort"
 	"strings"
@@ -28,8 +29,8 @@ import (
 type Objects struct {
 	Namespace   string
 	Application string
-	// ConfigHash is the hash of the ConfigMap data, also set as the AnnotationConfigHash
-	// annotation on both pod templates.
+	// ConfigHash is the hash of the ConfigMap data but parallelism.default (podRestartHash),
+	// also set as the AnnotationConfigHash annotation on both pod templates.
 	ConfigHash string
 
 	ConfigMap         *corev1ac.ConfigMapApplyConfiguration
@@ -98,12 +99,16 @@ func Render(d spec.Deployment, owner *metav1.OwnerReference) (Objects, error) {
 		logConf = flinkconf.DefaultLog4j
 	}
 	data := map[string]string{fv.ConfigFileName(): confFile, Log4jFile: logConf}
+	restartHash, err := podRestartHash(fv, cfg, logConf)
+	if err != nil {
+		return Objects{}, err
+	}
 
 	r := renderer{d: d, fv: fv, ns: d.Namespace, app: d.Application}
 	if owner != nil {
 		r.owners = append(r.owners, ownerRefAC(*owner))
 	}
-	o := Objects{Namespace: r.ns, Application: r.app, ConfigHash: hashData(data)}
+	o := Objects{Namespace: r.ns, Application: r.app, ConfigHash: restartHash}
 	o.ConfigMap = corev1ac.ConfigMap(ConfigMapName(r.app), r.ns).
 		WithLabels(r.labels(ComponentConfig)).
 		WithAnnotations(d.Annotations).
@@ -229,12 +234,7 @@ func replicas(d spec.Deployment) (jobManagers, taskManagers int32) {
 	if d.Suspended {
 		return 0, 0
 	}
-	taskManagers = int32(v.TaskManager.Replicas)
-	if taskManagers == 0 {
-		slots := flinkconf.TaskSlots(v)
-		taskManagers = int32((v.Parallelism + slots - 1) / slots)
-	}
-	return int32(max(v.JobManager.Replicas, 1)), taskManagers
+	return int32(max(v.JobManager.Replicas, 1)), int32(flinkconf.TaskManagers(v))
 }
 
 // jobManagerArgs is the standalone-job command line of the JobManager for Flink fv.
@@ -385,6 +385,20 @@ func envVars(env map[string]string) []*corev1ac.EnvVarApplyConfiguration {
 		out = append(out, corev1ac.EnvVar().WithName(n).WithValue(env[n]))
 	}
 	return out
+}
+
+// podRestartHash is the hash of the configuration that the pods carry, so that a change
+// restarts them: all of it but parallelism.default. The job's parallelism changes in place
+// (rescale, through the adaptive scheduler, with the ConfigMap updated for a JobManager that
+// restarts later); any other parallelism change deploys a new job, whose id restarts the pods.
+func podRestartHash(fv flinkconf.Version, cfg map[string]string, logConf string) (string, error) {
+	withoutParallelism := maps.Clone(cfg)
+	delete(withoutParallelism, flinkconf.KeyParallelism)
+	confFile, err := flinkconf.RenderFile(fv, withoutParallelism)
+	if err != nil {
+		return "", err
+	}
+	return hashData(map[string]string{fv.ConfigFileName(): confFile, Log4jFile: logConf}), nil
 }
 
 // hashData hashes ConfigMap data deterministically (sorted keys, length-prefixed fields).

@@ -432,6 +432,27 @@ func TestRenderNewJobGetsNewTaskManagers(t *testing.T) {
 	}
 }
 
+// A new parallelism for the same job updates the ConfigMap and the TaskManager count but not
+// the pod templates: the job rescales in place, and no pod restarts (a new job id would).
+func TestRenderParallelismChangeKeepsThePods(t *testing.T) {
+	d := testDeployment()
+	d.Version.TaskManager.Replicas = 0 // as many as the parallelism needs
+	a := mustRender(t, d, nil)
+	d.Version.Parallelism *= 2
+	b := mustRender(t, d, nil)
+	if mustJSON(t, a.ConfigMap.Data) == mustJSON(t, b.ConfigMap.Data) {
+		t.Error("the ConfigMap does not say the new parallelism: a JobManager that restarts would run the old one")
+	}
+	for _, pair := range [][2]any{{a.JobManager.Spec.Template, b.JobManager.Spec.Template}, {a.TaskManager.Spec.Template, b.TaskManager.Spec.Template}} {
+		if mustJSON(t, pair[0]) != mustJSON(t, pair[1]) {
+			t.Error("a parallelism change changed a pod template: the pods would restart")
+		}
+	}
+	if *b.TaskManager.Spec.Replicas != 2**a.TaskManager.Spec.Replicas {
+		t.Errorf("TaskManagers %d -> %d for twice the parallelism", *a.TaskManager.Spec.Replicas, *b.TaskManager.Spec.Replicas)
+	}
+}
+
 func TestRenderSuspendedAndDefaults(t *testing.T) {
 	d := testDeployment()
 	d.Suspended = true

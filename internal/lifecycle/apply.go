@@ -44,6 +44,7 @@ const (
 	stepDeploying = "deploying"       // new objects being applied with the restore path
 	stepRollback  = "rolling_back"    // the new version failed; the previous one is being restored
 	stepScaleZero = "scaling_to_zero" // suspend: stopping the cluster after the savepoint
+	stepRescaling = "rescaling"       // rescale: the new parallelism is being applied in place
 )
 
 // Apply carries out the planned operation for moving the application from what its record
@@ -78,7 +79,7 @@ func (p *Platform) Apply(ctx context.Context, desired Desired, planned Operation
 	if err := p.checkPlan(ctx, plan, current, desired); err != nil {
 		return Result{}, err
 	}
-	if isRedeploy(plan.Operation) {
+	if isRedeploy(plan.Operation) || plan.Operation == OpRescale {
 		// Checked again now that the version's record exists: before the running job stops.
 		if plan.RestoreCheck, err = p.restoreCheckOf(ctx, plan.Operation, records.SnapshotRecord{}, current, desired); err != nil {
 			return Result{}, err
@@ -122,9 +123,10 @@ func checkPlanned(planned, now Operation, current *Current, d Desired) error {
 			return nil
 		}
 		return &StalePlanError{Namespace: d.Namespace, Name: d.Name, Needed: now}
-	case now == OpNone && isRedeploy(planned) && current != nil && current.State == StateRunning:
+	case (now == OpNone || now == OpRescale) && isRedeploy(planned) && current != nil && current.State == StateRunning:
 		// At plan time a version created in the same apply had no record yet, so the plan
-		// assumed its spec differs; the operation the reviewer saw is still the one to run.
+		// assumed its spec differs (and could not tell a rescale); the operation the reviewer
+		// saw is still the one to run.
 		return nil
 	}
 	return &StalePlanError{Namespace: d.Namespace, Name: d.Name, Planned: planned, Needed: now}

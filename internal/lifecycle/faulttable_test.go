@@ -79,6 +79,28 @@ var tableOps = []tableOp{
 		done:     func(s *stateful) error { return s.runs("v1") },
 	},
 	{
+		// Rescale in place 2 → 4 (adaptive scheduler); a failed one falls back to the redeploy.
+		name:  "rescale",
+		setup: func(s *stateful) { s.deploy(adaptiveVersion(1, 2)) },
+		run: func(ctx context.Context, s *stateful) error {
+			_, err := s.p.Apply(ctx, s.rescaleDesired(), OpRescale, s.progressFn())
+			return err
+		},
+		converge: func(s *stateful) error { return s.applyUntilNone(s.rescaleDesired()) },
+		done: func(s *stateful) error {
+			if err := s.runs("v2"); err != nil {
+				return err
+			}
+			for name, p := range s.cluster().VertexParallelism() {
+				if p != 4 {
+					return fmt.Errorf("vertex %s runs with parallelism %d, want 4", name, p)
+				}
+			}
+			return nil
+		},
+		savepointRequest: "POST /stop", // the fallback's
+	},
+	{
 		// Reprocess from the savepoint the upgrade to v2 took: v2 stops with a savepoint of its
 		// own and starts again from the chosen, older one.
 		name: "reprocess",
@@ -432,6 +454,13 @@ func (s *stateful) tableDesired(n int, state string) Desired {
 	if s.shortSavepointTimeout.Load() {
 		d.Savepoint.Timeout = 200 * time.Millisecond
 	}
+	return d
+}
+
+// rescaleDesired is v2: v1 under the adaptive scheduler with parallelism 4.
+func (s *stateful) rescaleDesired() Desired {
+	d := s.tableDesired(2, StateRunning)
+	d.Version = adaptiveVersion(2, 4)
 	return d
 }
 

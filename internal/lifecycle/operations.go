@@ -27,6 +27,11 @@ const (
 	OpResume            Operation = "resume"
 	OpCancel            Operation = "cancel"
 	OpRecover           Operation = "recover"
+	// OpRescale changes the running job's parallelism (and TaskManager count) in place through
+	// Flink's adaptive scheduler: no savepoint, no new pods but TaskManagers added or removed.
+	// If the new parallelism is not reached in time it falls back to the upgrade_mode's
+	// redeploy.
+	OpRescale Operation = "rescale"
 	// OpReprocess stops the running job with a savepoint and starts the desired version from
 	// the snapshot restore.snapshot_id newly names: the job processes again from that state.
 	OpReprocess Operation = "reprocess"
@@ -68,6 +73,7 @@ func init() {
 		OpSavepointRedeploy:   {run: (*machine).redeployWithState, recordsSnapshot: true},
 		OpLastStateRedeploy:   {run: (*machine).redeployWithState, recordsSnapshot: true},
 		OpReprocess:           {run: (*machine).reprocess, recordsSnapshot: true},
+		OpRescale:             {run: (*machine).rescale, resume: (*machine).resumeRescale, recordsSnapshot: true},
 		OpSuspend:             {run: (*machine).suspend, recordsSnapshot: true},
 		OpRestartTaskManagers: {run: (*machine).restartStuckTaskManagers, resume: (*machine).resumeRestartTaskManagers},
 		OpRecover:             {run: (*machine).recover, recordsSnapshot: true},
@@ -247,13 +253,27 @@ type Current struct {
 
 // transition is one row of the operation table. Empty from/to match "does not exist"; a nil
 // specChanged or empty mode matches anything; a row with newSnapshot matches only when the
-// configuration names a snapshot to restore that the application has not started from.
+// configuration names a snapshot to restore that the application has not started from, one
+// with inPlace only when the job can be rescaled in place (rescalesInPlace).
 type transition struct {
 	from, to    string
 	specChanged *bool
 	mode        string
 	newSnapshot bool
+	inPlace     bool
 	op          Operation
+}
+
+// change is what Classify looks up in the operation table.
+type change struct {
+	from, to                          string
+	specChanged, newSnapshot, inPlace bool
+	mode                              string
+}
+
+func (t transition) matches(c change) bool {
+	return t.from == c.from && t.to == c.to && (t.specChanged == nil || *t.specChanged == c.specChanged) &&
+		(t.mode == "" || t.mode == c.mode) && (!t.newSnapshot || c.newSnapshot) && (!t.inPlace || c.inPlace)
 }
 
 var no = false
@@ -268,6 +288,7 @@ var operationTable = []transition{
 	// A newly chosen snapshot reprocesses, whether the version changes too or not.
 	{from: StateRunning, to: StateRunning, newSnapshot: true, op: OpReprocess},
 	{from: StateRunning, to: StateRunning, specChanged: &no, op: OpNone},
+	{from: StateRunning, to: StateRunning, inPlace: true, op: OpRescale},
 	// A stuck job changes like a running one, except that with nothing else to do its
 	// TaskManagers are replaced (see Classify).
 	{from: StateStuck, to: StateRunning, specChanged: &no, op: OpRestartTaskManagers},
@@ -324,7 +345,8 @@ func Classify(current *Current, desired Desired) Plan {
 	if from == StateStuck && (specChanged || desired.State != StateRunning) {
 		from = StateRunning
 	}
-	return Plan{Operation: lookup(from, desired.State, specChanged, desired.UpgradeMode, choosesNewSnapshot(current, desired))}
+	return Plan{Operation: lookup(change{from: from, to: desired.State, specChanged: specChanged, mode: desired.UpgradeMode,
+		newSnapshot: choosesNewSnapshot(current, desired), inPlace: rescalesInPlace(current, desired)})}
 }
 
 // choosesNewSnapshot reports whether the configuration names a snapshot to restore that the
@@ -336,15 +358,14 @@ func choosesNewSnapshot(current *Current, d Desired) bool {
 	return d.Restore.SnapshotPending || (d.Restore.SnapshotName != "" && (current == nil || current.RestoredSnapshot != d.Restore.SnapshotName))
 }
 
-func lookup(from, to string, specChanged bool, mode string, newSnapshot bool) Operation {
+func lookup(c change) Operation {
 	for _, t := range operationTable {
-		if t.from == from && t.to == to && (t.specChanged == nil || *t.specChanged == specChanged) && (t.mode == "" || t.mode == mode) &&
-			(!t.newSnapshot || newSnapshot) {
+		if t.matches(c) {
 			return t.op
 		}
 	}
 	// Unreachable for validated input; refuse rather than guess.
-	panic(fmt.Sprintf("lifecycle: no operation for %q -> %q (spec changed: %v, mode %q)", from, to, specChanged, mode))
+	panic(fmt.Sprintf("lifecycle: no operation for %q -> %q (%+v)", c.from, c.to, c))
 }
 
 // describe says in words what apply will do.
@@ -369,6 +390,12 @@ func describe(plan Plan, current *Current, desired Desired) string {
 	case OpLastStateRedeploy:
 		return fmt.Sprintf("%s: cancel %s (version %s) keeping its latest checkpoint, then start version %s%s from it%s%s",
 			name, job, from, to, secretWords(desired), haWords(current, desired), rollbackWords(desired))
+	case OpRescale:
+		return fmt.Sprintf("%s: change the parallelism of %s from %d to %d in place (version %s; Flink's adaptive scheduler "+
+			"restarts it from its latest checkpoint, no savepoint) with %s; if parallelism %d is not reached within %s, "+
+			"fall back to %s", name, job, current.Version.Parallelism, desired.Version.Parallelism, to,
+			taskManagerWords(current.Version, desired.Version), desired.Version.Parallelism, desired.Rollback.ReadinessTimeout,
+			upgradeOperation(desired.UpgradeMode))
 	case OpReprocess:
 		chosen := "the snapshot created in this apply"
 		if !desired.Restore.SnapshotPending {

@@ -2,9 +2,11 @@ package lifecycle
 
 import (
 	"fmt"
+	"maps"
 	"strings"
 	"testing"
 
+	"github.com/flinkplatform/terraform-provider-flink/internal/flinkconf"
 	"github.com/flinkplatform/terraform-provider-flink/internal/records"
 	"github.com/flinkplatform/terraform-provider-flink/internal/spec"
 )
@@ -114,14 +116,16 @@ func TestClassify(t *testing.T) {
 
 // expectedOperation is docs/design.md §4 written out independently of operationTable:
 // what each (current state, desired state, runtime spec changed, upgrade mode) must do.
-func expectedOperation(from, to string, changed bool, mode string, newSnapshot bool) Operation {
+func expectedOperation(from, to string, changed bool, mode string, newSnapshot, adaptive bool) Operation {
 	switch {
 	case from == StateStuck && to == StateRunning && !changed:
 		return OpRestartTaskManagers
-	case from == StateStuck: // otherwise a stuck job changes like a running one
-		return expectedOperation(StateRunning, to, changed, mode, newSnapshot)
+	case from == StateStuck: // otherwise a stuck job changes like a running one, but never in place
+		return expectedOperation(StateRunning, to, changed, mode, newSnapshot, false)
 	case from == StateRunning && to == StateRunning && newSnapshot:
 		return OpReprocess // whether or not the version changes too
+	case from == StateRunning && to == StateRunning && changed && adaptive:
+		return OpRescale // the change is the parallelism only
 	case from == StateFinished && to == StateRunning && (changed || newSnapshot):
 		return OpDeploy // a bounded job runs again
 	case from == StateFinished:
@@ -149,6 +153,13 @@ func expectedOperation(from, to string, changed bool, mode string, newSnapshot b
 	}
 }
 
+// adaptive is v running under Flink's adaptive scheduler.
+func adaptive(v spec.Version) spec.Version {
+	v.FlinkConfiguration = maps.Clone(v.FlinkConfiguration)
+	v.FlinkConfiguration[flinkconf.KeyScheduler] = "adaptive"
+	return v
+}
+
 // TestClassifyCoversOperationTable drives Classify through every combination of states,
 // spec change, upgrade mode and a newly chosen snapshot to restore, compares it with expectedOperation, and checks that every
 // row of operationTable is reached (a row shadowed by an earlier one is a mistake).
@@ -165,7 +176,12 @@ func TestClassifyCoversOperationTable(t *testing.T) {
 					continue // a new application always counts as changed
 				}
 				for _, mode := range []string{UpgradeSavepoint, UpgradeLastState, UpgradeStateless} {
-					for _, newSnapshot := range []bool{false, true} {
+					for _, c := range []struct{ newSnapshot, adaptive bool }{{false, false}, {true, false}, {false, true}} {
+						newSnapshot := c.newSnapshot
+						v1, changed := v1, changed
+						if c.adaptive { // the change is then a rescale
+							v1, changed = adaptive(v1), adaptive(changed)
+						}
 						var current *Current
 						desired := desiredFor(v1, to)
 						desired.UpgradeMode = mode
@@ -182,17 +198,17 @@ func TestClassifyCoversOperationTable(t *testing.T) {
 							continue // for a new application every chosen snapshot is new
 						}
 						got := classify(current, desired)
-						want := expectedOperation(from, to, specChanged, mode, newSnapshot)
+						want := expectedOperation(from, to, specChanged, mode, newSnapshot, c.adaptive)
 						if got.Operation != want {
-							t.Errorf("%q -> %q, spec changed %v, mode %s, new snapshot %v: Classify = %s, want %s",
-								from, to, specChanged, mode, newSnapshot, got.Operation, want)
+							t.Errorf("%q -> %q, spec changed %v, mode %s, %+v: Classify = %s, want %s",
+								from, to, specChanged, mode, c, got.Operation, want)
 						}
 						if !strings.HasPrefix(got.Summary, "fraud: ") || len(got.Summary) < len("fraud: ")+10 {
 							t.Errorf("%q -> %q: summary %q does not describe the change", from, to, got.Summary)
 						}
 						for i, row := range operationTable {
-							if row.from == from && row.to == to && (row.specChanged == nil || *row.specChanged == specChanged) &&
-								(row.mode == "" || row.mode == mode) && (!row.newSnapshot || newSnapshot) {
+							if row.matches(change{from: from, to: to, specChanged: specChanged, mode: mode,
+								newSnapshot: newSnapshot, inPlace: c.adaptive && specChanged && from == StateRunning}) {
 								reached[i] = true
 								break
 							}

@@ -61,6 +61,9 @@ func (p *Platform) storageRoot() string {
 // checkPlan refuses, at plan time and again before apply, what cannot work: nothing that
 // can be known before the running job is stopped may fail after it.
 func (p *Platform) checkPlan(ctx context.Context, plan Plan, current *Current, d Desired) error {
+	if plan.Operation == OpRescale {
+		plan.Operation = upgradeOperation(d.UpgradeMode) // what a rescale falls back to must work too
+	}
 	switch plan.Operation {
 	case OpSavepointRedeploy, OpSuspend, OpReprocess:
 		if p.SavepointDirectory(d) == "" && flinkconf.Lookup(currentConfig(current), flinkconf.SavepointDirKeys...) == "" {

@@ -67,7 +67,7 @@ type versionOperators struct {
 // restore source of a deploy or resume.
 func (p *Platform) restoreCheckOf(ctx context.Context, op Operation, snap records.SnapshotRecord, current *Current, d Desired) (*RestoreCheck, error) {
 	switch {
-	case op == OpSavepointRedeploy || op == OpLastStateRedeploy:
+	case op == OpSavepointRedeploy || op == OpLastStateRedeploy || op == OpRescale:
 		return p.checkRestore(ctx, p.runningJobState(ctx, current, d), current, d)
 	case !restoresChosenOrLatest(op):
 		return nil, nil

@@ -560,6 +560,62 @@ func TestConfigEndpoints(t *testing.T) {
 	}
 }
 
+func TestResourceRequirements(t *testing.T) {
+	t.Run("default scheduler", func(t *testing.T) {
+		c := newTestCluster(t, JobSpec{Parallelism: 2})
+		waitHealthy(t, c)
+		code, body := call(t, c, http.MethodGet, "/jobs/"+testJobID+"/resource-requirements", "")
+		if errs := errorsOf(t, body); code != http.StatusInternalServerError || errs[0] != "Internal server error." || !strings.Contains(errs[1], "java.lang.UnsupportedOperationException") {
+			t.Errorf("GET: %d %v", code, errs)
+		}
+		req := fmt.Sprintf(`{"%s":{"parallelism":{"lowerBound":1,"upperBound":4}},"%s":{"parallelism":{"lowerBound":1,"upperBound":4}},"%s":{"parallelism":{"lowerBound":1,"upperBound":4}}}`,
+			vertexID("Source"), vertexID("Counter"), vertexID("Sink"))
+		code, body = call(t, c, http.MethodPut, "/jobs/"+testJobID+"/resource-requirements", req)
+		if code != http.StatusInternalServerError || !strings.Contains(errorsOf(t, body)[1], "UnsupportedOperationException") {
+			t.Errorf("PUT: %d %v", code, body)
+		}
+	})
+	t.Run("adaptive scheduler", func(t *testing.T) {
+		c := newTestCluster(t, JobSpec{Parallelism: 2, Config: map[string]string{"jobmanager.scheduler": "adaptive"}})
+		c.SetTaskManagers(2, 2)
+		waitHealthy(t, c)
+		code, body := call(t, c, http.MethodGet, "/jobs/"+testJobID+"/resource-requirements", "")
+		if code != http.StatusOK || len(body) != 3 || dig(t, body, vertexID("Counter"), "parallelism", "upperBound") != float64(2) || dig(t, body, vertexID("Counter"), "parallelism", "lowerBound") != float64(1) {
+			t.Fatalf("GET: %d %v", code, body)
+		}
+		put := func(upper int) (int, map[string]any) {
+			return call(t, c, http.MethodPut, "/jobs/"+testJobID+"/resource-requirements", fmt.Sprintf(
+				`{"%s":{"parallelism":{"lowerBound":1,"upperBound":%d}},"%s":{"parallelism":{"lowerBound":1,"upperBound":%d}},"%s":{"parallelism":{"lowerBound":1,"upperBound":%d}}}`,
+				vertexID("Source"), upper, vertexID("Counter"), upper, vertexID("Sink"), upper))
+		}
+		if code, body := put(3); code != http.StatusOK || len(body) != 0 {
+			t.Fatalf("PUT 3: %d %v", code, body)
+		}
+		waitHealthy(t, c)
+		if p := c.VertexParallelism(); p["Counter"] != 3 {
+			t.Errorf("parallelism after PUT 3 = %v", p)
+		}
+		// More than the 4 slots: runs with what the slots allow.
+		if code, _ := put(8); code != http.StatusOK {
+			t.Fatalf("PUT 8: %d", code)
+		}
+		waitHealthy(t, c)
+		if p := c.VertexParallelism(); p["Counter"] != 4 {
+			t.Errorf("parallelism with 4 slots and upper bound 8 = %v", p)
+		}
+		code, body = put(129)
+		if errs := errorsOf(t, body); code != http.StatusBadRequest || !strings.Contains(errs[0], "exceeds its maximum parallelism 128") {
+			t.Errorf("PUT 129: %d %v", code, errs)
+		}
+		code, body = call(t, c, http.MethodPut, "/jobs/"+testJobID+"/resource-requirements",
+			fmt.Sprintf(`{"%s":{"parallelism":{"lowerBound":3,"upperBound":2}}}`, vertexID("Source")))
+		errs := errorsOf(t, body)
+		if code != http.StatusBadRequest || !strings.Contains(errs[0], "is higher than the upper bound [2]") || !strings.Contains(errs[0], "missing job vertex ["+vertexID("Sink")+"]") {
+			t.Errorf("PUT invalid: %d %v", code, errs)
+		}
+	})
+}
+
 func TestSavepointDisposal(t *testing.T) {
 	c := newTestCluster(t, JobSpec{})
 	code, body := call(t, c, http.MethodPost, "/savepoint-disposal", `{"savepoint-path":"s3://b/sp/savepoint-a1b2c3-0123456789ab"}`)

@@ -145,6 +145,16 @@ func (c *Cluster) routeJobLocked(w http.ResponseWriter, r *http.Request, rawID s
 			}
 		}
 		return true
+	case len(rest) == 1 && rest[0] == "resource-requirements" && m == http.MethodGet:
+		if id, ok := parseIDParam(w, "jobid", rawID); ok {
+			c.getRequirementsLocked(w, id)
+		}
+		return true
+	case len(rest) == 1 && rest[0] == "resource-requirements" && m == http.MethodPut:
+		if id, ok := parseIDParam(w, "jobid", rawID); ok {
+			c.putRequirementsLocked(w, r, id, now)
+		}
+		return true
 	default:
 		return false
 	}
@@ -858,3 +868,147 @@ func operationKeyHash(triggerID string) string {
 }
 
 // ---- resource requirements ----
+
+func writeServerError(w http.ResponseWriter, chain ...string) {
+	writeErrors(w, http.StatusInternalServerError, "Internal server error.", serverSideException(chain...))
+}
+
+// jobMasterBlocker is the server-side exception of operations that need the job's
+// JobMaster, which exists only while the job is initialized and not terminated.
+func (c *Cluster) jobMasterBlockerLocked(jobID string) []string {
+	switch {
+	case jobID != c.spec.JobID || isGloballyTerminal(c.state):
+		return []string{"org.apache.flink.runtime.messages.FlinkJobNotFoundException: Could not find Flink job (" + jobID + ")"}
+	case c.state == stateInitializing:
+		return []string{"org.apache.flink.runtime.dispatcher.UnavailableDispatcherOperationException: Unable to get JobMasterGateway for initializing job. The requested operation is not available while the JobManager is initializing."}
+	}
+	return nil
+}
+
+func (c *Cluster) unsupportedSchedulerError(w http.ResponseWriter) {
+	writeServerError(w, "java.lang.UnsupportedOperationException: The DefaultScheduler does not support changing the parallelism without a job restart. This feature is currently only expected to work with the AdaptiveScheduler.")
+}
+
+func (c *Cluster) getRequirementsLocked(w http.ResponseWriter, jobID string) {
+	if chain := c.jobMasterBlockerLocked(jobID); chain != nil {
+		writeServerError(w, chain...)
+		return
+	}
+	if !c.adaptive {
+		c.unsupportedSchedulerError(w)
+		return
+	}
+	out := map[string]any{}
+	for _, v := range c.vertices {
+		out[v.id] = map[string]any{"parallelism": map[string]int{"lowerBound": v.lower, "upperBound": v.upper}}
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+type requirementBody struct {
+	Parallelism struct {
+		LowerBound int `json:"lowerBound"`
+		UpperBound int `json:"upperBound"`
+	} `json:"parallelism"`
+}
+
+func (c *Cluster) putRequirementsLocked(w http.ResponseWriter, r *http.Request, jobID string, now time.Time) {
+	var body map[string]requirementBody
+	if err := decodeStrict(r, &body); err != nil {
+		badFormat(w, "JobResourceRequirementsBody")
+		return
+	}
+	for id := range body {
+		if !isHexID(id) {
+			badFormat(w, "JobResourceRequirementsBody")
+			return
+		}
+	}
+	if len(body) == 0 {
+		writeErrors(w, http.StatusBadRequest, stackTrace(
+			"org.apache.flink.runtime.rest.handler.RestHandlerException: Request body does not specify resource requirements."))
+		return
+	}
+	if chain := c.jobMasterBlockerLocked(jobID); chain != nil {
+		writeServerError(w, chain...)
+		return
+	}
+	type bounds struct{ lower, upper int }
+	wanted := map[string]bounds{}
+	var problems []string
+	known := map[string]*vertex{}
+	for _, v := range c.vertices {
+		known[v.id] = v
+	}
+	for rawID, req := range body {
+		id := strings.ToLower(rawID)
+		v, ok := known[id]
+		if !ok {
+			problems = append(problems, fmt.Sprintf("Job vertex [%s] was not found in the JobGraph.", id))
+			continue
+		}
+		lower, upper := req.Parallelism.LowerBound, req.Parallelism.UpperBound
+		if lower == -1 {
+			lower = 1
+		}
+		if upper == -1 {
+			upper = v.maxParallelism
+		}
+		if lower < 1 || upper < 1 {
+			problems = append(problems, fmt.Sprintf(
+				"Both, the requested lower bound [%d] and upper bound [%d] for job vertex [%s] must be greater than zero.", lower, upper, id))
+			continue
+		}
+		if lower > upper {
+			problems = append(problems, fmt.Sprintf(
+				"The requested lower bound [%d] for job vertex [%s] is higher than the upper bound [%d].", lower, id, upper))
+		}
+		if upper > v.maxParallelism {
+			problems = append(problems, fmt.Sprintf(
+				"The newly requested parallelism %d for the job vertex %s exceeds its maximum parallelism %d.", upper, id, v.maxParallelism))
+		}
+		wanted[id] = bounds{lower, upper}
+	}
+	for _, v := range c.vertices {
+		if _, ok := body[v.id]; !ok && !containsFold(body, v.id) {
+			problems = append(problems, fmt.Sprintf(
+				"The request is incomplete, missing job vertex [%s] resource requirements.", v.id))
+		}
+	}
+	if len(problems) > 0 {
+		writeErrors(w, http.StatusBadRequest, stackTrace(
+			"org.apache.flink.runtime.rest.handler.RestHandlerException: "+strings.Join(problems, "\n")))
+		return
+	}
+	if !c.adaptive {
+		c.unsupportedSchedulerError(w)
+		return
+	}
+	for _, v := range c.vertices {
+		b := wanted[v.id]
+		v.lower, v.upper = b.lower, b.upper
+	}
+	if c.state == stateRunning {
+		changed := c.verticesIn(execScheduled)
+		for _, v := range c.vertices {
+			if c.targetParallelismLocked(v) != v.parallelism {
+				changed = true
+			}
+		}
+		if changed {
+			c.stateTimes[stateRestarting] = now
+			c.stateTimes[stateRunning] = now
+			c.placeVerticesLocked(now)
+		}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{})
+}
+
+func containsFold(m map[string]requirementBody, id string) bool {
+	for k := range m {
+		if strings.EqualFold(k, id) {
+			return true
+		}
+	}
+	return false
+}
