@@ -371,10 +371,7 @@ func lookup(c change) Operation {
 // describe says in words what apply will do.
 func describe(plan Plan, current *Current, desired Desired) string {
 	name, to := desired.Name, desired.Version.Label
-	job := "its job"
-	if current != nil && current.JobID != "" {
-		job = "job " + shortJobID(current.JobID)
-	}
+	job := jobWords(current)
 	from := ""
 	if current != nil {
 		from = current.Version.Label
@@ -422,22 +419,7 @@ func describe(plan Plan, current *Current, desired Desired) string {
 			"%s, and wait up to %s for all its tasks to run",
 			name, job, current.Problem, start, desired.Rollback.ReadinessTimeout)
 	case OpRecover:
-		j := current.Journal
-		if Operation(j.Operation) == opSnapshot {
-			return fmt.Sprintf("%s: a flink_snapshot's savepoint of %s (trigger %s) was interrupted; record it if Flink completed it, "+
-				"then bring version %s to %s", name, job, j.TriggerID, to, desired.State)
-		}
-		taken := "no savepoint was recorded yet; finish taking it"
-		if j.SavepointPath != "" {
-			taken = "its savepoint " + j.SavepointPath + " is recorded"
-		}
-		if j.RestoreSnapshot != "" {
-			taken += fmt.Sprintf(" (the reprocess starts from snapshot %s while the configuration names it, else from that savepoint)", j.RestoreSnapshot)
-		}
-		return fmt.Sprintf("%s: an interrupted %s (%s -> %s) stopped at step %q; %s, then bring version %s to %s from it. "+
-			"A job the interrupted apply already started is kept if it runs healthy, since it holds newer state (and is "+
-			"stopped with a savepoint of its own if it is to stop)",
-			name, j.Operation, j.FromVersion, j.ToVersion, j.Step, taken, to, desired.State)
+		return describeRecover(current, desired)
 	case OpNone:
 		if current != nil && current.State == StateFinished {
 			return fmt.Sprintf("%s: the job of bounded version %s finished; nothing runs until the version or triggers change "+
@@ -453,6 +435,35 @@ func describe(plan Plan, current *Current, desired Desired) string {
 		return fmt.Sprintf("%s: no change Flink sees; only records and labels are updated", name)
 	}
 	return fmt.Sprintf("%s: %s", name, plan.Operation)
+}
+
+// describeRecover says how an interrupted operation will be finished.
+func describeRecover(current *Current, desired Desired) string {
+	name, to, job := desired.Name, desired.Version.Label, jobWords(current)
+	j := current.Journal
+	if Operation(j.Operation) == opSnapshot {
+		return fmt.Sprintf("%s: a flink_snapshot's savepoint of %s (trigger %s) was interrupted; record it if Flink completed it, "+
+			"then bring version %s to %s", name, job, j.TriggerID, to, desired.State)
+	}
+	taken := "no savepoint was recorded yet; finish taking it"
+	if j.SavepointPath != "" {
+		taken = "its savepoint " + j.SavepointPath + " is recorded"
+	}
+	if j.RestoreSnapshot != "" {
+		taken += fmt.Sprintf(" (the reprocess starts from snapshot %s while the configuration names it, else from that savepoint)", j.RestoreSnapshot)
+	}
+	return fmt.Sprintf("%s: an interrupted %s (%s -> %s) stopped at step %q; %s, then bring version %s to %s from it. "+
+		"A job the interrupted apply already started is kept if it runs healthy, since it holds newer state (and is "+
+		"stopped with a savepoint of its own if it is to stop)",
+		name, j.Operation, j.FromVersion, j.ToVersion, j.Step, taken, to, desired.State)
+}
+
+// jobWords names the running job, when there is one.
+func jobWords(current *Current) string {
+	if current != nil && current.JobID != "" {
+		return "job " + shortJobID(current.JobID)
+	}
+	return "its job"
 }
 
 // startWords says what a new job starts from.
