@@ -342,19 +342,13 @@ func (c *Cluster) ForgetOperations() {
 }
 
 // Cancel cancels the job out of band (as if from the web UI): it is CANCELED at once.
-func (c *Cluster) Cancel() {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	now := time.Now()
-	c.advanceLocked(now)
-	if isGloballyTerminal(c.state) {
-		return
-	}
-	c.terminateLocked(stateCanceled, now, func(*vertex) string { return execCanceled })
-}
+func (c *Cluster) Cancel() { c.end(stateCanceled, execCanceled) }
 
 // Finish ends the job as a bounded job ends, its sources exhausted: it is FINISHED at once.
-func (c *Cluster) Finish() {
+func (c *Cluster) Finish() { c.end(stateFinished, execFinished) }
+
+// end ends a job that has not ended yet in state, every task in execState.
+func (c *Cluster) end(state, execState string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	now := time.Now()
@@ -362,7 +356,7 @@ func (c *Cluster) Finish() {
 	if isGloballyTerminal(c.state) {
 		return
 	}
-	c.terminateLocked(stateFinished, now, func(*vertex) string { return execFinished })
+	c.terminateLocked(state, now, func(*vertex) string { return execState })
 }
 
 // Fail fails the job with reason as root exception: it is FAILED at once.
