@@ -98,8 +98,9 @@ func resourceSchema(ctx context.Context) schema.Schema {
 				MarkdownDescription: "URL the provider uses for the application's Flink REST API."},
 			"planned_operation": schema.StringAttribute{Computed: true, PlanModifiers: keep,
 				MarkdownDescription: "What the plan will do to the running job: `deploy`, `none`, `savepoint_redeploy`, " +
-					"`last_state_redeploy`, `stateless_redeploy`, `suspend`, `resume`, `cancel` or `recover` (finish an apply " +
-					"that was interrupted). After apply it keeps the last operation carried out."},
+					"`last_state_redeploy`, `stateless_redeploy`, `rescale` (in place, adaptive scheduler), `reprocess` (from a " +
+					"newly chosen snapshot), `suspend`, `resume`, `cancel`, `restart_task_managers` (a stuck job) or `recover` " +
+					"(finish an apply that was interrupted). After apply it keeps the last operation carried out."},
 			"last_snapshot_id": schema.StringAttribute{Computed: true, PlanModifiers: keep,
 				MarkdownDescription: "Id (`namespace/name`) of the newest snapshot the provider took of this application."},
 			"last_snapshot_path": schema.StringAttribute{Computed: true, PlanModifiers: keep,
