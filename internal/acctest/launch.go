@@ -504,15 +504,13 @@ func restoreKeys(version string) (path, ignore []string) {
 	}
 }
 
+// savepointDirKeys are the keys Flink version reads its savepoint directory from.
 func savepointDirKeys(version string) []string {
-	switch {
-	case versionAtLeast(version, 2, 0):
-		return flinkconf.SavepointDirKeys[:1]
-	case versionAtLeast(version, 1, 20):
+	fv, err := flinkconf.ParseVersion(version)
+	if err != nil {
 		return flinkconf.SavepointDirKeys
-	default:
-		return flinkconf.SavepointDirKeys[1:]
 	}
+	return fv.SavepointDirKeys()
 }
 
 func firstOf(conf map[string]string, keys []string) string {

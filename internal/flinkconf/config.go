@@ -129,10 +129,14 @@ func CheckKey(k string) error {
 	return nil
 }
 
-// CheckValue refuses a value the configuration file of fv cannot hold. config.yaml
+// CheckValue refuses a directory key Flink fv does not read, and a value the configuration
+// file of fv cannot hold. config.yaml
 // (Flink >= 1.19) quotes anything; flink-conf.yaml has no quoting, so a line break would end
 // the value and '#' would start a comment that silently cuts it short.
 func CheckValue(fv Version, k, val string) error {
+	if err := fv.checkDirectoryKey(k); err != nil {
+		return err
+	}
 	if fv.AtLeast(1, 19) {
 		return nil
 	}

@@ -2,9 +2,12 @@ package flinkconf
 
 import (
 	"encoding/json"
+	"strings"
 	"testing"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/flinkplatform/terraform-provider-flink/internal/spec"
 )
 
 func TestOwnedConfigKeys(t *testing.T) {
@@ -83,4 +86,49 @@ func mustJSON(t *testing.T, v any) string {
 		t.Fatal(err)
 	}
 	return string(b)
+}
+
+// A directory key the version's Flink does not read is refused: Flink would ignore it without
+// a word and run without the directory. (Once a bug: a 1.18 version could name
+// execution.checkpointing.dir, and last_state was allowed though no checkpoint was kept.)
+func TestCheckValueRefusesDirectoryKeysTheVersionDoesNotRead(t *testing.T) {
+	for _, tc := range []struct {
+		version, key string
+		want         string // "" = accepted
+	}{
+		{"1.18", KeyCheckpointDir, `use "state.checkpoints.dir"`},
+		{"1.19", KeySavepointDir, `use "state.savepoints.dir"`},
+		{"1.18", KeyCheckpointDirLegacy, ""},
+		{"1.20", KeyCheckpointDir, ""},
+		{"1.20", KeySavepointDirLegacy, ""},
+		{"2.3", KeyCheckpointDirLegacy, ""}, // a deprecated alias Flink 2 still reads
+		{"2.3", KeySavepointDir, ""},
+	} {
+		fv, err := ParseVersion(tc.version)
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = CheckValue(fv, tc.key, "s3://bucket/dir")
+		switch {
+		case tc.want == "" && err != nil:
+			t.Errorf("Flink %s, %s: %v, want accepted", tc.version, tc.key, err)
+		case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+			t.Errorf("Flink %s, %s: %v, want an error saying %s", tc.version, tc.key, err, tc.want)
+		}
+	}
+}
+
+// The lifecycle reads a version's directories from the keys its Flink reads.
+func TestDirectoriesFromTheKeysTheVersionReads(t *testing.T) {
+	v := spec.Version{FlinkVersion: "1.18", FlinkConfiguration: map[string]string{KeyCheckpointDir: "s3://new/", KeySavepointDirLegacy: "s3://sp/"}}
+	if got := CheckpointDir(v); got != "" {
+		t.Errorf("Flink 1.18 checkpoint directory %q, want none: it does not read %s", got, KeyCheckpointDir)
+	}
+	if got := SavepointDir(v); got != "s3://sp" {
+		t.Errorf("Flink 1.18 savepoint directory %q, want s3://sp", got)
+	}
+	v.FlinkVersion = "2.2"
+	if got := CheckpointDir(v); got != "s3://new" {
+		t.Errorf("Flink 2.2 checkpoint directory %q, want s3://new", got)
+	}
 }

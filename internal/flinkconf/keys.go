@@ -99,11 +99,21 @@ const (
 	ConfigFileLegacy = "flink-conf.yaml"
 )
 
-// Keys the provider reads from a version's configuration but does not write. Each
-// directory list names the current key first, then the deprecated one Flink still reads.
+// Keys the provider reads from a version's configuration but does not write: every key of
+// each directory, the current one first. Which of them a Flink version reads is
+// Version.SavepointDirKeys and Version.CheckpointDirKeys.
 var (
-	SavepointDirKeys  = []string{"execution.checkpointing.savepoint-dir", "state.savepoints.dir"}
-	CheckpointDirKeys = []string{"execution.checkpointing.dir", "state.checkpoints.dir"}
+	SavepointDirKeys  = []string{KeySavepointDir, KeySavepointDirLegacy}
+	CheckpointDirKeys = []string{KeyCheckpointDir, KeyCheckpointDirLegacy}
+)
+
+// Directory keys: the current ones came with Flink 1.20; the legacy ones are all Flink 1.18
+// and 1.19 read, and deprecated aliases from 1.20 on.
+const (
+	KeySavepointDir        = "execution.checkpointing.savepoint-dir"
+	KeySavepointDirLegacy  = "state.savepoints.dir"
+	KeyCheckpointDir       = "execution.checkpointing.dir"
+	KeyCheckpointDirLegacy = "state.checkpoints.dir"
 )
 
 const (

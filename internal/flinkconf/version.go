@@ -4,8 +4,11 @@ import (
 	"fmt"
 	"net/url"
 	"path"
+	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/flinkplatform/terraform-provider-flink/internal/spec"
 )
 
 // Supported are the Flink minor releases whose standalone application mode and
@@ -69,6 +72,58 @@ func (v Version) RestoreKeys() (pathKey, ignoreUnclaimedKey string) {
 		return KeyStateRecoveryPath, KeyStateRecoveryIgnoreState
 	}
 	return KeySavepointPath, KeySavepointIgnoreState
+}
+
+// SavepointDirKeys are the keys Flink v reads its default savepoint directory from, the
+// preferred first: state.savepoints.dir up to 1.19; from 1.20 the new key, and the old one as
+// its deprecated alias (Flink 2.x still reads it).
+func (v Version) SavepointDirKeys() []string {
+	return v.directoryKeys(KeySavepointDir, KeySavepointDirLegacy)
+}
+
+// CheckpointDirKeys are the keys Flink v reads its checkpoint directory from, as
+// SavepointDirKeys.
+func (v Version) CheckpointDirKeys() []string {
+	return v.directoryKeys(KeyCheckpointDir, KeyCheckpointDirLegacy)
+}
+
+func (v Version) directoryKeys(current, legacy string) []string {
+	if v.AtLeast(1, 20) {
+		return []string{current, legacy}
+	}
+	return []string{legacy}
+}
+
+// checkDirectoryKey refuses a directory key Flink v does not read: Flink ignores it without a
+// word, and the job runs without the checkpoints or savepoints its configuration seems to ask
+// for.
+func (v Version) checkDirectoryKey(k string) error {
+	for _, dir := range []struct{ all, read []string }{{SavepointDirKeys, v.SavepointDirKeys()}, {CheckpointDirKeys, v.CheckpointDirKeys()}} {
+		if slices.Contains(dir.all, k) && !slices.Contains(dir.read, k) {
+			return fmt.Errorf("flink_configuration %q: Flink %s does not read this key, and would silently run without "+
+				"the directory it names; use %q", k, v, dir.read[0])
+		}
+	}
+	return nil
+}
+
+// SavepointDir is the savepoint directory version v configures ("" for none), read from the
+// keys its Flink reads (every key when its Flink version is not valid).
+func SavepointDir(v spec.Version) string {
+	return directory(v, Version.SavepointDirKeys, SavepointDirKeys)
+}
+
+// CheckpointDir is the checkpoint directory version v configures, as SavepointDir.
+func CheckpointDir(v spec.Version) string {
+	return directory(v, Version.CheckpointDirKeys, CheckpointDirKeys)
+}
+
+func directory(v spec.Version, keysOf func(Version) []string, all []string) string {
+	keys := all
+	if fv, err := ParseVersion(v.FlinkVersion); err == nil {
+		keys = keysOf(fv)
+	}
+	return strings.TrimSuffix(strings.TrimSpace(Lookup(v.FlinkConfiguration, keys...)), "/")
 }
 
 // UserLibDir is the directory of the official image whose jars Flink's standalone

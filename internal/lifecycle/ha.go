@@ -20,10 +20,6 @@ import (
 // Flink leaves a generation's HA data behind when its cluster is scaled away; finish deletes
 // it once nothing can need it any more (dropSupersededHA).
 
-// haRootKeys are the version's own durable directories, used for HA data when the provider
-// and the application name none.
-var haRootKeys = append(append([]string{}, flinkconf.SavepointDirKeys...), flinkconf.CheckpointDirKeys...)
-
 // haRoot is the durable storage the application's HA data goes under: its
 // savepoint_directory, else the provider's snapshot storage, else the version's savepoint or
 // checkpoint directory; "" when none is known.
@@ -34,12 +30,10 @@ func (p *Platform) haRoot(savepointDir string, v spec.Version) string {
 	if root := p.storageRoot(); root != "" {
 		return root
 	}
-	for _, k := range haRootKeys {
-		if dir := strings.TrimSuffix(strings.TrimSpace(v.FlinkConfiguration[k]), "/"); dir != "" {
-			return dir
-		}
+	if dir := flinkconf.SavepointDir(v); dir != "" {
+		return dir
 	}
-	return ""
+	return flinkconf.CheckpointDir(v)
 }
 
 // haStorageDir is high-availability.storageDir of one generation:

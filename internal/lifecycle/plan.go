@@ -66,7 +66,7 @@ func (p *Platform) checkPlan(ctx context.Context, plan Plan, current *Current, d
 	}
 	switch plan.Operation {
 	case OpSavepointRedeploy, OpSuspend, OpReprocess:
-		if p.SavepointDirectory(d) == "" && flinkconf.Lookup(currentConfig(current), flinkconf.SavepointDirKeys...) == "" {
+		if p.SavepointDirectory(d) == "" && (current == nil || flinkconf.SavepointDir(current.Version) == "") {
 			return settingErrorf(SettingSavepointDirectory, "%s: %s takes a savepoint, but no savepoint directory is known: set %s in "+
 				"the provider, %s on the application, or state.savepoints.dir in the version's %s", d.Name, plan.Operation,
 				SettingSnapshotStorage, SettingSavepointDirectory, SettingFlinkConfiguration)
@@ -132,9 +132,9 @@ func restoresChosenOrLatest(op Operation) bool {
 // checkpoint last_state would restore, or keeps no checkpoints at all.
 func checkLastState(current *Current, d Desired) error {
 	cfg := currentConfig(current)
-	if flinkconf.Lookup(cfg, flinkconf.CheckpointDirKeys...) == "" {
+	if current == nil || flinkconf.CheckpointDir(current.Version) == "" {
 		return settingErrorf(SettingUpgradeMode, "%s: %s restores the latest checkpoint, but the running version has no "+
-			"checkpoint storage: set state.checkpoints.dir (Flink 2: execution.checkpointing.dir) in its %s, or use %s",
+			"checkpoint storage: set execution.checkpointing.dir (Flink 1.18 and 1.19: state.checkpoints.dir) in its %s, or use %s",
 			d.Name, SettingValue{SettingUpgradeMode, UpgradeLastState}, SettingFlinkConfiguration, SettingValue{SettingUpgradeMode, UpgradeSavepoint})
 	}
 	switch retention := strings.ToUpper(strings.TrimSpace(cfg[flinkconf.KeyCheckpointRetention])); retention {
@@ -336,8 +336,8 @@ func isExternal(path string) bool { return path != "" && !strings.HasPrefix(path
 // checkpoint directory of its version, or "" when there is none the store can see.
 func (p *Platform) latestRetainedCheckpoint(ctx context.Context, current *Current) (string, error) {
 	dir := ""
-	if v := flinkconf.Lookup(current.Version.FlinkConfiguration, flinkconf.CheckpointDirKeys...); v != "" {
-		dir = strings.TrimSuffix(v, "/") + "/" + current.JobID
+	if v := flinkconf.CheckpointDir(current.Version); v != "" {
+		dir = v + "/" + current.JobID
 	}
 	store, err := p.store(ctx)
 	if err != nil || store == nil || dir == "" {

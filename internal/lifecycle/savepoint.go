@@ -295,7 +295,7 @@ func (p *Platform) journalSavepointDirectory(record *records.AppRecord) string {
 	if j := record.Journal; j != nil && j.From != nil {
 		from = *j.From
 	}
-	return strings.TrimSuffix(flinkconf.Lookup(from.FlinkConfiguration, flinkconf.SavepointDirKeys...), "/")
+	return flinkconf.SavepointDir(from)
 }
 
 // unrecordedSavepoints are the complete savepoints of the record's job in the journal's
