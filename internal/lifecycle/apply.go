@@ -99,14 +99,14 @@ func (p *Platform) Apply(ctx context.Context, desired Desired, planned Operation
 		// The apply's deadline may be what failed it: report with a fresh, short one.
 		reportCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
 		defer cancel()
-		p.Kube.Event(reportCtx, desired.Namespace, desired.Name, "ApplyFailed", plan.Summary+": "+runErr.Error(), true)
+		p.event(reportCtx, desired.Namespace, desired.Name, EventApplyFailed, plan.Summary+": "+runErr.Error(), true)
 		if stored, _, err := p.Records().GetAppRecord(reportCtx, desired.Namespace, desired.Name); err == nil {
 			result.RecordExists = true
 			_, result.Status = p.observeJob(reportCtx, &stored)
 		}
 		return result, runErr
 	}
-	p.Kube.Event(ctx, desired.Namespace, desired.Name, "Applied", plan.Summary, false)
+	p.event(ctx, desired.Namespace, desired.Name, EventApplied, plan.Summary, false)
 	progress(fmt.Sprintf("%s: %s done; job %s is %s", desired.Name, plan.Operation, shortJobID(result.JobID), result.Status))
 	return result, nil
 }
@@ -207,6 +207,12 @@ func (o *machine) deploy(ctx context.Context, version spec.Version, ha bool, sec
 	if err := o.save(ctx); err != nil {
 		return err
 	}
+	from := "with empty state"
+	if restorePath != "" {
+		from = "from " + restorePath
+	}
+	o.p.event(ctx, o.record.Namespace, o.record.Application, EventDeploying,
+		fmt.Sprintf("starting version %s as job %s %s", version.Label, o.record.JobID, from), false)
 	return o.rollOutAndVerify(ctx)
 }
 

@@ -117,5 +117,10 @@ func (p *Platform) deleteApplication(ctx context.Context, record *records.AppRec
 	if err := p.Kube.DeleteOwnedSecrets(ctx, namespace, name, ""); err != nil {
 		return err
 	}
+	final := "no final snapshot"
+	if record.LastSnapshotName != "" {
+		final = fmt.Sprintf("its last snapshot is %s (%s)", record.LastSnapshotName, record.LastSnapshotPath)
+	}
+	p.event(ctx, namespace, name, EventDestroyed, fmt.Sprintf("application deleted (version %s); %s", record.Version.Label, final), false)
 	return p.Records().DeleteAppRecord(ctx, namespace, name)
 }

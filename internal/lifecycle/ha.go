@@ -120,7 +120,7 @@ func (o *machine) dropSupersededHA(ctx context.Context) {
 	if err != nil {
 		msg := fmt.Sprintf("%s: cleaning up high-availability data of earlier deployments: %v (the next apply tries again)", r.Application, err)
 		o.progress(msg)
-		o.p.Kube.Event(ctx, r.Namespace, r.Application, "HACleanupFailed", msg, true)
+		o.p.event(ctx, r.Namespace, r.Application, EventHACleanupFailed, msg, true)
 	}
 }
 

@@ -102,6 +102,7 @@ func (p *Platform) DisposeSnapshot(ctx context.Context, s records.SnapshotRecord
 		return fmt.Errorf("disposing %s: %w", s.Path, err)
 	}
 	progress(fmt.Sprintf("%s: disposed snapshot %s (%s)", s.Application, s.Name, s.Path))
+	p.event(ctx, s.Namespace, s.Application, EventSnapshotDisposed, fmt.Sprintf("snapshot %s disposed: its files at %s are deleted", s.Name, s.Path), false)
 	return p.Records().DeleteSnapshotRecord(ctx, s.Namespace, s.Name)
 }
 

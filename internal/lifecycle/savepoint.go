@@ -384,6 +384,8 @@ func (p *Platform) recordSnapshot(ctx context.Context, record *records.AppRecord
 		return snap, fmt.Errorf("recording snapshot %s: %w", path, err)
 	}
 	progress(fmt.Sprintf("%s: snapshot %s recorded as %s", record.Application, path, snap.Name))
+	reason, message := snapshotEvent(snap)
+	p.event(ctx, record.Namespace, record.Application, reason, message, false)
 	return snap, nil
 }
 

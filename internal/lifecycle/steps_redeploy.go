@@ -87,8 +87,9 @@ func (o *machine) rollBack(ctx context.Context, deployErr error) error {
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), o.desired.Rollback.ReadinessTimeout+rollbackMargin)
 	defer cancel()
-	o.progress(fmt.Sprintf("%s: version %s failed (%v); rolling back to %s from %s",
-		o.desired.Name, o.desired.Version.Label, deployErr, j.From.Label, j.SavepointPath))
+	msg := fmt.Sprintf("version %s failed (%v); rolling back to %s from %s", o.desired.Version.Label, deployErr, j.From.Label, j.SavepointPath)
+	o.progress(o.desired.Name + ": " + msg)
+	o.p.event(ctx, o.record.Namespace, o.record.Application, EventRollingBack, msg, true)
 	if err := o.step(ctx, stepRollback); err != nil {
 		return errors.Join(deployErr, err)
 	}
