@@ -296,6 +296,11 @@ func (p *Platform) newerCheckpoint(ctx context.Context, d Desired, current *Curr
 	stats, err := p.Flink(d.Namespace, d.Name).Checkpoints(ctx, current.JobID)
 	if latest := stats.Latest.Completed; err == nil && latest != nil && isExternal(latest.ExternalPath) {
 		cp.Path = latest.ExternalPath
+		// Flink's statistics lag its checkpoints: one that completed as the job ended may
+		// not be reported yet, while it already subsumed (deleted) the one reported.
+		if found, err := p.latestRetainedCheckpoint(ctx, current); err == nil && checkpointID(found) > latest.ID {
+			cp.Path = found
+		}
 		// Savepoints and checkpoints of one job share Flink's id counter.
 		sp := stats.Latest.Savepoint
 		newer = snap.JobID != current.JobID || (sp != nil && samePath(sp.ExternalPath, snap.Path) && latest.ID > sp.ID)
@@ -352,12 +357,24 @@ func (p *Platform) latestRetainedCheckpoint(ctx context.Context, current *Curren
 	}
 	best, bestID := "", int64(-1)
 	for _, f := range found {
-		var id int64
-		if _, err := fmt.Sscanf(f.Path[strings.LastIndex(f.Path, "/chk-")+5:], "%d", &id); err == nil && id > bestID {
+		if id := checkpointID(f.Path); id > bestID {
 			best, bestID = f.Path, id
 		}
 	}
 	return best, nil
+}
+
+// checkpointID is the id of the checkpoint at path (".../chk-<id>"), or -1.
+func checkpointID(path string) int64 {
+	i := strings.LastIndex(path, "/chk-")
+	if i < 0 {
+		return -1
+	}
+	var id int64
+	if _, err := fmt.Sscanf(path[i+5:], "%d", &id); err != nil {
+		return -1
+	}
+	return id
 }
 
 // writtenAfter reports whether the _metadata of a was written after that of b, by the
