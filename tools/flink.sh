@@ -14,10 +14,24 @@
 # needs). A version whose pin is unchanged is skipped, so a second run is a no-op. Then
 # test/e2e/fixture-job/build.sh builds the fixture job for each version (also once).
 #
+# The wheels and sdists carry no S3 filesystem plugin, so each version also gets one from Maven
+# Central (mvn dependency:copy into a throw-away local repository), laid out as Flink's image
+# expects a plugin, in a directory of its own under plugins/:
+#
+#   .../flink/<version>/plugins/s3-fs-presto/flink-s3-fs-presto-<plugin version>.jar
+#
+# With it real Flink writes checkpoints and savepoints to s3:// (internal/acctest/s3.go serves
+# them). Presto is the plugin Flink recommends for checkpoints. Maven Central, as this project's
+# machines reach it, serves only some patch releases of it, so the pin (s3_plugin) is the
+# release of the same minor that it serves, and flink-s3-fs-hadoop (plugins/s3-fs-hadoop/) where
+# it serves no presto release of that minor (2.1). The plugin's pin is kept apart from Flink's:
+# a changed pin refetches only the plugin.
+#
 # Environment:
 #   FLINK_DIST_VERSIONS  versions to fetch (default: the newest patch release of every Flink
 #                        minor the provider supports, internal/flinkconf/version.go)
 #   FLINK_TOOLS_SKIP_FLINK=1  skip all of this (nothing else in make tools needs Java)
+#   FLINK_TOOLS_SKIP_S3=1     do not fetch the S3 filesystem plugins
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -126,11 +140,78 @@ fetch_flink() {
   echo "tools: fetched flink $v in $((SECONDS - start))s ($(du -sh "$dest" | cut -f1))"
 }
 
+# s3_plugin VERSION: the S3 filesystem plugin for that Flink release, "<artifact> <version>":
+# the release's own where Maven Central serves it, else the one of the same minor it serves
+# (plugins are loaded against flink-core's public file system API, stable within a minor).
+s3_plugin() {
+  case "$1" in
+    1.18.*) echo "flink-s3-fs-presto 1.18.1" ;;
+    1.19.*) echo "flink-s3-fs-presto 1.19.0" ;;
+    1.20.*) echo "flink-s3-fs-presto 1.20.0" ;;
+    2.0.*) echo "flink-s3-fs-presto 2.0.0" ;;
+    2.1.*) echo "flink-s3-fs-hadoop 2.1.1" ;; # no flink-s3-fs-presto 2.1.x is served
+    2.2.*) echo "flink-s3-fs-presto 2.2.0" ;;
+    2.3.*) echo "flink-s3-fs-presto 2.3.0" ;;
+    *) return 1 ;;
+  esac
+}
+
+m2="" # the throw-away local Maven repository of this run, made on first use
+cleanup_m2() { if [[ -n $m2 ]]; then rm -rf "$m2"; fi; }
+trap cleanup_m2 EXIT
+
+# fetch_s3_plugin VERSION: puts the version's S3 filesystem plugin into plugins/s3-fs-<kind>/.
+fetch_s3_plugin() {
+  local v=$1
+  local dest=$cache/flink/$v
+  local artifact pv
+  if ! read -r artifact pv < <(s3_plugin "$v"); then
+    echo "tools: WARNING: flink $v: no S3 filesystem plugin pinned (tools/flink.sh s3_plugin): s3:// will not work on it" >&2
+    return 0
+  fi
+  local pin="org.apache.flink:$artifact:$pv"
+  local dir=$dest/plugins/${artifact#flink-}
+  local jar=$dir/$artifact-$pv.jar
+  if [[ -f $jar && "$(cat "$dest/.s3-plugin.pin" 2>/dev/null)" == "$pin" ]]; then
+    echo "tools: flink $v: S3 plugin up to date ($pin)"
+    return
+  fi
+  if ! command -v mvn >/dev/null 2>&1; then
+    echo "tools: WARNING: 'mvn' not found: flink $v gets no S3 filesystem plugin (s3:// will not work on it)" >&2
+    return 0
+  fi
+  echo "tools: flink $v: fetching the S3 filesystem plugin ($pin from Maven Central, ~30-100 MB) ..."
+  local start=$SECONDS
+  if [[ -z $m2 ]]; then
+    m2=$(mktemp -d "${TMPDIR:-/tmp}/flink-tools-m2.XXXXXX")
+  fi
+  local tmp
+  tmp=$(mktemp -d "$cache/flink/.fetch-s3-$v.XXXXXX")
+  # The plugin jar shades its dependencies: copy it alone.
+  if ! mvn -q -B -Dmaven.repo.local="$m2" org.apache.maven.plugins:maven-dependency-plugin:3.6.1:copy \
+    -Dartifact="$pin" -DoutputDirectory="$tmp" >"$tmp/mvn.log" 2>&1 || [[ ! -s $tmp/$artifact-$pv.jar ]]; then
+    sed -e 's/\x1b\[[0-9;]*m//g' "$tmp/mvn.log" | grep -m1 'ERROR' >&2 || true
+    echo "tools: could not fetch $pin from Maven Central" >&2
+    rm -rf "$tmp"
+    return 1
+  fi
+  # One S3 plugin per distribution: presto and hadoop both serve s3://.
+  rm -rf "$dest/plugins/s3-fs-presto" "$dest/plugins/s3-fs-hadoop" "$dest/.s3-plugin.pin"
+  mkdir -p "$dir"
+  mv "$tmp/$artifact-$pv.jar" "$jar"
+  echo "$pin" >"$dest/.s3-plugin.pin"
+  rm -rf "$tmp"
+  echo "tools: flink $v: fetched the S3 plugin in $((SECONDS - start))s ($(du -sh "$jar" | cut -f1), $dir)"
+}
+
 start=$SECONDS
 echo "tools: java: $(java -version 2>&1 | sed -n 1p)"
 for v in $versions; do
   check_java "$v"
   fetch_flink "$v"
+  if [[ ${FLINK_TOOLS_SKIP_S3:-} != 1 ]]; then
+    fetch_s3_plugin "$v"
+  fi
 done
 for v in $versions; do
   "$root/test/e2e/fixture-job/build.sh" "$v" >/dev/null # it prints the jar path

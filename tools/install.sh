@@ -46,11 +46,24 @@ build golangci-lint "v$GOLANGCI_LINT_VERSION" env GOBIN="$bin" CGO_ENABLED=0 go 
 
 build etcd "$(pin_of etcd)" bash -c "cd '$here/etcd' && CGO_ENABLED=0 go build -trimpath -o '$bin/etcd' ."
 
+build versitygw "$(pin_of s3)" bash -c \
+  "cd '$here/s3' && CGO_ENABLED=0 go build -trimpath -o '$bin/versitygw' github.com/versity/versitygw/cmd/versitygw"
+
 build kube-apiserver "$(pin_of kube)" bash -c \
   "cd '$here/kube' && CGO_ENABLED=0 go build -trimpath -o '$bin/kube-apiserver' k8s.io/kubernetes/cmd/kube-apiserver"
 
 build kube-controller-manager "$(pin_of kube)" bash -c \
   "cd '$here/kube' && CGO_ENABLED=0 go build -trimpath -o '$bin/kube-controller-manager' k8s.io/kubernetes/cmd/kube-controller-manager"
+
+# The real node of FLINK_RUNTIME=node (internal/acctest/node.go): kubelet, kube-scheduler and
+# kube-proxy from the same Kubernetes release as the API server, and cluster DNS (CoreDNS with
+# the plugins the node uses). containerd, runc, the CNI plugins, iptables and conntrack come
+# from Debian's packages (.ci/run installs them); node_packages below names what is missing.
+for b in kubelet kube-scheduler kube-proxy; do
+  build "$b" "$(pin_of kube)" bash -c \
+    "cd '$here/kube' && CGO_ENABLED=0 go build -trimpath -o '$bin/$b' k8s.io/kubernetes/cmd/$b"
+done
+build coredns "$(pin_of coredns)" bash -c "cd '$here/coredns' && CGO_ENABLED=0 go build -trimpath -o '$bin/coredns' ."
 
 build tofu "$(pin_of tofu)-release" bash -c \
   "cd '$here/tofu' && CGO_ENABLED=0 go build -trimpath -ldflags \"-X github.com/opentofu/opentofu/version.dev=no\" -o '$bin/tofu' github.com/opentofu/opentofu/cmd/tofu"
@@ -61,6 +74,23 @@ build tofu "$(pin_of tofu)-release" bash -c \
 # minutes on 2 cores with an empty build cache.
 build tofu-1.11 "$(pin_of tofu111)-release" bash -c \
   "cd '$here/tofu111' && CGO_ENABLED=0 go build -trimpath -ldflags \"-X github.com/opentofu/opentofu/version.dev=no\" -o '$bin/tofu-1.11' github.com/opentofu/opentofu/cmd/tofu"
+
+# node_packages: the Debian packages the real node runs; missing ones are named, not fatal:
+# only FLINK_RUNTIME=node needs them.
+node_packages() {
+  local missing=() c
+  for c in containerd runc iptables conntrack nsenter; do
+    command -v "$c" >/dev/null || missing+=("$c")
+  done
+  [[ -x /usr/lib/cni/bridge && -x /usr/lib/cni/host-local ]] || missing+=("CNI plugins (/usr/lib/cni)")
+  if ((${#missing[@]})); then
+    echo "tools: the real node (FLINK_RUNTIME=node) needs ${missing[*]}:" \
+      "apt-get install containerd runc containernetworking-plugins iptables conntrack util-linux"
+  else
+    echo "tools: real node packages present ($(containerd --version | cut -d' ' -f3), runc $(runc --version | sed -n '1s/.* //p'))"
+  fi
+}
+node_packages
 
 "$bin/terraform" version | sed -n 1p
 "$bin/tofu" version | sed -n 1p
@@ -75,3 +105,4 @@ echo "tools: ready in $bin"
 # Real checkpoint and savepoint _metadata files of every fetched Flink version, for the tests of
 # internal/snapshots/metadata: see tools/metadata-fixtures.sh.
 "$here/metadata-fixtures.sh"
+"$here/node-images.sh"

@@ -56,6 +56,9 @@ func Run(m *testing.M) int {
 	if os.Getenv("TF_ACC") == "" {
 		return m.Run()
 	}
+	if NodeMode() && !InNodeNetns() {
+		return RunInNodeNetns()
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	s, err := StartStack(ctx, Options{SetEnv: true})
 	cancel()
@@ -260,6 +263,21 @@ func ProviderConfigThrough(t testing.TB, proxyURL string) string {
 
 func providerConfig(t testing.TB, accessExtra string) string {
 	t.Helper()
+	if stackFor(t).node != nil && accessExtra == "" {
+		// The provider's default access mode, through the API server's service proxy, as on
+		// a cluster the provider runs outside of.
+		return fmt.Sprintf(`
+provider "flink" {
+  snapshot_storage_url = %s
+  kubernetes {
+    config_path = %s
+  }
+  flink_access {
+    mode = "proxy"
+  }
+}
+`, hclString(StorageURL(t)), hclString(KubeconfigPath(t)))
+	}
 	return fmt.Sprintf(`
 provider "flink" {
   snapshot_storage_url = %s

@@ -9,11 +9,14 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
+
+	"github.com/flinkplatform/terraform-provider-flink/internal/kube"
 )
 
 // Failures a test can cause the way a cluster has them: a node that fails or an OOM kill
-// (KillJobManager, KillTaskManager: SIGKILL of the pod's process; the pod is reported Failed
-// and its ReplicaSet replaces it), and an eviction or kubectl delete (DeleteJobManagerPod: the
+// (KillJobManager, KillTaskManager: SIGKILL of the pod's process; the test node agent reports
+// the pod Failed and its ReplicaSet replaces it, the real node's kubelet restarts the
+// container), and an eviction or kubectl delete (DeleteJobManagerPod: the
 // pod is deleted gracefully; the agent stops its process as a kubelet would, SIGTERM then
 // SIGKILL, and the ReplicaSet creates a new pod).
 
@@ -31,6 +34,10 @@ func (s *Stack) kill(ctx context.Context, ns, app, component string) (*corev1.Po
 	pod, err := s.RunningPod(ctx, ns, app, component)
 	if err != nil {
 		return nil, err
+	}
+	if s.node != nil {
+		// The kubelet restarts the container in the same pod.
+		return pod, s.node.KillContainer(pod, kube.ContainerName)
 	}
 	return pod, s.agent.KillPod(pod)
 }

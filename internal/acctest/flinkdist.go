@@ -203,11 +203,15 @@ func runtimeFromEnv() (Runtime, error) {
 	}
 }
 
-// RealFlink reports whether the stack runs real Flink (a ProcessRuntime).
+// RealFlink reports whether the stack runs real Flink (a ProcessRuntime, or the real node's
+// Flink image).
 func (s *Stack) RealFlink() bool {
 	_, ok := s.runtime.(*ProcessRuntime)
-	return ok
+	return ok || s.node != nil
 }
+
+// Node is the real node when the stack runs one (FLINK_RUNTIME=node), else nil.
+func (s *Stack) Node() *RealNode { return s.node }
 
 // FixtureCount is what the fixture job's counter operator reports.
 type FixtureCount struct {

@@ -22,8 +22,8 @@ import (
 )
 
 // ProviderRoleRules is the Role the acceptance tests bind the provider to: the RBAC guide's
-// Role for flink_access mode "direct", which ProviderConfig uses.
-func ProviderRoleRules() []rbacv1.PolicyRule { return kube.ProviderRules(false) }
+// Role for the flink_access mode ProviderConfig uses ("proxy" on the real node, else "direct").
+func ProviderRoleRules() []rbacv1.PolicyRule { return kube.ProviderRules(NodeMode()) }
 
 // ProviderIdentity is a Kubernetes identity to run the provider as, the way the RBAC guide
 // sets one up: ServiceAccount kube.ProviderRoleName in Namespace, bound in every namespace

@@ -81,6 +81,8 @@ type Stack struct {
 	kubeconfig string
 	kcm        *process
 	agent      *NodeAgent
+	node       *RealNode // FLINK_RUNTIME=node: a real kubelet and container runtime instead of agent
+	s3         *S3Server // the real node's snapshot storage, which its pods reach
 	runtime    Runtime
 	proxy      *Proxy
 	proxyURL   string
@@ -99,7 +101,15 @@ func StartStack(ctx context.Context, opts Options) (s *Stack, err error) {
 	if opts.Progress == nil {
 		opts.Progress = os.Stderr
 	}
-	if opts.Runtime == nil {
+	var node *RealNode
+	if opts.Runtime == nil && NodeMode() {
+		if node, err = newRealNode(opts.BinDir); err != nil {
+			return nil, err
+		}
+		if opts.Router == nil {
+			opts.Router = node
+		}
+	} else if opts.Runtime == nil {
 		// The emulator, or real Flink processes with FLINK_RUNTIME=real (flinkdist.go).
 		if opts.Runtime, err = runtimeFromEnv(); err != nil {
 			return nil, err
@@ -121,7 +131,7 @@ func StartStack(ctx context.Context, opts Options) (s *Stack, err error) {
 	if err != nil {
 		return nil, err
 	}
-	s = &Stack{dir: dir, binDir: opts.BinDir, progress: opts.Progress, runtime: opts.Runtime}
+	s = &Stack{dir: dir, binDir: opts.BinDir, progress: opts.Progress, runtime: opts.Runtime, node: node}
 	if u, ok := opts.Runtime.(interface{ useStackDir(string) }); ok {
 		u.useStackDir(dir)
 	}
@@ -139,16 +149,8 @@ func StartStack(ctx context.Context, opts Options) (s *Stack, err error) {
 	}
 	s.proxyURL = s.proxy.URL()
 	if opts.SetEnv {
-		s.prevEnv = map[string]*string{}
-		for k, v := range s.Env() {
-			if old, ok := os.LookupEnv(k); ok {
-				s.prevEnv[k] = &old
-			} else {
-				s.prevEnv[k] = nil
-			}
-			if err := os.Setenv(k, v); err != nil {
-				return s, err
-			}
+		if err := s.setEnv(s.Env()); err != nil {
+			return s, err
 		}
 	}
 
@@ -173,6 +175,20 @@ func StartStack(ctx context.Context, opts Options) (s *Stack, err error) {
 	s.env.ControlPlane.Etcd = &envtest.Etcd{Path: filepath.Join(opts.BinDir, "etcd"), Out: etcdLog, Err: etcdLog}
 	api := &envtest.APIServer{Path: filepath.Join(opts.BinDir, "kube-apiserver"), Out: apiLog, Err: apiLog}
 	api.Configure().Set("advertise-address", "127.0.0.1")
+	var kcmArgs []string
+	if node != nil {
+		// Pods reach the API server (Flink's Kubernetes HA) at the node's address, through
+		// the kubernetes Service, with a certificate that names both.
+		api.Configure().Set("advertise-address", NodeIP)
+		api.Configure().Set("bind-address", "0.0.0.0")
+		if api.CertDir, api.SecureServing.CA, err = node.apiServerCerts(dir); err != nil {
+			return s, err
+		}
+		kcmArgs = node.ControllerManagerArgs()
+		// envtest turns the ServiceAccount admission plugin off; on a node, pods get their
+		// service-account token volume through it, as in any cluster.
+		api.Configure().Disable("disable-admission-plugins")
+	}
 	// The provider runs as a ServiceAccount bound to the RBAC guide's Role (identity.go):
 	// RBAC must decide (envtest's default, made explicit), and the admission plugin that
 	// checks ownerReferences with blockOwnerDeletion (off by default, on in OpenShift) is on,
@@ -199,12 +215,35 @@ func StartStack(ctx context.Context, opts Options) (s *Stack, err error) {
 	s.progressf("acctest: kube-apiserver + etcd up in %s (%s)", since(step), cfg.Host)
 
 	// kube-controller-manager as its own process.
-	s.progressf("acctest: starting kube-controller-manager (%s) …", strings.Join(KubeControllers, ","))
+	controllers := KubeControllers
+	if node != nil {
+		controllers = append(append([]string{}, KubeControllers...), NodeControllers...)
+	}
+	s.progressf("acctest: starting kube-controller-manager (%s) …", strings.Join(controllers, ","))
 	step = time.Now()
-	if err := s.startControllerManager(ctx); err != nil {
+	if err := s.startControllerManager(ctx, controllers, kcmArgs); err != nil {
 		return s, err
 	}
 	s.progressf("acctest: kube-controller-manager up in %s", since(step))
+
+	if node != nil {
+		step = time.Now()
+		if err := node.start(ctx, s); err != nil {
+			return s, err
+		}
+		// Pods cannot see the test's directories: Flink and the provider keep snapshots in S3.
+		if s.s3, err = StartS3(ctx, filepath.Join(dir, "s3"), NodeIP); err != nil {
+			return s, err
+		}
+		if opts.SetEnv {
+			if err := s.setEnv(s.s3.Env()); err != nil {
+				return s, err
+			}
+		}
+		s.started = time.Since(t0)
+		s.progressf("acctest: real node %s up in %s; proxy %s; stack ready in %s", NodeName, since(step), s.proxy.URL(), since(t0))
+		return s, nil
+	}
 
 	// Node agent.
 	step = time.Now()
@@ -238,7 +277,7 @@ func apiServerOf(cfg *rest.Config) (*APIServer, error) {
 	return &APIServer{Host: u.Hostname(), Port: port, CA: cfg.CAData}, nil
 }
 
-func (s *Stack) startControllerManager(ctx context.Context) error {
+func (s *Stack) startControllerManager(ctx context.Context, controllers, extraArgs []string) error {
 	user, err := s.env.ControlPlane.AddUser(envtest.User{Name: "system:kube-controller-manager", Groups: []string{"system:masters"}},
 		&rest.Config{QPS: 500, Burst: 1000})
 	if err != nil {
@@ -260,7 +299,7 @@ func (s *Stack) startControllerManager(ctx context.Context) error {
 		"--kubeconfig=" + kcPath,
 		"--authentication-kubeconfig=" + kcPath,
 		"--authorization-kubeconfig=" + kcPath,
-		"--controllers=" + strings.Join(KubeControllers, ","),
+		"--controllers=" + strings.Join(controllers, ","),
 		"--leader-elect=false",
 		"--bind-address=127.0.0.1",
 		"--secure-port=" + strconv.Itoa(port),
@@ -270,15 +309,13 @@ func (s *Stack) startControllerManager(ctx context.Context) error {
 		"--kube-api-burst=1000",
 		"--v=2",
 	}
+	args = append(args, extraArgs...)
 	s.kcm, err = startProcess(filepath.Join(s.binDir, "kube-controller-manager"), args, filepath.Join(s.dir, "kube-controller-manager.log"))
 	if err != nil {
 		return fmt.Errorf("acctest: start kube-controller-manager: %w", err)
 	}
 	// Ready once its /healthz answers (always allowed without authorization).
-	client := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{
-		Proxy:           nil,
-		TLSClientConfig: &tls.Config{InsecureSkipVerify: true}, //nolint:gosec // loopback health probe of a self-signed test server
-	}}
+	client := &http.Client{Timeout: 2 * time.Second, Transport: insecureLoopback()}
 	defer client.CloseIdleConnections()
 	url := fmt.Sprintf("https://127.0.0.1:%d/healthz", port)
 	deadline := time.Now().Add(envDuration("KUBEBUILDER_CONTROLPLANE_START_TIMEOUT", 90*time.Second))
@@ -303,6 +340,34 @@ func (s *Stack) startControllerManager(ctx context.Context) error {
 	}
 }
 
+// setEnv sets env in the process environment and remembers what it replaced, for stop.
+func (s *Stack) setEnv(env map[string]string) error {
+	if s.prevEnv == nil {
+		s.prevEnv = map[string]*string{}
+	}
+	for k, v := range env {
+		if _, seen := s.prevEnv[k]; !seen {
+			if old, ok := os.LookupEnv(k); ok {
+				s.prevEnv[k] = &old
+			} else {
+				s.prevEnv[k] = nil
+			}
+		}
+		if err := os.Setenv(k, v); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// insecureLoopback is the transport of health probes of the stack's own self-signed servers.
+func insecureLoopback() *http.Transport {
+	return &http.Transport{
+		Proxy:           nil,
+		TLSClientConfig: &tls.Config{InsecureSkipVerify: true}, //nolint:gosec // health probe of a self-signed test server
+	}
+}
+
 // Stop tears the stack down and removes its temporary directory.
 func (s *Stack) Stop() error {
 	err := s.stop()
@@ -324,6 +389,14 @@ func (s *Stack) stop() error {
 	if s.agent != nil {
 		s.agent.Stop()
 		s.agent = nil
+	}
+	if s.node != nil {
+		errs = append(errs, s.node.stop())
+		s.node = nil
+	}
+	if s.s3 != nil {
+		errs = append(errs, s.s3.Stop())
+		s.s3 = nil
 	}
 	if c, ok := s.runtime.(io.Closer); ok {
 		errs = append(errs, c.Close())
@@ -403,11 +476,19 @@ func (s *Stack) DumpLogs(w io.Writer, lines int) {
 // NO_PROXY for loopback (the API server), and TF_ACC_TERRAFORM_PATH when not already set and
 // the pinned terraform is built.
 func (s *Stack) Env() map[string]string {
+	noProxy, noProxyLower := os.Getenv("NO_PROXY"), os.Getenv("no_proxy")
+	if s.node != nil {
+		// The real node's addresses, its pods' and its Services' are reached directly: by
+		// the tests and by the API server's service proxy (a child process, which inherits
+		// this environment).
+		direct := strings.Join([]string{NodeIP, podCIDR, serviceCIDR}, ",")
+		noProxy, noProxyLower = direct+","+noProxy, direct+","+noProxyLower
+	}
 	env := map[string]string{
 		"HTTP_PROXY": s.ProxyURL(),
 		"http_proxy": s.ProxyURL(),
-		"NO_PROXY":   mergeNoProxy(os.Getenv("NO_PROXY")),
-		"no_proxy":   mergeNoProxy(os.Getenv("no_proxy")),
+		"NO_PROXY":   mergeNoProxy(noProxy),
+		"no_proxy":   mergeNoProxy(noProxyLower),
 	}
 	if os.Getenv("TF_ACC_TERRAFORM_PATH") == "" {
 		if tf := filepath.Join(s.binDir, "terraform"); fileExists(tf) {
@@ -448,8 +529,11 @@ func fileExists(p string) bool {
 	return err == nil && !st.IsDir()
 }
 
-func freeLoopbackPort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+func freeLoopbackPort() (int, error) { return freePort("127.0.0.1") }
+
+// freePort is a port free on host at the time of the call.
+func freePort(host string) (int, error) {
+	l, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
 	if err != nil {
 		return 0, err
 	}

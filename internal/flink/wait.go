@@ -2,7 +2,9 @@ package flink
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"net/http"
 	"slices"
 
 	"github.com/flinkplatform/terraform-provider-flink/internal/wait"
@@ -17,15 +19,26 @@ var jobNotEnded = []string{
 var jobEnded = []string{JobFinished, JobCanceled, JobFailed}
 
 // WaitJobRunning waits until the job refresh reads (StatusJob, possibly wrapped) and all
-// its tasks run. A job that ended, or one its JobManager does not know unless
-// unknownIsPending, ends the wait with a *wait.UnexpectedStateError. Retryable errors
-// (IsRetryable) do not end it.
-func WaitJobRunning(ctx context.Context, refresh wait.Refresh[JobDetails], unknownIsPending bool) (JobDetails, error) {
-	pending := jobNotEnded
-	if unknownIsPending {
+// its tasks run. A job that ended ends the wait with a *wait.UnexpectedStateError, and so does
+// one its JobManager does not know unless starting. Retryable errors (IsRetryable) do not end
+// it. starting is for a job that is being deployed: its JobManager may not have submitted it
+// yet, and the API server's service proxy (or an ingress) may not serve its new Service yet,
+// so a 404 that is not Flink's keeps the wait going too, until ctx ends; the timeout error
+// then carries that answer.
+func WaitJobRunning(ctx context.Context, refresh wait.Refresh[JobDetails], starting bool) (JobDetails, error) {
+	pending, retryable := jobNotEnded, IsRetryable
+	if starting {
 		pending = append(slices.Clip(pending), JobNotFound)
+		retryable = func(err error) bool { return IsRetryable(err) || notServedYet(err) }
 	}
-	return wait.Conf[JobDetails]{Pending: pending, Target: []string{JobRunning}, Refresh: refresh, Retryable: IsRetryable}.Wait(ctx)
+	return wait.Conf[JobDetails]{Pending: pending, Target: []string{JobRunning}, Refresh: refresh, Retryable: retryable}.Wait(ctx)
+}
+
+// notServedYet reports a 404 from whatever is in front of Flink (the service proxy, an
+// ingress) rather than from Flink.
+func notServedYet(err error) bool {
+	var apiErr *APIError
+	return errors.As(err, &apiErr) && apiErr.From != FromFlink && apiErr.StatusCode == http.StatusNotFound
 }
 
 // WaitJobEnded waits until the job reached a globally terminal state or its JobManager no

@@ -3,7 +3,11 @@ package flink
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -149,5 +153,49 @@ func TestWaitForSavepointUnknownTrigger(t *testing.T) {
 	_, err := WaitForSavepoint(ctx, c, jobID, "0123456789abcdef0123456789abcdef")
 	if !IsNotFound(err) || !strings.HasPrefix(err.Error(), "waiting for savepoint of job "+jobID+" (trigger 0123456789abcdef0123456789abcdef): flink cluster ns/app: GET /jobs/"+jobID+"/savepoints/0123456789abcdef0123456789abcdef: 404 Not Found: There is no savepoint operation with triggerId=0123456789abcdef0123456789abcdef for job "+jobID+".") {
 		t.Errorf("WaitForSavepoint(unknown) = %v", err)
+	}
+}
+
+// Right after a deployment the API server's service proxy may not serve the new Service yet
+// (seen on the real node: "services \"app-rest\" not found" 77 ms after it was created), and
+// an ingress may not route to it yet. A wait for a job being started keeps going through
+// such answers until its deadline and says what answered; any other wait ends at once.
+func TestWaitJobRunning_Starting_WaitsForAServiceTheFrontDoesNotServeYet(t *testing.T) {
+	ctx := testContext(t)
+	_, flink := startCluster(t, flinktest.JobSpec{})
+	notYet := 3
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if notYet > 0 {
+			notYet--
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusNotFound)
+			fmt.Fprint(w, flinktest.KubernetesServiceNotFound("app-rest"))
+			return
+		}
+		target, err := url.Parse(flink.BaseURL())
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		httputil.NewSingleHostReverseProxy(target).ServeHTTP(w, r)
+	}))
+	defer srv.Close()
+	c := New("ns/app", srv.URL, srv.Client())
+	job, err := WaitJobRunning(ctx, StatusJob(c, jobID), true)
+	if err != nil || !JobHealthy(job) || notYet != 0 {
+		t.Errorf("WaitJobRunning(starting) = %+v, %v (%d answers left); want a healthy job after the front's 404s", job.State, err, notYet)
+	}
+
+	notYet = 1
+	if _, err := WaitJobRunning(ctx, StatusJob(c, jobID), false); !strings.Contains(err.Error(), `services "app-rest" not found`) {
+		t.Errorf("WaitJobRunning(not starting) = %v, want the front's 404 at once", err)
+	}
+
+	notYet = 1 << 30
+	short, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+	defer cancel()
+	_, err = WaitJobRunning(short, StatusJob(c, jobID), true)
+	if !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), `services "app-rest" not found`) {
+		t.Errorf("WaitJobRunning(starting, never served) = %v, want a timeout naming the front's answer", err)
 	}
 }

@@ -70,7 +70,7 @@ func TestE2E_DriftRestoresTheLatestCheckpoint(t *testing.T) {
 						return fmt.Errorf("restored %d events, but the job had counted %d before its last checkpoints: state was lost "+
 							"(the upgrade savepoint held %d)", after.Restored, beforeCancel.Counted, atUpgrade.Counted)
 					}
-					return snapshotOnDisk(path)
+					return snapshotStored(t, path)
 				},
 			},
 		},

@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"maps"
 	"os"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
@@ -76,6 +75,7 @@ func versionsWithParallelism(t *testing.T, ns string, classes map[string]string,
 // p on p one-slot TaskManagers, checkpointing every second, with extraConf (HCL lines) in
 // its Flink configuration.
 func fixtureVersion(t *testing.T, ns, label, class string, p int, extraConf string) string {
+	storageConf, storageSecrets := acctest.FlinkStorage(t, ns)
 	return fmt.Sprintf(`
 resource "flink_application_version" %[1]q {
   application   = "counter"
@@ -88,12 +88,13 @@ resource "flink_application_version" %[1]q {
   parallelism   = %[7]d
   flink_configuration = {
     "execution.checkpointing.interval" = "1s"
-    "state.checkpoints.dir"            = "file://%[6]s/checkpoints/%[2]s"
-%[8]s  }
+    "state.checkpoints.dir"            = %[6]q
+%[8]s%[9]s  }
+  %[10]s
   job_manager  = { memory = "1g", cpu = 0.5 }
   task_manager = { memory = "1g", cpu = 0.5, replicas = %[7]d, task_slots = 1 }
 }
-`, label, ns, flinkMinor(), acctest.FixtureJarURI, class, acctest.SnapshotDir(t), p, extraConf)
+`, label, ns, flinkMinor(), acctest.FixtureJarURI, class, acctest.StateDir(t, "checkpoints/"+ns), p, extraConf, storageConf, storageSecrets)
 }
 
 // declaringVersion is fixtureVersion (parallelism 1) declaring the uids of the operators
@@ -194,7 +195,7 @@ func TestE2E_SavepointUpgradeContinuesState(t *testing.T) {
 						return fmt.Errorf("v2 counts %d < restored %d", after.Counted, after.Restored)
 					}
 					before = after
-					return snapshotOnDisk(s.RootModule().Resources[app].Primary.Attributes["last_snapshot_path"])
+					return snapshotStored(t, s.RootModule().Resources[app].Primary.Attributes["last_snapshot_path"])
 				},
 			},
 			{
@@ -266,7 +267,7 @@ func TestE2E_SavepointUpgradeContinuesState(t *testing.T) {
 					if len(snaps) != 1 {
 						return fmt.Errorf("want one final snapshot after destroy, got %d", len(snaps))
 					}
-					return snapshotOnDisk(snaps[0].Path)
+					return snapshotStored(t, snaps[0].Path)
 				},
 			},
 		},
@@ -321,7 +322,7 @@ resource "flink_streaming_application" "fork" {
 			{
 				Config: base + snapshot + fork,
 				Check: func(s *terraform.State) error {
-					if err := snapshotOnDisk(s.RootModule().Resources["flink_snapshot.ab"].Primary.Attributes["path"]); err != nil {
+					if err := snapshotStored(t, s.RootModule().Resources["flink_snapshot.ab"].Primary.Attributes["path"]); err != nil {
 						return err
 					}
 					b := counter(t, ns, "counter-b", 0)
@@ -364,14 +365,5 @@ func runsFlinkRelease(t *testing.T, ns, name string) error {
 	return nil
 }
 
-// snapshotOnDisk checks that a file: snapshot path has its _metadata.
-func snapshotOnDisk(path string) error {
-	if path == "" {
-		return fmt.Errorf("no snapshot path recorded")
-	}
-	local := "/" + strings.TrimLeft(strings.TrimPrefix(path, "file:"), "/")
-	if _, err := os.Stat(filepath.Join(local, "_metadata")); err != nil {
-		return fmt.Errorf("snapshot %s has no _metadata on disk: %w", path, err)
-	}
-	return nil
-}
+// snapshotStored checks that the snapshot at a Flink path is complete in the test's storage.
+func snapshotStored(t *testing.T, path string) error { return acctest.SnapshotStored(t, path) }

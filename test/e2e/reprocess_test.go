@@ -48,7 +48,7 @@ resource "flink_snapshot" "early" {
 			{
 				Config: cfg(snapshot, ""),
 				Check: func(s *terraform.State) error {
-					if err := snapshotOnDisk(s.RootModule().Resources["flink_snapshot.early"].Primary.Attributes["path"]); err != nil {
+					if err := snapshotStored(t, s.RootModule().Resources["flink_snapshot.early"].Primary.Attributes["path"]); err != nil {
 						return err
 					}
 					// Flink's metrics lag the job by about a second: count on well past the
@@ -76,7 +76,7 @@ resource "flink_snapshot" "early" {
 					if attrs["last_snapshot_path"] == s.RootModule().Resources["flink_snapshot.early"].Primary.Attributes["path"] {
 						return fmt.Errorf("last_snapshot_path is the chosen snapshot: the running job's savepoint was not recorded")
 					}
-					return snapshotOnDisk(attrs["last_snapshot_path"]) // the state reached is kept
+					return snapshotStored(t, attrs["last_snapshot_path"]) // the state reached is kept
 				},
 			},
 		},

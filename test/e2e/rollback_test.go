@@ -93,7 +93,7 @@ resource "flink_streaming_application" "counter" {
 					if record.LastSnapshotPath == "" || !sameFlinkPath(restored, record.LastSnapshotPath) {
 						t.Errorf("v1 after the rollback restored %q, not the upgrade's savepoint %q", restored, record.LastSnapshotPath)
 					}
-					if err := snapshotOnDisk(record.LastSnapshotPath); err != nil {
+					if err := snapshotStored(t, record.LastSnapshotPath); err != nil {
 						t.Error(err)
 					}
 				},
