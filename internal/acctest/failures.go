@@ -3,6 +3,7 @@ package acctest
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 	"sort"
 	"testing"
 
@@ -101,4 +102,18 @@ func DeleteJobManagerPod(t testing.TB, ns, app string) *corev1.Pod {
 		t.Fatalf("acctest: delete the JobManager pod of %s/%s: %v", ns, app, err)
 	}
 	return p
+}
+
+// JobManagerLogs are the log files of the JobManager pods of namespace ns, of every
+// container restart, deleted pods' included: the process runtime's jobmanager.log files, or
+// the real node's container logs.
+func (s *Stack) JobManagerLogs(ns string) ([]string, error) {
+	if s.node != nil {
+		return filepath.Glob(filepath.Join(s.node.keptLogsDir(), ns+"_*-jobmanager-*", kube.ContainerName, "*.log"))
+	}
+	rt, ok := s.runtime.(*ProcessRuntime)
+	if !ok {
+		return nil, fmt.Errorf("acctest: the stack runs %T, which keeps no JobManager logs", s.runtime)
+	}
+	return filepath.Glob(filepath.Join(rt.Dir(), "flink", ns, "*-jobmanager-*", "jobmanager.log"))
 }

@@ -7,16 +7,18 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"io"
+	"maps"
 	"net"
 	"net/http"
 	"net/http/httputil"
+	"net/netip"
 	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
-	"maps"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -29,6 +31,8 @@ import (
 	certutil "k8s.io/client-go/util/cert"
 	"k8s.io/client-go/util/keyutil"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
+
+	"gocloud.dev/blob"
 
 	"github.com/flinkplatform/terraform-provider-flink/internal/snapshots"
 )
@@ -47,8 +51,10 @@ type RealNode struct {
 	kube                   kubernetes.Interface
 	procs                  []*process // started order; stopped in reverse
 	containerd             *process
-	caFile                 string // the API server's CA (apiServerCerts)
+	caFile                 string          // the API server's CA (apiServerCerts)
 	netnsBefore            map[string]bool // /run/netns entries before containerd started
+	stopKeeping            chan struct{}   // ends keepLogs
+	keepingDone            chan struct{}
 }
 
 // Addresses of the node inside its network namespace. The namespace is the stack's own, so
@@ -230,6 +236,9 @@ func (n *RealNode) start(ctx context.Context, s *Stack) error {
 		{"coredns", n.startDNS},
 		{"node ready", n.waitReady},
 	}
+	n.stopKeeping = make(chan struct{})
+	n.keepingDone = make(chan struct{})
+	go n.keepLogs()
 	for _, st := range steps {
 		t := time.Now()
 		if err := st.run(ctx, kubeconfig); err != nil {
@@ -373,7 +382,8 @@ fileCheckFrequency: 5s
 nodeStatusUpdateFrequency: 2s
 serializeImagePulls: false
 localStorageCapacityIsolation: false
-`, n.containerdSocket(), NodeIP, kubeletHealthzPort, NodeIP, clusterZone, resolv)
+podLogsDir: %s
+`, n.containerdSocket(), NodeIP, kubeletHealthzPort, NodeIP, clusterZone, resolv, n.podLogsDir())
 	cfg := n.path("kubelet.yaml")
 	if err := os.WriteFile(cfg, []byte(config), 0o644); err != nil {
 		return err
@@ -390,6 +400,44 @@ localStorageCapacityIsolation: false
 }
 
 const kubeletHealthzPort = 10248
+
+// keptLogsDir keeps the containers' logs after their pods are deleted (keepLogs), in the
+// layout of podLogsDir.
+func (n *RealNode) keptLogsDir() string { return n.path("kept-logs") }
+
+// keepLogs hard-links every container log file the kubelet writes into keptLogsDir, so that
+// a test can read what a pod said after the pod is gone (a rolled-back version's JobManager):
+// the kubelet deletes a pod's logs with the pod, the link keeps the file.
+func (n *RealNode) keepLogs() {
+	defer close(n.keepingDone)
+	tick := time.NewTicker(250 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		files, _ := filepath.Glob(filepath.Join(n.podLogsDir(), "*", "*", "*.log")) // none yet is an empty list
+		for _, f := range files {
+			rel, err := filepath.Rel(n.podLogsDir(), f)
+			if err != nil {
+				continue
+			}
+			kept := filepath.Join(n.keptLogsDir(), rel)
+			if _, err := os.Lstat(kept); err == nil {
+				continue
+			}
+			if os.MkdirAll(filepath.Dir(kept), 0o755) == nil {
+				_ = os.Link(f, kept) // a file the kubelet removed meanwhile is not kept
+			}
+		}
+		select {
+		case <-n.stopKeeping:
+			return
+		case <-tick.C:
+		}
+	}
+}
+
+// podLogsDir is where the kubelet keeps the containers' logs (not the machine's
+// /var/log/pods): <namespace>_<pod>_<uid>/<container>/<restart>.log.
+func (n *RealNode) podLogsDir() string { return n.path("pod-logs") }
 
 func (n *RealNode) startProxy(ctx context.Context, kubeconfig string) error {
 	config := fmt.Sprintf(`apiVersion: kubeproxy.config.k8s.io/v1alpha1
@@ -508,6 +556,11 @@ func healthy(u string) bool {
 // then stops the node's processes in reverse order and unmounts what the kubelet mounted.
 func (n *RealNode) stop() error {
 	var errs []error
+	if n.stopKeeping != nil {
+		close(n.stopKeeping)
+		<-n.keepingDone
+		n.stopKeeping = nil
+	}
 	for i := len(n.procs) - 1; i >= 0; i-- {
 		errs = append(errs, n.procs[i].stop(10*time.Second))
 	}
@@ -527,6 +580,8 @@ func (n *RealNode) stop() error {
 	}
 	if n.dir != "" {
 		errs = append(errs, unmountUnder(n.dir))
+		// The images and container file systems (gigabytes); the logs stay.
+		errs = append(errs, os.RemoveAll(n.path("containerd")))
 	}
 	return errors.Join(errs...)
 }
@@ -661,6 +716,27 @@ func FlinkStorage(t testing.TB, ns string) (confLines, attribute string) {
 	return b.String(), fmt.Sprintf("flink_configuration_secrets = [%q]\n", StorageSecret)
 }
 
+// StorageHasFiles reports whether directory rel of the test's storage (relative to
+// StorageURL) holds any file.
+func StorageHasFiles(t testing.TB, rel string) (bool, error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	st, err := snapshots.Open(ctx, StorageURL(t))
+	if err != nil {
+		return false, err
+	}
+	defer func() { _ = st.Close() }() // read only
+	obj, err := st.Bucket().List(&blob.ListOptions{Prefix: strings.Trim(rel, "/") + "/"}).Next(ctx)
+	switch {
+	case errors.Is(err, io.EOF):
+		return false, nil
+	case err != nil:
+		return false, err
+	}
+	return obj != nil, nil
+}
+
 // SnapshotStored checks that the snapshot at a Flink path is complete (has its _metadata) in
 // the test's storage.
 func SnapshotStored(t testing.TB, path string) error {
@@ -740,3 +816,6 @@ func MemoryLimit(pid int) (int64, error) {
 	}
 	return 0, fmt.Errorf("process %d has no memory cgroup", pid)
 }
+
+// PodNetwork is the address range the real node's pods get their addresses from.
+func PodNetwork() netip.Prefix { return netip.MustParsePrefix(podCIDR) }

@@ -3,8 +3,6 @@ package e2e
 import (
 	"context"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -158,9 +156,9 @@ func TestE2E_HAJobRecoversLatestCheckpointAfterJobManagerAndTaskManagerFailures(
 					if left := haConfigMaps(t, ns, "counter-g1"); len(left) > 0 {
 						return fmt.Errorf("HA ConfigMaps of the suspended generation left: %s", left[0].Name)
 					}
-					dir := filepath.Join(acctest.SnapshotDir(t), "ha", ns, "counter-g1")
-					if _, err := os.Stat(dir); !os.IsNotExist(err) {
-						return fmt.Errorf("HA files of the suspended generation left in %s: %v", dir, err)
+					dir := "ha/" + ns + "/counter-g1"
+					if left, err := acctest.StorageHasFiles(t, dir); left || err != nil {
+						return fmt.Errorf("HA files of the suspended generation left in %s (%v)", dir, err)
 					}
 					return nil
 				},

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"os"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -112,11 +111,10 @@ resource "flink_streaming_application" "counter" {
 // jobManagerLogSays reports whether the log of a JobManager pod of namespace ns contains text.
 func jobManagerLogSays(t *testing.T, ns, text string) bool {
 	t.Helper()
-	rt, ok := acctest.Current().Runtime().(*acctest.ProcessRuntime)
-	if !ok {
-		t.Fatalf("the stack runs %T, not real Flink", acctest.Current().Runtime())
+	logs, err := acctest.Current().JobManagerLogs(ns)
+	if err != nil {
+		t.Fatal(err)
 	}
-	logs, _ := filepath.Glob(filepath.Join(rt.Dir(), "flink", ns, "*-jobmanager-*", "jobmanager.log"))
 	for _, l := range logs {
 		if b, err := os.ReadFile(l); err == nil && strings.Contains(string(b), text) {
 			return true
