@@ -42,6 +42,24 @@ variable "namespace" {
   default = "default"
 }
 
+variable "flink_access_mode" {
+  type        = string
+  default     = "proxy"
+  description = "How the provider reaches Flink's REST API: \"proxy\" (through the Kubernetes API server, the default) or \"direct\"."
+}
+
+variable "storage_flink_configuration" {
+  type        = map(string)
+  default     = {}
+  description = "Flink settings for the snapshot storage, e.g. { \"s3.endpoint\" = \"https://s3.eu-west-1.amazonaws.com\" }."
+}
+
+variable "storage_credentials_secret" {
+  type        = string
+  default     = null
+  description = "A Secret in the namespace whose keys are Flink settings with the storage credentials (s3.access-key, s3.secret-key)."
+}
+
 provider "flink" {
   snapshot_storage_url = var.snapshot_storage_url
 
@@ -50,7 +68,7 @@ provider "flink" {
   }
 
   flink_access {
-    mode = "direct"
+    mode = var.flink_access_mode
   }
 }
 
@@ -75,9 +93,10 @@ resource "flink_application_version" "counter" {
   flink_version     = var.flink_version
   parallelism       = 1
 
-  flink_configuration = {
+  flink_configuration = merge({
     "execution.checkpointing.interval" = "2s"
-  }
+  }, var.storage_flink_configuration)
+  flink_configuration_secrets = var.storage_credentials_secret == null ? [] : [var.storage_credentials_secret]
 
   job_manager = {
     cpu    = 0.5

@@ -20,6 +20,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -53,6 +54,7 @@ type RealNode struct {
 	containerd             *process
 	caFile                 string          // the API server's CA (apiServerCerts)
 	netnsBefore            map[string]bool // /run/netns entries before containerd started
+	lock                   *os.File        // machineLock
 	stopKeeping            chan struct{}   // ends keepLogs
 	keepingDone            chan struct{}
 }
@@ -191,30 +193,54 @@ const (
 // kube-root-ca.crt publishes.
 func (n *RealNode) ControllerManagerArgs() []string { return []string{"--root-ca-file=" + n.caFile} }
 
+// NodeAvailable says why this machine cannot run the real node (nil when it can): it needs
+// root (network namespaces, cgroups, mounts), the Debian packages of the container runtime,
+// and what make tools builds.
+func NodeAvailable() error {
+	if os.Geteuid() != 0 {
+		return errors.New("the real node needs root")
+	}
+	_, err := checkNodeParts(ToolsBinDir())
+	return err
+}
+
 func newRealNode(binDir string) (*RealNode, error) {
 	if !InNodeNetns() {
 		return nil, errors.New("acctest: FLINK_RUNTIME=node: the stack must run in the node's network namespace (acctest.Run re-executes the test binary there)")
 	}
-	for _, b := range []string{"kubelet", "kube-scheduler", "kube-proxy", "coredns"} {
+	images, err := checkNodeParts(binDir)
+	if err != nil {
+		return nil, fmt.Errorf("acctest: FLINK_RUNTIME=node: %w", err)
+	}
+	return &RealNode{binDir: binDir, imagesDir: images}, nil
+}
+
+// checkNodeParts checks that the node's programs and images are there and returns the
+// images' directory.
+func checkNodeParts(binDir string) (string, error) {
+	for _, b := range []string{"kubelet", "kube-scheduler", "kube-proxy", "coredns", S3Binary} {
 		if !fileExists(filepath.Join(binDir, b)) {
-			return nil, fmt.Errorf("acctest: FLINK_RUNTIME=node: %s not found in %s: run make tools", b, binDir)
+			return "", fmt.Errorf("%s not found in %s: run make tools", b, binDir)
 		}
 	}
-	for _, b := range []string{"containerd", "runc", "ctr", "iptables", "conntrack", "/usr/lib/cni/bridge"} {
+	for _, b := range []string{"containerd", "runc", "ctr", "iptables", "conntrack", "nsenter", "/usr/lib/cni/bridge"} {
 		if _, err := exec.LookPath(b); err != nil {
-			return nil, fmt.Errorf("acctest: FLINK_RUNTIME=node needs %s (apt-get install containerd runc containernetworking-plugins iptables conntrack): %w", b, err)
+			return "", fmt.Errorf("%s is missing (apt-get install containerd runc containernetworking-plugins iptables conntrack util-linux): %w", b, err)
 		}
 	}
 	images := filepath.Join(filepath.Dir(binDir), "images")
 	if !fileExists(filepath.Join(images, "pause.tar")) {
-		return nil, fmt.Errorf("acctest: FLINK_RUNTIME=node: no images in %s: run make tools (tools/node-images.sh)", images)
+		return "", fmt.Errorf("no images in %s: run make tools (tools/node-images.sh)", images)
 	}
-	return &RealNode{binDir: binDir, imagesDir: images}, nil
+	return images, nil
 }
 
 // start brings the node up on the running control plane and waits until it is Ready and
 // schedulable.
 func (n *RealNode) start(ctx context.Context, s *Stack) error {
+	if err := n.lockMachine(); err != nil {
+		return err
+	}
 	n.dir = filepath.Join(s.dir, "node")
 	n.kube = s.kube
 	if err := os.MkdirAll(n.dir, 0o755); err != nil {
@@ -246,6 +272,27 @@ func (n *RealNode) start(ctx context.Context, s *Stack) error {
 		}
 		s.progressf("acctest: real node: %s in %s", st.name, since(t))
 	}
+	return nil
+}
+
+// machineLock is held by the one real node a machine runs at a time: kubelets share the
+// machine's cgroup hierarchy (kubepods), and a node removes the pod network namespaces that
+// appeared while it ran.
+const machineLock = "/run/flink-test-node.lock"
+
+func (n *RealNode) lockMachine() error {
+	f, err := os.OpenFile(machineLock, os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return err
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		holder, _ := os.ReadFile(machineLock)
+		_ = f.Close() // not ours
+		return fmt.Errorf("another real test node runs on this machine (process %s holds %s); one runs at a time", strings.TrimSpace(string(holder)), machineLock)
+	}
+	_ = f.Truncate(0)
+	_, _ = fmt.Fprintf(f, "%d\n", os.Getpid())
+	n.lock = f // released when the process ends, or by stop
 	return nil
 }
 
@@ -583,6 +630,10 @@ func (n *RealNode) stop() error {
 		// The images and container file systems (gigabytes); the logs stay.
 		errs = append(errs, os.RemoveAll(n.path("containerd")))
 	}
+	if n.lock != nil {
+		errs = append(errs, n.lock.Close())
+		n.lock = nil
+	}
 	return errors.Join(errs...)
 }
 
@@ -668,10 +719,20 @@ func (n *RealNode) Route(host string) (http.Handler, bool) {
 // or on the real node its S3 bucket (pods cannot see the test's directories).
 func StorageURL(t testing.TB) string {
 	t.Helper()
-	if s := stackFor(t); s.s3 != nil {
-		return s.s3.BlobURL("")
+	s := stackFor(t)
+	if s.s3 == nil {
+		return "file://" + SnapshotDir(t)
 	}
-	return "file://" + SnapshotDir(t)
+	return s.StorageURL()
+}
+
+// StorageURL is the real node's S3 bucket as a snapshot_storage_url, "" without the real node
+// (the local runtimes use a directory of the stack, see SnapshotDir).
+func (s *Stack) StorageURL() string {
+	if s.s3 == nil {
+		return ""
+	}
+	return s.s3.BlobURL("")
 }
 
 // StateDir is the URI of directory rel of Flink's state storage in test t (checkpoints, HA
@@ -687,33 +748,45 @@ func StateDir(t testing.TB, rel string) string {
 // StorageSecret is the name of the Secret FlinkStorage creates with the S3 credentials.
 const StorageSecret = "flink-s3-credentials"
 
-// FlinkStorage is what a flink_application_version in namespace ns needs to reach the state
-// storage, as HCL: lines for its flink_configuration (the S3 endpoint) and an attribute line
-// (flink_configuration_secrets, naming a Secret it creates in ns with the credentials, as a
-// platform team keeps them). Both are empty for the file:// storage of the local runtimes.
+// FlinkStorage is what a flink_application_version in namespace ns needs to reach the real
+// node's S3 storage: the endpoint settings for its flink_configuration, and the Secret for its
+// flink_configuration_secrets, which it creates in ns with the credentials (as a platform team
+// keeps them). Without the real node both are empty: Flink writes to the local directory.
+func (s *Stack) FlinkStorage(ctx context.Context, ns string) (conf map[string]string, secret string, err error) {
+	if s.s3 == nil {
+		return nil, "", nil
+	}
+	data := map[string]string{}
+	conf = s.s3.FlinkConfig()
+	for _, k := range []string{"s3.access-key", "s3.secret-key"} {
+		data[k] = conf[k]
+		delete(conf, k)
+	}
+	obj := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: StorageSecret, Namespace: ns}, StringData: data}
+	if _, err := s.kube.CoreV1().Secrets(ns).Create(ctx, obj, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+		return nil, "", fmt.Errorf("acctest: S3 credentials Secret: %w", err)
+	}
+	return conf, StorageSecret, nil
+}
+
+// FlinkStorage is Stack.FlinkStorage as HCL: lines for a flink_configuration block and a
+// flink_configuration_secrets attribute line.
 func FlinkStorage(t testing.TB, ns string) (confLines, attribute string) {
 	t.Helper()
-	s := stackFor(t)
-	if s.s3 == nil {
-		return "", ""
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	secret := &corev1.Secret{
-		ObjectMeta: metav1.ObjectMeta{Name: StorageSecret, Namespace: ns},
-		StringData: map[string]string{"s3.access-key": s.s3.AccessKey, "s3.secret-key": s.s3.SecretKey},
+	conf, secret, err := stackFor(t).FlinkStorage(ctx, ns)
+	if err != nil {
+		t.Fatal(err)
 	}
-	if _, err := s.kube.CoreV1().Secrets(ns).Create(ctx, secret, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
-		t.Fatalf("acctest: S3 credentials Secret: %v", err)
+	if secret == "" {
+		return "", ""
 	}
 	var b strings.Builder
-	for _, k := range slices.Sorted(maps.Keys(s.s3.FlinkConfig())) {
-		if k == "s3.access-key" || k == "s3.secret-key" {
-			continue
-		}
-		fmt.Fprintf(&b, "    %q = %q\n", k, s.s3.FlinkConfig()[k])
+	for _, k := range slices.Sorted(maps.Keys(conf)) {
+		fmt.Fprintf(&b, "    %q = %q\n", k, conf[k])
 	}
-	return b.String(), fmt.Sprintf("flink_configuration_secrets = [%q]\n", StorageSecret)
+	return b.String(), fmt.Sprintf("flink_configuration_secrets = [%q]\n", secret)
 }
 
 // StorageHasFiles reports whether directory rel of the test's storage (relative to
@@ -797,24 +870,50 @@ func containerIDOf(pod *corev1.Pod, name string) (string, error) {
 	return "", fmt.Errorf("pod %s has no running container %s", pod.Name, name)
 }
 
-// MemoryLimit is the memory limit the kernel enforces on process pid: its memory cgroup's
-// (cgroup v1, as the kubelet runs on this machine).
-func MemoryLimit(pid int) (int64, error) {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", pid))
-	if err != nil {
-		return 0, err
-	}
-	for _, line := range strings.Split(string(data), "\n") {
-		parts := strings.SplitN(line, ":", 3)
-		if len(parts) == 3 && slices.Contains(strings.Split(parts[1], ","), "memory") {
-			limit, err := os.ReadFile(filepath.Join("/sys/fs/cgroup/memory", parts[2], "memory.limit_in_bytes"))
-			if err != nil {
-				return 0, err
-			}
-			return strconv.ParseInt(strings.TrimSpace(string(limit)), 10, 64)
+// Limits are the resource limits the kernel enforces on a process: its cgroups' (cgroup v1,
+// as the kubelet runs on this machine).
+type Limits struct {
+	MemoryBytes int64   // memory.limit_in_bytes
+	CPUs        float64 // cpu.cfs_quota_us / cpu.cfs_period_us; -1 without a quota
+}
+
+// LimitsOf reads the limits of process pid.
+func LimitsOf(pid int) (Limits, error) {
+	read := func(controller, file string) (int64, error) {
+		data, err := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", pid))
+		if err != nil {
+			return 0, err
 		}
+		for _, line := range strings.Split(string(data), "\n") {
+			parts := strings.SplitN(line, ":", 3)
+			if len(parts) == 3 && slices.Contains(strings.Split(parts[1], ","), controller) {
+				v, err := os.ReadFile(filepath.Join("/sys/fs/cgroup", controller, parts[2], file))
+				if err != nil {
+					return 0, err
+				}
+				return strconv.ParseInt(strings.TrimSpace(string(v)), 10, 64)
+			}
+		}
+		return 0, fmt.Errorf("process %d has no %s cgroup", pid, controller)
 	}
-	return 0, fmt.Errorf("process %d has no memory cgroup", pid)
+	var l Limits
+	var err error
+	if l.MemoryBytes, err = read("memory", "memory.limit_in_bytes"); err != nil {
+		return l, err
+	}
+	quota, err := read("cpu", "cpu.cfs_quota_us")
+	if err != nil {
+		return l, err
+	}
+	period, err := read("cpu", "cpu.cfs_period_us")
+	if err != nil || period <= 0 {
+		return l, fmt.Errorf("cpu.cfs_period_us of process %d: %d, %v", pid, period, err)
+	}
+	l.CPUs = -1
+	if quota > 0 {
+		l.CPUs = float64(quota) / float64(period)
+	}
+	return l, nil
 }
 
 // PodNetwork is the address range the real node's pods get their addresses from.

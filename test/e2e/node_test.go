@@ -19,9 +19,9 @@ import (
 
 // TestE2E_RealNodeRunsThePods is what only the real node (FLINK_RUNTIME=node) shows: the
 // provider's Deployments run as containers of the Flink image under a kubelet, each pod with an
-// address of the node's pod network and the memory limit the version asks for enforced by the
-// kernel; a TaskManager JVM that dies is restarted in its pod by the kubelet, and the job goes
-// on from its latest checkpoint without an apply.
+// address of the node's pod network and the memory and CPU limits the version asks for
+// enforced by the kernel; a TaskManager JVM that dies is restarted in its pod by the kubelet,
+// and the job goes on from its latest checkpoint without an apply.
 func TestE2E_RealNodeRunsThePods(t *testing.T) {
 	requireRealFlink(t)
 	node := acctest.Current().Node()
@@ -47,14 +47,14 @@ func TestE2E_RealNodeRunsThePods(t *testing.T) {
 					if err != nil {
 						return err
 					}
-					limit, err := acctest.MemoryLimit(pid)
+					limits, err := acctest.LimitsOf(pid)
 					if err != nil {
 						return err
 					}
-					if limit != 1<<30 { // memory = "1g"
-						return fmt.Errorf("%s container's memory cgroup limit is %d bytes, want 1 GiB", component, limit)
+					if limits.MemoryBytes != 1<<30 || limits.CPUs != 0.5 { // memory = "1g", cpu = 0.5
+						return fmt.Errorf("%s container's cgroup limits are %+v, want 1 GiB of memory and 0.5 CPUs", component, limits)
 					}
-					t.Logf("%s pod %s: address %s, memory limit %d MiB, process %d", component, pod.Name, ip, limit>>20, pid)
+					t.Logf("%s pod %s: address %s, limits %d MiB and %.1f CPUs, process %d", component, pod.Name, ip, limits.MemoryBytes>>20, limits.CPUs, pid)
 				}
 				tm := runningPod(t, ns, kube.ComponentTaskManager)
 				err := recoversLatestCheckpoint(t, ns, "TaskManager JVM killed", 2*time.Minute, func() {

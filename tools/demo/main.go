@@ -16,6 +16,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/flinkplatform/terraform-provider-flink/internal/acctest"
 	"github.com/flinkplatform/terraform-provider-flink/internal/acctest/localrun"
 )
 
@@ -23,12 +24,38 @@ import (
 var pidFile = filepath.Join(os.TempDir(), "terraform-provider-flink-demo.pid")
 
 func main() {
+	if chooseRuntime() {
+		os.Exit(acctest.RunInNodeNetns())
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx); err != nil {
 		fmt.Fprintf(os.Stderr, "\ndemo: FAILED: %v\n", err)
 		os.Exit(1)
 	}
+}
+
+// chooseRuntime picks the real node (kubelet, containerd, the Flink image, S3) when this
+// machine can run it and FLINK_RUNTIME does not say otherwise, else Flink as local JVMs, and
+// says which. It reports whether the demo must run again inside the node's network namespace.
+func chooseRuntime() bool {
+	switch {
+	case acctest.InNodeNetns():
+		return false
+	case os.Getenv("FLINK_RUNTIME") == "":
+		if err := acctest.NodeAvailable(); err != nil {
+			say("Runtime: Flink as local JVMs (FLINK_RUNTIME=real); the real node is not available: %v", err)
+			_ = os.Setenv("FLINK_RUNTIME", "real")
+			return false
+		}
+		_ = os.Setenv("FLINK_RUNTIME", "node")
+	}
+	if acctest.NodeMode() {
+		say("Runtime: the real node (FLINK_RUNTIME=node): kubelet, containerd, the Flink image, S3 storage, flink_access mode \"proxy\"")
+		return true
+	}
+	say("Runtime: Flink as local JVMs (FLINK_RUNTIME=%s)", os.Getenv("FLINK_RUNTIME"))
+	return false
 }
 
 func say(format string, args ...any) { fmt.Printf("\n==> "+format+"\n", args...) }
@@ -43,7 +70,7 @@ func run(ctx context.Context) error {
 		return err
 	}
 
-	say("Starting the local stack: kube-apiserver, etcd, kube-controller-manager, node agent, proxy")
+	say("Starting the local stack: kube-apiserver, etcd, kube-controller-manager, the node, proxy")
 	env, err := localrun.Start(ctx, repo, os.Stdout)
 	if err != nil {
 		return err
@@ -58,7 +85,7 @@ func run(ctx context.Context) error {
 		_ = env.Close()
 	}()
 	if !env.Stack.RealFlink() {
-		return fmt.Errorf("the demo runs real Flink: run it with FLINK_RUNTIME=real (make demo does)")
+		return fmt.Errorf("the demo runs real Flink: run it with FLINK_RUNTIME=node or real (make demo picks one)")
 	}
 
 	say("terraform apply: version v1")

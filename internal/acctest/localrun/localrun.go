@@ -4,6 +4,7 @@ package localrun
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -85,7 +86,21 @@ func (e *Env) prepare(ctx context.Context, repo, work string) error {
 	if e.Provider, err = e.Stack.NewProviderIdentity(ctx, Namespace, acctest.ProviderRoleRules()); err != nil {
 		return err
 	}
-	e.vars = []string{"-var", "kubeconfig=" + e.Provider.Kubeconfig, "-var", "snapshot_storage_url=file://" + snapshots}
+	e.vars = []string{"-var", "kubeconfig=" + e.Provider.Kubeconfig, "-var", "snapshot_storage_url=file://" + snapshots,
+		"-var", "flink_access_mode=direct"}
+	if e.Stack.Node() != nil {
+		// The real node: the provider's default access mode and S3, as on a cluster.
+		conf, secret, err := e.Stack.FlinkStorage(ctx, Namespace)
+		if err != nil {
+			return err
+		}
+		confJSON, err := json.Marshal(conf)
+		if err != nil {
+			return err
+		}
+		e.vars = []string{"-var", "kubeconfig=" + e.Provider.Kubeconfig, "-var", "snapshot_storage_url=" + e.Stack.StorageURL(),
+			"-var", "storage_flink_configuration=" + string(confJSON), "-var", "storage_credentials_secret=" + secret}
+	}
 	return nil
 }
 
