@@ -247,7 +247,8 @@ func namespace(t testing.TB, rules []rbacv1.PolicyRule) string {
 
 // ProviderConfig is the provider block that points the provider at the test cluster as the
 // test's provider identity (KubeconfigPath), reaching Flink in direct mode through the
-// harness proxy, with snapshots in SnapshotDir.
+// harness proxy (on the real node: through the API server's service proxy), with snapshots
+// in StorageURL.
 func ProviderConfig(t testing.TB) string {
 	t.Helper()
 	return providerConfig(t, "")
@@ -263,20 +264,13 @@ func ProviderConfigThrough(t testing.TB, proxyURL string) string {
 
 func providerConfig(t testing.TB, accessExtra string) string {
 	t.Helper()
+	access := `mode         = "direct"
+    url_template = "http://{name}-rest.{namespace}.svc:8081"
+    ` + accessExtra
 	if stackFor(t).node != nil && accessExtra == "" {
 		// The provider's default access mode, through the API server's service proxy, as on
 		// a cluster the provider runs outside of.
-		return fmt.Sprintf(`
-provider "flink" {
-  snapshot_storage_url = %s
-  kubernetes {
-    config_path = %s
-  }
-  flink_access {
-    mode = "proxy"
-  }
-}
-`, hclString(StorageURL(t)), hclString(KubeconfigPath(t)))
+		access = `mode = "proxy"`
 	}
 	return fmt.Sprintf(`
 provider "flink" {
@@ -285,12 +279,10 @@ provider "flink" {
     config_path = %s
   }
   flink_access {
-    mode         = "direct"
-    url_template = "http://{name}-rest.{namespace}.svc:8081"
     %s
   }
 }
-`, hclString("file://"+SnapshotDir(t)), hclString(KubeconfigPath(t)), accessExtra)
+`, hclString(StorageURL(t)), hclString(KubeconfigPath(t)), access)
 }
 
 // SnapshotDir is the local directory behind the provider's snapshot_storage_url: emulated
