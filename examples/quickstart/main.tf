@@ -57,11 +57,12 @@ variable "storage_flink_configuration" {
 variable "storage_credentials_secret" {
   type        = string
   default     = null
-  description = "A Secret in the namespace whose keys are Flink settings with the storage credentials (s3.access-key, s3.secret-key)."
+  description = "A Secret in the namespace whose keys are Flink settings with the storage credentials (s3.access-key, s3.secret-key): Flink and the provider both sign with them."
 }
 
 provider "flink" {
-  snapshot_storage_url = var.snapshot_storage_url
+  snapshot_storage_url                = var.snapshot_storage_url
+  snapshot_storage_credentials_secret = var.storage_credentials_secret == null ? null : "${var.namespace}/${var.storage_credentials_secret}"
 
   kubernetes {
     config_path = var.kubeconfig

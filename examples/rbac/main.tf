@@ -96,7 +96,8 @@ resource "kubernetes_role" "flink_provider" {
   # The application's sensitive settings (secret_flink_configuration, secret_env) live in an
   # immutable Secret per change: create, get (an earlier create whose answer was lost), list and
   # delete (the Secrets a newer one superseded). Secrets that versions reference are read by the
-  # kubelet, not by the provider.
+  # kubelet, not by the provider; the one snapshot_storage_credentials_secret names is read (get)
+  # when snapshot storage is first used.
   rule {
     api_groups = [""]
     resources  = ["secrets"]

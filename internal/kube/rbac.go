@@ -55,7 +55,8 @@ func ProviderPermissions() []PermissionRule {
 		rule("", []string{"secrets"}, []string{"get", "list", "create", "delete"},
 			"The application's sensitive settings (secret_flink_configuration, secret_env) live in an immutable Secret per change: "+
 				"create, get (an earlier create whose answer was lost), list and delete (the Secrets a newer one superseded). "+
-				"Secrets that versions reference are read by the kubelet, not by the provider."),
+				"Secrets that versions reference are read by the kubelet, not by the provider; the one "+
+				"snapshot_storage_credentials_secret names is read (get) when snapshot storage is first used."),
 		rule("", []string{"serviceaccounts"}, []string{"get", "create", "update", "patch", "delete"},
 			"Kubernetes HA: each application's JobManager runs as its own ServiceAccount."),
 		rule("rbac.authorization.k8s.io", []string{"roles", "rolebindings"}, []string{"get", "create", "update", "patch", "delete"},

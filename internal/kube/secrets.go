@@ -368,3 +368,14 @@ func namesOf[V any](m map[string]V) []string {
 	sort.Strings(keys)
 	return keys
 }
+
+// SecretData reads the data of Secret ns/name (one the user keeps, such as storage
+// credentials).
+func (c *Client) SecretData(ctx context.Context, ns, name string) (_ map[string][]byte, err error) {
+	defer withPermissionHint(&err, ns)
+	s, err := c.Kube.CoreV1().Secrets(ns).Get(ctx, name, metav1.GetOptions{})
+	if err != nil {
+		return nil, err
+	}
+	return s.Data, nil
+}

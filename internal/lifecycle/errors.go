@@ -25,6 +25,8 @@ const (
 	SettingFlinkConfiguration Setting = "Flink configuration"
 	// SettingSnapshotStorage is the platform's snapshot storage URL.
 	SettingSnapshotStorage Setting = "snapshot storage URL"
+	// SettingSnapshotStorageCredentials names the Secret with the storage credentials.
+	SettingSnapshotStorageCredentials Setting = "snapshot storage credentials Secret"
 	// SettingCopyDestination is where a snapshot is copied to.
 	SettingCopyDestination Setting = "copy destination"
 )

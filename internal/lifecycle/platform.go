@@ -6,6 +6,7 @@ package lifecycle
 
 import (
 	"context"
+	"strings"
 	"sync"
 	"time"
 
@@ -29,6 +30,9 @@ type Platform struct {
 	DefaultNamespace string
 	// SnapshotStorageURL is the gocloud.dev/blob URL of the snapshot bucket ("" = none).
 	SnapshotStorageURL string
+	// SnapshotStorageCredentialsSecret names the Secret ("namespace/name") whose keys sign
+	// the provider's requests to s3:// storage; "" leaves them to the AWS SDK's default chain.
+	SnapshotStorageCredentialsSecret string
 	// OpenStore opens the snapshot store; nil opens SnapshotStorageURL. Tests set it to
 	// share a bucket with the Flink emulator.
 	OpenStore func(ctx context.Context) (*snapshots.Store, error)
@@ -60,13 +64,33 @@ func (p *Platform) store(ctx context.Context) (*snapshots.Store, error) {
 		case p.OpenStore != nil:
 			p.storeVal, p.storeErr = p.OpenStore(ctx)
 		case p.SnapshotStorageURL != "":
-			p.storeVal, p.storeErr = snapshots.Open(context.WithoutCancel(ctx), p.SnapshotStorageURL)
+			p.storeVal, p.storeErr = p.openStore(context.WithoutCancel(ctx), p.SnapshotStorageURL)
 		}
 		if p.storeErr != nil {
 			p.storeErr = settingErrorf(SettingSnapshotStorage, "opening %s: %w", SettingSnapshotStorage, p.storeErr)
 		}
 	})
 	return p.storeVal, p.storeErr
+}
+
+// openStore opens the bucket at storageURL (the snapshot storage, a copy's destination),
+// signing s3:// requests with the keys of SnapshotStorageCredentialsSecret when it is set.
+// The Secret is read here, when storage is first used, not when the provider is configured:
+// plans that never touch snapshots need neither the Secret nor the permission to read it.
+func (p *Platform) openStore(ctx context.Context, storageURL string) (*snapshots.Store, error) {
+	if p.SnapshotStorageCredentialsSecret == "" || !strings.HasPrefix(storageURL, "s3://") {
+		return snapshots.Open(ctx, storageURL)
+	}
+	ns, name, _ := strings.Cut(p.SnapshotStorageCredentialsSecret, "/")
+	data, err := p.Kube.SecretData(ctx, ns, name)
+	if err == nil {
+		var creds snapshots.S3Credentials
+		if creds, err = snapshots.S3CredentialsFromSecret(data); err == nil {
+			return snapshots.OpenWithCredentials(ctx, storageURL, creds)
+		}
+	}
+	return nil, settingErrorf(SettingSnapshotStorageCredentials, "reading the credentials in Secret %s (%s): %w",
+		p.SnapshotStorageCredentialsSecret, SettingSnapshotStorageCredentials, err)
 }
 
 // identity names this provider process in Leases: host, pid and a random suffix.

@@ -7,7 +7,6 @@ import (
 	"strings"
 
 	"github.com/flinkplatform/terraform-provider-flink/internal/records"
-	"github.com/flinkplatform/terraform-provider-flink/internal/snapshots"
 )
 
 // automaticOrigins are the snapshots retention may dispose; the others were asked for.
@@ -74,7 +73,7 @@ func (p *Platform) DisposeSnapshot(ctx context.Context, s records.SnapshotRecord
 	}
 	store, err := p.store(ctx)
 	if s.BucketURL != "" { // a copy in another bucket
-		store, err = snapshots.Open(ctx, s.BucketURL)
+		store, err = p.openStore(ctx, s.BucketURL)
 		if err == nil {
 			defer func() { _ = store.Close() }() // only deletes went through it, each checked
 		}

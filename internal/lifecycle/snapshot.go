@@ -9,7 +9,6 @@ import (
 
 	"github.com/flinkplatform/terraform-provider-flink/internal/flink"
 	"github.com/flinkplatform/terraform-provider-flink/internal/records"
-	"github.com/flinkplatform/terraform-provider-flink/internal/snapshots"
 )
 
 // TakeSnapshot triggers a savepoint of a running application without stopping it, and
@@ -240,7 +239,7 @@ func (p *Platform) CopySnapshot(ctx context.Context, namespace, sourceName, dest
 	if store == nil {
 		return records.SnapshotRecord{}, settingErrorf(SettingSnapshotStorage, "copying a snapshot needs %s in the provider", SettingSnapshotStorage)
 	}
-	destination, err := snapshots.Open(ctx, destinationURL)
+	destination, err := p.openStore(ctx, destinationURL)
 	if err != nil {
 		return records.SnapshotRecord{}, settingErrorf(SettingCopyDestination, "opening %s: %w", SettingCopyDestination, err)
 	}

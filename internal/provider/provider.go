@@ -4,6 +4,7 @@ package provider
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -43,6 +44,7 @@ type providerModel struct {
 	Kubernetes         *kubernetesModel  `tfsdk:"kubernetes"`
 	FlinkAccess        *flinkAccessModel `tfsdk:"flink_access"`
 	SnapshotStorageURL types.String      `tfsdk:"snapshot_storage_url"`
+	StorageCredentials types.String      `tfsdk:"snapshot_storage_credentials_secret"`
 	DefaultNamespace   types.String      `tfsdk:"default_namespace"`
 }
 
@@ -93,6 +95,17 @@ func (p *flinkProvider) Schema(_ context.Context, _ provider.SchemaRequest, resp
 					"(`s3://bucket/prefix`, `gs://…`, `azblob://…`, `file:///…`, `mem://`). Used to verify, measure, copy " +
 					"and dispose snapshots. Defaults to `FLINK_SNAPSHOT_STORAGE_URL`.",
 				Validators: []validator.String{validate.BlobURL()},
+			},
+			"snapshot_storage_credentials_secret": schema.StringAttribute{
+				Optional: true,
+				MarkdownDescription: "A Kubernetes Secret (`namespace/name`, or `name` in `default_namespace`) with the keys " +
+					"the provider signs its requests to `s3://` snapshot storage with: `AWS_ACCESS_KEY_ID` and " +
+					"`AWS_SECRET_ACCESS_KEY` (and `AWS_SESSION_TOKEN`), or Flink's `s3.access-key` and `s3.secret-key`, so " +
+					"the Secret a version passes to Flink in `flink_configuration_secrets` serves the provider too. It is " +
+					"read when storage is first used, and also signs copies to other `s3://` buckets. Without it the AWS " +
+					"SDK's default chain applies (environment, shared files, instance or pod role). " +
+					"Defaults to `FLINK_SNAPSHOT_STORAGE_CREDENTIALS_SECRET`.",
+				Validators: []validator.String{validate.SecretReference()},
 			},
 			"default_namespace": schema.StringAttribute{
 				Optional:            true,
@@ -191,6 +204,23 @@ func (p *flinkProvider) Configure(ctx context.Context, req provider.ConfigureReq
 	}
 	platform.DefaultNamespace = firstNonEmpty(cfg.DefaultNamespace.ValueString(), os.Getenv("KUBE_NAMESPACE"), "default")
 	platform.SnapshotStorageURL = firstNonEmpty(cfg.SnapshotStorageURL.ValueString(), os.Getenv("FLINK_SNAPSHOT_STORAGE_URL"))
+	if secret := firstNonEmpty(cfg.StorageCredentials.ValueString(), os.Getenv("FLINK_SNAPSHOT_STORAGE_CREDENTIALS_SECRET")); secret != "" {
+		if err := validate.CheckSecretReference(secret); err != nil {
+			resp.Diagnostics.AddAttributeError(path.Root("snapshot_storage_credentials_secret"), "Invalid Secret reference", err.Error())
+			return
+		}
+		if !strings.HasPrefix(platform.SnapshotStorageURL, "s3://") {
+			resp.Diagnostics.AddAttributeError(path.Root("snapshot_storage_credentials_secret"), "Storage credentials need s3:// storage",
+				fmt.Sprintf("snapshot_storage_credentials_secret signs requests to s3:// storage, but snapshot_storage_url is %q. "+
+					"Remove it, or give gs:// and azblob:// storage its credentials through the environment Terraform runs in.",
+					platform.SnapshotStorageURL))
+			return
+		}
+		if !strings.Contains(secret, "/") {
+			secret = platform.DefaultNamespace + "/" + secret
+		}
+		platform.SnapshotStorageCredentialsSecret = secret
+	}
 	tflog.Debug(ctx, "flink provider configured", map[string]any{
 		"kubernetes_host": restConfig.Host, "default_namespace": platform.DefaultNamespace,
 	})

@@ -57,6 +57,11 @@ type Store struct {
 // Open does not contact the storage (cloud drivers authenticate on first use), so a bad
 // credential shows up in the first operation's error.
 func Open(ctx context.Context, storageURL string) (*Store, error) {
+	return openStore(ctx, storageURL, nil)
+}
+
+// openStore is Open, signing s3:// requests with s3Creds when they are set.
+func openStore(ctx context.Context, storageURL string, s3Creds *S3Credentials) (*Store, error) {
 	if err := ValidateURL(storageURL); err != nil {
 		return nil, fmt.Errorf("snapshot storage URL: %w", err)
 	}
@@ -107,7 +112,12 @@ func Open(ctx context.Context, storageURL string) (*Store, error) {
 		}
 	}
 	open.RawQuery = q.Encode()
-	b, err := blob.OpenBucket(ctx, open.String())
+	var b *blob.Bucket
+	if s3Creds != nil && root.scheme == "s3" {
+		b, err = openS3(ctx, &open, *s3Creds)
+	} else {
+		b, err = blob.OpenBucket(ctx, open.String())
+	}
 	if err != nil {
 		return nil, fmt.Errorf("open snapshot store %s: %v%s", root, err, openHint(root))
 	}

@@ -480,3 +480,21 @@ func CheckSecretKey(key string) error {
 func SecretFlinkConfigurationKey() validator.String {
 	return String("secret Flink configuration key", kube.CheckSecretConfigKey)
 }
+
+// SecretReference is a Secret named as "namespace/name", or "name" in a namespace the caller
+// supplies.
+func SecretReference() validator.String {
+	return String("Secret reference", CheckSecretReference)
+}
+
+// CheckSecretReference implements SecretReference.
+func CheckSecretReference(ref string) error {
+	ns, name, qualified := strings.Cut(ref, "/")
+	if !qualified {
+		return CheckSecretName(ref)
+	}
+	if err := CheckDNSLabel(ns, 63); err != nil {
+		return fmt.Errorf("%q: the namespace %w", ref, err)
+	}
+	return CheckSecretName(name)
+}

@@ -11,6 +11,7 @@ func TestChecks(t *testing.T) {
 	flinkVersion := FlinkVersion().(stringCheck).check
 	template := URLTemplate().(stringCheck).check
 	blob := BlobURL().(stringCheck).check
+	secretRef := SecretReference().(stringCheck).check
 	cases := []struct {
 		name    string
 		check   func(string) error
@@ -36,6 +37,12 @@ func TestChecks(t *testing.T) {
 		{"template", template, "http://{name}-rest.{namespace}.svc:8081", ""},
 		{"template without name", template, "http://flink.example.com", "must contain {name}"},
 		{"template not http", template, "ftp://{name}", "not an http"},
+		{"secret by name", secretRef, "flink-s3", ""},
+		{"secret in a namespace", secretRef, "platform/flink-s3", ""},
+		{"secret with a dotted name", secretRef, "platform/flink.s3", ""},
+		{"secret in a bad namespace", secretRef, "Platform/flink-s3", "the namespace"},
+		{"secret with a bad name", secretRef, "platform/Flink_S3", "is not a Secret name"},
+		{"secret with two slashes", secretRef, "a/b/c", "is not a Secret name"},
 		{"s3 bucket", blob, "s3://savepoints/prod", ""},
 		{"file bucket", blob, "file:///var/savepoints", ""},
 		{"mem bucket", blob, "mem://", ""},

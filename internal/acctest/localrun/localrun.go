@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -34,6 +35,7 @@ type Env struct {
 	dir      string
 	rc       string
 	vars     []string
+	env      []string // for terraform, after the process environment
 	Output   io.Writer
 }
 
@@ -100,6 +102,10 @@ func (e *Env) prepare(ctx context.Context, repo, work string) error {
 		}
 		e.vars = []string{"-var", "kubeconfig=" + e.Provider.Kubeconfig, "-var", "snapshot_storage_url=" + e.Stack.StorageURL(),
 			"-var", "storage_flink_configuration=" + string(confJSON), "-var", "storage_credentials_secret=" + secret}
+		// The provider takes the S3 keys from that Secret (snapshot_storage_credentials_secret),
+		// as Flink does: none in terraform's environment, as on a runner without them.
+		e.env = []string{"AWS_ACCESS_KEY_ID=", "AWS_SECRET_ACCESS_KEY=", "AWS_SESSION_TOKEN=", "AWS_PROFILE=",
+			"AWS_SHARED_CREDENTIALS_FILE=" + os.DevNull, "AWS_CONFIG_FILE=" + os.DevNull}
 	}
 	return nil
 }
@@ -114,7 +120,7 @@ func (e *Env) Terraform(ctx context.Context, args ...string) (time.Duration, err
 func (e *Env) TerraformEnv(ctx context.Context, env []string, args ...string) (time.Duration, error) {
 	cmd := exec.CommandContext(ctx, filepath.Join(acctest.ToolsBinDir(), "terraform"), append(args, e.vars...)...)
 	cmd.Dir = e.dir
-	cmd.Env = append(append(os.Environ(), "TF_CLI_CONFIG_FILE="+e.rc, "TF_IN_AUTOMATION=1"), env...)
+	cmd.Env = slices.Concat(os.Environ(), []string{"TF_CLI_CONFIG_FILE=" + e.rc, "TF_IN_AUTOMATION=1"}, e.env, env)
 	cmd.Stdout, cmd.Stderr = e.Output, e.Output
 	start := time.Now()
 	err := cmd.Run()
@@ -167,3 +173,18 @@ func (e *Env) SnapshotTrail(ctx context.Context) (string, error) {
 
 // Close stops the stack.
 func (e *Env) Close() error { return e.Stack.Stop() }
+
+// Dir is the directory terraform runs in (main.tf, the state).
+func (e *Env) Dir() string { return e.dir }
+
+// PluginPath is the provider binary terraform starts (through dev_overrides).
+func (e *Env) PluginPath() string {
+	return filepath.Join(filepath.Dir(e.rc), "plugins", "terraform-provider-flink")
+}
+
+// UseConfig replaces the quickstart's main.tf with main, a configuration that declares the
+// quickstart's provider variables (kubeconfig, snapshot_storage_url, flink_access_mode,
+// storage_flink_configuration, storage_credentials_secret) whether it uses them or not.
+func (e *Env) UseConfig(main []byte) error {
+	return os.WriteFile(filepath.Join(e.dir, "main.tf"), main, 0o644)
+}

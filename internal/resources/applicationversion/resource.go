@@ -144,6 +144,8 @@ func (r *versionResource) Read(ctx context.Context, req resource.ReadRequest, re
 	m.Args = framework.KeepEmpty(state.Args, m.Args)
 	m.FlinkConfiguration = framework.KeepEmptyMap(state.FlinkConfiguration, m.FlinkConfiguration)
 	m.Env = framework.KeepEmptyMap(state.Env, m.Env)
+	m.EnvFromSecrets = framework.KeepEmptyMap(state.EnvFromSecrets, m.EnvFromSecrets)
+	m.FlinkConfSecrets = framework.KeepEmpty(state.FlinkConfSecrets, m.FlinkConfSecrets)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
 }
 

@@ -208,3 +208,32 @@ func replace(s, old, new string) string {
 	}
 	return out
 }
+
+// TestAccApplicationVersion_emptyCollectionsPlanClean: a version that writes its optional lists,
+// sets and maps as empty ([] or {}) plans no change after apply. Read used to turn the empty
+// flink_configuration_secrets and env_from_secrets into null, and the
+// next plan replaced the version (refused once deployed: found by make demo's quickstart).
+func TestAccApplicationVersion_emptyCollectionsPlanClean(t *testing.T) {
+	ns := acctest.Namespace(t)
+	body := `
+  image                       = "flink:1.20.1"
+  jar_uri                     = "local:///opt/flink/usrlib/orders.jar"
+  entry_class                 = "com.example.orders.OrdersJob"
+  flink_version               = "1.20"
+  args                        = []
+  flink_configuration         = {}
+  env                         = {}
+  env_from_secrets            = {}
+  flink_configuration_secrets = []
+`
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: providertest.Factories,
+		Steps: []resource.TestStep{
+			{Config: versionConfig(t, ns, body)},
+			{
+				Config:           versionConfig(t, ns, body),
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()}},
+			},
+		},
+	})
+}

@@ -18,18 +18,19 @@ type Settings map[lifecycle.Setting]path.Path
 // version's, and the application's in errors shown by another resource (a flink_snapshot's
 // savepoint goes to the application's savepoint_directory).
 var settingNames = map[lifecycle.Setting]string{
-	lifecycle.SettingSnapshotStorage:       "snapshot_storage_url",
-	lifecycle.SettingFlinkConfiguration:    "flink_configuration",
-	lifecycle.SettingVersion:               "version_id",
-	lifecycle.SettingUpgradeMode:           "upgrade_mode",
-	lifecycle.SettingRestoreStrategy:       "restore.strategy",
-	lifecycle.SettingRestoreSnapshot:       "restore.snapshot_id",
-	lifecycle.SettingAllowNonRestoredState: "restore.allow_non_restored_state",
-	lifecycle.SettingSavepointDirectory:    "savepoint_directory",
-	lifecycle.SettingSavepointTimeout:      "savepoint_timeout",
-	lifecycle.SettingHighAvailability:      "high_availability",
-	lifecycle.SettingOnDestroy:             "on_destroy",
-	lifecycle.SettingCopyDestination:       "destination_url",
+	lifecycle.SettingSnapshotStorage:            "snapshot_storage_url",
+	lifecycle.SettingSnapshotStorageCredentials: "snapshot_storage_credentials_secret",
+	lifecycle.SettingFlinkConfiguration:         "flink_configuration",
+	lifecycle.SettingVersion:                    "version_id",
+	lifecycle.SettingUpgradeMode:                "upgrade_mode",
+	lifecycle.SettingRestoreStrategy:            "restore.strategy",
+	lifecycle.SettingRestoreSnapshot:            "restore.snapshot_id",
+	lifecycle.SettingAllowNonRestoredState:      "restore.allow_non_restored_state",
+	lifecycle.SettingSavepointDirectory:         "savepoint_directory",
+	lifecycle.SettingSavepointTimeout:           "savepoint_timeout",
+	lifecycle.SettingHighAvailability:           "high_availability",
+	lifecycle.SettingOnDestroy:                  "on_destroy",
+	lifecycle.SettingCopyDestination:            "destination_url",
 }
 
 // Name is how the configuration calls setting.
