@@ -182,10 +182,10 @@ func (n *RealNode) apiServerCerts(stackDir string) (dir string, ca []byte, err e
 	return dir, ca, nil
 }
 
-// serviceCIDR is envtest's Service range, and kubernetesServiceIP the kubernetes Service's
-// address in it (the first).
+// serviceCIDR is the stack's Service range (envtest's 10.0.0.0/24, widened for 2000
+// applications), and kubernetesServiceIP the kubernetes Service's address in it (the first).
 const (
-	serviceCIDR         = "10.0.0.0/24"
+	serviceCIDR         = "10.0.0.0/20"
 	kubernetesServiceIP = "10.0.0.1"
 )
 

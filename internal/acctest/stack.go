@@ -175,6 +175,9 @@ func StartStack(ctx context.Context, opts Options) (s *Stack, err error) {
 	s.env.ControlPlane.Etcd = &envtest.Etcd{Path: filepath.Join(opts.BinDir, "etcd"), Out: etcdLog, Err: etcdLog}
 	api := &envtest.APIServer{Path: filepath.Join(opts.BinDir, "kube-apiserver"), Out: apiLog, Err: apiLog}
 	api.Configure().Set("advertise-address", "127.0.0.1")
+	// Two Services per application: envtest's /24 holds 127 applications, make bench-scale
+	// plans 500.
+	api.Configure().Set("service-cluster-ip-range", serviceCIDR)
 	var kcmArgs []string
 	if node != nil {
 		// Pods reach the API server (Flink's Kubernetes HA) at the node's address, through

@@ -86,6 +86,7 @@ func (p *Platform) openStore(ctx context.Context, storageURL string) (*snapshots
 	if err == nil {
 		var creds snapshots.S3Credentials
 		if creds, err = snapshots.S3CredentialsFromSecret(data); err == nil {
+			creds.Source = "Secret " + p.SnapshotStorageCredentialsSecret + " (snapshot_storage_credentials_secret)"
 			return snapshots.OpenWithCredentials(ctx, storageURL, creds)
 		}
 	}

@@ -21,6 +21,9 @@ import (
 // credential chain (environment, shared files, instance or pod role).
 type S3Credentials struct {
 	AccessKeyID, SecretAccessKey, SessionToken string
+	// Source says where the keys come from (e.g. "Secret streaming/flink-s3"), for the
+	// hints of access errors.
+	Source string
 }
 
 // The key names S3CredentialsFromSecret accepts: the AWS SDK's environment variables (a

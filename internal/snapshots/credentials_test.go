@@ -17,7 +17,7 @@ func TestS3CredentialsFromSecret(t *testing.T) {
 		wantErr []string
 	}{
 		{"AWS names", map[string]string{"AWS_ACCESS_KEY_ID": "AKIA1", "AWS_SECRET_ACCESS_KEY": "s3cr3t", "AWS_SESSION_TOKEN": "tok"},
-			S3Credentials{"AKIA1", "s3cr3t", "tok"}, nil},
+			S3Credentials{AccessKeyID: "AKIA1", SecretAccessKey: "s3cr3t", SessionToken: "tok"}, nil},
 		{"Flink names", map[string]string{"s3.access-key": "AKIA2", "s3.secret-key": "s3cr3t\n", "s3.endpoint": "http://x"},
 			S3Credentials{AccessKeyID: "AKIA2", SecretAccessKey: "s3cr3t"}, nil},
 		{"Flink's older names", map[string]string{"s3.access.key": "AKIA3", "s3.secret.key": "s3cr3t"},

@@ -41,6 +41,9 @@ type Store struct {
 	rawRoot  string // the root as given, for messages when rootErr is set
 	owned    bool   // Close closes the bucket
 	localDir string // for file stores opened by Open: the root directory on disk
+	// credentials says where the keys of an s3:// store come from, for hints ("" = the AWS
+	// SDK's default chain).
+	credentials string
 }
 
 // Open opens the snapshot store at storageURL (the provider's snapshot_storage_url), a
@@ -124,7 +127,11 @@ func openStore(ctx context.Context, storageURL string, s3Creds *S3Credentials) (
 	if prefix != "" {
 		b = blob.PrefixedBucket(b, prefix+"/")
 	}
-	return &Store{bucket: b, root: root, owned: true, localDir: localDir}, nil
+	st := &Store{bucket: b, root: root, owned: true, localDir: localDir}
+	if s3Creds != nil {
+		st.credentials = s3Creds.Source
+	}
+	return st, nil
 }
 
 // OpenBucket makes a Store of a bucket the caller opened, whose keys are relative to root:
@@ -237,6 +244,10 @@ func (s *Store) hint(err error) string {
 		case gcerrors.NotFound:
 			return fmt.Sprintf("; check that the bucket %q exists and snapshot_storage_url names it", s.root.bucket)
 		case gcerrors.PermissionDenied, gcerrors.Unknown, gcerrors.Internal, gcerrors.FailedPrecondition:
+			if s.credentials != "" {
+				return fmt.Sprintf("; check the keys in %s, that they may list, read, write and delete in bucket %q, "+
+					"and the region (?region= in snapshot_storage_url)", s.credentials, s.root.bucket)
+			}
 			return cloudHint(s.root)
 		}
 	}

@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 )
 
@@ -23,6 +24,7 @@ import (
 type Emulator struct {
 	mu       sync.RWMutex
 	clusters map[string]*Cluster // by canonical host
+	requests atomic.Int64
 }
 
 // New returns an emulator without clusters.
@@ -91,6 +93,7 @@ func (e *Emulator) Close() {
 // ServeHTTP routes the request to the cluster of its host; an unknown host answers 502
 // with an errors body naming the host.
 func (e *Emulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	e.requests.Add(1)
 	host := r.Host
 	if host == "" {
 		host = r.URL.Host
@@ -106,6 +109,10 @@ func (e *Emulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	c.serve(w, r, path)
 }
+
+// Requests is how many requests the emulator has answered, for any host (make bench-scale
+// counts the provider's Flink calls per plan with it).
+func (e *Emulator) Requests() int64 { return e.requests.Load() }
 
 // Transport returns a RoundTripper that serves requests in process through ServeHTTP,
 // without a network: point a flink.Client at "http://<host>:8081" (or a service-proxy

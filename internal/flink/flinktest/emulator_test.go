@@ -64,6 +64,10 @@ func TestEmulatorRoutesByHost(t *testing.T) {
 	if got := strings.Join(e.Hosts(), ","); got != "fraud-rest.payments.svc,orders-rest.shop.svc" {
 		t.Errorf("Hosts() = %s", got)
 	}
+	// Every request counts, answered by a cluster or not.
+	if got := e.Requests(); got != int64(len(tests)) {
+		t.Errorf("Requests() = %d after %d requests", got, len(tests))
+	}
 }
 
 func TestEmulatorStartReplacesAndStopRemoves(t *testing.T) {

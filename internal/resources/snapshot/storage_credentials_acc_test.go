@@ -25,7 +25,8 @@ import (
 // (under Flink's names: the Secret a version hands to Flink), whatever the environment holds
 // (wrong keys here). It verifies and measures an adopted savepoint there, and destroy with
 // deletion_policy = "delete" removes its objects. A Secret without the keys is refused with
-// an error naming the Secret and the attribute.
+// an error naming the Secret and the attribute; keys the server refuses, with a hint that
+// names the Secret.
 func TestAccSnapshot_storageCredentialsFromSecret(t *testing.T) {
 	ns := acctest.Namespace(t)
 	ctx := context.Background()
@@ -44,6 +45,7 @@ func TestAccSnapshot_storageCredentialsFromSecret(t *testing.T) {
 	for name, data := range map[string]map[string]string{
 		"flink-s3": {"s3.access-key": s3.AccessKey, "s3.secret-key": s3.SecretKey},
 		"no-keys":  {"s3.endpoint": s3.Endpoint},
+		"wrong":    {"AWS_ACCESS_KEY_ID": "not-the-key", "AWS_SECRET_ACCESS_KEY": "not-the-secret"},
 	} {
 		secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns}, StringData: data}
 		if _, err := acctest.Kube(t).CoreV1().Secrets(ns).Create(ctx, secret, metav1.CreateOptions{}); err != nil {
@@ -83,6 +85,11 @@ func TestAccSnapshot_storageCredentialsFromSecret(t *testing.T) {
 			{
 				Config:      config(s3.BlobURL(ns), ns+"/no-keys"),
 				ExpectError: regexp.MustCompile(`Secret\s+` + ns + `/no-keys\s+\(snapshot_storage_credentials_secret\):(.|\n)*it\s+has\s+no\s+access\s+key`),
+			},
+			{
+				// Keys the server refuses: the hint points at the Secret, not at the environment.
+				Config:      config(s3.BlobURL(ns), ns+"/wrong"),
+				ExpectError: regexp.MustCompile(`check\s+the\s+keys\s+in\s+Secret\s+` + ns + `/wrong`),
 			},
 			{
 				Config: config(s3.BlobURL(ns), ns+"/flink-s3"),
