@@ -27,8 +27,8 @@ import (
 var version = "dev"
 
 func main() {
-	var debug bool
-	flag.BoolVar(&debug, "debug", false, "run with support for debuggers like delve")
+	var debuggable bool
+	flag.BoolVar(&debuggable, "debug", false, "run with support for debuggers like delve")
 	flag.Parse()
 	defaultLogLevels()
 	tuneGC()
@@ -36,7 +36,7 @@ func main() {
 
 	err := providerserver.Serve(context.Background(), provider.New(version), providerserver.ServeOpts{
 		Address: "registry.terraform.io/flinkplatform/flink",
-		Debug:   debug,
+		Debug:   debuggable,
 	})
 	if err != nil {
 		log.Fatal(err.Error())
