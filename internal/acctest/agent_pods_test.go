@@ -78,11 +78,15 @@ func TestPodSecretsMergedIntoFlinkConfiguration(t *testing.T) {
 			t.Errorf("JobManager configuration %s = %q, want %q", k, conf[k], v)
 		}
 	}
-	pods := podsOf(t, Kube(t), ns, LabelAppName+"="+app+","+LabelComponent+"="+ComponentJobManager)
-	if len(pods) != 1 || len(pods[0].Status.InitContainerStatuses) != 1 || pods[0].Status.InitContainerStatuses[0].State.Terminated == nil ||
-		pods[0].Status.InitContainerStatuses[0].State.Terminated.Reason != "Completed" {
-		t.Errorf("init container status of %d pods: %+v", len(pods), pods)
-	}
+	// The node writes the pod's status after it started the JobManager: wait for it.
+	eventually(t, 30*time.Second, "the init container reported Completed", func() (bool, string) {
+		pods := podsOf(t, Kube(t), ns, LabelAppName+"="+app+","+LabelComponent+"="+ComponentJobManager)
+		if len(pods) != 1 || len(pods[0].Status.InitContainerStatuses) != 1 {
+			return false, fmt.Sprintf("%d pods, init container statuses %+v", len(pods), pods)
+		}
+		state := pods[0].Status.InitContainerStatuses[0].State
+		return state.Terminated != nil && state.Terminated.Reason == "Completed", fmt.Sprintf("init container state %+v", state)
+	})
 }
 
 // A Secret with a key the provider sets stops the pod at its init container, reported as a
