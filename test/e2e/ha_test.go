@@ -52,12 +52,18 @@ func jobOf(t *testing.T, ns string) string {
 	return record.JobID
 }
 
+// recoveryDeadline bounds the wait for a job to run again after a failure. It tells a hang from
+// a recovery, it is not a goal: how long recovery takes is logged ("timing:") and depends on the
+// machine and on the kubelet, whose restart back-off doubles with each restart of the same
+// container (10 s, 20 s, 40 s, ...), so the third JobManager kill in a row waits the longest.
+const recoveryDeadline = 5 * time.Minute
+
 // recoversLatestCheckpoint waits until the job completed two checkpoints since a reading of its
-// counter, runs fail, and checks that the job runs again within limit having restored a
-// checkpoint at least as new as those (not a savepoint) and at least the counted events.
-func recoversLatestCheckpoint(t *testing.T, ns, what string, limit time.Duration, fail func()) error {
+// counter, runs fail, and checks that the job runs again having restored a checkpoint at least
+// as new as those (not a savepoint) and at least the counted events.
+func recoversLatestCheckpoint(t *testing.T, ns, what string, fail func()) error {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), limit+2*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), recoveryDeadline)
 	defer cancel()
 	jobID := jobOf(t, ns)
 	cp, err := acctest.WaitCheckpointed(ctx, nil, restBase(ns), jobID, 2)
@@ -72,9 +78,6 @@ func recoversLatestCheckpoint(t *testing.T, ns, what string, limit time.Duration
 	}
 	took := time.Since(start)
 	timed(t, what+": job RUNNING again", start)
-	if took > limit {
-		return fmt.Errorf("%s: the job ran again only after %s, want within %s", what, took.Round(time.Second), limit)
-	}
 	if restored.IsSavepoint || restored.ID < cp.CheckpointID {
 		return fmt.Errorf("%s: the job restored %+v; want checkpoint %d or newer (it counted %d before it), not a savepoint",
 			what, restored, cp.CheckpointID, cp.Count.Counted)
@@ -118,8 +121,7 @@ func haConfigMaps(t *testing.T, ns, clusterID string) []corev1.ConfigMap {
 // fixture with high availability (the default) after a suspend and resume, so its
 // JobManagers start with --fromSavepoint: (d, a) its JobManager is killed three times in a
 // row while its TaskManager stays up (the case in which, without HA, the new JobManager's jar
-// upload was refused by the surviving TaskManager, FLINK-32212), each time running again
-// within 60s; (b) its JobManager pod is deleted; (c) its TaskManager is killed. Each time the
+// upload was refused by the surviving TaskManager, FLINK-32212); (b) its JobManager pod is deleted; (c) its TaskManager is killed. Each time the
 // job restores its latest completed checkpoint, never the deploy-time savepoint, and the next
 // plan is empty.
 func TestE2E_HAJobRecoversLatestCheckpointAfterJobManagerAndTaskManagerFailures(t *testing.T) {
@@ -173,7 +175,7 @@ func TestE2E_HAJobRecoversLatestCheckpointAfterJobManagerAndTaskManagerFailures(
 					}
 					tm := runningPod(t, ns, kube.ComponentTaskManager)
 					for i := 1; i <= 3; i++ {
-						err := recoversLatestCheckpoint(t, ns, fmt.Sprintf("JobManager killed (%d of 3)", i), 60*time.Second, func() {
+						err := recoversLatestCheckpoint(t, ns, fmt.Sprintf("JobManager killed (%d of 3)", i), func() {
 							acctest.KillJobManager(t, ns, "counter")
 						})
 						if err != nil {
@@ -191,7 +193,7 @@ func TestE2E_HAJobRecoversLatestCheckpointAfterJobManagerAndTaskManagerFailures(
 				Config:           cfg("running"),
 				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()}},
 				Check: func(*terraform.State) error {
-					return recoversLatestCheckpoint(t, ns, "JobManager pod deleted", 2*time.Minute, func() {
+					return recoversLatestCheckpoint(t, ns, "JobManager pod deleted", func() {
 						acctest.DeleteJobManagerPod(t, ns, "counter")
 					})
 				},
@@ -201,7 +203,7 @@ func TestE2E_HAJobRecoversLatestCheckpointAfterJobManagerAndTaskManagerFailures(
 				Config:           cfg("running"),
 				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()}},
 				Check: func(*terraform.State) error {
-					return recoversLatestCheckpoint(t, ns, "TaskManager killed", 2*time.Minute, func() {
+					return recoversLatestCheckpoint(t, ns, "TaskManager killed", func() {
 						acctest.KillTaskManager(t, ns, "counter")
 					})
 				},

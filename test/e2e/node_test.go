@@ -57,7 +57,7 @@ func TestE2E_RealNodeRunsThePods(t *testing.T) {
 					t.Logf("%s pod %s: address %s, limits %d MiB and %.1f CPUs, process %d", component, pod.Name, ip, limits.MemoryBytes>>20, limits.CPUs, pid)
 				}
 				tm := runningPod(t, ns, kube.ComponentTaskManager)
-				err := recoversLatestCheckpoint(t, ns, "TaskManager JVM killed", 2*time.Minute, func() {
+				err := recoversLatestCheckpoint(t, ns, "TaskManager JVM killed", func() {
 					acctest.KillTaskManager(t, ns, "counter")
 				})
 				if err != nil {
