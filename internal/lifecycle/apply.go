@@ -106,7 +106,7 @@ func (p *Platform) Apply(ctx context.Context, desired Desired, planned Operation
 		}
 		return result, runErr
 	}
-	p.event(ctx, desired.Namespace, desired.Name, EventApplied, plan.Summary, false)
+	p.event(ctx, desired.Namespace, desired.Name, appliedEvent(plan.Operation), plan.Summary, false)
 	progress(fmt.Sprintf("%s: %s done; job %s is %s", desired.Name, plan.Operation, shortJobID(result.JobID), result.Status))
 	return result, nil
 }

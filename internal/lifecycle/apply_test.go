@@ -151,8 +151,8 @@ func TestApplyDeploy(t *testing.T) {
 			t.Errorf("progress lacks %q: %q", want, lines)
 		}
 	}
-	if ev := h.events(); !slices.Contains(ev, "Normal/Applied: "+plan.Summary) {
-		t.Errorf("events %q lack the Applied event", ev)
+	if ev := h.events(); !slices.Contains(ev, "Normal/"+EventDeployed+": "+plan.Summary) {
+		t.Errorf("events %q lack the Deployed event", ev)
 	}
 
 	obs, err := h.p.Observe(ctx, testNS, testApp)

@@ -9,21 +9,59 @@ import (
 
 // Kubernetes Event reasons. Every operation leaves Events on the application record (and its
 // JobManager Deployment, while there is one), so `kubectl describe` and `kubectl get events`
-// tell the history of an application: apply's outcome (Applied, ApplyFailed) and the steps
-// that change state on the way.
+// tell the history of an application: each apply's outcome, named after its operation
+// (Deployed, Upgraded, Suspended, ... or ApplyFailed), and the steps that change state on the
+// way (the savepoint, the job cancelled, the new job starting, a rollback and its reason).
 const (
-	EventApplied          = "Applied"
-	EventApplyFailed      = "ApplyFailed"
-	EventDeploying        = "Deploying"
-	EventRollingBack      = "RollingBack"
-	EventSnapshotTaken    = "SnapshotTaken"
-	EventSnapshotAdopted  = "SnapshotAdopted"
-	EventSnapshotCopied   = "SnapshotCopied"
-	EventCheckpointKept   = "CheckpointRecorded"
-	EventSnapshotDisposed = "SnapshotDisposed"
-	EventDestroyed        = "Destroyed"
-	EventHACleanupFailed  = "HACleanupFailed"
+	EventApplied               = "Applied" // records and labels only: no job was touched
+	EventApplyFailed           = "ApplyFailed"
+	EventDeployed              = "Deployed"
+	EventUpgraded              = "Upgraded"
+	EventSuspended             = "Suspended"
+	EventResumed               = "Resumed"
+	EventCancelled             = "Cancelled"
+	EventRescaled              = "Rescaled"
+	EventReprocessed           = "Reprocessed"
+	EventRecovered             = "Recovered"
+	EventTaskManagersRestarted = "TaskManagersRestarted"
+	EventDeploying             = "Deploying"
+	EventJobCancelled          = "JobCancelled"
+	EventRollingBack           = "RollingBack"
+	EventRolledBack            = "RolledBack"
+	EventSnapshotTaken         = "SnapshotTaken"
+	EventSnapshotAdopted       = "SnapshotAdopted"
+	EventSnapshotCopied        = "SnapshotCopied"
+	EventCheckpointKept        = "CheckpointRecorded"
+	EventSnapshotDisposed      = "SnapshotDisposed"
+	EventSnapshotPruned        = "SnapshotPruned"
+	EventDestroyed             = "Destroyed"
+	EventHACleanupFailed       = "HACleanupFailed"
+	EventLockTakenOver         = "LockTakenOver"
 )
+
+// operationEvents is the reason of the Event a successful apply leaves, by its operation.
+var operationEvents = map[Operation]string{
+	OpNone:                EventApplied,
+	OpDeploy:              EventDeployed,
+	OpSavepointRedeploy:   EventUpgraded,
+	OpLastStateRedeploy:   EventUpgraded,
+	OpStatelessRedeploy:   EventUpgraded,
+	OpSuspend:             EventSuspended,
+	OpResume:              EventResumed,
+	OpCancel:              EventCancelled,
+	OpRescale:             EventRescaled,
+	OpReprocess:           EventReprocessed,
+	OpRecover:             EventRecovered,
+	OpRestartTaskManagers: EventTaskManagersRestarted,
+}
+
+// appliedEvent is the reason of the Event a successful apply of op leaves.
+func appliedEvent(op Operation) string {
+	if reason, ok := operationEvents[op]; ok {
+		return reason
+	}
+	return EventApplied
+}
 
 // event records a Kubernetes Event on application app. A failure to record one is logged, not
 // returned: the operation's outcome does not depend on it.

@@ -12,8 +12,10 @@ import (
 
 // Every operation of a full lifecycle leaves an Event with its reason on the application, so
 // `kubectl get events` tells its history: deploy, upgrade (its savepoint and the new job),
-// a failed upgrade's rollback, suspend, resume, a flink_snapshot, adopting and disposing a
-// snapshot, and destroy with its final snapshot.
+// retention pruning the older upgrade's snapshot, a failed upgrade's rollback, suspend,
+// resume, a stateless upgrade (the job cancelled), cancel, a flink_snapshot, adopting and
+// disposing a snapshot, and destroy with its final snapshot. (A lock taken over: see
+// TestAccStreamingApplication_lock.)
 func TestEvents_EveryOperationLeavesOne(t *testing.T) {
 	t.Parallel()
 	s := newStateful(t)
@@ -43,21 +45,31 @@ func TestEvents_EveryOperationLeavesOne(t *testing.T) {
 			}
 		}
 	}
-	step("deploy", func() { s.deploy(versionN(1)) }, "Normal/"+EventDeploying, "Normal/"+EventApplied)
-	step("upgrade", func() { s.mustApply(statefulFor(versionN(2), StateRunning), OpSavepointRedeploy) },
-		"Normal/"+EventSnapshotTaken, "Normal/"+EventDeploying, "Normal/"+EventApplied)
-	s.kubelet.setFailVersion("v3", rootCauseMsg)
+	step("deploy", func() { s.deploy(versionN(1)) }, "Normal/"+EventDeploying, "Normal/"+EventDeployed)
+	step("upgrade", func() { s.upgradeTo(2, Retention{}) },
+		"Normal/"+EventSnapshotTaken, "Normal/"+EventDeploying, "Normal/"+EventUpgraded)
+	step("upgrade with retention", func() { s.upgradeTo(3, Retention{MaxCount: 1}) },
+		"Normal/"+EventSnapshotTaken, "Normal/"+EventUpgraded, "Normal/"+EventSnapshotPruned)
+	s.kubelet.setFailVersion("v4", rootCauseMsg)
 	step("failed upgrade", func() {
-		if _, err := s.apply(statefulFor(versionN(3), StateRunning), OpSavepointRedeploy); err == nil {
-			t.Fatal("v3 did not fail")
+		if _, err := s.apply(statefulFor(versionN(4), StateRunning), OpSavepointRedeploy); err == nil {
+			t.Fatal("v4 did not fail")
 		}
-	}, "Normal/"+EventSnapshotTaken, "Warning/"+EventRollingBack, "Warning/"+EventApplyFailed)
-	step("suspend", func() { s.mustApply(statefulFor(versionN(2), StateSuspended), OpSuspend) },
-		"Normal/"+EventSnapshotTaken, "Normal/"+EventApplied)
-	step("resume", func() { s.mustApply(statefulFor(versionN(2), StateRunning), OpResume) },
-		"Normal/"+EventDeploying, "Normal/"+EventApplied)
+	}, "Normal/"+EventSnapshotTaken, "Warning/"+EventRollingBack, "Warning/"+EventRolledBack, "Warning/"+EventApplyFailed)
+	step("suspend", func() { s.mustApply(statefulFor(versionN(3), StateSuspended), OpSuspend) },
+		"Normal/"+EventSnapshotTaken, "Normal/"+EventSuspended)
+	step("resume", func() { s.mustApply(statefulFor(versionN(3), StateRunning), OpResume) },
+		"Normal/"+EventDeploying, "Normal/"+EventResumed)
+	stateless := statefulFor(versionN(5), StateRunning)
+	stateless.UpgradeMode = UpgradeStateless
+	step("stateless upgrade", func() { s.mustApply(stateless, OpStatelessRedeploy) },
+		"Normal/"+EventJobCancelled, "Normal/"+EventDeploying, "Normal/"+EventUpgraded)
+	step("cancel", func() { s.mustApply(statefulFor(versionN(5), StateCancelled), OpCancel) },
+		"Normal/"+EventJobCancelled, "Normal/"+EventCancelled)
+	step("start after cancel", func() { s.mustApply(statefulFor(versionN(5), StateRunning), OpDeploy) },
+		"Normal/"+EventDeploying, "Normal/"+EventDeployed)
 	step("flink_snapshot", func() {
-		if _, err := s.p.TakeSnapshot(ctx, testNS, testApp, statefulFor(versionN(2), StateRunning).Savepoint, s.progressFn()); err != nil {
+		if _, err := s.p.TakeSnapshot(ctx, testNS, testApp, statefulFor(versionN(5), StateRunning).Savepoint, s.progressFn()); err != nil {
 			t.Fatal(err)
 		}
 	}, "Normal/"+EventSnapshotTaken)
@@ -75,7 +87,7 @@ func TestEvents_EveryOperationLeavesOne(t *testing.T) {
 		}
 	}, "Normal/"+EventSnapshotDisposed)
 	step("destroy", func() {
-		if err := s.p.Delete(ctx, testNS, testApp, DestroySavepoint, statefulFor(versionN(2), StateRunning).Savepoint, s.progressFn()); err != nil {
+		if err := s.p.Delete(ctx, testNS, testApp, DestroySavepoint, statefulFor(versionN(5), StateRunning).Savepoint, s.progressFn()); err != nil {
 			t.Fatal(err)
 		}
 	}, "Normal/"+EventSnapshotTaken, "Normal/"+EventDestroyed)

@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/flinkplatform/terraform-provider-flink/internal/flinkconf"
 	"github.com/flinkplatform/terraform-provider-flink/internal/kube"
@@ -19,8 +20,18 @@ import (
 // lease that looks abandoned is watched for its duration before it is taken over, and the
 // user is told why the apply pauses.
 func (p *Platform) lock(ctx context.Context, namespace, name, operation string, progress Progress) (*kube.Lock, error) {
-	return p.Kube.AcquireLock(ctx, namespace, name, kube.LeaseHolder{Identity: p.identity(), Operation: operation},
-		kube.LockOptions{OnConfirm: func(c kube.Confirming) { progress(c.String()) }})
+	var abandoned *kube.Confirming
+	lock, err := p.Kube.AcquireLock(ctx, namespace, name, kube.LeaseHolder{Identity: p.identity(), Operation: operation},
+		kube.LockOptions{OnConfirm: func(c kube.Confirming) {
+			progress(c.String())
+			abandoned = &c
+		}})
+	if err == nil && abandoned != nil {
+		p.event(ctx, namespace, name, EventLockTakenOver, fmt.Sprintf("the lock held by %s (%s) since %s was not renewed for %s; "+
+			"taken over by %s for %s", abandoned.Holder.Identity, abandoned.Holder.Operation, abandoned.Since.UTC().Format(time.RFC3339),
+			abandoned.Within.Round(time.Second), p.identity(), operation), true)
+	}
+	return lock, err
 }
 
 // release gives the application's Lease back. A failure is said, not returned: the outcome

@@ -44,7 +44,11 @@ func (p *Platform) prune(ctx context.Context, record *records.AppRecord, retenti
 		if i == 0 || s.Name == record.LastSnapshotName || (!tooMany && !tooOld) {
 			continue
 		}
-		if err := p.DisposeSnapshot(ctx, s, progress); err != nil {
+		why := fmt.Sprintf("beyond max_count %d", retention.MaxCount)
+		if tooOld {
+			why = fmt.Sprintf("older than max_age %s", retention.MaxAge)
+		}
+		if err := p.dispose(ctx, s, progress, EventSnapshotPruned, "retention: "+why); err != nil {
 			progress(fmt.Sprintf("%s: keeping snapshot %s: %v", record.Application, s.Name, err))
 		}
 	}
@@ -60,6 +64,11 @@ var ErrSnapshotInUse = errors.New("snapshot in use")
 // record names them only this record goes. Files the provider cannot reach
 // (no snapshot storage, or outside it) are refused too, leaving the record as it was.
 func (p *Platform) DisposeSnapshot(ctx context.Context, s records.SnapshotRecord, progress Progress) error {
+	return p.dispose(ctx, s, progress, EventSnapshotDisposed, "")
+}
+
+// dispose is DisposeSnapshot leaving an Event with reason, and why in its message.
+func (p *Platform) dispose(ctx context.Context, s records.SnapshotRecord, progress Progress, reason, why string) error {
 	others, apps, err := p.holders(ctx, s)
 	if err != nil {
 		return err
@@ -101,7 +110,11 @@ func (p *Platform) DisposeSnapshot(ctx context.Context, s records.SnapshotRecord
 		return fmt.Errorf("disposing %s: %w", s.Path, err)
 	}
 	progress(fmt.Sprintf("%s: disposed snapshot %s (%s)", s.Application, s.Name, s.Path))
-	p.event(ctx, s.Namespace, s.Application, EventSnapshotDisposed, fmt.Sprintf("snapshot %s disposed: its files at %s are deleted", s.Name, s.Path), false)
+	message := fmt.Sprintf("snapshot %s disposed: its files at %s are deleted", s.Name, s.Path)
+	if why != "" {
+		message += " (" + why + ")"
+	}
+	p.event(ctx, s.Namespace, s.Application, reason, message, false)
 	return p.Records().DeleteSnapshotRecord(ctx, s.Namespace, s.Name)
 }
 

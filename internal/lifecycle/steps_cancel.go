@@ -29,6 +29,8 @@ func (o *machine) cancelThen(ctx context.Context) error {
 		if err := o.p.cancelJob(ctx, o.record.Namespace, o.record.Application, j.FromJobID, o.progress); err != nil {
 			return err
 		}
+		o.p.event(ctx, o.record.Namespace, o.record.Application, EventJobCancelled,
+			fmt.Sprintf("job %s of version %s cancelled without a savepoint (%s)", j.FromJobID, j.FromVersion, j.Operation), false)
 		if err := o.step(ctx, stepCancelled); err != nil {
 			return err
 		}

@@ -101,6 +101,9 @@ func (o *machine) rollBack(ctx context.Context, deployErr error) error {
 	if err := o.finish(ctx, StateRunning); err != nil {
 		return errors.Join(deployErr, err)
 	}
+	o.p.event(ctx, o.record.Namespace, o.record.Application, EventRolledBack,
+		fmt.Sprintf("version %s runs again as job %s from %s, after version %s failed: %v",
+			j.From.Label, o.record.JobID, j.SavepointPath, o.desired.Version.Label, deployErr), true)
 	return fmt.Errorf("version %s did not become healthy: %v; rolled back to version %s, which runs again from savepoint %s",
 		o.desired.Version.Label, deployErr, j.From.Label, j.SavepointPath)
 }

@@ -114,8 +114,7 @@ func run(ctx context.Context, runs int) (err error) {
 var logLine = regexp.MustCompile(`^(\S+) \[INFO\]\s+provider\.terraform-provider-flink: (.*)$`)
 
 // measure reads the provider's progress lines from a TF_LOG file and returns how long each
-// phase took; the last phase ends when the provider's apply returned ("Applied" event line
-// or, failing that, the end of the apply).
+// phase took; the last phase ends with the provider's last progress line.
 func measure(path string, start, end time.Time) (sample, error) {
 	f, err := os.Open(path)
 	if err != nil {

@@ -26,6 +26,7 @@ import (
 	"github.com/flinkplatform/terraform-provider-flink/internal/flink"
 	"github.com/flinkplatform/terraform-provider-flink/internal/flink/flinktest"
 	"github.com/flinkplatform/terraform-provider-flink/internal/kube"
+	"github.com/flinkplatform/terraform-provider-flink/internal/lifecycle"
 	"github.com/flinkplatform/terraform-provider-flink/internal/provider/providertest"
 	"github.com/flinkplatform/terraform-provider-flink/internal/records"
 )
@@ -1016,7 +1017,7 @@ func TestAccStreamingApplication_lock(t *testing.T) {
 					if !apierrors.IsNotFound(err) {
 						return fmt.Errorf("the taken-over lock was not released after the apply (err=%v)", err)
 					}
-					return nil
+					return acctest.HasEvent(t, ns, "orders", "Warning/"+lifecycle.EventLockTakenOver, other, "savepoint_redeploy to v9")
 				},
 			},
 		},
@@ -1101,7 +1102,7 @@ resource "flink_snapshot" "manual" {
 					if len(dirs) != 2 {
 						return fmt.Errorf("savepoint directories left in the snapshot storage: %v; want the newest upgrade's and the flink_snapshot's", dirs)
 					}
-					return nil
+					return acctest.HasEvent(t, ns, "orders", "Normal/"+lifecycle.EventSnapshotPruned, seen[len(seen)-2], "retention: beyond max_count 1")
 				},
 			},
 		},
