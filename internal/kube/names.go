@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/flinkplatform/terraform-provider-flink/internal/flinkconf"
+	"github.com/flinkplatform/terraform-provider-flink/internal/spec"
 	"k8s.io/apimachinery/pkg/util/validation"
 )
 
@@ -25,6 +26,9 @@ const (
 	LabelManagedBy = "app.kubernetes.io/managed-by"
 	LabelName      = "app.kubernetes.io/name"
 	LabelComponent = "app.kubernetes.io/component"
+	// LabelAppVersion is the standard label for the version (spec.Version.Label), beside
+	// LabelVersion, on the cluster objects and pods.
+	LabelAppVersion = "app.kubernetes.io/version"
 	// LabelVersion carries the version label (spec.Version.Label) on cluster objects and
 	// version records.
 	LabelVersion = "flink.flinkplatform.io/version"
@@ -234,6 +238,15 @@ func ValidateNamespace(ns string) error {
 		return fmt.Errorf("namespace %q is invalid: %s", ns, strings.Join(errs, "; "))
 	}
 	return nil
+}
+
+// PodMetadataFor is what the pods of a generation of version carry besides the provider's
+// own labels: the application's labels and annotations and the version labels.
+func PodMetadataFor(labels, annotations map[string]string, version string) *spec.PodMetadata {
+	return &spec.PodMetadata{
+		Labels:      MergeLabels(labels, map[string]string{LabelVersion: version, LabelAppVersion: version}),
+		Annotations: MergeLabels(annotations),
+	}
 }
 
 // MergeLabels returns user labels overlaid with the provider's labels (the provider's win).

@@ -126,13 +126,14 @@ func Render(d spec.Deployment, owner *metav1.OwnerReference) (Objects, error) {
 	// comes to the new one only after heartbeat.timeout (50s), or, if that JobManager died
 	// while it registered, after taskmanager.registration.timeout (5m, when it exits): Flink
 	// keeps retrying the ResourceManager it had resolved. User labels and annotations and the
-	// version label stay on the objects, so changing them restarts nothing.
+	// version labels reach the pods as they were when the generation was deployed (d.Pods),
+	// so changing them later restarts nothing; the other objects get them at once.
 	podAnnotations := map[string]string{AnnotationConfigHash: o.ConfigHash, AnnotationJobID: d.JobID}
 	env := append(envVars(v.Env), secretEnvVars(d)...)
 	o.JobManager = deployment(r.app, JobManagerDeploymentName(r.app), r.ns, r.labels(ComponentJobManager), d.Annotations, r.owners,
-		ComponentSelectorLabels(r.app, ComponentJobManager), jmReplicas, podAnnotations, account, r.jobManagerContainer(env, jmRes))
+		ComponentSelectorLabels(r.app, ComponentJobManager), r.pod(ComponentJobManager, podAnnotations), jmReplicas, account, r.jobManagerContainer(env, jmRes))
 	o.TaskManager = deployment(r.app, TaskManagerDeploymentName(r.app), r.ns, r.labels(ComponentTaskManager), d.Annotations, r.owners,
-		ComponentSelectorLabels(r.app, ComponentTaskManager), tmReplicas, podAnnotations, account, container(v, []string{"taskmanager"}, env, tmRes))
+		ComponentSelectorLabels(r.app, ComponentTaskManager), r.pod(ComponentTaskManager, podAnnotations), tmReplicas, account, container(v, []string{"taskmanager"}, env, tmRes))
 	mergeConfigSecrets(o.JobManager, d, fv, jmRes)
 	mergeConfigSecrets(o.TaskManager, d, fv, tmRes)
 	return o, nil
@@ -182,7 +183,18 @@ type renderer struct {
 }
 
 func (r renderer) labels(component string) map[string]string {
-	return MergeLabels(r.d.Labels, ComponentSelectorLabels(r.app, component), map[string]string{LabelVersion: r.d.Version.Label})
+	return MergeLabels(r.d.Labels, ComponentSelectorLabels(r.app, component),
+		map[string]string{LabelVersion: r.d.Version.Label, LabelAppVersion: r.d.Version.Label})
+}
+
+// pod is the pod template metadata of component: the generation's labels and annotations
+// (d.Pods) under the provider's own.
+func (r renderer) pod(component string, ours map[string]string) *corev1ac.PodTemplateSpecApplyConfiguration {
+	labels, annotations := ComponentSelectorLabels(r.app, component), ours
+	if p := r.d.Pods; p != nil {
+		labels, annotations = MergeLabels(p.Labels, labels), MergeLabels(p.Annotations, ours)
+	}
+	return corev1ac.PodTemplateSpec().WithLabels(labels).WithAnnotations(annotations)
 }
 
 // services are the REST Service and the JobManager's RPC Service.
@@ -309,7 +321,7 @@ func checkHA(d spec.Deployment) error {
 }
 
 func deployment(app, name, ns string, labels, annotations map[string]string, owners []*metav1ac.OwnerReferenceApplyConfiguration,
-	selector map[string]string, replicas int32, podAnnotations map[string]string, account string, c *corev1ac.ContainerApplyConfiguration,
+	selector map[string]string, template *corev1ac.PodTemplateSpecApplyConfiguration, replicas int32, account string, c *corev1ac.ContainerApplyConfiguration,
 ) *appsv1ac.DeploymentApplyConfiguration {
 	pod := corev1ac.PodSpec().
 		// Service links would add env vars for every Service in the namespace.
@@ -334,10 +346,7 @@ func deployment(app, name, ns string, labels, annotations map[string]string, own
 			// with a new JobManager.
 			WithStrategy(appsv1ac.DeploymentStrategy().WithType(appsv1.RecreateDeploymentStrategyType)).
 			WithSelector(metav1ac.LabelSelector().WithMatchLabels(selector)).
-			WithTemplate(corev1ac.PodTemplateSpec().
-				WithLabels(selector).
-				WithAnnotations(podAnnotations).
-				WithSpec(pod)))
+			WithTemplate(template.WithSpec(pod)))
 }
 
 func container(v spec.Version, args []string, env []*corev1ac.EnvVarApplyConfiguration, res corev1.ResourceList) *corev1ac.ContainerApplyConfiguration {

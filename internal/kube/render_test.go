@@ -369,9 +369,10 @@ func TestRenderLabelsAnnotationsOwner(t *testing.T) {
 		want := map[string]string{
 			LabelManagedBy: "terraform-provider-flink",
 			LabelName:      "orders", // the user's spoofed value loses
-			LabelComponent: m.component,
-			LabelVersion:   "v3",
-			"team":         "payments",
+			LabelComponent:  m.component,
+			LabelVersion:    "v3",
+			LabelAppVersion: "v3",
+			"team":          "payments",
 		}
 		if !reflect.DeepEqual(m.labels, want) {
 			t.Errorf("%s labels %v\nwant %v", m.name, m.labels, want)
@@ -384,8 +385,8 @@ func TestRenderLabelsAnnotationsOwner(t *testing.T) {
 			t.Errorf("%s owner refs %+v", m.name, m.owners)
 		}
 	}
-	// Pod templates carry only the selector labels, the config hash and the job id, so changing
-	// user labels/annotations (or anything else that Flink does not see) restarts nothing.
+	// Without the generation's pod metadata (clusters deployed before pods carried it), pod
+	// templates carry only the selector labels, the config hash and the job id.
 	for _, dep := range []*appsv1ac.DeploymentApplyConfiguration{o.JobManager, o.TaskManager} {
 		if !reflect.DeepEqual(dep.Spec.Template.Labels, dep.Spec.Selector.MatchLabels) {
 			t.Errorf("%s pod template labels %v, want the selector %v", *dep.Name, dep.Spec.Template.Labels, dep.Spec.Selector.MatchLabels)
@@ -405,6 +406,26 @@ func TestRenderLabelsAnnotationsOwner(t *testing.T) {
 	if mustJSON(t, relabelled.JobManager.Spec.Template) != mustJSON(t, o.JobManager.Spec.Template) ||
 		mustJSON(t, relabelled.TaskManager.Spec.Template) != mustJSON(t, o.TaskManager.Spec.Template) {
 		t.Errorf("changing labels/annotations changed a pod template")
+	}
+	// With it, the pods carry the generation's labels and annotations under the provider's
+	// own, and changing the application's labels later changes no pod template.
+	d = testDeployment()
+	d.Pods = PodMetadataFor(map[string]string{"team": "payments", LabelComponent: "spoofed"}, map[string]string{"owner": "payments@example.com"}, "v3")
+	withPods := mustRender(t, d, owner)
+	for _, dep := range []*appsv1ac.DeploymentApplyConfiguration{withPods.JobManager, withPods.TaskManager} {
+		want := MergeLabels(map[string]string{"team": "payments", LabelVersion: "v3", LabelAppVersion: "v3"}, dep.Spec.Selector.MatchLabels)
+		if !reflect.DeepEqual(dep.Spec.Template.Labels, want) {
+			t.Errorf("%s pod labels %v\nwant %v", *dep.Name, dep.Spec.Template.Labels, want)
+		}
+		want = map[string]string{"owner": "payments@example.com", AnnotationConfigHash: withPods.ConfigHash, AnnotationJobID: testJobID}
+		if !reflect.DeepEqual(dep.Spec.Template.Annotations, want) {
+			t.Errorf("%s pod annotations %v\nwant %v", *dep.Name, dep.Spec.Template.Annotations, want)
+		}
+	}
+	d.Labels, d.Annotations = map[string]string{"team": "risk"}, nil
+	relabelled = mustRender(t, d, owner)
+	if mustJSON(t, relabelled.JobManager.Spec.Template) != mustJSON(t, withPods.JobManager.Spec.Template) {
+		t.Errorf("changing the application's labels changed the pod template of a generation")
 	}
 	// without an owner: no owner references
 	o2 := mustRender(t, testDeployment(), nil)

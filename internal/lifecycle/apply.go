@@ -199,6 +199,7 @@ func (o *machine) deploy(ctx context.Context, version spec.Version, ha bool, sec
 	o.record.State = StateRunning
 	o.record.Version, o.record.DeployedVersion, o.record.SpecHash = version, version.Label, RuntimeHash(version)
 	o.record.Secret = secret
+	o.record.Pods = kube.PodMetadataFor(o.desired.Labels, o.desired.Annotations, version.Label)
 	o.record.RestorePath, o.record.AllowNonRestored = restorePath, o.desired.Restore.AllowNonRestoredState
 	o.record.Verified = false
 	if err := o.startGeneration(ctx, ha); err != nil {
@@ -276,6 +277,7 @@ func (o *machine) deployment(version spec.Version, restorePath string, suspended
 		Namespace: o.record.Namespace, Application: o.record.Application, Version: version,
 		JobID: o.record.JobID, RestorePath: restorePath, AllowNonRestoredState: o.record.AllowNonRestored,
 		Suspended: suspended, Labels: o.desired.Labels, Annotations: o.desired.Annotations, Secret: o.record.Secret,
+		Pods: o.record.Pods,
 	}
 	if !suspended { // a cluster with no pods needs no HA
 		d.HA = o.haSpec()

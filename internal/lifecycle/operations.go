@@ -432,7 +432,7 @@ func describe(plan Plan, current *Current, desired Desired) string {
 		if desired.SecretsChanged && current != nil {
 			return fmt.Sprintf("%s: no job runs; the new secret settings are stored for its next start", name)
 		}
-		return fmt.Sprintf("%s: no change Flink sees; only records and labels are updated", name)
+		return fmt.Sprintf("%s: no change Flink sees; only records and labels are updated (running pods keep theirs until the next job starts: nothing restarts)", name)
 	}
 	return fmt.Sprintf("%s: %s", name, plan.Operation)
 }

@@ -104,7 +104,7 @@ func (p *Platform) checkPlan(ctx context.Context, plan Plan, current *Current, d
 		// Render the new cluster now: bad input must fail before the old job is stopped.
 		probe := spec.Deployment{Namespace: d.Namespace, Application: d.Name, Version: d.Version,
 			JobID: JobIDFor(d.Namespace, d.Name, 0), RestorePath: "file:///probe", Labels: d.Labels, Annotations: d.Annotations,
-			Secret: probeSecret(current, d)}
+			Pods: kube.PodMetadataFor(d.Labels, d.Annotations, d.Version.Label), Secret: probeSecret(current, d)}
 		if d.HighAvailability {
 			probe.HA = &spec.HighAvailability{ClusterID: kube.HAClusterID(d.Name, 0), StorageDir: "file:///probe"}
 		}

@@ -113,6 +113,9 @@ type AppRecord struct {
 	// ConfigMap itself.
 	Labels      map[string]string `json:"labels,omitempty"`
 	Annotations map[string]string `json:"annotations,omitempty"`
+	// Pods is the labels and annotations the current generation's pods were created with
+	// (nil for generations deployed before pods carried them).
+	Pods *spec.PodMetadata `json:"pods,omitempty"`
 	// ResourceVersion is the resourceVersion of the ConfigMap this record was read from or
 	// last written to ("" for a record not stored yet); PutAppRecord writes only over it.
 	ResourceVersion string `json:"-"`

@@ -85,11 +85,21 @@ type Deployment struct {
 	// Labels and Annotations from flink_streaming_application, put on every object.
 	Labels      map[string]string
 	Annotations map[string]string
+	// Pods is what the JobManager and TaskManager pods carry besides the provider's own
+	// labels: fixed when a generation is deployed, so changing labels later restarts no pod
+	// (nil: the pods carry only the provider's labels, as before pods carried more).
+	Pods *PodMetadata
 	// Secret is the provider-owned Secret with the application's sensitive settings (nil:
 	// none). Rendering needs only its name and keys; the values never pass through here.
 	Secret *OwnedSecret
 	// HA turns on Kubernetes high availability; nil renders none.
 	HA *HighAvailability
+}
+
+// PodMetadata is the labels and annotations of one generation's pods.
+type PodMetadata struct {
+	Labels      map[string]string `json:"labels,omitempty"`
+	Annotations map[string]string `json:"annotations,omitempty"`
 }
 
 // HighAvailability is the Kubernetes HA of one deployment (one generation) of an application.

@@ -88,7 +88,16 @@ func TestAccStreamingApplication_lifecycle(t *testing.T) {
 				},
 				Check: func(s *terraform.State) error {
 					firstJob = s.RootModule().Resources[app].Primary.Attributes["job_id"]
-					return expectJob(emulator, k8s, ns, firstJob, "flink:1.20.1")
+					if err := expectJob(emulator, k8s, ns, firstJob, "flink:1.20.1"); err != nil {
+						return err
+					}
+					// The application's labels and the version label reach the pods.
+					pods, err := k8s.CoreV1().Pods(ns).List(context.Background(), metav1.ListOptions{
+						LabelSelector: kube.PodSelector("orders") + ",team=payments," + kube.LabelAppVersion + "=v1"})
+					if err != nil || len(pods.Items) != 2 {
+						return fmt.Errorf("pods of orders labelled team=payments and version v1: %d, want the JobManager and the TaskManager (err=%v)", len(pods.Items), err)
+					}
+					return nil
 				},
 			},
 			{

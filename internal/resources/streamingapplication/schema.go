@@ -74,7 +74,9 @@ func resourceSchema(ctx context.Context) schema.Schema {
 			},
 			"labels": schema.MapAttribute{
 				Optional: true, ElementType: types.StringType,
-				MarkdownDescription: "Labels put on every Kubernetes object of the application. Changing them restarts nothing. " +
+				MarkdownDescription: "Labels put on every Kubernetes object of the application, its JobManager and TaskManager pods included " +
+					"(beside `app.kubernetes.io/name`, `component`, `version` and `managed-by`). Changing them restarts nothing: " +
+					"the Deployments, Services and ConfigMaps get them at once, the pods with the next job the application starts. " +
 					"Keys and values follow Kubernetes' label syntax (values: at most 63 characters, alphanumerics with `-`, `_`, `.` inside).",
 				Validators: []validator.Map{
 					mapvalidator.KeysAre(validate.String("label key", validate.CheckLabelKey)),
@@ -83,7 +85,8 @@ func resourceSchema(ctx context.Context) schema.Schema {
 			},
 			"annotations": schema.MapAttribute{
 				Optional: true, ElementType: types.StringType,
-				MarkdownDescription: "Annotations put on every Kubernetes object of the application. Changing them restarts nothing. " +
+				MarkdownDescription: "Annotations put on every Kubernetes object of the application, its pods included (with the next job, " +
+					"like `labels`). Changing them restarts nothing. " +
 					"Keys follow Kubernetes' syntax, e.g. `owner` or `example.com/owner`.",
 				Validators: []validator.Map{mapvalidator.KeysAre(validate.String("annotation key", validate.CheckAnnotationKey))},
 			},
