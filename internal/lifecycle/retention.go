@@ -118,11 +118,8 @@ func (p *Platform) dispose(ctx context.Context, s records.SnapshotRecord, progre
 	return p.Records().DeleteSnapshotRecord(ctx, s.Namespace, s.Name)
 }
 
-// holders says what, besides snapshot record s, still needs the files at s.Path: other
-// records of the same path, and applications of the namespace that restore from them (the
-// path its running job started from, which a JobManager restart reads again; the snapshot an
-// interrupted operation took; for an application that is not running, the snapshot a resume
-// or redeploy would restore).
+// holders says what, besides snapshot record s, still needs the files at s.Path (see
+// dependants).
 func (p *Platform) holders(ctx context.Context, s records.SnapshotRecord) (others, apps []string, err error) {
 	if s.State == records.SnapshotDisposing {
 		return nil, nil, nil // already half-deleted: finishing the disposal loses nothing
@@ -131,24 +128,36 @@ func (p *Platform) holders(ctx context.Context, s records.SnapshotRecord) (other
 	if err != nil {
 		return nil, nil, err
 	}
+	var appRecords []records.AppRecord
+	if s.BucketURL == "" { // a copy in another bucket: no application of this cluster restores it
+		if appRecords, err = p.Records().ListAppRecords(ctx, s.Namespace); err != nil {
+			return nil, nil, err
+		}
+	}
+	others, apps = dependants(s, all, appRecords)
+	return others, apps, nil
+}
+
+// dependants says what, among the namespace's snapshot records (all) and application records,
+// needs the files of s: other records of the same path, and applications that restore from
+// them (the path its running job started from, which a JobManager restart reads again; the
+// snapshot an interrupted operation took, its rollback point; for an application that is not
+// running, the snapshot a resume or redeploy would restore).
+func dependants(s records.SnapshotRecord, all []records.SnapshotRecord, appRecords []records.AppRecord) (others, apps []string) {
 	for _, other := range all {
 		if other.Name != s.Name && samePath(other.Path, s.Path) && other.BucketURL == s.BucketURL {
 			others = append(others, "snapshot record "+other.Name+" names the same files")
 		}
 	}
 	if s.BucketURL != "" {
-		return others, nil, nil // a copy in another bucket: no application of this cluster restores it
-	}
-	appRecords, err := p.Records().ListAppRecords(ctx, s.Namespace)
-	if err != nil {
-		return nil, nil, err
+		return others, nil
 	}
 	for _, app := range appRecords {
 		switch {
 		case samePath(app.RestorePath, s.Path) && app.State == StateRunning:
 			apps = append(apps, fmt.Sprintf("application %s runs from it (a JobManager restart restores it again)", app.Application))
 		case app.Journal != nil && samePath(app.Journal.SavepointPath, s.Path):
-			apps = append(apps, fmt.Sprintf("an interrupted %s of application %s took it", app.Journal.Operation, app.Application))
+			apps = append(apps, fmt.Sprintf("an interrupted %s of application %s took it (its rollback point)", app.Journal.Operation, app.Application))
 		case app.State != StateRunning:
 			var own []records.SnapshotRecord
 			for _, r := range all {
@@ -161,5 +170,5 @@ func (p *Platform) holders(ctx context.Context, s records.SnapshotRecord) (other
 			}
 		}
 	}
-	return others, apps, nil
+	return others, apps
 }

@@ -375,11 +375,11 @@ func (p *Platform) recordSnapshot(ctx context.Context, record *records.AppRecord
 			progress(fmt.Sprintf("%s: snapshot %s lies outside snapshot_storage_url; not verified", record.Application, path))
 		}
 	}
-	seq, err := p.nextSequence(ctx, record.Namespace, record.Application)
+	all, err := p.Records().ListSnapshotRecords(ctx, record.Namespace, records.SnapshotFilter{})
 	if err != nil {
 		return snap, err
 	}
-	snap.Sequence = seq
+	snap.Sequence, snap.Parent = nextSequence(all, record.Application), parentOf(all, record.RestorePath)
 	if err := p.Records().PutSnapshotRecord(ctx, snap); err != nil {
 		return snap, fmt.Errorf("recording snapshot %s: %w", path, err)
 	}
@@ -389,19 +389,31 @@ func (p *Platform) recordSnapshot(ctx context.Context, record *records.AppRecord
 	return snap, nil
 }
 
-// nextSequence numbers the application's snapshots in the order they are recorded, so
-// "newest" never depends on the clocks of the machines that wrote them. Callers hold the
-// application's lock, so no two records get the same number.
-func (p *Platform) nextSequence(ctx context.Context, namespace, application string) (int64, error) {
-	snaps, err := p.Records().ListSnapshotRecords(ctx, namespace, records.SnapshotFilter{Application: application})
-	if err != nil {
-		return 0, err
-	}
+// nextSequence numbers the application's snapshots (among all, the namespace's) in the order
+// they are recorded, so "newest" never depends on the clocks of the machines that wrote them.
+// Callers hold the application's lock, so no two records get the same number.
+func nextSequence(all []records.SnapshotRecord, application string) int64 {
 	var top int64
-	for _, s := range snaps {
-		top = max(top, s.Sequence)
+	for _, s := range all {
+		if s.Application == application {
+			top = max(top, s.Sequence)
+		}
 	}
-	return top + 1, nil
+	return top + 1
+}
+
+// parentOf is the record (among all) of the snapshot a job started from restorePath: of
+// this application or, for a fork, of another one in the namespace.
+func parentOf(all []records.SnapshotRecord, restorePath string) string {
+	if restorePath == "" {
+		return ""
+	}
+	for _, s := range all {
+		if s.BucketURL == "" && samePath(s.Path, restorePath) {
+			return s.Name
+		}
+	}
+	return ""
 }
 
 // cancelKeepingCheckpoint is last_state's stop: cancel the job and record its newest

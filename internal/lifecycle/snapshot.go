@@ -285,19 +285,51 @@ func (p *Platform) Snapshot(ctx context.Context, namespace, name string) (record
 	return snap, err
 }
 
-// Snapshots lists the snapshots of a namespace that filter matches, without disposed ones.
-func (p *Platform) Snapshots(ctx context.Context, namespace string, filter records.SnapshotFilter) ([]records.SnapshotRecord, error) {
-	all, err := p.Records().ListSnapshotRecords(ctx, namespace, filter)
+// SnapshotLineage is a snapshot record with where it stands among the others: what needs its
+// files, and what grew from it.
+type SnapshotLineage struct {
+	records.SnapshotRecord
+	// UsedBy says what needs its files: while anything does, disposing it is refused (and
+	// deletion_policy = "delete" keeps them).
+	UsedBy []string
+	// Children are the records of the snapshots taken of jobs started from it, and of its
+	// copies.
+	Children []string
+}
+
+// Snapshots lists the namespace's snapshots that match filter and are not disposed, newest
+// first, with their lineage.
+func (p *Platform) Snapshots(ctx context.Context, namespace string, filter records.SnapshotFilter) ([]SnapshotLineage, error) {
+	matched, err := p.Records().ListSnapshotRecords(ctx, namespace, filter)
 	if err != nil {
 		return nil, err
 	}
-	var kept []records.SnapshotRecord
-	for _, s := range all {
-		if s.State != records.SnapshotDisposed {
-			kept = append(kept, s)
+	all := matched
+	if filter != (records.SnapshotFilter{}) {
+		if all, err = p.Records().ListSnapshotRecords(ctx, namespace, records.SnapshotFilter{}); err != nil {
+			return nil, err
 		}
 	}
-	return kept, nil
+	appRecords, err := p.Records().ListAppRecords(ctx, namespace)
+	if err != nil {
+		return nil, err
+	}
+	var out []SnapshotLineage
+	for _, s := range matched {
+		if s.State == records.SnapshotDisposed {
+			continue
+		}
+		l := SnapshotLineage{SnapshotRecord: s}
+		others, apps := dependants(s, all, appRecords)
+		l.UsedBy = append(apps, others...)
+		for _, c := range all {
+			if c.Parent == s.Name || c.SourceSnapshot == s.Name {
+				l.Children = append(l.Children, c.Name)
+			}
+		}
+		out = append(out, l)
+	}
+	return out, nil
 }
 
 // ReleaseSnapshot ends a flink_snapshot's ownership: "delete" disposes the files and the

@@ -85,6 +85,9 @@ type SnapshotRecord struct {
 	BucketURL string `json:"bucketUrl,omitempty"`
 	// SourceSnapshot is the record name of the snapshot this one was copied from.
 	SourceSnapshot string `json:"sourceSnapshot,omitempty"`
+	// Parent is the record name of the snapshot the job this one was taken of had started
+	// from ("" when it started with empty state, or from files no record names).
+	Parent string `json:"parent,omitempty"`
 	// Sequence numbers the application's snapshots in the order they were recorded (1, 2,
 	// …; 0 for records written before there were sequences). It, not CreatedAt, says which
 	// is newest: CreatedAt comes from the clock of whichever machine ran the apply.

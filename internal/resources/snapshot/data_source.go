@@ -37,6 +37,17 @@ func (d *snapshotsDataSource) Schema(_ context.Context, _ datasource.SchemaReque
 		"created_at": schema.StringAttribute{Computed: true}, "job_id": schema.StringAttribute{Computed: true},
 		"version_id": schema.StringAttribute{Computed: true}, "flink_version": schema.StringAttribute{Computed: true},
 		"managed": schema.BoolAttribute{Computed: true, MarkdownDescription: "Whether a `flink_snapshot` manages it."},
+		"parent_snapshot_id": schema.StringAttribute{Computed: true, MarkdownDescription: "The snapshot (`namespace/name`) the job " +
+			"this one was taken of had started from: of the same application, or of another one it was forked from. Null when " +
+			"that job started with empty state or from files no record names."},
+		"source_snapshot_id": schema.StringAttribute{Computed: true, MarkdownDescription: "For a copy: the snapshot it was copied from."},
+		"used_by": schema.ListAttribute{Computed: true, ElementType: types.StringType, MarkdownDescription: "What needs the " +
+			"snapshot's files, in words: an application that runs from it (a JobManager restart restores it again), an " +
+			"interrupted operation's rollback point, the state a suspended or cancelled application would resume from, another " +
+			"record of the same files. While anything does, the provider never disposes it: a `flink_snapshot` destroyed with " +
+			"`deletion_policy = \"delete\"` keeps the files and says why, and retention skips it."},
+		"children": schema.ListAttribute{Computed: true, ElementType: types.StringType, MarkdownDescription: "The snapshots " +
+			"(`namespace/name`) taken of jobs that started from this one, and its copies."},
 		"metadata_version": schema.Int64Attribute{Computed: true,
 			MarkdownDescription: "Version of Flink's metadata format the snapshot was written in; null when its `_metadata` was not read."},
 		"operators": schema.ListNestedAttribute{Computed: true,
@@ -91,7 +102,7 @@ func (d *snapshotsDataSource) Read(ctx context.Context, req datasource.ReadReque
 	elementType := types.ObjectType{AttrTypes: snapshotAttrTypes}
 	var values []attr.Value
 	for _, s := range snaps {
-		values = append(values, objectOf(s))
+		values = append(values, objectOf(s.SnapshotRecord, s.UsedBy, s.Children))
 	}
 	m.Namespace = types.StringValue(namespace)
 	list, diags := types.ListValue(elementType, values)

@@ -27,6 +27,7 @@ type snapshotModel struct {
 	VersionID        types.String   `tfsdk:"version_id"`
 	FlinkVersion     types.String   `tfsdk:"flink_version"`
 	Origin           types.String   `tfsdk:"origin"`
+	ParentSnapshotID types.String   `tfsdk:"parent_snapshot_id"`
 	Timeouts         timeouts.Value `tfsdk:"timeouts"`
 }
 
@@ -53,6 +54,8 @@ var snapshotAttrTypes = map[string]attr.Type{
 	"origin": types.StringType, "format": types.StringType, "size_bytes": types.Int64Type, "created_at": types.StringType,
 	"job_id": types.StringType, "version_id": types.StringType, "flink_version": types.StringType,
 	"managed": types.BoolType, "metadata_version": types.Int64Type,
+	"parent_snapshot_id": types.StringType, "source_snapshot_id": types.StringType,
+	"used_by": types.ListType{ElemType: types.StringType}, "children": types.ListType{ElemType: types.StringType},
 	"operators": types.ListType{ElemType: types.ObjectType{AttrTypes: operatorAttrTypes}},
 }
 
@@ -91,6 +94,7 @@ func fill(m *snapshotModel, s records.SnapshotRecord) {
 	m.VersionID = types.StringValue(versionID(s))
 	m.FlinkVersion = types.StringValue(s.FlinkVersion)
 	m.Origin = types.StringValue(s.Origin)
+	m.ParentSnapshotID = snapshotID(s.Namespace, s.Parent)
 }
 
 // importedModel is the state of an imported snapshot: the settings no record keeps get
@@ -106,10 +110,16 @@ func importedModel(s records.SnapshotRecord) snapshotModel {
 }
 
 // objectOf is a snapshot record as an element of the data source's list.
-func objectOf(s records.SnapshotRecord) types.Object {
+func objectOf(s records.SnapshotRecord, usedBy, children []string) types.Object {
 	metadataVersion, operators := contentsOf(s)
+	ids := make([]string, len(children))
+	for i, c := range children {
+		ids[i] = s.Namespace + "/" + c
+	}
 	return types.ObjectValueMust(snapshotAttrTypes, map[string]attr.Value{
 		"metadata_version": metadataVersion, "operators": operators,
+		"parent_snapshot_id": snapshotID(s.Namespace, s.Parent), "source_snapshot_id": snapshotID(s.Namespace, s.SourceSnapshot),
+		"used_by": types.ListValueMust(types.StringType, stringValues(usedBy)), "children": types.ListValueMust(types.StringType, stringValues(ids)),
 		"id": types.StringValue(s.Namespace + "/" + s.Name), "name": types.StringValue(s.Name),
 		"application": types.StringValue(s.Application), "path": types.StringValue(s.Path),
 		"origin": types.StringValue(s.Origin), "format": types.StringValue(s.Format),
@@ -127,6 +137,22 @@ func versionID(s records.SnapshotRecord) string {
 		return ""
 	}
 	return s.Namespace + "/" + s.Application + "/" + s.VersionLabel
+}
+
+// snapshotID is the id of snapshot record name in namespace, null when name is "".
+func snapshotID(namespace, name string) types.String {
+	if name == "" {
+		return types.StringNull()
+	}
+	return types.StringValue(namespace + "/" + name)
+}
+
+func stringValues(ss []string) []attr.Value {
+	out := make([]attr.Value, len(ss))
+	for i, s := range ss {
+		out[i] = types.StringValue(s)
+	}
+	return out
 }
 
 func stringOrNull(s string) types.String {

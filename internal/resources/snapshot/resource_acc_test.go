@@ -473,7 +473,8 @@ func TestAccSnapshot_copyDeletedOnDestroy(t *testing.T) {
 }
 
 // TestAccSnapshot_dataSourceAndFork lists snapshots by application, origin and version with
-// the data source, and starts a second application from a flink_snapshot of the first.
+// the data source, starts a second application from a flink_snapshot of the first, and
+// follows the trail (parent, children, what uses a snapshot) from a snapshot of the fork.
 func TestAccSnapshot_dataSourceAndFork(t *testing.T) {
 	ns := acctest.Namespace(t)
 	emulator := acctest.Emulator(t)
@@ -509,6 +510,18 @@ resource "flink_streaming_application" "fork" {
     strategy    = "snapshot"
     snapshot_id = flink_snapshot.manual.id
   }
+}
+`, ns)
+	forkSnapshot := fmt.Sprintf(`
+resource "flink_snapshot" "forked" {
+  application = flink_streaming_application.fork.name
+  namespace   = %q
+}
+`, ns)
+	lineage := fmt.Sprintf(`
+data "flink_snapshots" "namespace" {
+  namespace  = %q
+  depends_on = [flink_snapshot.forked]
 }
 `, ns)
 	var manualPath, manualID, upgradePath string
@@ -588,6 +601,34 @@ resource "flink_streaming_application" "fork" {
 						return fmt.Errorf("orders-fork restored from %q, want the flink_snapshot %s", c.RestoredFrom(), manualPath)
 					}
 					return nil
+				},
+			},
+			{
+				// The trail: a snapshot of the fork names the snapshot it grew from, which lists
+				// it as a child and the fork as what needs its files.
+				Config: ordersConfig(t, ns, "v2", "running", snapshotHCL(ns, "manual", ""), fork, forkSnapshot, lineage),
+				Check: func(s *terraform.State) error {
+					forked, err := attrsOf(s, "flink_snapshot.forked")
+					if err != nil {
+						return err
+					}
+					if forked["parent_snapshot_id"] != manualID {
+						return fmt.Errorf("the fork's snapshot has parent %q, want %s", forked["parent_snapshot_id"], manualID)
+					}
+					all, _ := attrsOf(s, "data.flink_snapshots.namespace")
+					for i := 0; all[fmt.Sprintf("snapshots.%d.id", i)] != ""; i++ {
+						at := func(k string) string { return all[fmt.Sprintf("snapshots.%d.%s", i, k)] }
+						if at("id") != manualID {
+							continue
+						}
+						if at("children.#") != "1" || at("children.0") != forked["id"] || at("used_by.#") != "1" ||
+							!strings.Contains(at("used_by.0"), "application orders-fork runs from it") {
+							return fmt.Errorf("lineage of %s: children %s %q, used by %s %q; want %s, and orders-fork", manualID,
+								at("children.#"), at("children.0"), at("used_by.#"), at("used_by.0"), forked["id"])
+						}
+						return nil
+					}
+					return fmt.Errorf("%s is not listed by the data source: %v", manualID, all)
 				},
 			},
 		},

@@ -76,6 +76,9 @@ func resourceSchema(ctx context.Context) schema.Schema {
 			"version_id":    computed("Application version that job ran."),
 			"flink_version": computed("Flink release of that version."),
 			"origin":        computed("`user` (taken), `imported` (adopted) or `copied`."),
+			"parent_snapshot_id": computed("The snapshot (`namespace/name`) the job this one was taken of had started from " +
+				"(null for an adopted or copied snapshot, or a job that started with empty state). The `flink_snapshots` data " +
+				"source shows the whole trail: parents, children, and what uses each snapshot."),
 		},
 		Blocks: map[string]schema.Block{
 			"timeouts": timeouts.Block(ctx, timeouts.Opts{Create: true, Delete: true}),
