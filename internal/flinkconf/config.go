@@ -42,6 +42,9 @@ func Configuration(d spec.Deployment, rpcAddress string) (map[string]string, err
 	if v.Parallelism < 1 {
 		return nil, fmt.Errorf("parallelism must be at least 1, got %d", v.Parallelism)
 	}
+	if err := checkMetrics(v); err != nil {
+		return nil, err
+	}
 	cfg := make(map[string]string, len(v.FlinkConfiguration)+12)
 	for k, val := range v.FlinkConfiguration {
 		cfg[k] = val
@@ -64,6 +67,10 @@ func Configuration(d spec.Deployment, rpcAddress string) (map[string]string, err
 	// last_state upgrade restores it, and nothing else the job leaves behind holds its state.
 	if _, set := cfg[KeyCheckpointRetention]; !set {
 		cfg[KeyCheckpointRetention] = "RETAIN_ON_CANCELLATION"
+	}
+	if m := v.Metrics; m != nil {
+		cfg[PrometheusReporterPrefix+"factory.class"] = PrometheusReporterFactory
+		cfg[PrometheusReporterPrefix+"port"] = strconv.Itoa(int(m.Port))
 	}
 	if ha := d.HA; ha != nil {
 		cfg[KeyHAType] = "kubernetes"
@@ -312,3 +319,31 @@ const JDKModuleOptions = "--add-exports=java.base/sun.net.util=ALL-UNNAMED --add
 	"--add-opens=java.base/java.time=ALL-UNNAMED --add-opens=java.base/java.util=ALL-UNNAMED " +
 	"--add-opens=java.base/java.util.concurrent=ALL-UNNAMED --add-opens=java.base/java.util.concurrent.atomic=ALL-UNNAMED " +
 	"--add-opens=java.base/java.util.concurrent.locks=ALL-UNNAMED"
+
+// checkMetrics refuses a metrics port that is taken and a reporter configured twice.
+func checkMetrics(v spec.Version) error {
+	m := v.Metrics
+	if m == nil {
+		return nil
+	}
+	switch m.Port {
+	case RestPort, RPCPort, BlobPort:
+		return fmt.Errorf("metrics.port %d is taken by Flink's REST, RPC or blob server (%d, %d, %d); choose another, e.g. %d",
+			m.Port, RestPort, RPCPort, BlobPort, DefaultMetricsPort)
+	}
+	if m.Port < 1024 || m.Port > 65535 {
+		return fmt.Errorf("metrics.port %d is not between 1024 and 65535", m.Port)
+	}
+	var set []string
+	for k := range v.FlinkConfiguration {
+		if strings.HasPrefix(k, PrometheusReporterPrefix) {
+			set = append(set, k)
+		}
+	}
+	if len(set) > 0 {
+		sort.Strings(set)
+		return fmt.Errorf("flink_configuration sets %s, which metrics configures; remove %s, or metrics and configure the reporter yourself",
+			quoteList(set), pluralIt(len(set)))
+	}
+	return nil
+}

@@ -89,6 +89,15 @@ const (
 	RestPort = 8081
 	RPCPort  = 6123
 	BlobPort = 6124
+	// DefaultMetricsPort is the Prometheus reporter's port (Flink's own default).
+	DefaultMetricsPort = 9249
+)
+
+// The Prometheus reporter a version's metrics turn on: it ships in the distribution's
+// plugins/metrics-prometheus, loaded by Flink's plugin manager as in the official image.
+const (
+	PrometheusReporterPrefix  = "metrics.reporter.prom."
+	PrometheusReporterFactory = "org.apache.flink.metrics.prometheus.PrometheusReporterFactory"
 )
 
 // Configuration files Flink reads from its conf directory.

@@ -53,13 +53,21 @@ const (
 	// AnnotationJobID is set on both pod templates to the job id, so that every new job gets
 	// new pods: TaskManagers of the job before must not serve the next one (see Render).
 	AnnotationJobID = "flink.flinkplatform.io/job-id"
+	// The annotations Prometheus' kubernetes_sd scrape configurations commonly select on,
+	// set on the pods of a version with metrics.scrape_annotations.
+	AnnotationScrape     = "prometheus.io/scrape"
+	AnnotationScrapePort = "prometheus.io/port"
+	AnnotationScrapePath = "prometheus.io/path"
 )
 
 // Fixed ports and names inside the cluster.
 const (
 	ContainerName = "flink-main-container"
 
-	PortNameRest = "rest"
+	PortNameRest    = "rest"
+	PortNameMetrics = "metrics"
+	// MetricsPath is where Flink's Prometheus reporter serves.
+	MetricsPath  = "/metrics"
 	PortNameRPC  = "rpc"
 	PortNameBlob = "blob"
 

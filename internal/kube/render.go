@@ -7,6 +7,7 @@ import (
 	"maps"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -129,11 +130,15 @@ func Render(d spec.Deployment, owner *metav1.OwnerReference) (Objects, error) {
 	// version labels reach the pods as they were when the generation was deployed (d.Pods),
 	// so changing them later restarts nothing; the other objects get them at once.
 	podAnnotations := map[string]string{AnnotationConfigHash: o.ConfigHash, AnnotationJobID: d.JobID}
+	if m := v.Metrics; m != nil && m.ScrapeAnnotations {
+		podAnnotations[AnnotationScrape], podAnnotations[AnnotationScrapePort], podAnnotations[AnnotationScrapePath] = "true", strconv.Itoa(int(m.Port)), MetricsPath
+	}
 	env := append(envVars(v.Env), secretEnvVars(d)...)
 	o.JobManager = deployment(r.app, JobManagerDeploymentName(r.app), r.ns, r.labels(ComponentJobManager), d.Annotations, r.owners,
 		ComponentSelectorLabels(r.app, ComponentJobManager), r.pod(ComponentJobManager, podAnnotations), jmReplicas, account, r.jobManagerContainer(env, jmRes))
 	o.TaskManager = deployment(r.app, TaskManagerDeploymentName(r.app), r.ns, r.labels(ComponentTaskManager), d.Annotations, r.owners,
-		ComponentSelectorLabels(r.app, ComponentTaskManager), r.pod(ComponentTaskManager, podAnnotations), tmReplicas, account, container(v, []string{"taskmanager"}, env, tmRes))
+		ComponentSelectorLabels(r.app, ComponentTaskManager), r.pod(ComponentTaskManager, podAnnotations), tmReplicas, account,
+		container(v, []string{"taskmanager"}, env, tmRes).WithPorts(metricsPorts(v)...))
 	mergeConfigSecrets(o.JobManager, d, fv, jmRes)
 	mergeConfigSecrets(o.TaskManager, d, fv, tmRes)
 	return o, nil
@@ -286,15 +291,25 @@ func (r renderer) jobManagerContainer(env []*corev1ac.EnvVarApplyConfiguration, 
 		env = append(append([]*corev1ac.EnvVarApplyConfiguration{}, env...), corev1ac.EnvVar().WithName(EnvPodIP).
 			WithValueFrom(corev1ac.EnvVarSource().WithFieldRef(corev1ac.ObjectFieldSelector().WithFieldPath("status.podIP"))))
 	}
-	port := func(name string, port int32) *corev1ac.ContainerPortApplyConfiguration {
-		return corev1ac.ContainerPort().WithName(name).WithContainerPort(port).WithProtocol(corev1.ProtocolTCP)
-	}
 	return container(r.d.Version, jobManagerArgs(r.d, r.fv), env, res).
-		WithPorts(port(PortNameRest, flinkconf.RestPort), port(PortNameRPC, flinkconf.RPCPort), port(PortNameBlob, flinkconf.BlobPort)).
+		WithPorts(containerPort(PortNameRest, flinkconf.RestPort), containerPort(PortNameRPC, flinkconf.RPCPort), containerPort(PortNameBlob, flinkconf.BlobPort)).
+		WithPorts(metricsPorts(r.d.Version)...).
 		WithReadinessProbe(corev1ac.Probe().
 			WithTCPSocket(corev1ac.TCPSocketAction().WithPort(intstr.FromString(PortNameRest))).
 			WithPeriodSeconds(5).
 			WithFailureThreshold(3))
+}
+
+func containerPort(name string, port int32) *corev1ac.ContainerPortApplyConfiguration {
+	return corev1ac.ContainerPort().WithName(name).WithContainerPort(port).WithProtocol(corev1.ProtocolTCP)
+}
+
+// metricsPorts is the Prometheus reporter's port, named so a PodMonitor can select it.
+func metricsPorts(v spec.Version) []*corev1ac.ContainerPortApplyConfiguration {
+	if v.Metrics == nil {
+		return nil
+	}
+	return []*corev1ac.ContainerPortApplyConfiguration{containerPort(PortNameMetrics, v.Metrics.Port)}
 }
 
 // checkHA refuses HA settings Flink or Kubernetes would refuse later, and standby

@@ -367,8 +367,8 @@ func TestRenderLabelsAnnotationsOwner(t *testing.T) {
 	}
 	for _, m := range objs {
 		want := map[string]string{
-			LabelManagedBy: "terraform-provider-flink",
-			LabelName:      "orders", // the user's spoofed value loses
+			LabelManagedBy:  "terraform-provider-flink",
+			LabelName:       "orders", // the user's spoofed value loses
 			LabelComponent:  m.component,
 			LabelVersion:    "v3",
 			LabelAppVersion: "v3",

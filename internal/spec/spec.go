@@ -42,6 +42,17 @@ type Version struct {
 	// Bounded declares that the job ends by itself (its sources are bounded): FINISHED is
 	// its success, not a job that ended behind Terraform's back. Also a declaration only.
 	Bounded bool `json:"bounded,omitempty"`
+	// Metrics turns on Flink's Prometheus reporter in the JobManager and TaskManagers (nil:
+	// off).
+	Metrics *Metrics `json:"metrics,omitempty"`
+}
+
+// Metrics is the Prometheus endpoint of a version's Flink processes.
+type Metrics struct {
+	// Port is the reporter's port on every JobManager and TaskManager pod, named "metrics".
+	Port int32 `json:"port"`
+	// ScrapeAnnotations puts prometheus.io/scrape, port and path on the pods.
+	ScrapeAnnotations bool `json:"scrapeAnnotations,omitempty"`
 }
 
 // SecretKeyRef names one key of a Secret in the application's namespace.

@@ -1,9 +1,11 @@
 package e2e
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"net/netip"
+	"strings"
 	"testing"
 	"time"
 
@@ -20,8 +22,9 @@ import (
 // TestE2E_RealNodeRunsThePods is what only the real node (FLINK_RUNTIME=node) shows: the
 // provider's Deployments run as containers of the Flink image under a kubelet, each pod with an
 // address of the node's pod network and the memory and CPU limits the version asks for
-// enforced by the kernel; a TaskManager JVM that dies is restarted in its pod by the kubelet,
-// and the job goes on from its latest checkpoint without an apply.
+// enforced by the kernel; the version's Prometheus endpoint serves the JobManager's metrics and
+// the fixture's counter from the TaskManager; a TaskManager JVM that dies is restarted in its
+// pod by the kubelet, and the job goes on from its latest checkpoint without an apply.
 func TestE2E_RealNodeRunsThePods(t *testing.T) {
 	requireRealFlink(t)
 	node := acctest.Current().Node()
@@ -29,7 +32,8 @@ func TestE2E_RealNodeRunsThePods(t *testing.T) {
 		t.Skip("real-node scenario: it runs with FLINK_RUNTIME=node (make test-e2e runs it so)")
 	}
 	ns := acctest.Namespace(t)
-	cfg := acctest.ProviderConfig(t) + haVersion(t, ns) + application("counter", ns, "v1", "running", "")
+	withMetrics := strings.Replace(haVersion(t, ns), "  job_manager", "  metrics = {}\n  job_manager", 1)
+	cfg := acctest.ProviderConfig(t) + withMetrics + application("counter", ns, "v1", "running", "")
 	pods := acctest.PodNetwork()
 
 	resource.Test(t, resource.TestCase{
@@ -56,6 +60,12 @@ func TestE2E_RealNodeRunsThePods(t *testing.T) {
 					}
 					t.Logf("%s pod %s: address %s, limits %d MiB and %.1f CPUs, process %d", component, pod.Name, ip, limits.MemoryBytes>>20, limits.CPUs, pid)
 				}
+				if err := scrapes(t, ns, kube.ComponentJobManager, "flink_jobmanager_numRegisteredTaskManagers"); err != nil {
+					return err
+				}
+				if err := scrapes(t, ns, kube.ComponentTaskManager, "flink_taskmanager_job_task_operator_eventsCounted"); err != nil {
+					return err
+				}
 				tm := runningPod(t, ns, kube.ComponentTaskManager)
 				err := recoversLatestCheckpoint(t, ns, "TaskManager JVM killed", func() {
 					acctest.KillTaskManager(t, ns, "counter")
@@ -67,6 +77,35 @@ func TestE2E_RealNodeRunsThePods(t *testing.T) {
 			},
 		}},
 	})
+}
+
+// scrapes waits until the metrics endpoint of component's pod (its port named "metrics",
+// reached through the API server's pod proxy, as a Prometheus outside the cluster would) serves
+// metric, and checks the pod carries the scrape annotations.
+func scrapes(t *testing.T, ns, component, metric string) error {
+	t.Helper()
+	pod := runningPod(t, ns, component)
+	if pod.Annotations[kube.AnnotationScrape] != "true" || pod.Annotations[kube.AnnotationScrapePort] != "9249" {
+		return fmt.Errorf("%s pod %s has annotations %v; want the prometheus.io scrape annotations", component, pod.Name, pod.Annotations)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	var body []byte
+	err := wait.Until(ctx, func(ctx context.Context) (bool, error) {
+		var err error
+		body, err = acctest.Kube(t).CoreV1().Pods(ns).ProxyGet("http", pod.Name, "9249", "metrics", nil).DoRaw(ctx)
+		return err == nil && bytes.Contains(body, []byte(metric)), nil
+	}, nil)
+	if err != nil {
+		return fmt.Errorf("%s pod %s: its metrics endpoint did not serve %s: %w (last %d bytes)", component, pod.Name, metric, err, len(body))
+	}
+	for _, line := range strings.Split(string(body), "\n") {
+		if strings.HasPrefix(line, metric) {
+			t.Logf("%s pod %s serves %s", component, pod.Name, line)
+			break
+		}
+	}
+	return nil
 }
 
 // restartedInPlace waits until the kubelet has restarted the Flink container of pod (the same

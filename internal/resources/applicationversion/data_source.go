@@ -58,6 +58,10 @@ func (d *versionDataSource) Schema(_ context.Context, _ datasource.SchemaRequest
 			"flink_configuration_secrets": schema.ListAttribute{Computed: true, ElementType: types.StringType,
 				MarkdownDescription: "Secrets merged into the Flink configuration."},
 			"bounded": schema.BoolAttribute{Computed: true, MarkdownDescription: "Whether the job ends by itself."},
+			"metrics": schema.SingleNestedAttribute{Computed: true, MarkdownDescription: "The Prometheus endpoint, null when off.",
+				Attributes: map[string]schema.Attribute{
+					"port": schema.Int64Attribute{Computed: true}, "scrape_annotations": schema.BoolAttribute{Computed: true},
+				}},
 			"stateful_operator_uids": schema.SetAttribute{Computed: true, ElementType: types.StringType,
 				MarkdownDescription: "The declared uids of the operators that keep state."},
 			"job_manager": schema.SingleNestedAttribute{Computed: true, MarkdownDescription: "JobManager resources.",

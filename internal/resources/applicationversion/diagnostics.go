@@ -17,6 +17,14 @@ func addEnvSetTwice(diags *diag.Diagnostics, name string) {
 		fmt.Sprintf("%s is set both in env and in env_from_secrets; set it in one of them.", name))
 }
 
+// addReporterConfiguredTwice: metrics configures the Prometheus reporter; the version's own
+// keys for it would be overwritten or clash.
+func addReporterConfiguredTwice(diags *diag.Diagnostics, key string) {
+	diags.AddAttributeError(path.Root("flink_configuration").AtMapKey(key), "Prometheus reporter configured twice",
+		fmt.Sprintf("flink_configuration sets %s, and metrics configures the Prometheus reporter; remove the key, or "+
+			"metrics and configure the reporter yourself.", key))
+}
+
 func addNotEnoughSlots(diags *diag.Diagnostics, parallelism, replicas, slots int64) {
 	diags.AddAttributeError(path.Root("parallelism"), "Not enough task slots",
 		fmt.Sprintf("parallelism %d needs %d task slots, but task_manager provides %d (replicas %d × task_slots %d). "+

@@ -74,6 +74,14 @@ type versionModel struct {
 	FlinkConfSecrets   types.List   `tfsdk:"flink_configuration_secrets"`
 	StatefulOperators  types.Set    `tfsdk:"stateful_operator_uids"`
 	Bounded            types.Bool   `tfsdk:"bounded"`
+	Metrics            types.Object `tfsdk:"metrics"`
+}
+
+var metricsAttrTypes = map[string]attr.Type{"port": types.Int64Type, "scrape_annotations": types.BoolType}
+
+type metricsModel struct {
+	Port              types.Int64 `tfsdk:"port"`
+	ScrapeAnnotations types.Bool  `tfsdk:"scrape_annotations"`
 }
 
 type secretKeyRefModel struct {
@@ -133,6 +141,11 @@ func (m versionModel) toSpec(ctx context.Context) (spec.Version, diag.Diagnostic
 	v.JobManager = spec.JobManager{CPU: jm.CPU.ValueFloat64(), Memory: jm.Memory.ValueString(), Replicas: jm.Replicas.ValueInt64()}
 	v.TaskManager = spec.TaskManager{CPU: tm.CPU.ValueFloat64(), Memory: tm.Memory.ValueString(),
 		Replicas: tm.Replicas.ValueInt64(), TaskSlots: tm.TaskSlots.ValueInt64()}
+	if !m.Metrics.IsNull() && !m.Metrics.IsUnknown() {
+		var mm metricsModel
+		diags.Append(m.Metrics.As(ctx, &mm, basetypes.ObjectAsOptions{})...)
+		v.Metrics = &spec.Metrics{Port: int32(mm.Port.ValueInt64()), ScrapeAnnotations: mm.ScrapeAnnotations.ValueBool()}
+	}
 	return v, diags
 }
 
@@ -191,6 +204,13 @@ func fromSpec(v spec.Version) (versionModel, diag.Diagnostics) {
 		Replicas: types.Int64Value(v.TaskManager.Replicas), TaskSlots: types.Int64Value(v.TaskManager.TaskSlots),
 	})
 	diags.Append(d...)
+	m.Metrics = types.ObjectNull(metricsAttrTypes)
+	if v.Metrics != nil {
+		m.Metrics, d = types.ObjectValueFrom(context.Background(), metricsAttrTypes, metricsModel{
+			Port: types.Int64Value(int64(v.Metrics.Port)), ScrapeAnnotations: types.BoolValue(v.Metrics.ScrapeAnnotations),
+		})
+		diags.Append(d...)
+	}
 	return m, diags
 }
 

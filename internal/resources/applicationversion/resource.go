@@ -4,6 +4,7 @@ package applicationversion
 import (
 	"context"
 	"errors"
+	"strings"
 
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
@@ -11,6 +12,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/types/basetypes"
 	"github.com/hashicorp/terraform-plugin-log/tflog"
 
+	"github.com/flinkplatform/terraform-provider-flink/internal/flinkconf"
 	"github.com/flinkplatform/terraform-provider-flink/internal/records"
 	"github.com/flinkplatform/terraform-provider-flink/internal/resources/framework"
 	"github.com/flinkplatform/terraform-provider-flink/internal/validate"
@@ -45,7 +47,8 @@ func (r *versionResource) ConfigValidators(context.Context) []resource.ConfigVal
 	}
 }
 
-// ValidateConfig catches a parallelism the TaskManagers cannot host before anything runs.
+// ValidateConfig catches a parallelism the TaskManagers cannot host, and settings that
+// contradict each other, before anything runs.
 func (r *versionResource) ValidateConfig(ctx context.Context, req resource.ValidateConfigRequest, resp *resource.ValidateConfigResponse) {
 	var m versionModel
 	resp.Diagnostics.Append(req.Config.Get(ctx, &m)...)
@@ -56,6 +59,13 @@ func (r *versionResource) ValidateConfig(ctx context.Context, req resource.Valid
 	for name := range m.EnvFromSecrets.Elements() {
 		if _, dup := m.Env.Elements()[name]; dup {
 			addEnvSetTwice(&resp.Diagnostics, name)
+		}
+	}
+	if !m.Metrics.IsNull() {
+		for key := range m.FlinkConfiguration.Elements() {
+			if strings.HasPrefix(key, flinkconf.PrometheusReporterPrefix) {
+				addReporterConfiguredTwice(&resp.Diagnostics, key)
+			}
 		}
 	}
 	if m.Parallelism.IsUnknown() || m.Parallelism.IsNull() || m.TaskManager.IsUnknown() {

@@ -64,9 +64,11 @@ func TestAccApplicationVersion_basic(t *testing.T) {
 		},
 		Steps: []resource.TestStep{
 			{
-				Config: versionConfig(t, ns, validBody),
+				Config: versionConfig(t, ns, validBody+"  metrics = {}\n"),
 				ConfigStateChecks: []statecheck.StateCheck{
 					statecheck.ExpectKnownValue(version, tfjsonpath.New("id"), knownvalue.StringExact(ns+"/orders/v1")),
+					statecheck.ExpectKnownValue(version, tfjsonpath.New("metrics"), knownvalue.ObjectExact(map[string]knownvalue.Check{
+						"port": knownvalue.Int64Exact(9249), "scrape_annotations": knownvalue.Bool(true)})),
 					statecheck.ExpectKnownValue(version, tfjsonpath.New("parallelism"), knownvalue.Int64Exact(1)),
 					statecheck.ExpectKnownValue(version, tfjsonpath.New("task_manager").AtMapKey("memory"), knownvalue.StringExact("1728m")),
 				},
@@ -88,7 +90,7 @@ func TestAccApplicationVersion_basic(t *testing.T) {
 				ImportStateId:     ns + "/orders/v1",
 			},
 			{
-				Config: versionConfig(t, ns, validBody) + fmt.Sprintf(`
+				Config: versionConfig(t, ns, validBody+"  metrics = {}\n") + fmt.Sprintf(`
 data "flink_application_version" "read" {
   application = "orders"
   namespace   = %q
@@ -99,6 +101,7 @@ data "flink_application_version" "read" {
 				ConfigStateChecks: []statecheck.StateCheck{
 					statecheck.ExpectKnownValue("data.flink_application_version.read", tfjsonpath.New("entry_class"),
 						knownvalue.StringExact("com.example.orders.OrdersJob")),
+					statecheck.ExpectKnownValue("data.flink_application_version.read", tfjsonpath.New("metrics").AtMapKey("port"), knownvalue.Int64Exact(9249)),
 					statecheck.ExpectKnownValue("data.flink_application_version.read", tfjsonpath.New("args"),
 						knownvalue.ListExact([]knownvalue.Check{knownvalue.StringExact("--region"), knownvalue.StringExact("eu")})),
 				},
@@ -150,11 +153,14 @@ func TestAccApplicationVersion_badInput(t *testing.T) {
 			`flink-conf.yaml(?s:.*)"metrics.scope.jm" = "flink#jm"(?s:.*)the value contains '#'(?s:.*)flink_version 1.19 or later`},
 		"line break in flink-conf.yaml value": {replace(legacy, checkpointing, `"env.java.opts.all" = "-Da=1\n-Db=2"`),
 			`the value contains a line break, which flink-conf.yaml \(Flink < 1.19\) cannot hold`},
-		"env name":        {validBody + `  env = { "1PASSWORD_TOKEN" = "x" }`, `Invalid environment variable name(?s:.*)"1PASSWORD_TOKEN" is not a valid environment variable name`},
-		"env name space":  {validBody + `  env = { "MY VAR" = "x" }`, `"MY VAR" is not a valid environment variable name`},
-		"image uppercase": {replace(validBody, `image         = "flink:1.20.1"`, `image         = "Flink:1.20.1"`), `"Flink:1.20.1" is not a container image reference(?s:.*)e.g. flink:1.20.1-java17`},
-		"image empty":     {replace(validBody, `image         = "flink:1.20.1"`, `image         = ""`), `"" is not a container image reference`},
-		"image url":       {replace(validBody, `image         = "flink:1.20.1"`, `image         = "https://ghcr.io/acme/orders:1"`), `is not a container image reference`},
+		"env name":                 {validBody + `  env = { "1PASSWORD_TOKEN" = "x" }`, `Invalid environment variable name(?s:.*)"1PASSWORD_TOKEN" is not a valid environment variable name`},
+		"env name space":           {validBody + `  env = { "MY VAR" = "x" }`, `"MY VAR" is not a valid environment variable name`},
+		"image uppercase":          {replace(validBody, `image         = "flink:1.20.1"`, `image         = "Flink:1.20.1"`), `"Flink:1.20.1" is not a container image reference(?s:.*)e.g. flink:1.20.1-java17`},
+		"image empty":              {replace(validBody, `image         = "flink:1.20.1"`, `image         = ""`), `"" is not a container image reference`},
+		"image url":                {replace(validBody, `image         = "flink:1.20.1"`, `image         = "https://ghcr.io/acme/orders:1"`), `is not a container image reference`},
+		"metrics on the REST port": {validBody + `  metrics = { port = 8081 }`, `metrics.port(?s:.*)value must be none of`},
+		"metrics reporter set twice": {replace(validBody, checkpointing, `"metrics.reporter.prom.port" = "9300"`) + `  metrics = {}`,
+			`Prometheus reporter configured twice(?s:.*)flink_configuration sets metrics.reporter.prom.port`},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {

@@ -25,6 +25,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 
+	"github.com/flinkplatform/terraform-provider-flink/internal/flinkconf"
 	"github.com/flinkplatform/terraform-provider-flink/internal/validate"
 )
 
@@ -157,6 +158,32 @@ func resourceSchema() schema.Schema {
 						Optional: true, Computed: true, Default: int64default.StaticInt64(defaultTaskSlots),
 						MarkdownDescription: "Task slots per TaskManager (`taskmanager.numberOfTaskSlots`).",
 						Validators:          []validator.Int64{int64validator.AtLeast(1)},
+					},
+				},
+			},
+			"metrics": schema.SingleNestedAttribute{
+				Optional: true,
+				MarkdownDescription: "Prometheus metrics: Flink's Prometheus reporter (shipped in the distribution's " +
+					"`plugins/metrics-prometheus`, as in the official image) serves every JobManager's and TaskManager's metrics " +
+					"on `port`, a container port named `metrics`. Select the pods with a `PodMonitor` on " +
+					"`app.kubernetes.io/managed-by = terraform-provider-flink` (and `app.kubernetes.io/name` for one application) " +
+					"and port `metrics`, or scrape by the `prometheus.io/*` annotations. `flink_configuration` may then not set " +
+					"`metrics.reporter.prom.*` itself.",
+				PlanModifiers: []planmodifier.Object{objectplanmodifier.RequiresReplace()},
+				Attributes: map[string]schema.Attribute{
+					"port": schema.Int64Attribute{
+						Optional: true, Computed: true, Default: int64default.StaticInt64(flinkconf.DefaultMetricsPort),
+						MarkdownDescription: fmt.Sprintf("Port of the metrics endpoint (`/metrics`). Defaults to %d; not 8081, 6123 or "+
+							"6124, which Flink's REST, RPC and blob servers use.", flinkconf.DefaultMetricsPort),
+						Validators: []validator.Int64{
+							int64validator.Between(1024, 65535),
+							int64validator.NoneOf(flinkconf.RestPort, flinkconf.RPCPort, flinkconf.BlobPort),
+						},
+					},
+					"scrape_annotations": schema.BoolAttribute{
+						Optional: true, Computed: true, Default: booldefault.StaticBool(true),
+						MarkdownDescription: "Put `prometheus.io/scrape`, `prometheus.io/port` and `prometheus.io/path` on the " +
+							"pods, for Prometheus configurations that discover targets by annotation. Defaults to true.",
 					},
 				},
 			},
