@@ -72,6 +72,7 @@ func Run(m *testing.M) int {
 
 	code := m.Run()
 
+	stopSecondStack(code != 0)
 	mu.Lock()
 	current = nil
 	mu.Unlock()

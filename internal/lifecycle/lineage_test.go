@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/flinkplatform/terraform-provider-flink/internal/records"
+	"github.com/flinkplatform/terraform-provider-flink/internal/snapshots"
 )
 
 // Each snapshot names the snapshot its job started from; Snapshots shows the trail both ways
@@ -71,4 +72,31 @@ func (s *stateful) lineage() map[string]SnapshotLineage {
 		out[l.Name] = l
 	}
 	return out
+}
+
+// A copy is read back where it lies before anything can restore it: a copy without its
+// _metadata, or with fewer bytes than its source, is refused.
+func TestVerifyCopy_RefusesACopyThatIsNotWhole(t *testing.T) {
+	ctx := context.Background()
+	store, err := snapshots.Open(ctx, "mem://dr")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const path = "mem://dr/savepoint-1"
+	if err := verifyCopy(ctx, store, path, 5); err == nil || !strings.Contains(err.Error(), "cannot be read back") {
+		t.Errorf("a copy that is not there: %v", err)
+	}
+	if err := store.WriteSavepoint(ctx, path, map[string][]byte{"op-state": []byte("state")}); err != nil {
+		t.Fatal(err)
+	}
+	size, err := store.Size(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := verifyCopy(ctx, store, path, size+1); err == nil || !strings.Contains(err.Error(), "it is not whole") {
+		t.Errorf("a copy one byte short: %v", err)
+	}
+	if err := verifyCopy(ctx, store, path, size); err != nil {
+		t.Errorf("a whole copy: %v", err)
+	}
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/flinkplatform/terraform-provider-flink/internal/flink"
 	"github.com/flinkplatform/terraform-provider-flink/internal/records"
+	"github.com/flinkplatform/terraform-provider-flink/internal/snapshots"
 )
 
 // TakeSnapshot triggers a savepoint of a running application without stopping it, and
@@ -251,12 +252,31 @@ func (p *Platform) CopySnapshot(ctx context.Context, namespace, sourceName, dest
 	if err != nil {
 		return records.SnapshotRecord{}, err
 	}
+	if err := verifyCopy(ctx, destination, destinationPath, size); err != nil {
+		return records.SnapshotRecord{}, err
+	}
 	record := records.AppRecord{Namespace: namespace, Application: source.Application, JobID: source.JobID}
 	record.Version.Label, record.Version.FlinkVersion = source.VersionLabel, source.FlinkVersion
 	return p.recordManaged(ctx, &record, destinationPath, records.OriginCopied, source.Format, source.Name, progress,
 		func(s *records.SnapshotRecord) {
 			s.SizeBytes, s.BucketURL, s.Contents = size, destinationURL, source.Contents
 		})
+}
+
+// verifyCopy reads a copy back where it lies, before anything can restore it: its _metadata is
+// there and its files add up to the source's size.
+func verifyCopy(ctx context.Context, destination *snapshots.Store, path string, sourceSize int64) error {
+	if err := destination.Verify(ctx, path); err != nil {
+		return fmt.Errorf("the copy at %s cannot be read back: %w", path, err)
+	}
+	size, err := destination.Size(ctx, path)
+	if err != nil {
+		return fmt.Errorf("the copy at %s cannot be measured: %w", path, err)
+	}
+	if size != sourceSize {
+		return fmt.Errorf("the copy at %s holds %d bytes, the source %d: it is not whole; apply again to complete it", path, size, sourceSize)
+	}
+	return nil
 }
 
 // recordManaged records a snapshot owned by a flink_snapshot. Paths outside the provider's
