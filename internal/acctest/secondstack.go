@@ -3,6 +3,8 @@ package acctest
 import (
 	"context"
 	"fmt"
+	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"sync"
@@ -23,19 +25,27 @@ var (
 	secondErr error
 )
 
-// SecondStack is the package's second test cluster. It runs emulated JobManagers, so tests
-// that use it skip where the first cluster runs real Flink.
+// SecondStack is the package's second test cluster. It runs what the first one runs:
+// emulated JobManagers, or real Flink processes (FLINK_RUNTIME=real). There is one real node
+// per machine, so with FLINK_RUNTIME=node the test is skipped.
 func SecondStack(t testing.TB) *Stack {
 	t.Helper()
-	if first := stackFor(t); first.RealFlink() {
-		t.Skip("acctest: the second test cluster runs emulated JobManagers; this test runs where the first one does too")
+	first := stackFor(t)
+	if first.Node() != nil {
+		t.Skip("acctest: a second cluster needs a second node, and one machine runs one real node; this test runs with FLINK_RUNTIME=real or the emulator")
 	}
 	secondMu.Lock()
 	defer secondMu.Unlock()
 	if second == nil && secondErr == nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 		defer cancel()
-		second, secondErr = StartStack(ctx, Options{Runtime: NewEmulatorRuntime(nil)})
+		var runtime Runtime = NewEmulatorRuntime(nil)
+		if first.RealFlink() {
+			runtime, secondErr = NewProcessRuntime(ProcessRuntimeOptions{})
+		}
+		if secondErr == nil {
+			second, secondErr = StartStack(ctx, Options{Runtime: runtime})
+		}
 	}
 	if secondErr != nil {
 		t.Fatalf("acctest: cannot start the second test cluster: %v", secondErr)
@@ -60,6 +70,12 @@ func stopSecondStack(keep bool) {
 		fmt.Fprintf(os.Stderr, "acctest: stopping the second test cluster: %v\n", err)
 	}
 	second = nil
+}
+
+// HTTPClient reaches the services of stack s (its JobManagers' REST APIs) through its proxy.
+func (s *Stack) HTTPClient() *http.Client {
+	proxy, _ := url.Parse(s.ProxyURL())
+	return &http.Client{Transport: &http.Transport{Proxy: http.ProxyURL(proxy)}, Timeout: 30 * time.Second}
 }
 
 // ProviderConfigNamed is the configuration of provider name (a local name served by a
