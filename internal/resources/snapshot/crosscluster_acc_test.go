@@ -140,4 +140,3 @@ func sameFiles(a, b string) error {
 	}
 	return nil
 }
-
