@@ -20,9 +20,9 @@ func AppEvents(t testing.TB, ns, app string) []string {
 	if err != nil {
 		t.Fatalf("acctest: events of %s/%s: %v", ns, app, err)
 	}
-	sort.SliceStable(list.Items, func(i, j int) bool {
-		return list.Items[i].FirstTimestamp.Before(&list.Items[j].FirstTimestamp)
-	})
+	// Named <object>.<emission time in hex nanoseconds>: by name is in order, to the
+	// nanosecond (timestamps keep seconds).
+	sort.Slice(list.Items, func(i, j int) bool { return list.Items[i].Name < list.Items[j].Name })
 	var out []string
 	for _, e := range list.Items {
 		if e.Source.Component == kube.EventSource && e.InvolvedObject.Kind == "ConfigMap" {
@@ -30,6 +30,23 @@ func AppEvents(t testing.TB, ns, app string) []string {
 		}
 	}
 	return out
+}
+
+// EventsInOrder returns an error unless the Events of application app have, in this order
+// (others may come between), the reasons "Type/Reason" of want.
+func EventsInOrder(t testing.TB, ns, app string, want ...string) error {
+	t.Helper()
+	events := AppEvents(t, ns, app)
+	next := 0
+	for _, e := range events {
+		if next < len(want) && strings.HasPrefix(e, want[next]+": ") {
+			next++
+		}
+	}
+	if next < len(want) {
+		return fmt.Errorf("Events of %s/%s lack %s after %q; they are:\n  %s", ns, app, want[next], want[:next], strings.Join(events, "\n  "))
+	}
+	return nil
 }
 
 // HasEvent returns an error unless application app has an Event "Type/Reason" whose message

@@ -1,15 +1,18 @@
 // Command bench measures the savepoint upgrade on real Flink: it applies the quickstart, then
 // upgrades back and forth between v1 and v2 -runs times. For each upgrade it reports the
-// apply's wall time and splits it, from the provider's own progress log (TF_LOG=INFO), into
+// apply's wall time split, from the provider's own progress log (TF_LOG=INFO), into
 //
 //	savepoint  stop-with-savepoint requested → savepoint completed and recorded
-//	rollout    new objects applied → JobManager and TaskManager pods up (process start)
-//	job start  → the new job and all its tasks RUNNING, restored from the savepoint
+//	redeploy   → records written and the new objects applied
+//	start      → the new pods up and the new job RUNNING with all its tasks, restored
+//	finish     → the rollout checked, records, retention
 //	terraform  the rest: the CLI's refresh, plan and state handling around the provider
 //
-// Flink's own time is savepoint + rollout + job start (the JVMs starting and the job
-// restoring); the ratio is the apply's wall time over it. BENCHMARKS.md records a run.
-// Usage: `make bench` (FLINK_RUNTIME=real).
+// and the job's downtime: from the stop request to the new job's tasks all RUNNING
+// (savepoint + redeploy + start). Its floor is what Flink itself must spend: the savepoint,
+// and the new job's own start (from its submission in the new JobManager, Flink's start-time,
+// to all tasks RUNNING); the rest of the downtime is the new JVMs starting and the provider.
+// BENCHMARKS.md records a run. Usage: `make bench` (FLINK_RUNTIME=real).
 package main
 
 import (
@@ -28,6 +31,8 @@ import (
 	"time"
 
 	"github.com/flinkplatform/terraform-provider-flink/internal/acctest/localrun"
+	"github.com/flinkplatform/terraform-provider-flink/internal/flink"
+	"github.com/flinkplatform/terraform-provider-flink/internal/records"
 )
 
 func main() {
@@ -41,21 +46,29 @@ func main() {
 	}
 }
 
-// phases are the provider's progress lines that start each measured phase, in order.
+// phases are the provider's progress lines that start each phase of an upgrade, in the
+// order the provider logs them; the last phase ends with its last progress line.
 var phases = []struct{ name, marker string }{
-	{"savepoint", "stopping job"},
-	{"rollout", "waiting for the JobManager and TaskManager rollout"},
-	{"job start", "waiting for job"},
+	{"savepoint", ": stopping job "}, // "<app>: stopping job <id> with a savepoint"
+	{"redeploy", " recorded as "},    // "<app>: snapshot <path> recorded as <name>"
+	{"start", "waiting for job"},     // "<app>: waiting for job <id> to run"
+	{"finish", "waiting for the JobManager and TaskManager rollout"},
 }
 
 type sample struct {
 	wall  time.Duration
 	phase map[string]time.Duration
+	// downtime is from the stop request to the new job's tasks all RUNNING; jobStart is the
+	// part of it from the new job's submission (Flink's start-time) on.
+	downtime, jobStart time.Duration
 }
 
-func (s sample) flink() time.Duration {
-	return s.phase["savepoint"] + s.phase["rollout"] + s.phase["job start"]
+func (s sample) provider() time.Duration {
+	return s.phase["savepoint"] + s.phase["redeploy"] + s.phase["start"] + s.phase["finish"]
 }
+
+// floor is the downtime Flink itself needs: the savepoint and the new job's own start.
+func (s sample) floor() time.Duration { return s.phase["savepoint"] + s.jobStart }
 
 func run(ctx context.Context, runs int) (err error) {
 	repo, err := os.Getwd()
@@ -88,34 +101,56 @@ func run(ctx context.Context, runs int) (err error) {
 			return err
 		}
 		logFile := fmt.Sprintf("%s.apply-%d.tflog", out.Name(), i+1)
-		start := time.Now()
 		wall, err := env.TerraformEnv(ctx, []string{"TF_LOG=INFO", "TF_LOG_PATH=" + logFile},
 			append([]string{"apply", "-auto-approve", "-no-color", "-var", "version_label=" + label}, allow...)...)
 		if err != nil {
 			return err
 		}
-		s, err := measure(logFile, start, start.Add(wall))
+		submitted, err := jobSubmitted(ctx, env)
+		if err != nil {
+			return err
+		}
+		s, err := measure(logFile, submitted)
 		if err != nil {
 			return err
 		}
 		s.wall = wall
 		samples = append(samples, s)
-		fmt.Printf("upgrade %d to %s: apply %5.1fs = savepoint %4.1fs + rollout %4.1fs + job start %4.1fs + terraform %4.1fs | ratio %.2f\n",
-			i+1, label, wall.Seconds(), s.phase["savepoint"].Seconds(), s.phase["rollout"].Seconds(), s.phase["job start"].Seconds(),
-			(wall - s.flink()).Seconds(), wall.Seconds()/s.flink().Seconds())
+		fmt.Printf("upgrade %d to %s: apply %5.1fs = savepoint %4.1fs + redeploy %4.1fs + start %4.1fs + finish %4.1fs + terraform %4.1fs"+
+			" | downtime %4.1fs, floor %4.1fs (savepoint + job start %4.1fs), downtime/floor %.2f\n",
+			i+1, label, wall.Seconds(), s.phase["savepoint"].Seconds(), s.phase["redeploy"].Seconds(), s.phase["start"].Seconds(),
+			s.phase["finish"].Seconds(), (wall - s.provider()).Seconds(), s.downtime.Seconds(), s.floor().Seconds(), s.jobStart.Seconds(),
+			s.downtime.Seconds()/s.floor().Seconds())
 	}
-	sort.Slice(samples, func(i, j int) bool { return samples[i].wall < samples[j].wall })
+	sort.Slice(samples, func(i, j int) bool { return samples[i].downtime < samples[j].downtime })
 	m := samples[len(samples)/2]
-	fmt.Printf("median of %d: apply %.1fs, of which Flink (savepoint + rollout + job start) %.1fs; ratio %.2f\n",
-		len(samples), m.wall.Seconds(), m.flink().Seconds(), m.wall.Seconds()/m.flink().Seconds())
+	fmt.Printf("median of %d (by downtime): apply %.1fs; downtime %.1fs, floor %.1fs (savepoint %.1fs + job start %.1fs); downtime/floor %.2f\n",
+		len(samples), m.wall.Seconds(), m.downtime.Seconds(), m.floor().Seconds(), m.phase["savepoint"].Seconds(), m.jobStart.Seconds(),
+		m.downtime.Seconds()/m.floor().Seconds())
 	return nil
+}
+
+// jobSubmitted is when the application's current job was submitted in its JobManager
+// (Flink's start-time).
+func jobSubmitted(ctx context.Context, env *localrun.Env) (time.Time, error) {
+	record, _, err := records.New(env.Kube).GetAppRecord(ctx, localrun.Namespace, "counter")
+	if err != nil {
+		return time.Time{}, err
+	}
+	job, err := flink.New("counter", env.RestBase(), nil).Job(ctx, record.JobID)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("job %s: %w", record.JobID, err)
+	}
+	return time.UnixMilli(job.StartTime), nil
 }
 
 var logLine = regexp.MustCompile(`^(\S+) \[INFO\]\s+provider\.terraform-provider-flink: (.*)$`)
 
-// measure reads the provider's progress lines from a TF_LOG file and returns how long each
-// phase took; the last phase ends with the provider's last progress line.
-func measure(path string, start, end time.Time) (sample, error) {
+// measure reads the provider's progress lines from a TF_LOG file: how long each phase took
+// (the last one ends with the last progress line), the downtime (from the stop request to the
+// start of "finish", when the new job's tasks all run) and the part of it from the new job's
+// submission, at submitted.
+func measure(path string, submitted time.Time) (sample, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return sample{}, err
@@ -154,7 +189,17 @@ func measure(path string, start, end time.Time) (sample, error) {
 		if i+1 < len(phases) {
 			to = marks[phases[i+1].name]
 		}
+		if to.Before(from) {
+			return s, fmt.Errorf("%s: the %q line comes after the next phase's: the provider's progress lines changed order", path, p.marker)
+		}
 		s.phase[p.name] = to.Sub(from)
+	}
+	running := marks["finish"]
+	s.downtime = running.Sub(marks["savepoint"])
+	s.jobStart = running.Sub(submitted)
+	if submitted.Before(marks["redeploy"]) || s.jobStart <= 0 {
+		return s, fmt.Errorf("%s: the new job's start-time %s is not between the savepoint (%s) and its tasks running (%s)",
+			path, submitted.Format(time.RFC3339Nano), marks["redeploy"].Format(time.RFC3339Nano), running.Format(time.RFC3339Nano))
 	}
 	return s, nil
 }

@@ -23,7 +23,8 @@ import (
 
 // TestAccStreamingApplication_savepointUpgradeSuspendResumeDestroy walks the stateful path:
 // upgrade v1 -> v2 through a savepoint, suspend, resume, destroy keeping a final savepoint.
-// At each step the new job must have restored from exactly the snapshot the step recorded.
+// At each step the new job must have restored from exactly the snapshot the step recorded,
+// and the application's Events tell that history in order.
 func TestAccStreamingApplication_savepointUpgradeSuspendResumeDestroy(t *testing.T) {
 	ns := acctest.Namespace(t)
 	k8s := acctest.Kube(t)
@@ -111,7 +112,15 @@ func TestAccStreamingApplication_savepointUpgradeSuspendResumeDestroy(t *testing
 					if len(snaps) != 1 {
 						return fmt.Errorf("want one final snapshot, got %d", len(snaps))
 					}
-					return metadataExists(snaps[0].Path)
+					if err := metadataExists(snaps[0].Path); err != nil {
+						return err
+					}
+					// kubectl get events tells the whole history, each operation by its reason.
+					return acctest.EventsInOrder(t, ns, "orders", "Normal/Deploying", "Normal/Deployed",
+						"Normal/SnapshotTaken", "Normal/Deploying", "Normal/Upgraded",
+						"Normal/SnapshotTaken", "Normal/Suspended",
+						"Normal/Deploying", "Normal/Resumed",
+						"Normal/SnapshotTaken", "Normal/Destroyed")
 				},
 			},
 		},
