@@ -148,7 +148,8 @@ func counter(t *testing.T, ns, name string, min int64) acctest.FixtureCount {
 // plan says v2's new "audit" starts empty); a version that drops a stateful operator is
 // rolled back when it declares nothing, and refused at plan time, naming the operators, when
 // it declares its stateful operators; with allow_non_restored_state it runs; suspend and
-// resume continue the count; destroy keeps the final savepoint.
+// resume continue the count; destroy keeps the final savepoint. Under OpenTofu the upgrade,
+// suspend, resume and destroy run (the rollback and the refusal do not depend on the CLI).
 func TestE2E_SavepointUpgradeContinuesState(t *testing.T) {
 	requireRealFlink(t)
 	ns := acctest.Namespace(t)
@@ -160,117 +161,130 @@ func TestE2E_SavepointUpgradeContinuesState(t *testing.T) {
 	}
 	var before acctest.FixtureCount
 
-	resource.Test(t, resource.TestCase{
-		ProtoV6ProviderFactories: providertest.Factories,
-		Steps: []resource.TestStep{
-			{
-				Config: cfg("v1", "running", ""),
-				Check: func(*terraform.State) error {
-					if err := runsFlinkRelease(t, ns, "counter"); err != nil {
-						return err
-					}
-					first := counter(t, ns, "counter", 0)
-					before = counter(t, ns, "counter", first.Counted) // it grows
-					if before.Restored != 0 {
-						return fmt.Errorf("v1 started from %d restored events, want an empty start", before.Restored)
-					}
-					return nil
-				},
-			},
-			{
-				Config: cfg("v2", "running", ""),
-				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
-					plancheck.ExpectKnownValue(app, tfjsonpath.New("planned_operation"), knownvalue.StringExact("savepoint_redeploy")),
-					// Compared with v1's latest checkpoint, before v1 is stopped.
-					plancheck.ExpectKnownValue(app, tfjsonpath.New("restore_check").AtMapKey("status"), knownvalue.StringExact("compatible")),
-					plancheck.ExpectKnownValue(app, tfjsonpath.New("restore_check").AtMapKey("empty_operators"),
-						knownvalue.ListExact([]knownvalue.Check{knownvalue.StringExact("audit")})),
-				}},
-				Check: func(s *terraform.State) error {
-					after := counter(t, ns, "counter", 0)
-					if after.Restored < before.Counted {
-						return fmt.Errorf("v2 restored %d events, but v1 had counted %d before the upgrade: state was lost", after.Restored, before.Counted)
-					}
-					if after.Counted < after.Restored {
-						return fmt.Errorf("v2 counts %d < restored %d", after.Counted, after.Restored)
-					}
-					before = after
-					return snapshotStored(t, s.RootModule().Resources[app].Primary.Attributes["last_snapshot_path"])
-				},
-			},
-			{
-				// v3 drops the "tracker" operator whose state is in the savepoint: Flink refuses
-				// to start it, and the provider rolls back to v2 from the same savepoint.
-				Config:      cfg("v3", "running", ""),
-				ExpectError: regexp.MustCompile(`(?s)did\s+not\s+become\s+healthy.*rolled\s+back\s+to\s+version\s+v2`),
-			},
-			{
-				Config: cfg("v2", "running", ""),
-				Check: func(*terraform.State) error {
-					after := counter(t, ns, "counter", 0)
-					if after.Restored < before.Counted {
-						return fmt.Errorf("after the rollback v2 restored %d < %d counted before", after.Restored, before.Counted)
-					}
-					before = after
-					return nil
-				},
-			},
-			{
-				// v4 is v3 declaring its stateful operators: the plan reads v2's latest
-				// checkpoint and refuses before anything is stopped.
-				Config:      cfg("v4", "running", ""),
-				ExpectError: regexp.MustCompile(`(?s)cannot\s+restore\s+the\s+state\s+of\s+audit,\s+tracker`),
-			},
-			{
-				Config: cfg("v4", "running", `restore = { allow_non_restored_state = true }`),
-				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
-					plancheck.ExpectKnownValue(app, tfjsonpath.New("restore_check").AtMapKey("status"), knownvalue.StringExact("drops_state")),
-					plancheck.ExpectKnownValue(app, tfjsonpath.New("restore_check").AtMapKey("dropped_operators"),
-						knownvalue.ListExact([]knownvalue.Check{knownvalue.StringExact("audit"), knownvalue.StringExact("tracker")})),
-				}},
-				Check: func(*terraform.State) error {
-					after := counter(t, ns, "counter", 0)
-					if after.Restored < before.Counted {
-						return fmt.Errorf("v4 restored %d < %d counted before", after.Restored, before.Counted)
-					}
-					before = after
-					return nil
-				},
-			},
-			{
-				Config: cfg("v4", "suspended", `restore = { allow_non_restored_state = true }`),
-			},
-			{
-				Config: cfg("v4", "running", `restore = { allow_non_restored_state = true }`),
-				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
-					plancheck.ExpectKnownValue(app, tfjsonpath.New("planned_operation"), knownvalue.StringExact("resume")),
-					// The suspend's savepoint, as its record says: all of v4's state.
-					plancheck.ExpectKnownValue(app, tfjsonpath.New("restore_check").AtMapKey("status"), knownvalue.StringExact("compatible")),
-				}},
-				Check: func(*terraform.State) error {
-					after := counter(t, ns, "counter", 0)
-					if after.Restored < before.Counted {
-						return fmt.Errorf("resume restored %d < %d counted before the suspend", after.Restored, before.Counted)
-					}
-					return nil
-				},
-			},
-			{
-				Config:  cfg("v4", "running", `restore = { allow_non_restored_state = true }`),
-				Destroy: true,
-				Check: func(*terraform.State) error {
-					snaps, err := records.New(&kube.Client{Kube: acctest.Kube(t)}).ListSnapshotRecords(context.Background(), ns,
-						records.SnapshotFilter{Application: "counter", Origin: records.OriginDestroy})
-					if err != nil {
-						return err
-					}
-					if len(snaps) != 1 {
-						return fmt.Errorf("want one final snapshot after destroy, got %d", len(snaps))
-					}
-					return snapshotStored(t, snaps[0].Path)
-				},
+	upgrade := []resource.TestStep{
+		{
+			Config: cfg("v1", "running", ""),
+			Check: func(*terraform.State) error {
+				if err := runsFlinkRelease(t, ns, "counter"); err != nil {
+					return err
+				}
+				first := counter(t, ns, "counter", 0)
+				before = counter(t, ns, "counter", first.Counted) // it grows
+				if before.Restored != 0 {
+					return fmt.Errorf("v1 started from %d restored events, want an empty start", before.Restored)
+				}
+				return nil
 			},
 		},
+		{
+			Config: cfg("v2", "running", ""),
+			ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+				plancheck.ExpectKnownValue(app, tfjsonpath.New("planned_operation"), knownvalue.StringExact("savepoint_redeploy")),
+				// Compared with v1's latest checkpoint, before v1 is stopped.
+				plancheck.ExpectKnownValue(app, tfjsonpath.New("restore_check").AtMapKey("status"), knownvalue.StringExact("compatible")),
+				plancheck.ExpectKnownValue(app, tfjsonpath.New("restore_check").AtMapKey("empty_operators"),
+					knownvalue.ListExact([]knownvalue.Check{knownvalue.StringExact("audit")})),
+			}},
+			Check: func(s *terraform.State) error {
+				after := counter(t, ns, "counter", 0)
+				if after.Restored < before.Counted {
+					return fmt.Errorf("v2 restored %d events, but v1 had counted %d before the upgrade: state was lost", after.Restored, before.Counted)
+				}
+				if after.Counted < after.Restored {
+					return fmt.Errorf("v2 counts %d < restored %d", after.Counted, after.Restored)
+				}
+				before = after
+				return snapshotStored(t, s.RootModule().Resources[app].Primary.Attributes["last_snapshot_path"])
+			},
+		},
+	}
+	// The rollback and the plan-time refusal are the provider's own: they run once, with
+	// terraform. OpenTofu runs the CLI's part of the scenario: the upgrade, suspend and
+	// resume, and destroy with its final savepoint.
+	rollbackAndRefusal := []resource.TestStep{
+		{
+			// v3 drops the "tracker" operator whose state is in the savepoint: Flink refuses
+			// to start it, and the provider rolls back to v2 from the same savepoint.
+			Config:      cfg("v3", "running", ""),
+			ExpectError: regexp.MustCompile(`(?s)did\s+not\s+become\s+healthy.*rolled\s+back\s+to\s+version\s+v2`),
+		},
+		{
+			Config: cfg("v2", "running", ""),
+			Check: func(*terraform.State) error {
+				after := counter(t, ns, "counter", 0)
+				if after.Restored < before.Counted {
+					return fmt.Errorf("after the rollback v2 restored %d < %d counted before", after.Restored, before.Counted)
+				}
+				before = after
+				return nil
+			},
+		},
+		{
+			// v4 is v3 declaring its stateful operators: the plan reads v2's latest
+			// checkpoint and refuses before anything is stopped.
+			Config:      cfg("v4", "running", ""),
+			ExpectError: regexp.MustCompile(`(?s)cannot\s+restore\s+the\s+state\s+of\s+audit,\s+tracker`),
+		},
+		{
+			Config: cfg("v4", "running", `restore = { allow_non_restored_state = true }`),
+			ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+				plancheck.ExpectKnownValue(app, tfjsonpath.New("restore_check").AtMapKey("status"), knownvalue.StringExact("drops_state")),
+				plancheck.ExpectKnownValue(app, tfjsonpath.New("restore_check").AtMapKey("dropped_operators"),
+					knownvalue.ListExact([]knownvalue.Check{knownvalue.StringExact("audit"), knownvalue.StringExact("tracker")})),
+			}},
+			Check: func(*terraform.State) error {
+				after := counter(t, ns, "counter", 0)
+				if after.Restored < before.Counted {
+					return fmt.Errorf("v4 restored %d < %d counted before", after.Restored, before.Counted)
+				}
+				before = after
+				return nil
+			},
+		},
+	}
+	last, lastExtra := "v4", `restore = { allow_non_restored_state = true }`
+	if acctest.UnderOpenTofu() {
+		rollbackAndRefusal, last, lastExtra = nil, "v2", ""
+	}
+	suspendResumeDestroy := []resource.TestStep{
+		{
+			Config: cfg(last, "suspended", lastExtra),
+		},
+		{
+			Config: cfg(last, "running", lastExtra),
+			ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+				plancheck.ExpectKnownValue(app, tfjsonpath.New("planned_operation"), knownvalue.StringExact("resume")),
+				// The suspend's savepoint, as its record says: all of the version's state.
+				plancheck.ExpectKnownValue(app, tfjsonpath.New("restore_check").AtMapKey("status"), knownvalue.StringExact("compatible")),
+			}},
+			Check: func(*terraform.State) error {
+				after := counter(t, ns, "counter", 0)
+				if after.Restored < before.Counted {
+					return fmt.Errorf("resume restored %d < %d counted before the suspend", after.Restored, before.Counted)
+				}
+				return nil
+			},
+		},
+		{
+			Config:  cfg(last, "running", lastExtra),
+			Destroy: true,
+			Check: func(*terraform.State) error {
+				snaps, err := records.New(&kube.Client{Kube: acctest.Kube(t)}).ListSnapshotRecords(context.Background(), ns,
+					records.SnapshotFilter{Application: "counter", Origin: records.OriginDestroy})
+				if err != nil {
+					return err
+				}
+				if len(snaps) != 1 {
+					return fmt.Errorf("want one final snapshot after destroy, got %d", len(snaps))
+				}
+				return snapshotStored(t, snaps[0].Path)
+			},
+		},
+	}
+
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: providertest.Factories,
+		Steps:                    slices.Concat(upgrade, rollbackAndRefusal, suspendResumeDestroy),
 	})
 }
 
