@@ -100,9 +100,3 @@ func PlanWarnings(t *testing.T, factory func() (tfprotov6.ProviderServer, error)
 	}
 	return warnings
 }
-
-// UnderOpenTofu reports whether the CLI under test is OpenTofu (make testacc-tofu and the
-// OpenTofu e2e phase set TF_ACC_PROVIDER_HOST to its registry).
-func UnderOpenTofu() bool {
-	return os.Getenv("TF_ACC_PROVIDER_HOST") == "registry.opentofu.org"
-}

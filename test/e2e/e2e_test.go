@@ -148,8 +148,8 @@ func counter(t *testing.T, ns, name string, min int64) acctest.FixtureCount {
 // plan says v2's new "audit" starts empty); a version that drops a stateful operator is
 // rolled back when it declares nothing, and refused at plan time, naming the operators, when
 // it declares its stateful operators; with allow_non_restored_state it runs; suspend and
-// resume continue the count; destroy keeps the final savepoint. Under OpenTofu the upgrade,
-// suspend, resume and destroy run (the rollback and the refusal do not depend on the CLI).
+// resume continue the count; destroy keeps the final savepoint. With FLINK_E2E_UPGRADE_CORE set
+// only the upgrade, suspend, resume and destroy run.
 func TestE2E_SavepointUpgradeContinuesState(t *testing.T) {
 	requireRealFlink(t)
 	ns := acctest.Namespace(t)
@@ -198,8 +198,9 @@ func TestE2E_SavepointUpgradeContinuesState(t *testing.T) {
 			},
 		},
 	}
-	// The rollback and the plan-time refusal are the provider's own: they run once, with
-	// terraform. OpenTofu runs the CLI's part of the scenario: the upgrade, suspend and
+	// The rollback and the plan-time refusal depend neither on the CLI nor on the Flink
+	// release's configuration file: the phases that run this scenario for those (OpenTofu,
+	// Flink 1.18) set FLINK_E2E_UPGRADE_CORE and run the rest: the upgrade, suspend and
 	// resume, and destroy with its final savepoint.
 	rollbackAndRefusal := []resource.TestStep{
 		{
@@ -243,7 +244,7 @@ func TestE2E_SavepointUpgradeContinuesState(t *testing.T) {
 		},
 	}
 	last, lastExtra := "v4", `restore = { allow_non_restored_state = true }`
-	if acctest.UnderOpenTofu() {
+	if os.Getenv("FLINK_E2E_UPGRADE_CORE") != "" {
 		rollbackAndRefusal, last, lastExtra = nil, "v2", ""
 	}
 	suspendResumeDestroy := []resource.TestStep{
