@@ -265,16 +265,26 @@ func ProviderConfigThrough(t testing.TB, proxyURL string) string {
 
 func providerConfig(t testing.TB, accessExtra string) string {
 	t.Helper()
-	access := `mode         = "direct"
-    url_template = "http://{name}-rest.{namespace}.svc:8081"
-    ` + accessExtra
+	access := directAccess + accessExtra
 	if stackFor(t).node != nil && accessExtra == "" {
 		// The provider's default access mode, through the API server's service proxy, as on
 		// a cluster the provider runs outside of.
 		access = `mode = "proxy"`
 	}
+	return providerBlock("flink", StorageURL(t), KubeconfigPath(t), access)
+}
+
+// directAccess is flink_access through the cluster's DNS names ({name}-rest.{namespace}.svc),
+// which the stack's proxy resolves, with extra settings.
+const directAccess = `mode         = "direct"
+    url_template = "http://{name}-rest.{namespace}.svc:8081"
+    `
+
+// providerBlock is the configuration of provider name with the given storage, kubeconfig and
+// flink_access settings.
+func providerBlock(name, storageURL, kubeconfig, access string) string {
 	return fmt.Sprintf(`
-provider "flink" {
+provider %s {
   snapshot_storage_url = %s
   kubernetes {
     config_path = %s
@@ -283,7 +293,7 @@ provider "flink" {
     %s
   }
 }
-`, hclString(StorageURL(t)), hclString(KubeconfigPath(t)), access)
+`, hclString(name), hclString(storageURL), hclString(kubeconfig), access)
 }
 
 // SnapshotDir is the local directory behind the provider's snapshot_storage_url: emulated

@@ -84,19 +84,7 @@ func (s *Stack) HTTPClient() *http.Client {
 // Flink REST calls through its own proxy.
 func (s *Stack) ProviderConfigNamed(t testing.TB, name string) string {
 	t.Helper()
-	return fmt.Sprintf(`
-provider %s {
-  snapshot_storage_url = %s
-  kubernetes {
-    config_path = %s
-  }
-  flink_access {
-    mode         = "direct"
-    url_template = "http://{name}-rest.{namespace}.svc:8081"
-    proxy_url    = %s
-  }
-}
-`, hclString(name), hclString(s.StorageURLOf(t)), hclString(s.KubeconfigPath()), hclString(s.ProxyURL()))
+	return providerBlock(name, s.StorageURLOf(t), s.KubeconfigPath(), directAccess+"proxy_url    = "+hclString(s.ProxyURL()))
 }
 
 // StorageURLOf is the snapshot storage of stack s: a directory of its own.
