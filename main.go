@@ -20,8 +20,7 @@ import (
 // Run "go generate" (make docs) to write the RBAC examples from internal/kube/rbac.go, format
 // examples and regenerate docs/ with tfplugindocs.
 //go:generate go run ./tools/rbacgen -dir examples/rbac
-//go:generate terraform fmt -recursive ./examples/
-//go:generate sh -c "cd tools/docs && go run github.com/hashicorp/terraform-plugin-docs/cmd/tfplugindocs generate --provider-dir ../.. --provider-name flink"
+//go:generate tools/docs/generate.sh
 
 // version is set by goreleaser.
 var version = "dev"
