@@ -7,7 +7,10 @@
 // timed), then plans it several times and takes the median of the plan's wall time, of the
 // provider's CPU time (user + system, summed over the plugin processes terraform starts for
 // one plan, as the kernel counted them) and the peak RSS of those processes, and counts the
-// Kubernetes API and Flink REST requests of one plan per application.
+// Kubernetes API and Flink REST requests of one plan per application. It plans the same
+// applications again through the schema-only provider (the provider's schemas with its code
+// taken out, tools/benchscale/schemaonly) to tell the framework's share from the provider's
+// own, and counts terraform's own CPU time in every plan, the floor's included.
 package benchscale
 
 import (
@@ -24,6 +27,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/flinkplatform/terraform-provider-flink/internal/acctest"
@@ -47,22 +51,35 @@ type Options struct {
 type Row struct {
 	Apps, Added int
 	Apply       time.Duration // applying the Added applications
-	Plan        time.Duration // median wall time of a plan
-	ProviderCPU time.Duration // median provider CPU time of a plan
-	PeakRSS     int64         // bytes: the largest plugin process of any plan
-	Plugins     int           // plugin processes terraform started per plan
-	// KubeRequests and FlinkRequests are per application per plan (median plan). The
-	// Kubernetes count is the API server's apiserver_request_total over the plan, so it
-	// includes the few requests of the controller manager in that time.
+	Provider    PlanCost      // plans through the provider
+	// SchemaOnly is the same plans through the provider's schemas without its code
+	// (tools/benchscale/schemaonly): what terraform-plugin-framework spends on them.
+	SchemaOnly PlanCost
+	Floor      PlanCost // 2×Apps terraform_data resources, no provider: Wall and TerraformCPU
+}
+
+// PlanCost is the median cost of a plan.
+type PlanCost struct {
+	Wall         time.Duration
+	ProviderCPU  time.Duration // user + system time of the plugin processes of one plan
+	TerraformCPU time.Duration // terraform's own: its CPU and its children's, less the plugins'
+	PeakRSS      int64         // bytes: the largest plugin process of any plan
+	Plugins      int           // plugin processes terraform started per plan
+	// KubeRequests and FlinkRequests are per application per plan. The Kubernetes count is
+	// the API server's apiserver_request_total over the plan, so it includes the few
+	// requests of the controller manager in that time.
 	KubeRequests, FlinkRequests float64
-	Floor                       time.Duration // median plan of 2×Apps terraform_data resources
 }
 
 // PerApp is the provider's CPU time per application per plan.
-func (r Row) PerApp() time.Duration { return r.ProviderCPU / time.Duration(r.Apps) }
+func (r Row) PerApp() time.Duration { return r.Provider.ProviderCPU / time.Duration(r.Apps) }
 
 // Ratio is the plan's wall time over the floor's.
-func (r Row) Ratio() float64 { return r.Plan.Seconds() / r.Floor.Seconds() }
+func (r Row) Ratio() float64 { return r.Provider.Wall.Seconds() / r.Floor.Wall.Seconds() }
+
+// SchemaOnlyRatio is the schema-only plan's wall time over the floor's: the least plan ÷ floor
+// any provider with these schemas reaches on this framework and CLI.
+func (r Row) SchemaOnlyRatio() float64 { return r.SchemaOnly.Wall.Seconds() / r.Floor.Wall.Seconds() }
 
 // Run starts the stack, measures every size and stops the stack.
 func Run(ctx context.Context, opts Options) (rows []Row, err error) {
@@ -82,7 +99,7 @@ func Run(ctx context.Context, opts Options) (rows []Row, err error) {
 	if env.Stack.Emulator() == nil {
 		return nil, errors.New("benchscale: the stack runs real Flink; unset FLINK_RUNTIME for emulated JobManagers")
 	}
-	b := &bench{env: env, opts: opts, rusage: filepath.Join(filepath.Dir(env.Dir()), "plugin-rusage.jsonl")}
+	b := &bench{env: env, opts: opts, plugin: env.PluginPath(), rusage: filepath.Join(filepath.Dir(env.Dir()), "plugin-rusage.jsonl")}
 	if err := b.wrapPlugin(ctx); err != nil {
 		return nil, err
 	}
@@ -111,8 +128,11 @@ func Run(ctx context.Context, opts Options) (rows []Row, err error) {
 		if i == len(sizes)-1 {
 			profile = opts.ProfileDir
 		}
-		if err := b.measurePlans(ctx, &row, profile); err != nil {
+		if row.Provider, err = b.measurePlans(ctx, n, b.plugin+".real", profile); err != nil {
 			return rows, err
+		}
+		if row.SchemaOnly, err = b.measurePlans(ctx, n, b.plugin+".schemaonly", ""); err != nil {
+			return rows, fmt.Errorf("schema-only provider: %w", err)
 		}
 		if row.Floor, err = b.floor(ctx, n); err != nil {
 			return rows, err
@@ -126,6 +146,7 @@ func Run(ctx context.Context, opts Options) (rows []Row, err error) {
 type bench struct {
 	env    *localrun.Env
 	opts   Options
+	plugin string // where terraform finds the provider: the rusage wrapper
 	rusage string
 }
 
@@ -133,29 +154,35 @@ func (b *bench) progress(format string, args ...any) {
 	fmt.Fprintf(b.opts.Output, format+"\n", args...)
 }
 
-// wrapPlugin puts the rusage wrapper where terraform looks for the provider, and the
-// provider beside it as <name>.real.
+// wrapPlugin puts the rusage wrapper where terraform looks for the provider, the provider
+// beside it as <name>.real and the schema-only provider as <name>.schemaonly.
 func (b *bench) wrapPlugin(ctx context.Context) error {
-	plugin := b.env.PluginPath()
-	if err := os.Rename(plugin, plugin+".real"); err != nil {
+	if err := os.Rename(b.plugin, b.plugin+".real"); err != nil {
 		return err
 	}
-	build := exec.CommandContext(ctx, "go", "build", "-o", plugin, "./tools/benchscale/pluginrusage")
-	build.Dir, build.Stdout, build.Stderr = b.opts.Repo, b.opts.Output, b.opts.Output
-	if err := build.Run(); err != nil {
-		return fmt.Errorf("building the plugin wrapper: %w", err)
+	for output, pkg := range map[string]string{
+		b.plugin:                 "./tools/benchscale/pluginrusage",
+		b.plugin + ".schemaonly": "./tools/benchscale/schemaonly",
+	} {
+		build := exec.CommandContext(ctx, "go", "build", "-o", output, pkg)
+		build.Dir, build.Stdout, build.Stderr = b.opts.Repo, b.opts.Output, b.opts.Output
+		if err := build.Run(); err != nil {
+			return fmt.Errorf("building %s: %w", pkg, err)
+		}
 	}
 	return nil
 }
 
-// measurePlans plans Plans times and fills in the medians.
-func (b *bench) measurePlans(ctx context.Context, row *Row, profileDir string) error {
-	var walls, cpus []time.Duration
+// measurePlans plans the n applications Plans times with the provider binary and returns the
+// medians.
+func (b *bench) measurePlans(ctx context.Context, n int, binary, profileDir string) (PlanCost, error) {
+	var walls, providerCPUs, terraformCPUs []time.Duration
 	var kube, flinkCalls []float64
-	env := []string{"BENCH_PLUGIN_RUSAGE=" + b.rusage}
+	cost := PlanCost{}
+	env := []string{"BENCH_PLUGIN_RUSAGE=" + b.rusage, "BENCH_PLUGIN_BINARY=" + binary}
 	if profileDir != "" {
 		if err := os.MkdirAll(profileDir, 0o755); err != nil {
-			return err
+			return cost, err
 		}
 		env = append(env, "FLINK_PROVIDER_CPUPROFILE_DIR="+profileDir)
 	}
@@ -163,58 +190,74 @@ func (b *bench) measurePlans(ctx context.Context, row *Row, profileDir string) e
 		_ = os.Remove(b.rusage)
 		kubeBefore, err := b.kubeRequests(ctx)
 		if err != nil {
-			return err
+			return cost, err
 		}
 		flinkBefore := b.env.Stack.Emulator().Requests()
 		var out bytes.Buffer
+		cpuBefore := childrenCPU()
 		wall, err := b.terraformOut(ctx, &out, env, "plan", "-no-color", "-input=false", "-lock=false", "-detailed-exitcode",
-			"-var", fmt.Sprintf("apps=%d", row.Apps))
+			"-var", fmt.Sprintf("apps=%d", n))
 		if err != nil {
-			return fmt.Errorf("plan of %d applications (exit status 2 means it was not clean): %w\n%s", row.Apps, err, tail(out.String(), 40))
+			return cost, fmt.Errorf("plan of %d applications (exit status 2 means it was not clean): %w\n%s", n, err, tail(out.String(), 40))
 		}
+		allCPU := childrenCPU() - cpuBefore
 		flinkAfter := b.env.Stack.Emulator().Requests()
 		kubeAfter, err := b.kubeRequests(ctx)
 		if err != nil {
-			return err
+			return cost, err
 		}
 		plugins, err := readRusage(b.rusage)
 		if err != nil {
-			return err
+			return cost, err
 		}
 		var cpu time.Duration
 		for _, p := range plugins {
 			cpu += time.Duration(p.UserNs + p.SystemNs)
-			row.PeakRSS = max(row.PeakRSS, p.MaxRSSKiB*1024)
+			cost.PeakRSS = max(cost.PeakRSS, p.MaxRSSKiB*1024)
 		}
-		row.Plugins = len(plugins)
-		walls, cpus = append(walls, wall), append(cpus, cpu)
-		kube = append(kube, (kubeAfter-kubeBefore)/float64(row.Apps))
-		flinkCalls = append(flinkCalls, float64(flinkAfter-flinkBefore)/float64(row.Apps))
-		b.progress("bench-scale: %d applications: plan %.2fs, provider CPU %.2fs in %d plugin processes",
-			row.Apps, wall.Seconds(), cpu.Seconds(), len(plugins))
+		cost.Plugins = len(plugins)
+		walls, providerCPUs, terraformCPUs = append(walls, wall), append(providerCPUs, cpu), append(terraformCPUs, allCPU-cpu)
+		kube = append(kube, (kubeAfter-kubeBefore)/float64(n))
+		flinkCalls = append(flinkCalls, float64(flinkAfter-flinkBefore)/float64(n))
+		b.progress("bench-scale: %d applications, %s: plan %.2fs, provider CPU %.2fs in %d plugin processes, terraform CPU %.2fs",
+			n, filepath.Ext(binary)[1:], wall.Seconds(), cpu.Seconds(), len(plugins), (allCPU - cpu).Seconds())
 	}
-	row.Plan, row.ProviderCPU = median(walls), median(cpus)
-	row.KubeRequests, row.FlinkRequests = median(kube), median(flinkCalls)
-	return nil
+	cost.Wall, cost.ProviderCPU, cost.TerraformCPU = median(walls), median(providerCPUs), median(terraformCPUs)
+	cost.KubeRequests, cost.FlinkRequests = median(kube), median(flinkCalls)
+	return cost, nil
 }
 
 // floor applies n×2 terraform_data resources (untimed) and plans them Plans times.
-func (b *bench) floor(ctx context.Context, n int) (time.Duration, error) {
+func (b *bench) floor(ctx context.Context, n int) (PlanCost, error) {
 	dir := filepath.Join(filepath.Dir(b.env.Dir()), "floor")
 	apps := fmt.Sprintf("apps=%d", n)
 	if _, err := b.terraformIn(ctx, dir, "apply", "-auto-approve", "-no-color", "-input=false", "-var", apps); err != nil {
-		return 0, fmt.Errorf("floor apply: %w", err)
+		return PlanCost{}, fmt.Errorf("floor apply: %w", err)
 	}
-	var walls []time.Duration
+	var walls, cpus []time.Duration
 	for range b.opts.Plans {
+		cpuBefore := childrenCPU()
 		wall, err := b.terraformIn(ctx, dir, "plan", "-no-color", "-input=false", "-lock=false", "-detailed-exitcode", "-var", apps)
 		if err != nil {
-			return 0, fmt.Errorf("floor plan: %w", err)
+			return PlanCost{}, fmt.Errorf("floor plan: %w", err)
 		}
-		walls = append(walls, wall)
+		walls, cpus = append(walls, wall), append(cpus, childrenCPU()-cpuBefore)
 	}
-	b.progress("bench-scale: %d applications: floor (%d terraform_data) plan %.2fs", n, 2*n, median(walls).Seconds())
-	return median(walls), nil
+	floor := PlanCost{Wall: median(walls), TerraformCPU: median(cpus)}
+	b.progress("bench-scale: %d applications: floor (%d terraform_data) plan %.2fs, terraform CPU %.2fs",
+		n, 2*n, floor.Wall.Seconds(), floor.TerraformCPU.Seconds())
+	return floor, nil
+}
+
+// childrenCPU is the user + system time of this process's children that ended and were waited
+// for (getrusage RUSAGE_CHILDREN): around one terraform command, what it and everything it
+// started used. The stack's servers run on and are not counted.
+func childrenCPU() time.Duration {
+	var usage syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_CHILDREN, &usage); err != nil {
+		return 0
+	}
+	return time.Duration(usage.Utime.Nano() + usage.Stime.Nano())
 }
 
 // terraformOut runs terraform in the applications' directory, with its output to out.
@@ -313,20 +356,34 @@ func tail(s string, lines int) string {
 
 func (r Row) String() string {
 	return fmt.Sprintf("%d applications: plan %.2fs (floor %.2fs, ratio %.2f), provider CPU %.2fs (%.1f ms/app) in %d processes, "+
-		"peak RSS %d MiB, %.2f Kubernetes and %.2f Flink requests per app per plan; apply of %d new %.1fs",
-		r.Apps, r.Plan.Seconds(), r.Floor.Seconds(), r.Ratio(), r.ProviderCPU.Seconds(), float64(r.PerApp().Microseconds())/1000,
-		r.Plugins, r.PeakRSS>>20, r.KubeRequests, r.FlinkRequests, r.Added, r.Apply.Seconds())
+		"peak RSS %d MiB, %.2f Kubernetes and %.2f Flink requests per app per plan; schema only: plan %.2fs (ratio %.2f), "+
+		"provider CPU %.1f ms/app; terraform CPU %.2fs (floor %.2fs); apply of %d new %.1fs",
+		r.Apps, r.Provider.Wall.Seconds(), r.Floor.Wall.Seconds(), r.Ratio(), r.Provider.ProviderCPU.Seconds(), ms(r.PerApp()),
+		r.Provider.Plugins, r.Provider.PeakRSS>>20, r.Provider.KubeRequests, r.Provider.FlinkRequests,
+		r.SchemaOnly.Wall.Seconds(), r.SchemaOnlyRatio(), ms(r.SchemaOnly.ProviderCPU/time.Duration(r.Apps)),
+		r.Provider.TerraformCPU.Seconds(), r.Floor.TerraformCPU.Seconds(), r.Added, r.Apply.Seconds())
 }
 
-// Table is the rows as the Markdown table of BENCHMARKS.md.
+// ms is d in milliseconds, to a tenth.
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+// Table is the rows as the two Markdown tables of BENCHMARKS.md: the plan against its floor,
+// then where a plan's CPU time goes.
 func Table(rows []Row) string {
 	var b strings.Builder
 	b.WriteString("| apps | plan (median) | floor plan | plan ÷ floor | provider CPU per plan | per app | peak provider RSS | plugin starts | Kubernetes req./app | Flink req./app | apply (new apps) |\n")
 	b.WriteString("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	for _, r := range rows {
 		fmt.Fprintf(&b, "| %d | %.2f s | %.2f s | %.2f | %.2f s | %.1f ms | %d MiB | %d | %.2f | %.2f | %.1f s (%d) |\n",
-			r.Apps, r.Plan.Seconds(), r.Floor.Seconds(), r.Ratio(), r.ProviderCPU.Seconds(), float64(r.PerApp().Microseconds())/1000,
-			r.PeakRSS>>20, r.Plugins, r.KubeRequests, r.FlinkRequests, r.Apply.Seconds(), r.Added)
+			r.Apps, r.Provider.Wall.Seconds(), r.Floor.Wall.Seconds(), r.Ratio(), r.Provider.ProviderCPU.Seconds(), ms(r.PerApp()),
+			r.Provider.PeakRSS>>20, r.Provider.Plugins, r.Provider.KubeRequests, r.Provider.FlinkRequests, r.Apply.Seconds(), r.Added)
+	}
+	b.WriteString("\n| apps | terraform CPU, floor | terraform CPU, provider | provider CPU | schema only: plan | plan ÷ floor | provider CPU | per app |\n")
+	b.WriteString("|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	for _, r := range rows {
+		fmt.Fprintf(&b, "| %d | %.2f s | %.2f s | %.2f s | %.2f s | %.2f | %.2f s | %.1f ms |\n",
+			r.Apps, r.Floor.TerraformCPU.Seconds(), r.Provider.TerraformCPU.Seconds(), r.Provider.ProviderCPU.Seconds(),
+			r.SchemaOnly.Wall.Seconds(), r.SchemaOnlyRatio(), r.SchemaOnly.ProviderCPU.Seconds(), ms(r.SchemaOnly.ProviderCPU/time.Duration(r.Apps)))
 	}
 	return b.String()
 }

@@ -10,8 +10,9 @@ import (
 )
 
 // TestBenchScaleSmoke runs make bench-scale's measurement at a small size so that it cannot
-// rot: every figure of the table is measured (none is zero), the plans are clean (Run fails
-// otherwise), and the provider wrote its CPU profiles. It asserts no timing.
+// rot: every figure of the tables is measured (none is zero), the plans through the provider
+// and through its schemas alone are clean (Run fails otherwise), and the provider wrote its
+// CPU profiles. It asserts no timing.
 func TestBenchScaleSmoke(t *testing.T) {
 	if os.Getenv("TF_ACC") == "" {
 		t.Skip("acceptance test: set TF_ACC=1 (it starts the embedded stack and runs terraform)")
@@ -32,21 +33,29 @@ func TestBenchScaleSmoke(t *testing.T) {
 		t.Fatalf("rows %+v: want 2 then 3 applications, adding 2 then 1", rows)
 	}
 	for _, r := range rows {
-		if r.Apply <= 0 || r.Plan <= 0 || r.Floor <= 0 || r.ProviderCPU <= 0 || r.PeakRSS <= 0 || r.Plugins < 1 {
+		if r.Apply <= 0 || r.Floor.Wall <= 0 || r.Floor.TerraformCPU <= 0 {
 			t.Errorf("%d applications: a figure was not measured: %+v", r.Apps, r)
 		}
+		for name, c := range map[string]PlanCost{"provider": r.Provider, "schema only": r.SchemaOnly} {
+			if c.Wall <= 0 || c.ProviderCPU <= 0 || c.TerraformCPU <= 0 || c.PeakRSS <= 0 || c.Plugins < 1 {
+				t.Errorf("%d applications, %s: a figure was not measured: %+v", r.Apps, name, c)
+			}
+		}
 		// Planning reads each application's records and its job: at least one Kubernetes
-		// and one Flink request per application.
-		if r.KubeRequests < 1 || r.FlinkRequests < 1 {
+		// and one Flink request per application. The schema-only provider makes none.
+		if r.Provider.KubeRequests < 1 || r.Provider.FlinkRequests < 1 {
 			t.Errorf("%d applications: %.2f Kubernetes and %.2f Flink requests per application per plan; want at least 1 each",
-				r.Apps, r.KubeRequests, r.FlinkRequests)
+				r.Apps, r.Provider.KubeRequests, r.Provider.FlinkRequests)
+		}
+		if r.SchemaOnly.FlinkRequests != 0 {
+			t.Errorf("%d applications: the schema-only provider made %.2f Flink requests per application", r.Apps, r.SchemaOnly.FlinkRequests)
 		}
 	}
 	written, _ := filepath.Glob(filepath.Join(profiles, "cpu-*.pprof"))
-	if len(written) != rows[1].Plugins {
-		t.Errorf("%d CPU profiles for %d plugin processes", len(written), rows[1].Plugins)
+	if len(written) != rows[1].Provider.Plugins {
+		t.Errorf("%d CPU profiles for %d plugin processes", len(written), rows[1].Provider.Plugins)
 	}
-	if table := Table(rows); strings.Count(table, "\n") != 4 {
+	if table := Table(rows); strings.Count(table, "\n") != 9 {
 		t.Errorf("table of 2 rows:\n%s", table)
 	}
 }

@@ -1,6 +1,6 @@
 // Command pluginrusage stands in for the provider binary while make bench-scale measures a
-// plan: terraform starts it as the plugin, it runs the real provider (its own path + ".real")
-// with the same arguments, environment and standard streams, and when the provider exits it
+// plan: terraform starts it as the plugin, it runs the provider binary BENCH_PLUGIN_BINARY
+// names (else the real provider: its own path + ".real") with the same arguments, environment and standard streams, and when the provider exits it
 // appends the provider's CPU time and peak RSS, as the kernel counted them (wait4), to the
 // file named by BENCH_PLUGIN_RUSAGE: one JSON line per plugin process.
 package main
@@ -16,7 +16,11 @@ import (
 )
 
 func main() {
-	cmd := exec.Command(os.Args[0]+".real", os.Args[1:]...)
+	binary := os.Getenv("BENCH_PLUGIN_BINARY")
+	if binary == "" {
+		binary = os.Args[0] + ".real"
+	}
+	cmd := exec.Command(binary, os.Args[1:]...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
 	start := time.Now()
 	if err := cmd.Start(); err != nil {
