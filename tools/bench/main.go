@@ -12,16 +12,22 @@
 // (savepoint + redeploy + start). Its floor is what Flink itself must spend: the savepoint,
 // and the new job's own start (from its submission in the new JobManager, Flink's start-time,
 // to all tasks RUNNING); the rest of the downtime is the new JVMs starting and the provider.
+// It also reports the new job's slot wait: the longest any of its tasks waited for a slot
+// (Flink's SCHEDULED → DEPLOYING), the most that TaskManagers started before the old job stops
+// could take off the downtime (a TaskManager already registered offers its slots at once).
 // BENCHMARKS.md records a run. Usage: `make bench` (FLINK_RUNTIME=real).
 package main
 
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"net/http"
+	"net/url"
 	"os"
 	"os/signal"
 	"regexp"
@@ -61,6 +67,7 @@ type sample struct {
 	// downtime is from the stop request to the new job's tasks all RUNNING; jobStart is the
 	// part of it from the new job's submission (Flink's start-time) on.
 	downtime, jobStart time.Duration
+	slotWait           time.Duration
 }
 
 func (s sample) provider() time.Duration {
@@ -106,42 +113,102 @@ func run(ctx context.Context, runs int) (err error) {
 		if err != nil {
 			return err
 		}
-		submitted, err := jobSubmitted(ctx, env)
+		job, err := currentJob(ctx, env)
 		if err != nil {
 			return err
 		}
-		s, err := measure(logFile, submitted)
+		s, err := measure(logFile, time.UnixMilli(job.StartTime))
 		if err != nil {
+			return err
+		}
+		if s.slotWait, err = jobSlotWait(ctx, env.RestBase(), job); err != nil {
 			return err
 		}
 		s.wall = wall
 		samples = append(samples, s)
 		fmt.Printf("upgrade %d to %s: apply %5.1fs = savepoint %4.1fs + redeploy %4.1fs + start %4.1fs + finish %4.1fs + terraform %4.1fs"+
-			" | downtime %4.1fs, floor %4.1fs (savepoint + job start %4.1fs), downtime/floor %.2f\n",
+			" | downtime %4.1fs, floor %4.1fs (savepoint + job start %4.1fs), downtime/floor %.2f, slot wait %4.2fs\n",
 			i+1, label, wall.Seconds(), s.phase["savepoint"].Seconds(), s.phase["redeploy"].Seconds(), s.phase["start"].Seconds(),
 			s.phase["finish"].Seconds(), (wall - s.provider()).Seconds(), s.downtime.Seconds(), s.floor().Seconds(), s.jobStart.Seconds(),
-			s.downtime.Seconds()/s.floor().Seconds())
+			s.downtime.Seconds()/s.floor().Seconds(), s.slotWait.Seconds())
 	}
 	sort.Slice(samples, func(i, j int) bool { return samples[i].downtime < samples[j].downtime })
 	m := samples[len(samples)/2]
-	fmt.Printf("median of %d (by downtime): apply %.1fs; downtime %.1fs, floor %.1fs (savepoint %.1fs + job start %.1fs); downtime/floor %.2f\n",
+	fmt.Printf("median of %d (by downtime): apply %.1fs; downtime %.1fs, floor %.1fs (savepoint %.1fs + job start %.1fs); downtime/floor %.2f; slot wait %.2fs\n",
 		len(samples), m.wall.Seconds(), m.downtime.Seconds(), m.floor().Seconds(), m.phase["savepoint"].Seconds(), m.jobStart.Seconds(),
-		m.downtime.Seconds()/m.floor().Seconds())
+		m.downtime.Seconds()/m.floor().Seconds(), m.slotWait.Seconds())
 	return nil
 }
 
-// jobSubmitted is when the application's current job was submitted in its JobManager
-// (Flink's start-time).
-func jobSubmitted(ctx context.Context, env *localrun.Env) (time.Time, error) {
+// currentJob is the application's current job as its JobManager reports it (its start-time
+// is when it was submitted there).
+func currentJob(ctx context.Context, env *localrun.Env) (flink.JobDetails, error) {
 	record, _, err := records.New(env.Kube).GetAppRecord(ctx, localrun.Namespace, "counter")
 	if err != nil {
-		return time.Time{}, err
+		return flink.JobDetails{}, err
 	}
 	job, err := flink.New("counter", env.RestBase(), nil).Job(ctx, record.JobID)
 	if err != nil {
-		return time.Time{}, fmt.Errorf("job %s: %w", record.JobID, err)
+		return job, fmt.Errorf("job %s: %w", record.JobID, err)
 	}
-	return time.UnixMilli(job.StartTime), nil
+	return job, nil
+}
+
+// subtaskTimes is Flink's /jobs/:id/vertices/:vid/subtasktimes: when each subtask of a vertex
+// entered each execution state (epoch milliseconds).
+type subtaskTimes struct {
+	Subtasks []struct {
+		Timestamps map[string]int64 `json:"timestamps"`
+	} `json:"subtasks"`
+}
+
+// jobSlotWait asks Flink how long the job's tasks waited for slots.
+func jobSlotWait(ctx context.Context, restBase string, job flink.JobDetails) (time.Duration, error) {
+	var vertices []subtaskTimes
+	for _, v := range job.Vertices {
+		var times subtaskTimes
+		u := fmt.Sprintf("%s/jobs/%s/vertices/%s/subtasktimes", restBase, url.PathEscape(job.JID), url.PathEscape(v.ID))
+		if err := getJSON(ctx, u, &times); err != nil {
+			return 0, err
+		}
+		vertices = append(vertices, times)
+	}
+	return longestSlotWait(vertices)
+}
+
+// longestSlotWait is the longest any subtask spent from SCHEDULED (it asked for a slot) to
+// DEPLOYING (it got one).
+func longestSlotWait(vertices []subtaskTimes) (time.Duration, error) {
+	longest, subtasks := time.Duration(0), 0
+	for _, v := range vertices {
+		for _, st := range v.Subtasks {
+			scheduled, deploying := st.Timestamps["SCHEDULED"], st.Timestamps["DEPLOYING"]
+			if scheduled <= 0 || deploying < scheduled {
+				return 0, fmt.Errorf("a subtask without SCHEDULED and DEPLOYING times in order: %v", st.Timestamps)
+			}
+			longest, subtasks = max(longest, time.Duration(deploying-scheduled)*time.Millisecond), subtasks+1
+		}
+	}
+	if subtasks == 0 {
+		return 0, errors.New("the job has no subtasks")
+	}
+	return longest, nil
+}
+
+func getJSON(ctx context.Context, u string, out any) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = resp.Body.Close() }() // read only
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("GET %s: %s", u, resp.Status)
+	}
+	return json.NewDecoder(resp.Body).Decode(out)
 }
 
 var logLine = regexp.MustCompile(`^(\S+) \[INFO\]\s+provider\.terraform-provider-flink: (.*)$`)

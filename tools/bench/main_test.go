@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -52,5 +53,26 @@ func TestMeasure_SplitsAnUpgradeAndItsDowntime(t *testing.T) {
 	}
 	if _, err := measure(path, submitted); err == nil || !strings.Contains(err.Error(), "changed order") {
 		t.Errorf("lines out of order: %v", err)
+	}
+}
+
+func TestLongestSlotWait_IsTheLongestWaitOfAnyTask(t *testing.T) {
+	var vertices []subtaskTimes
+	raw := `[{"subtasks":[{"timestamps":{"CREATED":1000,"SCHEDULED":1100,"DEPLOYING":1150,"RUNNING":1900}},
+	                        {"timestamps":{"CREATED":1000,"SCHEDULED":1100,"DEPLOYING":1400,"RUNNING":2000}}]},
+	         {"subtasks":[{"timestamps":{"CREATED":1000,"SCHEDULED":1200,"DEPLOYING":1300,"RUNNING":1800}}]}]`
+	if err := json.Unmarshal([]byte(raw), &vertices); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := longestSlotWait(vertices); err != nil || got != 300*time.Millisecond {
+		t.Errorf("longestSlotWait = %s, %v; want 300ms", got, err)
+	}
+	// A subtask that never got a slot, or no subtasks at all, is not measured as no wait.
+	vertices[1].Subtasks[0].Timestamps["DEPLOYING"] = 0
+	if _, err := longestSlotWait(vertices); err == nil {
+		t.Error("a subtask without DEPLOYING was measured")
+	}
+	if _, err := longestSlotWait(nil); err == nil {
+		t.Error("no subtasks was measured as no wait")
 	}
 }
