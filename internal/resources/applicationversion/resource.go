@@ -159,7 +159,7 @@ func (r *versionResource) Read(ctx context.Context, req resource.ReadRequest, re
 	m.Env = framework.KeepEmptyMap(state.Env, m.Env)
 	m.EnvFromSecrets = framework.KeepEmptyMap(state.EnvFromSecrets, m.EnvFromSecrets)
 	m.FlinkConfSecrets = framework.KeepEmpty(state.FlinkConfSecrets, m.FlinkConfSecrets)
-	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
+	framework.SetStateIfChanged(ctx, resp, state, m)
 }
 
 // Update is never called with a change: every attribute requires replacement.

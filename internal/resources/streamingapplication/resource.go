@@ -252,6 +252,7 @@ func (r *applicationResource) Read(ctx context.Context, req resource.ReadRequest
 	if resp.Diagnostics.HasError() {
 		return
 	}
+	prior := state
 	namespace, name := state.Namespace.ValueString(), state.Name.ValueString()
 	observed, err := r.Platform.Observe(ctx, namespace, name)
 	if err != nil {
@@ -289,7 +290,7 @@ func (r *applicationResource) Read(ctx context.Context, req resource.ReadRequest
 	if observed.Status == lifecycle.StatusUnreachable {
 		addUnreachableWarning(&resp.Diagnostics, namespace, name, state.RestURL.ValueString())
 	}
-	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
+	framework.SetStateIfChanged(ctx, resp, prior, state)
 }
 
 func (r *applicationResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
