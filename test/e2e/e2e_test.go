@@ -172,6 +172,18 @@ func TestE2E_SavepointUpgradeContinuesState(t *testing.T) {
 		return acctest.ProviderConfig(t) + all + application("counter", ns, version, state, extra)
 	}
 	var before acctest.FixtureCount
+	// continuesCount checks that the job now running restored at least what was counted
+	// before (what names that job in the error) and counts on from there.
+	continuesCount := func(what string) func(*terraform.State) error {
+		return func(*terraform.State) error {
+			after := counter(t, ns, "counter", 0)
+			if after.Restored < before.Counted {
+				return fmt.Errorf("%s restored %d < %d counted before", what, after.Restored, before.Counted)
+			}
+			before = after
+			return nil
+		}
+	}
 
 	upgrade := []resource.TestStep{
 		{
@@ -223,14 +235,7 @@ func TestE2E_SavepointUpgradeContinuesState(t *testing.T) {
 		},
 		{
 			Config: cfg("v2", "running", ""),
-			Check: func(*terraform.State) error {
-				after := counter(t, ns, "counter", 0)
-				if after.Restored < before.Counted {
-					return fmt.Errorf("after the rollback v2 restored %d < %d counted before", after.Restored, before.Counted)
-				}
-				before = after
-				return nil
-			},
+			Check:  continuesCount("after the rollback v2"),
 		},
 		{
 			// v4 is v3 declaring its stateful operators: the plan reads v2's latest
@@ -245,14 +250,7 @@ func TestE2E_SavepointUpgradeContinuesState(t *testing.T) {
 				plancheck.ExpectKnownValue(app, tfjsonpath.New("restore_check").AtMapKey("dropped_operators"),
 					knownvalue.ListExact([]knownvalue.Check{knownvalue.StringExact("audit"), knownvalue.StringExact("tracker")})),
 			}},
-			Check: func(*terraform.State) error {
-				after := counter(t, ns, "counter", 0)
-				if after.Restored < before.Counted {
-					return fmt.Errorf("v4 restored %d < %d counted before", after.Restored, before.Counted)
-				}
-				before = after
-				return nil
-			},
+			Check: continuesCount("v4"),
 		},
 	}
 	last, lastExtra := "v4", `restore = { allow_non_restored_state = true }`
@@ -270,13 +268,7 @@ func TestE2E_SavepointUpgradeContinuesState(t *testing.T) {
 				// The suspend's savepoint, as its record says: all of the version's state.
 				plancheck.ExpectKnownValue(app, tfjsonpath.New("restore_check").AtMapKey("status"), knownvalue.StringExact("compatible")),
 			}},
-			Check: func(*terraform.State) error {
-				after := counter(t, ns, "counter", 0)
-				if after.Restored < before.Counted {
-					return fmt.Errorf("resume restored %d < %d counted before the suspend", after.Restored, before.Counted)
-				}
-				return nil
-			},
+			Check: continuesCount("the resumed job, after the suspend,"),
 		},
 		{
 			Config:  cfg(last, "running", lastExtra),
