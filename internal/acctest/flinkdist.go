@@ -238,7 +238,7 @@ func ReadFixtureCount(ctx context.Context, hc *http.Client, restBase, jobID stri
 			Name string `json:"name"`
 		} `json:"vertices"`
 	}
-	if err := getJSON(ctx, hc, base+"/jobs/"+url.PathEscape(jobID), &job); err != nil {
+	if err := GetJSON(ctx, hc, base+"/jobs/"+url.PathEscape(jobID), &job); err != nil {
 		return FixtureCount{}, err
 	}
 	vid := ""
@@ -255,7 +255,7 @@ func ReadFixtureCount(ctx context.Context, hc *http.Client, restBase, jobID stri
 		Sum *float64 `json:"sum"`
 	}
 	q := url.Values{"get": {FixtureCounterMetric + "," + FixtureRestoredMetric}, "agg": {"sum"}}
-	if err := getJSON(ctx, hc, base+"/jobs/"+url.PathEscape(jobID)+"/vertices/"+vid+"/subtasks/metrics?"+q.Encode(), &metrics); err != nil {
+	if err := GetJSON(ctx, hc, base+"/jobs/"+url.PathEscape(jobID)+"/vertices/"+vid+"/subtasks/metrics?"+q.Encode(), &metrics); err != nil {
 		return FixtureCount{}, err
 	}
 	var c FixtureCount
@@ -277,7 +277,12 @@ func ReadFixtureCount(ctx context.Context, hc *http.Client, restBase, jobID stri
 	return c, nil
 }
 
-func getJSON(ctx context.Context, hc *http.Client, u string, out any) error {
+// GetJSON decodes the JSON answer of a GET of u with hc (nil: http.DefaultClient), 10 s at
+// most; any status but 200 is an error.
+func GetJSON(ctx context.Context, hc *http.Client, u string, out any) error {
+	if hc == nil {
+		hc = http.DefaultClient
+	}
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)

@@ -1193,7 +1193,7 @@ func (r *ProcessRuntime) waitTaskManager(ctx context.Context, p *flinkProc) (reg
 				ID string `json:"id"`
 			} `json:"taskmanagers"`
 		}
-		if err := getJSON(ctx, directClient, "http://"+addr+"/taskmanagers", &tms); err == nil {
+		if err := GetJSON(ctx, directClient, "http://"+addr+"/taskmanagers", &tms); err == nil {
 			for _, tm := range tms.TaskManagers {
 				if tm.ID == p.pod.Name {
 					return true, nil

@@ -21,12 +21,10 @@ package main
 import (
 	"bufio"
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"net/http"
 	"net/url"
 	"os"
 	"os/signal"
@@ -36,6 +34,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/flinkplatform/terraform-provider-flink/internal/acctest"
 	"github.com/flinkplatform/terraform-provider-flink/internal/acctest/localrun"
 	"github.com/flinkplatform/terraform-provider-flink/internal/flink"
 	"github.com/flinkplatform/terraform-provider-flink/internal/records"
@@ -168,7 +167,7 @@ func jobSlotWait(ctx context.Context, restBase string, job flink.JobDetails) (ti
 	for _, v := range job.Vertices {
 		var times subtaskTimes
 		u := fmt.Sprintf("%s/jobs/%s/vertices/%s/subtasktimes", restBase, url.PathEscape(job.JID), url.PathEscape(v.ID))
-		if err := getJSON(ctx, u, &times); err != nil {
+		if err := acctest.GetJSON(ctx, nil, u, &times); err != nil {
 			return 0, err
 		}
 		vertices = append(vertices, times)
@@ -193,22 +192,6 @@ func longestSlotWait(vertices []subtaskTimes) (time.Duration, error) {
 		return 0, errors.New("the job has no subtasks")
 	}
 	return longest, nil
-}
-
-func getJSON(ctx context.Context, u string, out any) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
-	if err != nil {
-		return err
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return err
-	}
-	defer func() { _ = resp.Body.Close() }() // read only
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("GET %s: %s", u, resp.Status)
-	}
-	return json.NewDecoder(resp.Body).Decode(out)
 }
 
 var logLine = regexp.MustCompile(`^(\S+) \[INFO\]\s+provider\.terraform-provider-flink: (.*)$`)
